@@ -1,0 +1,270 @@
+//! The library entry point: configure a search with [`AutoML::builder`], run it with [`AutoML::fit`].
+//!
+//! ```no_run
+//! use automl::{AutoML, Dataset};
+//! # fn main() -> automl::Result<()> {
+//! let data = Dataset::from_path("datasets/iris/train.csv".as_ref(), "species", None)?;
+//! let run = AutoML::builder().time_budget_secs(10.0).seed(42).build()?.fit(&data)?;
+//! println!("best: {} {:.4}", run.best.config.learner, run.best.cv_score);
+//! run.best.save("iris.model.json".as_ref())?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::data::{Dataset, Task};
+use crate::error::{Error, Result};
+use crate::metrics::Metric;
+use crate::model::{ModelFile, Pipeline, FORMAT, FORMAT_VERSION};
+use crate::sampler::RandomSampler;
+use crate::space::builtin_spaces;
+use crate::trials::{self, Budget, EvalContext, TrialResult, TrialStatus};
+use crate::validation;
+
+/// Callback invoked after every trial.
+pub type TrialCallback = Arc<dyn Fn(&TrialResult) + Send + Sync>;
+
+/// Builder for [`AutoML`]; every setting has a sensible default.
+#[derive(Clone, Default)]
+pub struct AutoMLBuilder {
+    metric: Option<Metric>,
+    time_budget: Option<f64>,
+    max_trials: Option<usize>,
+    jobs: Option<usize>,
+    seed: u64,
+    learners: Option<Vec<String>>,
+    on_trial: Option<TrialCallback>,
+}
+
+impl AutoMLBuilder {
+    /// Primary metric (default: ROC AUC for binary, accuracy for multiclass, R² for regression).
+    pub fn metric(mut self, m: Metric) -> Self {
+        self.metric = Some(m);
+        self
+    }
+
+    /// Stop starting trials after this many seconds (default 60 when no trial limit is set).
+    pub fn time_budget_secs(mut self, secs: f64) -> Self {
+        self.time_budget = Some(secs);
+        self
+    }
+
+    /// Run at most this many trials.
+    pub fn max_trials(mut self, n: usize) -> Self {
+        self.max_trials = Some(n);
+        self
+    }
+
+    /// Parallel trials (default: all cores).
+    pub fn jobs(mut self, n: usize) -> Self {
+        self.jobs = Some(n);
+        self
+    }
+
+    /// Seed for sampling, splits and learners (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Restrict the search to these learners.
+    pub fn learners<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.learners = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Call `f` after every trial (for progress display).
+    pub fn on_trial(mut self, f: impl Fn(&TrialResult) + Send + Sync + 'static) -> Self {
+        self.on_trial = Some(Arc::new(f));
+        self
+    }
+
+    /// Check the settings.
+    pub fn build(self) -> Result<AutoML> {
+        if let Some(t) = self.time_budget {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(Error::Config(format!("time budget must be a positive number of seconds, got {t}")));
+            }
+        }
+        if self.max_trials == Some(0) {
+            return Err(Error::Config("max trials must be at least 1".into()));
+        }
+        if self.jobs == Some(0) {
+            return Err(Error::Config("jobs must be at least 1".into()));
+        }
+        Ok(AutoML { s: self })
+    }
+}
+
+/// A configured search.
+#[derive(Clone)]
+pub struct AutoML {
+    s: AutoMLBuilder,
+}
+
+/// The outcome of [`AutoML::fit`]: every trial and the best pipeline refitted on all rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// The task.
+    pub task: Task,
+    /// Primary metric.
+    pub metric: Metric,
+    /// Validation scheme.
+    pub validation: String,
+    /// Learners searched.
+    pub learners: Vec<String>,
+    /// Every trial in id order.
+    pub trials: Vec<TrialResult>,
+    /// The best model, ready to save or predict with.
+    pub best: ModelFile,
+    /// Id of the best trial.
+    pub best_trial: usize,
+    /// Seconds spent searching.
+    pub search_secs: f64,
+    /// Seconds spent refitting the best configuration on all rows.
+    pub refit_secs: f64,
+    /// Non-fatal remarks.
+    pub warnings: Vec<String>,
+}
+
+impl RunSummary {
+    /// Completed trials, best first.
+    pub fn leaderboard(&self) -> Vec<&TrialResult> {
+        trials::ranked(&self.trials, self.metric)
+    }
+
+    /// Number of failed trials.
+    pub fn failed(&self) -> usize {
+        self.trials.iter().filter(|t| t.status == TrialStatus::Failed).count()
+    }
+}
+
+/// Default worker count: every available core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl AutoML {
+    /// Start configuring a search.
+    pub fn builder() -> AutoMLBuilder {
+        AutoMLBuilder::default()
+    }
+
+    /// Search for the best pipeline on `data`, then refit it on all rows.
+    pub fn fit(&self, data: &Dataset) -> Result<RunSummary> {
+        let s = &self.s;
+        let task = data.schema.task;
+        let metric = s.metric.unwrap_or(Metric::default_for(task));
+        if !metric.fits(task) {
+            let ok: Vec<&str> = crate::metrics::ALL.iter().filter(|m| m.fits(task)).map(|m| m.name()).collect();
+            return Err(Error::Config(format!(
+                "metric {} does not apply to {} tasks (use one of: {})",
+                metric.name(),
+                task.name(),
+                ok.join(", ")
+            )));
+        }
+        let (prep, spaces) = builtin_spaces()?;
+        let mut spaces: Vec<_> = spaces.into_iter().filter(|sp| sp.supports(task)).collect();
+        if let Some(want) = &s.learners {
+            let known: BTreeSet<&str> = crate::learners::LEARNERS.iter().copied().collect();
+            for w in want {
+                if !known.contains(w.as_str()) {
+                    return Err(Error::Config(format!(
+                        "unknown learner '{w}' (known: {})",
+                        crate::learners::LEARNERS.join(", ")
+                    )));
+                }
+            }
+            spaces.retain(|sp| want.iter().any(|w| *w == sp.learner));
+            if spaces.is_empty() {
+                return Err(Error::Config(format!(
+                    "none of the requested learners supports {} tasks",
+                    task.name()
+                )));
+            }
+        }
+        let learners: Vec<String> = spaces.iter().map(|sp| sp.learner.clone()).collect();
+        let mut warnings = data.warnings.clone();
+        let plan = validation::plan(&data.target, s.seed, &mut warnings)?;
+        let ctx = EvalContext {
+            data,
+            plan: &plan,
+            metric,
+            seed: s.seed,
+        };
+        let sampler = RandomSampler::new(prep, spaces, s.seed);
+        let budget = Budget {
+            time: match (s.time_budget, s.max_trials) {
+                (Some(t), _) => Some(Duration::from_secs_f64(t)),
+                (None, Some(_)) => None,
+                (None, None) => Some(Duration::from_secs(60)),
+            },
+            max_trials: s.max_trials,
+        };
+        let jobs = s.jobs.unwrap_or_else(default_jobs);
+        let noop = |_: &TrialResult| {};
+        let cb: &(dyn Fn(&TrialResult) + Sync) = match &s.on_trial {
+            Some(f) => f.as_ref(),
+            None => &noop,
+        };
+        let t0 = Instant::now();
+        let results = trials::run(&ctx, &|i| sampler.config(i), budget, jobs, cb)?;
+        let search_secs = t0.elapsed().as_secs_f64();
+        let ranked = trials::ranked(&results, metric);
+        let Some(best) = ranked.first().copied() else {
+            let mut reasons: Vec<String> = results
+                .iter()
+                .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.config.learner)))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .take(3)
+                .collect();
+            if reasons.is_empty() {
+                reasons.push("the budget allowed no trial to finish".into());
+            }
+            return Err(Error::NoModel(format!("{} trial(s) ran; {}", results.len(), reasons.join("; "))));
+        };
+        let t1 = Instant::now();
+        let pipeline = Pipeline::fit(
+            &data.schema,
+            &data.features,
+            &data.target,
+            &best.config,
+            None,
+            trials::trial_seed(s.seed, best.id),
+        )?;
+        let refit_secs = t1.elapsed().as_secs_f64();
+        let model = ModelFile {
+            format: FORMAT.to_string(),
+            format_version: FORMAT_VERSION,
+            automl_version: env!("CARGO_PKG_VERSION").to_string(),
+            schema: data.schema.clone(),
+            metric: metric.name().to_string(),
+            validation: plan.description.clone(),
+            cv_score: best.score.unwrap_or(f64::NAN),
+            cv_std: best.std.unwrap_or(0.0),
+            metrics: best.metrics.clone(),
+            config: best.config.clone(),
+            seed: s.seed,
+            pipeline,
+        };
+        let best_trial = best.id;
+        Ok(RunSummary {
+            task,
+            metric,
+            validation: plan.description,
+            learners,
+            trials: results,
+            best: model,
+            best_trial,
+            search_secs,
+            refit_secs,
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,808 @@
+//! Tables in, typed features and targets out: reading CSV/Parquet (polars), inferring column kinds and the task.
+//!
+//! The rest of the crate never sees polars: a file becomes a [`Table`] of plain `Vec`s, and a
+//! [`Schema`] decides which columns are numeric, categorical or ignored.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How a column was stored in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawType {
+    /// Whole numbers.
+    Integer,
+    /// Floating-point numbers.
+    Float,
+    /// true / false.
+    Boolean,
+    /// Strings (and anything else, rendered as text).
+    Text,
+}
+
+impl RawType {
+    /// Whether values of this type are numbers.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, RawType::Integer | RawType::Float)
+    }
+}
+
+/// The cells of one column, as read.
+#[derive(Debug, Clone)]
+pub enum Values {
+    /// Numbers; a missing cell is NaN.
+    Numeric(Vec<f64>),
+    /// Text; a missing cell is `None`.
+    Text(Vec<Option<String>>),
+}
+
+/// One named column of a [`Table`].
+#[derive(Debug, Clone)]
+pub struct RawColumn {
+    /// Header name.
+    pub name: String,
+    /// Storage type in the file.
+    pub raw: RawType,
+    /// The cells.
+    pub values: Values,
+}
+
+impl RawColumn {
+    /// Number of missing cells.
+    pub fn missing(&self) -> usize {
+        match &self.values {
+            Values::Numeric(v) => v.iter().filter(|x| x.is_nan()).count(),
+            Values::Text(v) => v.iter().filter(|x| x.is_none()).count(),
+        }
+    }
+
+    /// The cell at `i` as a category label (numbers printed in shortest form), `None` when missing.
+    pub fn label(&self, i: usize) -> Option<String> {
+        match &self.values {
+            Values::Numeric(v) => {
+                let x = v[i];
+                (!x.is_nan()).then(|| format_number(x))
+            }
+            Values::Text(v) => v[i].clone(),
+        }
+    }
+
+    /// Number of distinct non-missing values.
+    pub fn distinct(&self) -> usize {
+        match &self.values {
+            Values::Numeric(v) => v
+                .iter()
+                .filter(|x| !x.is_nan())
+                .map(|x| x.to_bits())
+                .collect::<BTreeSet<_>>()
+                .len(),
+            Values::Text(v) => v.iter().flatten().collect::<BTreeSet<_>>().len(),
+        }
+    }
+}
+
+/// Print a number the way it is written back into category labels and CSV output.
+pub fn format_number(x: f64) -> String {
+    format!("{x}")
+}
+
+/// A table read from a file: named columns of equal length.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The columns, in file order.
+    pub columns: Vec<RawColumn>,
+    /// Number of rows.
+    pub n_rows: usize,
+}
+
+impl Table {
+    /// Find a column by exact name.
+    pub fn column(&self, name: &str) -> Option<&RawColumn> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Read a CSV or Parquet file (by extension; anything not `.parquet`/`.pq` is CSV).
+    pub fn read(path: &Path) -> Result<Table> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if meta.is_dir() {
+            return Err(Error::Data(format!("{}: is a directory, not a data file", path.display())));
+        }
+        if meta.len() == 0 {
+            return Err(Error::Data(format!("{}: the file is empty", path.display())));
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let parse_err = |e: PolarsError| Error::Parse {
+            path: path.to_path_buf(),
+            message: clean_polars_message(&e),
+        };
+        let df = if ext == "parquet" || ext == "pq" {
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            ParquetReader::new(file).finish().map_err(parse_err)?
+        } else {
+            CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(10_000))
+                .with_n_threads(Some(1))
+                .try_into_reader_with_file_path(Some(path.to_path_buf()))
+                .map_err(parse_err)?
+                .finish()
+                .map_err(parse_err)?
+        };
+        if df.height() == 0 {
+            return Err(Error::Data(format!(
+                "{}: no data rows (only a header, or nothing readable)",
+                path.display()
+            )));
+        }
+        let mut columns = Vec::with_capacity(df.width());
+        for col in df.columns() {
+            columns.push(convert_column(col).map_err(parse_err)?);
+        }
+        let mut seen = BTreeSet::new();
+        for c in &columns {
+            if !seen.insert(c.name.as_str()) {
+                return Err(Error::Data(format!(
+                    "{}: column name '{}' appears twice in the header",
+                    path.display(),
+                    c.name
+                )));
+            }
+        }
+        Ok(Table {
+            columns,
+            n_rows: df.height(),
+        })
+    }
+}
+
+/// Polars messages carry context lines and hints; keep the first line, which names the problem.
+fn clean_polars_message(e: &PolarsError) -> String {
+    let s = e.to_string();
+    let first = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("unreadable data");
+    first.trim().to_string()
+}
+
+fn convert_column(col: &Column) -> PolarsResult<RawColumn> {
+    let name = col.name().to_string();
+    let dtype = col.dtype().clone();
+    let (raw, values) = if dtype.is_integer() || dtype.is_float() {
+        let cast = col.cast(&DataType::Float64)?;
+        let v = cast.f64()?.iter().map(|x| x.unwrap_or(f64::NAN)).collect();
+        let raw = if dtype.is_integer() {
+            RawType::Integer
+        } else {
+            RawType::Float
+        };
+        (raw, Values::Numeric(v))
+    } else if dtype == DataType::Null {
+        (RawType::Float, Values::Numeric(vec![f64::NAN; col.len()]))
+    } else {
+        let raw = if dtype == DataType::Boolean {
+            RawType::Boolean
+        } else {
+            RawType::Text
+        };
+        let cast = col.cast(&DataType::String)?;
+        let v = cast
+            .str()?
+            .iter()
+            .map(|x| x.map(str::to_string).filter(|s| !s.is_empty()))
+            .collect();
+        (raw, Values::Text(v))
+    };
+    Ok(RawColumn { name, raw, values })
+}
+
+/// The learning task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Two classes.
+    Binary,
+    /// Three or more classes.
+    Multiclass,
+    /// A real-valued target.
+    Regression,
+}
+
+impl Task {
+    /// Whether the task predicts classes.
+    pub fn is_classification(self) -> bool {
+        !matches!(self, Task::Regression)
+    }
+
+    /// Lower-case name as used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Binary => "binary",
+            Task::Multiclass => "multiclass",
+            Task::Regression => "regression",
+        }
+    }
+}
+
+impl std::str::FromStr for Task {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Task> {
+        match s {
+            "binary" => Ok(Task::Binary),
+            "multiclass" => Ok(Task::Multiclass),
+            "regression" => Ok(Task::Regression),
+            other => Err(Error::Config(format!(
+                "unknown task '{other}' (expected binary, multiclass or regression)"
+            ))),
+        }
+    }
+}
+
+/// What the pipeline does with a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// Used as a number.
+    Numeric,
+    /// Used as a set of labels.
+    Categorical,
+    /// Not used (ID-like, constant, or empty).
+    Ignored,
+}
+
+/// The inferred role of one input column.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeatureSchema {
+    /// Column name.
+    pub name: String,
+    /// Storage type in the training file.
+    pub raw: RawType,
+    /// How the column is used.
+    pub kind: FeatureKind,
+    /// Why the column was ignored or treated as categorical, when not obvious.
+    pub reason: Option<String>,
+    /// Missing cells in training data.
+    pub missing: usize,
+    /// Distinct non-missing values in training data.
+    pub distinct: usize,
+}
+
+/// Everything a model needs to know about its input: used columns, target, task and classes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Schema {
+    /// Target column name.
+    pub target: String,
+    /// The task.
+    pub task: Task,
+    /// Every non-target column of the training file, in order.
+    pub features: Vec<FeatureSchema>,
+    /// Class labels in sorted order (classification only).
+    pub classes: Vec<String>,
+}
+
+impl Schema {
+    /// The columns the pipeline uses.
+    pub fn used(&self) -> impl Iterator<Item = &FeatureSchema> {
+        self.features.iter().filter(|f| f.kind != FeatureKind::Ignored)
+    }
+
+    /// A short human summary of the schema.
+    pub fn summary(&self, n_rows: usize) -> String {
+        let names = |k: FeatureKind| -> Vec<&str> {
+            self.features
+                .iter()
+                .filter(|f| f.kind == k)
+                .map(|f| f.name.as_str())
+                .collect()
+        };
+        let num = names(FeatureKind::Numeric);
+        let cat = names(FeatureKind::Categorical);
+        let ign: Vec<String> = self
+            .features
+            .iter()
+            .filter(|f| f.kind == FeatureKind::Ignored)
+            .map(|f| format!("{} ({})", f.name, f.reason.as_deref().unwrap_or("unused")))
+            .collect();
+        let task = match self.task {
+            Task::Regression => "regression".to_string(),
+            t => format!("{}, {} classes", t.name(), self.classes.len()),
+        };
+        let mut s = format!(
+            "{n_rows} rows; target '{}' ({task}); {} numeric, {} categorical",
+            self.target,
+            num.len(),
+            cat.len()
+        );
+        if !cat.is_empty() {
+            s.push_str(&format!(" [{}]", cat.join(", ")));
+        }
+        if !ign.is_empty() {
+            s.push_str(&format!("; ignored: {}", ign.join(", ")));
+        }
+        s
+    }
+
+    /// Turn a table into features laid out as this schema expects; `notes` collects non-fatal remarks.
+    pub fn features_from(&self, table: &Table, notes: &mut Vec<String>) -> Result<Features> {
+        let mut columns = Vec::new();
+        for f in self.used() {
+            let col = table
+                .column(&f.name)
+                .ok_or_else(|| Error::Schema(format!("column '{}' is missing from the data", f.name)))?;
+            columns.push(feature_column(f, col)?);
+        }
+        let extra: Vec<&str> = table
+            .columns
+            .iter()
+            .filter(|c| c.name != self.target && !self.features.iter().any(|f| f.name == c.name))
+            .map(|c| c.name.as_str())
+            .collect();
+        if !extra.is_empty() {
+            notes.push(format!(
+                "ignoring {} column(s) the model was not trained on: {}",
+                extra.len(),
+                extra.join(", ")
+            ));
+        }
+        let inf: usize = columns
+            .iter()
+            .map(|c| match c {
+                FeatureColumn::Numeric(v) => v.iter().filter(|x| x.is_infinite()).count(),
+                FeatureColumn::Categorical { .. } => 0,
+            })
+            .sum();
+        if inf > 0 {
+            notes.push(format!("{inf} infinite value(s) treated as missing"));
+            for c in &mut columns {
+                if let FeatureColumn::Numeric(v) = c {
+                    v.iter_mut().filter(|x| x.is_infinite()).for_each(|x| *x = f64::NAN);
+                }
+            }
+        }
+        Ok(Features {
+            columns,
+            n_rows: table.n_rows,
+        })
+    }
+}
+
+fn feature_column(f: &FeatureSchema, col: &RawColumn) -> Result<FeatureColumn> {
+    match f.kind {
+        FeatureKind::Numeric => match &col.values {
+            Values::Numeric(v) => Ok(FeatureColumn::Numeric(v.clone())),
+            Values::Text(t) => {
+                // A column with no values at all is read as text; it is simply all missing.
+                if let Some(example) = t.iter().flatten().next() {
+                    Err(Error::Schema(format!(
+                        "column '{}' should be numeric but contains text (e.g. '{}')",
+                        f.name, example
+                    )))
+                } else {
+                    Ok(FeatureColumn::Numeric(vec![f64::NAN; t.len()]))
+                }
+            }
+        },
+        FeatureKind::Categorical => {
+            let mut index: HashMap<String, u32> = HashMap::new();
+            let mut levels = Vec::new();
+            let mut codes = Vec::with_capacity(match &col.values {
+                Values::Numeric(v) => v.len(),
+                Values::Text(v) => v.len(),
+            });
+            let n = codes.capacity();
+            for i in 0..n {
+                match col.label(i) {
+                    None => codes.push(MISSING_CODE),
+                    Some(s) => {
+                        let next = levels.len() as u32;
+                        let code = *index.entry(s.clone()).or_insert_with(|| {
+                            levels.push(s);
+                            next
+                        });
+                        codes.push(code);
+                    }
+                }
+            }
+            Ok(FeatureColumn::Categorical { codes, levels })
+        }
+        FeatureKind::Ignored => Err(Error::Schema(format!("column '{}' is not used", f.name))),
+    }
+}
+
+/// Code of a missing categorical cell.
+pub const MISSING_CODE: u32 = u32::MAX;
+
+/// One used feature column, typed.
+#[derive(Debug, Clone)]
+pub enum FeatureColumn {
+    /// Numbers, NaN for missing.
+    Numeric(Vec<f64>),
+    /// Category codes into `levels`; [`MISSING_CODE`] for missing.
+    Categorical {
+        /// Per-row code.
+        codes: Vec<u32>,
+        /// Label of each code.
+        levels: Vec<String>,
+    },
+}
+
+/// The used feature columns of a table, in schema order.
+#[derive(Debug, Clone)]
+pub struct Features {
+    /// Columns aligned with [`Schema::used`].
+    pub columns: Vec<FeatureColumn>,
+    /// Number of rows.
+    pub n_rows: usize,
+}
+
+/// Targets, encoded.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Class index per row into [`Schema::classes`].
+    Classes(Vec<usize>),
+    /// Real values.
+    Values(Vec<f64>),
+}
+
+impl Target {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Target::Classes(v) => v.len(),
+            Target::Values(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A training set: schema, features and encoded target.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Inferred schema.
+    pub schema: Schema,
+    /// Feature columns.
+    pub features: Features,
+    /// Encoded target.
+    pub target: Target,
+    /// Remarks made while building (dropped rows, ignored columns, ...).
+    pub warnings: Vec<String>,
+}
+
+impl Dataset {
+    /// Read a file and build a dataset with `target` as the label column.
+    pub fn from_path(path: &Path, target: &str, task: Option<Task>) -> Result<Dataset> {
+        let table = Table::read(path)?;
+        Dataset::from_table(table, target, task)
+    }
+
+    /// Build a dataset from a table: infer the task (unless given), column kinds and classes.
+    pub fn from_table(table: Table, target: &str, task: Option<Task>) -> Result<Dataset> {
+        let mut warnings = Vec::new();
+        let tcol = table.column(target).ok_or_else(|| {
+            let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+            Error::Data(format!(
+                "target column '{target}' not found; columns are: {}",
+                names.join(", ")
+            ))
+        })?;
+        if table.columns.len() < 2 {
+            return Err(Error::Data(
+                "the table has only the target column; there are no features to learn from".into(),
+            ));
+        }
+        // Rows with a missing target cannot be learnt from.
+        let keep: Vec<usize> = (0..table.n_rows).filter(|&i| tcol.label(i).is_some()).collect();
+        if keep.is_empty() {
+            return Err(Error::Data(format!("target column '{target}' has no values")));
+        }
+        if keep.len() < table.n_rows {
+            warnings.push(format!(
+                "dropped {} row(s) with a missing target",
+                table.n_rows - keep.len()
+            ));
+        }
+        let table = if keep.len() < table.n_rows {
+            select_rows(&table, &keep)
+        } else {
+            table
+        };
+        let tcol = table
+            .column(target)
+            .ok_or_else(|| Error::Data(format!("target column '{target}' not found")))?;
+        let n = table.n_rows;
+        if n < 2 {
+            return Err(Error::Data(format!(
+                "only {n} data row with a target: at least 2 are needed to learn anything"
+            )));
+        }
+        let distinct = tcol.distinct();
+        if distinct < 2 {
+            let v = tcol.label(0).unwrap_or_default();
+            return Err(Error::Data(format!(
+                "target column '{target}' has a single value ('{v}'): there is nothing to learn"
+            )));
+        }
+        let task = match task {
+            Some(t) => t,
+            None => infer_task(tcol, distinct, n),
+        };
+        let (target_values, classes) = if task.is_classification() {
+            let mut classes: Vec<String> = (0..n)
+                .filter_map(|i| tcol.label(i))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if classes.iter().all(|c| c.parse::<f64>().is_ok()) {
+                classes.sort_by(|a, b| {
+                    let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+                    x.total_cmp(&y)
+                });
+            }
+            if task == Task::Binary && classes.len() != 2 {
+                return Err(Error::Data(format!(
+                    "task is binary but target '{target}' has {} classes",
+                    classes.len()
+                )));
+            }
+            if task == Task::Multiclass && classes.len() < 3 {
+                warnings.push(format!(
+                    "target '{target}' has only {} classes; a binary task would fit it better",
+                    classes.len()
+                ));
+            }
+            if classes.len() > 1000 {
+                return Err(Error::Data(format!(
+                    "target '{target}' has {} distinct values: too many classes; use --task regression for a numeric target",
+                    classes.len()
+                )));
+            }
+            let index: HashMap<&str, usize> =
+                classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+            let mut labels = Vec::with_capacity(n);
+            for i in 0..n {
+                let l = tcol.label(i).unwrap_or_default();
+                labels.push(index.get(l.as_str()).copied().unwrap_or(0));
+            }
+            (Target::Classes(labels), classes)
+        } else {
+            let v = match &tcol.values {
+                Values::Numeric(v) => v.clone(),
+                Values::Text(t) => {
+                    let example = t.iter().flatten().next().cloned().unwrap_or_default();
+                    return Err(Error::Data(format!(
+                        "regression needs a numeric target, but '{target}' contains text (e.g. '{example}')"
+                    )));
+                }
+            };
+            if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+                return Err(Error::Data(format!(
+                    "target column '{target}' contains a non-finite value ({x})"
+                )));
+            }
+            (Target::Values(v), Vec::new())
+        };
+
+        let mut features = Vec::new();
+        for col in table.columns.iter().filter(|c| c.name != target) {
+            let fs = infer_feature(col, n);
+            if fs.kind == FeatureKind::Ignored {
+                warnings.push(format!(
+                    "ignoring column '{}': {}",
+                    fs.name,
+                    fs.reason.as_deref().unwrap_or("unused")
+                ));
+            }
+            features.push(fs);
+        }
+        let schema = Schema {
+            target: target.to_string(),
+            task,
+            features,
+            classes,
+        };
+        if schema.used().next().is_none() {
+            return Err(Error::Data(
+                "no usable feature columns (all are empty, constant or ID-like)".into(),
+            ));
+        }
+        let mut notes = Vec::new();
+        let features = schema.features_from(&table, &mut notes)?;
+        warnings.extend(notes.into_iter().filter(|n| !n.starts_with("ignoring")));
+        Ok(Dataset {
+            schema,
+            features,
+            target: target_values,
+            warnings,
+        })
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.features.n_rows
+    }
+}
+
+fn select_rows(table: &Table, rows: &[usize]) -> Table {
+    let columns = table
+        .columns
+        .iter()
+        .map(|c| RawColumn {
+            name: c.name.clone(),
+            raw: c.raw,
+            values: match &c.values {
+                Values::Numeric(v) => Values::Numeric(rows.iter().map(|&i| v[i]).collect()),
+                Values::Text(v) => Values::Text(rows.iter().map(|&i| v[i].clone()).collect()),
+            },
+        })
+        .collect();
+    Table {
+        columns,
+        n_rows: rows.len(),
+    }
+}
+
+/// Task rule: two values → binary; text → multiclass; whole numbers with few distinct values → multiclass;
+/// anything else numeric → regression.
+fn infer_task(col: &RawColumn, distinct: usize, n: usize) -> Task {
+    if distinct == 2 {
+        return Task::Binary;
+    }
+    match &col.values {
+        Values::Text(_) => Task::Multiclass,
+        Values::Numeric(v) => {
+            let whole = v.iter().filter(|x| !x.is_nan()).all(|x| x.fract() == 0.0);
+            if whole && distinct <= 20 && distinct * 5 <= n {
+                Task::Multiclass
+            } else {
+                Task::Regression
+            }
+        }
+    }
+}
+
+/// Largest number of distinct values for which a whole-number column counts as categorical.
+pub const LOW_CARDINALITY_INTEGERS: usize = 10;
+
+fn infer_feature(col: &RawColumn, n: usize) -> FeatureSchema {
+    let missing = col.missing();
+    let distinct = col.distinct();
+    let present = n - missing;
+    let (kind, reason) = if present == 0 {
+        (FeatureKind::Ignored, Some("all values missing".to_string()))
+    } else if distinct == 1 {
+        (FeatureKind::Ignored, Some("constant".to_string()))
+    } else {
+        let lname = col.name.to_ascii_lowercase();
+        let id_name = lname == "id" || lname.ends_with("_id") || lname.ends_with(" id");
+        let all_unique = distinct == present && present >= 20;
+        match col.raw {
+            RawType::Text | RawType::Boolean => {
+                if all_unique && col.raw == RawType::Text {
+                    (FeatureKind::Ignored, Some("ID-like: every value is unique".to_string()))
+                } else {
+                    (FeatureKind::Categorical, None)
+                }
+            }
+            RawType::Integer => {
+                if all_unique && (id_name || is_row_counter(col)) {
+                    (FeatureKind::Ignored, Some("ID-like: unique whole numbers".to_string()))
+                } else if (3..=LOW_CARDINALITY_INTEGERS).contains(&distinct) {
+                    (
+                        FeatureKind::Categorical,
+                        Some(format!("{distinct} distinct whole numbers")),
+                    )
+                } else {
+                    (FeatureKind::Numeric, None)
+                }
+            }
+            RawType::Float => (FeatureKind::Numeric, None),
+        }
+    };
+    FeatureSchema {
+        name: col.name.clone(),
+        raw: col.raw,
+        kind,
+        reason,
+        missing,
+        distinct,
+    }
+}
+
+/// A whole-number column that counts up by one from row to row (a row index saved by accident).
+fn is_row_counter(col: &RawColumn) -> bool {
+    match &col.values {
+        Values::Numeric(v) => v.windows(2).all(|w| w[1] - w[0] == 1.0),
+        Values::Text(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn bundled(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("datasets")
+            .join(name)
+            .join("train.csv")
+    }
+
+    #[test]
+    fn penguins_schema_is_inferred() {
+        let ds = Dataset::from_path(&bundled("penguins"), "species", None).unwrap();
+        assert_eq!(ds.schema.task, Task::Multiclass);
+        assert_eq!(ds.schema.classes, vec!["Adelie", "Chinstrap", "Gentoo"]);
+        let kind = |n: &str| ds.schema.features.iter().find(|f| f.name == n).unwrap().kind;
+        assert_eq!(kind("island"), FeatureKind::Categorical);
+        assert_eq!(kind("sex"), FeatureKind::Categorical);
+        assert_eq!(kind("year"), FeatureKind::Categorical);
+        assert_eq!(kind("bill_length_mm"), FeatureKind::Numeric);
+        let sex = ds.schema.features.iter().find(|f| f.name == "sex").unwrap();
+        assert!(sex.missing > 0, "penguins has missing sex values");
+        assert_eq!(ds.n_rows(), 275);
+    }
+
+    #[test]
+    fn diabetes_is_regression_and_breast_cancer_binary() {
+        let d = Dataset::from_path(&bundled("diabetes"), "progression", None).unwrap();
+        assert_eq!(d.schema.task, Task::Regression);
+        let b = Dataset::from_path(&bundled("breast_cancer"), "diagnosis", None).unwrap();
+        assert_eq!(b.schema.task, Task::Binary);
+        assert_eq!(b.schema.classes, vec!["benign", "malignant"]);
+    }
+
+    #[test]
+    fn missing_target_names_columns() {
+        let err = Dataset::from_path(&bundled("iris"), "nope", None).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("'nope' not found") && msg.contains("species"), "{msg}");
+    }
+
+    #[test]
+    fn id_and_constant_columns_are_ignored() {
+        let n = 50;
+        let table = Table {
+            n_rows: n,
+            columns: vec![
+                RawColumn {
+                    name: "id".into(),
+                    raw: RawType::Integer,
+                    values: Values::Numeric((0..n).map(|i| i as f64 + 100.0).collect()),
+                },
+                RawColumn {
+                    name: "k".into(),
+                    raw: RawType::Float,
+                    values: Values::Numeric(vec![3.0; n]),
+                },
+                RawColumn {
+                    name: "x".into(),
+                    raw: RawType::Float,
+                    values: Values::Numeric((0..n).map(|i| (i % 7) as f64 * 0.5).collect()),
+                },
+                RawColumn {
+                    name: "y".into(),
+                    raw: RawType::Text,
+                    values: Values::Text((0..n).map(|i| Some(["a", "b"][i % 2].into())).collect()),
+                },
+            ],
+        };
+        let ds = Dataset::from_table(table, "y", None).unwrap();
+        let kinds: Vec<FeatureKind> = ds.schema.features.iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![FeatureKind::Ignored, FeatureKind::Ignored, FeatureKind::Numeric]
+        );
+        assert_eq!(ds.schema.task, Task::Binary);
+    }
+}

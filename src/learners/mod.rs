@@ -1,0 +1,391 @@
+//! Learners: one fit/predict interface over linfa, smartcore and our own trees.
+//!
+//! Library per algorithm, chosen by measurement (see README "Learners"): linfa for logistic
+//! regression, OLS, lasso/elastic net, Gaussian naive Bayes and the k-d tree under KNN;
+//! smartcore for ridge (linfa has no fast ridge); our own binned CART for trees and forests
+//! (neither library gives leaf probabilities).
+
+pub mod tree;
+
+use linfa::prelude::*;
+use linfa_bayes::NaiveBayes;
+use linfa_nn::distance::L2Dist;
+use linfa_nn::{CommonNearestNeighbour, NearestNeighbour};
+use ndarray::{Array1, Array2, ArrayView1};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use smartcore::linalg::basic::arrays::Array;
+use smartcore::linalg::basic::matrix::DenseMatrix;
+
+use crate::data::Task;
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::space::Params;
+use tree::{Criterion, Forest, Labels, TreeParams};
+
+/// Names of all learners, in the order they are tried.
+pub const LEARNERS: &[&str] = &[
+    "logistic_regression",
+    "linear_regression",
+    "ridge",
+    "lasso",
+    "elastic_net",
+    "decision_tree",
+    "random_forest",
+    "knn",
+    "gaussian_nb",
+];
+
+/// Training targets for one fit.
+#[derive(Debug, Clone, Copy)]
+pub enum Y<'a> {
+    /// Class index per row, with the total number of classes of the task.
+    Classes(&'a [usize], usize),
+    /// Real values.
+    Values(&'a [f64]),
+}
+
+/// A learner's output for a batch of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prediction {
+    /// Class probabilities, rows × classes (every class of the task, in schema order).
+    Proba(Matrix),
+    /// Real values.
+    Values(Vec<f64>),
+}
+
+type Logistic = linfa_logistic::FittedLogisticRegression<f64, usize>;
+type MultiLogistic = linfa_logistic::MultiFittedLogisticRegression<f64, usize>;
+type Ridge = smartcore::linear::ridge_regression::RidgeRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>;
+
+/// A fitted learner, serialisable into the model file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
+pub enum Fitted {
+    /// Binary logistic regression.
+    Logistic {
+        /// The linfa model.
+        model: Logistic,
+        /// Number of classes of the task.
+        n_classes: usize,
+    },
+    /// Multinomial logistic regression.
+    MultiLogistic {
+        /// The linfa model.
+        model: MultiLogistic,
+        /// Number of classes of the task.
+        n_classes: usize,
+    },
+    /// Ordinary least squares.
+    Linear(linfa_linear::FittedLinearRegression<f64>),
+    /// A linear model kept as plain coefficients (ridge, fitted by smartcore).
+    LinearCoef {
+        /// Weight per feature.
+        coef: Vec<f64>,
+        /// Intercept.
+        intercept: f64,
+    },
+    /// Lasso / elastic net.
+    ElasticNet(linfa_elasticnet::ElasticNet<f64>),
+    /// Tree or forest (classification when `n_classes > 0`).
+    Forest {
+        /// The trees.
+        forest: Forest,
+        /// Number of classes (0 for regression).
+        n_classes: usize,
+    },
+    /// k nearest neighbours: the training rows themselves.
+    Knn {
+        /// Training features.
+        x: Matrix,
+        /// Training targets: class index or value per row.
+        y: Vec<f64>,
+        /// Neighbours consulted.
+        k: usize,
+        /// Weight neighbours by inverse distance.
+        distance_weights: bool,
+        /// Number of classes (0 for regression).
+        n_classes: usize,
+    },
+    /// Gaussian naive Bayes.
+    GaussianNb {
+        /// The linfa model.
+        model: linfa_bayes::GaussianNb<f64, usize>,
+        /// Number of classes of the task.
+        n_classes: usize,
+    },
+}
+
+fn labels_array(y: &[usize]) -> Array1<usize> {
+    Array1::from(y.to_vec())
+}
+
+fn lerr(learner: &str) -> impl Fn(String) -> Error + '_ {
+    move |m| Error::learner(learner, m)
+}
+
+/// Fit `learner` with `params` on `x` / `y`. `seed` drives any randomness.
+pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u64) -> Result<Fitted> {
+    if x.rows == 0 {
+        return Err(Error::learner(learner, "no training rows"));
+    }
+    let e = lerr(learner);
+    match (learner, y) {
+        ("logistic_regression", Y::Classes(c, k)) => {
+            let alpha = params.f64_or("alpha", 1.0)?;
+            let iters = params.int_or("max_iterations", 100)?.max(1) as u64;
+            let ds = DatasetBase::new(x.view(), labels_array(c));
+            if task == Task::Binary {
+                let model = linfa_logistic::LogisticRegression::default()
+                    .alpha(alpha)
+                    .max_iterations(iters)
+                    .fit(&ds)
+                    .map_err(|err| e(err.to_string()))?;
+                Ok(Fitted::Logistic { model, n_classes: k })
+            } else {
+                let model = linfa_logistic::MultiLogisticRegression::default()
+                    .alpha(alpha)
+                    .max_iterations(iters)
+                    .fit(&ds)
+                    .map_err(|err| e(err.to_string()))?;
+                Ok(Fitted::MultiLogistic { model, n_classes: k })
+            }
+        }
+        ("linear_regression", Y::Values(v)) => {
+            let ds = DatasetBase::new(x.view(), Array1::from(v.to_vec()));
+            let m = linfa_linear::LinearRegression::new()
+                .fit(&ds)
+                .map_err(|err| e(err.to_string()))?;
+            Ok(Fitted::Linear(m))
+        }
+        ("ridge", Y::Values(v)) => {
+            let alpha = params.f64_or("alpha", 1.0)?;
+            let dm = DenseMatrix::new(x.rows, x.cols, x.data.clone(), false).map_err(|err| e(err.to_string()))?;
+            let p = smartcore::linear::ridge_regression::RidgeRegressionParameters::default()
+                .with_alpha(alpha)
+                .with_solver(smartcore::linear::ridge_regression::RidgeRegressionSolverName::Cholesky);
+            let m = Ridge::fit(&dm, &v.to_vec(), p).map_err(|err| e(err.to_string()))?;
+            let coef = (0..x.cols).map(|j| *m.coefficients().get((j, 0))).collect();
+            Ok(Fitted::LinearCoef {
+                coef,
+                intercept: *m.intercept(),
+            })
+        }
+        ("lasso" | "elastic_net", Y::Values(v)) => {
+            let alpha = params.f64_or("alpha", 0.01)?;
+            let l1 = if learner == "lasso" {
+                1.0
+            } else {
+                params.f64_or("l1_ratio", 0.5)?
+            };
+            let ds = DatasetBase::new(x.view(), Array1::from(v.to_vec()));
+            let m = linfa_elasticnet::ElasticNet::params()
+                .penalty(alpha)
+                .l1_ratio(l1)
+                .max_iterations(1000)
+                .tolerance(1e-4)
+                .fit(&ds)
+                .map_err(|err| e(err.to_string()))?;
+            Ok(Fitted::ElasticNet(m))
+        }
+        ("decision_tree" | "random_forest", y) => {
+            let forest = learner == "random_forest";
+            let criterion = match params.str_or("criterion", "gini")? {
+                "gini" => Criterion::Gini,
+                "entropy" => Criterion::Entropy,
+                o => return Err(Error::Config(format!("criterion: unknown value '{o}' (gini, entropy)"))),
+            };
+            let frac = params.f64_or("max_features", if forest { 0.5 } else { 1.0 })?;
+            if !(frac > 0.0 && frac <= 1.0) {
+                return Err(Error::Config(format!("max_features must be in (0, 1], got {frac}")));
+            }
+            let p = TreeParams {
+                max_depth: params.int_or("max_depth", 32)?.max(1) as usize,
+                min_samples_leaf: params.int_or("min_samples_leaf", 1)?.max(1) as usize,
+                max_features: ((frac * x.cols as f64).round() as usize).max(1),
+                criterion,
+            };
+            let n_trees = if forest {
+                params.int_or("n_trees", 100)?.clamp(1, 5000) as usize
+            } else {
+                1
+            };
+            let (labels, n_classes) = match y {
+                Y::Classes(c, k) => (Labels::Classes(c, k), k),
+                Y::Values(v) => (Labels::Values(v), 0),
+            };
+            Ok(Fitted::Forest {
+                forest: Forest::fit(x, labels, n_trees, forest, p, seed),
+                n_classes,
+            })
+        }
+        ("knn", y) => {
+            let k = params.int_or("k", 5)?;
+            if k < 1 {
+                return Err(Error::Config(format!("k must be at least 1, got {k}")));
+            }
+            let distance_weights = match params.str_or("weights", "uniform")? {
+                "uniform" => false,
+                "distance" => true,
+                o => return Err(Error::Config(format!("weights: unknown value '{o}' (uniform, distance)"))),
+            };
+            let (y, n_classes) = match y {
+                Y::Classes(c, k) => (c.iter().map(|&c| c as f64).collect(), k),
+                Y::Values(v) => (v.to_vec(), 0),
+            };
+            Ok(Fitted::Knn {
+                x: x.clone(),
+                y,
+                k: k as usize,
+                distance_weights,
+                n_classes,
+            })
+        }
+        ("gaussian_nb", Y::Classes(c, k)) => {
+            let vs = params.f64_or("var_smoothing", 1e-9)?;
+            let ds = DatasetBase::new(x.view(), labels_array(c));
+            let model = linfa_bayes::GaussianNb::params()
+                .var_smoothing(vs)
+                .fit(&ds)
+                .map_err(|err| e(err.to_string()))?;
+            Ok(Fitted::GaussianNb { model, n_classes: k })
+        }
+        (l, _) if LEARNERS.contains(&l) => Err(Error::learner(l, format!("does not support {} tasks", task.name()))),
+        (l, _) => Err(Error::Config(format!(
+            "unknown learner '{l}' (known: {})",
+            LEARNERS.join(", ")
+        ))),
+    }
+}
+
+/// Spread a model's probability columns (over the classes it saw) onto all `k` task classes.
+fn spread(probs: &Array2<f64>, seen: &[usize], k: usize) -> Matrix {
+    let mut out = Matrix::zeros(probs.nrows(), k);
+    for (i, row) in probs.rows().into_iter().enumerate() {
+        for (j, &c) in seen.iter().enumerate() {
+            if c < k {
+                out.data[i * k + c] = row[j];
+            }
+        }
+    }
+    out
+}
+
+impl Fitted {
+    /// Predict a batch of rows.
+    pub fn predict(&self, x: &Matrix) -> Result<Prediction> {
+        let view = x.view();
+        Ok(match self {
+            Fitted::Logistic { model, n_classes } => {
+                let p = model.predict_probabilities(&view);
+                let labels = model.labels();
+                let (pos, neg) = (labels.pos.class, labels.neg.class);
+                let mut out = Matrix::zeros(x.rows, *n_classes);
+                for (i, &pp) in p.iter().enumerate() {
+                    out.data[i * n_classes + pos] = pp;
+                    out.data[i * n_classes + neg] = 1.0 - pp;
+                }
+                Prediction::Proba(out)
+            }
+            Fitted::MultiLogistic { model, n_classes } => {
+                let p = model.predict_probabilities(&view);
+                Prediction::Proba(spread(&p, model.classes(), *n_classes))
+            }
+            Fitted::Linear(m) => Prediction::Values(m.predict(&view).to_vec()),
+            Fitted::ElasticNet(m) => Prediction::Values(m.predict(&view).to_vec()),
+            Fitted::LinearCoef { coef, intercept } => {
+                if coef.len() != x.cols {
+                    return Err(Error::learner("linear", "feature count differs from training"));
+                }
+                Prediction::Values(
+                    (0..x.rows)
+                        .map(|i| intercept + x.row(i).iter().zip(coef).map(|(a, b)| a * b).sum::<f64>())
+                        .collect(),
+                )
+            }
+            Fitted::Forest { forest, n_classes } => {
+                let out = forest.predict(x);
+                if *n_classes > 0 {
+                    Prediction::Proba(Matrix {
+                        data: out,
+                        rows: x.rows,
+                        cols: *n_classes,
+                    })
+                } else {
+                    Prediction::Values(out)
+                }
+            }
+            Fitted::Knn {
+                x: train,
+                y,
+                k,
+                distance_weights,
+                n_classes,
+            } => knn_predict(train, y, *k, *distance_weights, *n_classes, x)?,
+            Fitted::GaussianNb { model, n_classes } => {
+                let (p, classes) = model.predict_proba(view);
+                let seen: Vec<usize> = classes.into_iter().copied().collect();
+                Prediction::Proba(spread(&p, &seen, *n_classes))
+            }
+        })
+    }
+}
+
+fn knn_predict(
+    train: &Matrix,
+    y: &[f64],
+    k: usize,
+    distance_weights: bool,
+    n_classes: usize,
+    x: &Matrix,
+) -> Result<Prediction> {
+    if train.cols != x.cols {
+        return Err(Error::learner("knn", "feature count differs from training"));
+    }
+    let tv = train.view();
+    let index = CommonNearestNeighbour::KdTree
+        .from_batch(&tv, L2Dist)
+        .map_err(|e| Error::learner("knn", e.to_string()))?;
+    let k = k.min(train.rows).max(1);
+    let width = n_classes.max(1);
+    let rows: Vec<Result<Vec<f64>>> = (0..x.rows)
+        .into_par_iter()
+        .map(|i| {
+            let q = ArrayView1::from(x.row(i));
+            let found = index
+                .k_nearest(q, k)
+                .map_err(|e| Error::learner("knn", e.to_string()))?;
+            let mut acc = vec![0.0; width];
+            let mut total = 0.0;
+            for (point, j) in found {
+                let w = if distance_weights {
+                    let d: f64 = point.iter().zip(q.iter()).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+                    1.0 / (d + 1e-9)
+                } else {
+                    1.0
+                };
+                if n_classes > 0 {
+                    acc[y[j] as usize] += w;
+                } else {
+                    acc[0] += w * y[j];
+                }
+                total += w;
+            }
+            acc.iter_mut().for_each(|a| *a /= total.max(1e-300));
+            Ok(acc)
+        })
+        .collect();
+    let mut data = Vec::with_capacity(x.rows * width);
+    for r in rows {
+        data.extend(r?);
+    }
+    Ok(if n_classes > 0 {
+        Prediction::Proba(Matrix {
+            data,
+            rows: x.rows,
+            cols: width,
+        })
+    } else {
+        Prediction::Values(data)
+    })
+}

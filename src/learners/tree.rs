@@ -1,0 +1,513 @@
+//! CART trees on binned features, and random forests of them.
+//!
+//! Ours rather than a library's: linfa-trees has no probabilities and no regression tree, and
+//! smartcore's tree probabilities are one-hot (leaf majority) and its forest exposes neither
+//! probabilities nor its tree builder. ROC AUC and log loss need leaf class distributions, so
+//! leaves here keep them. Features are binned once per fit into at most 255 quantile bins;
+//! large nodes are split from histograms, small ones by sorting their few samples.
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::matrix::Matrix;
+
+const MAX_BINS: usize = 255;
+
+/// Split criterion for classification trees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Criterion {
+    /// Gini impurity.
+    Gini,
+    /// Information gain (entropy).
+    Entropy,
+}
+
+/// Settings for growing one tree.
+#[derive(Debug, Clone, Copy)]
+pub struct TreeParams {
+    /// Deepest level a node may sit at (root = 0).
+    pub max_depth: usize,
+    /// Fewest (bootstrap) samples in a leaf.
+    pub min_samples_leaf: usize,
+    /// Features examined per split.
+    pub max_features: usize,
+    /// Classification criterion.
+    pub criterion: Criterion,
+}
+
+/// What the tree predicts.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Classification with this many classes.
+    Classes(usize),
+    /// Regression.
+    Regression,
+}
+
+/// Training labels: class indices or real values.
+#[derive(Debug, Clone, Copy)]
+pub enum Labels<'a> {
+    /// Class index per row, with the number of classes.
+    Classes(&'a [usize], usize),
+    /// Real value per row.
+    Values(&'a [f64]),
+}
+
+impl Labels<'_> {
+    fn kind(&self) -> Kind {
+        match self {
+            Labels::Classes(_, k) => Kind::Classes(*k),
+            Labels::Values(_) => Kind::Regression,
+        }
+    }
+
+    /// Width of a leaf's output (classes, or 1).
+    fn width(&self) -> usize {
+        match self {
+            Labels::Classes(_, k) => *k,
+            Labels::Values(_) => 1,
+        }
+    }
+}
+
+/// Features quantised to bin indices, with the threshold of every bin edge.
+pub struct Binned {
+    /// Column-major bins: `bins[f * rows + i]`.
+    bins: Vec<u8>,
+    /// Upper edge of each bin per feature (values `<= edge` fall at or below that bin).
+    edges: Vec<Vec<f64>>,
+    rows: usize,
+}
+
+impl Binned {
+    /// Bin every column of `x` into at most 255 quantile bins.
+    pub fn new(x: &Matrix) -> Binned {
+        let (rows, cols) = (x.rows, x.cols);
+        let columns: Vec<(Vec<f64>, Vec<u8>)> = (0..cols)
+            .into_par_iter()
+            .map(|f| {
+                let mut vals: Vec<f64> = (0..rows).map(|i| x.get(i, f)).collect();
+                vals.sort_by(f64::total_cmp);
+                vals.dedup();
+                let edges: Vec<f64> = if vals.len() <= MAX_BINS {
+                    vals.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect()
+                } else {
+                    let mut e: Vec<f64> = (1..MAX_BINS)
+                        .map(|b| {
+                            let p = b * (vals.len() - 1) / MAX_BINS;
+                            (vals[p] + vals[p + 1]) / 2.0
+                        })
+                        .collect();
+                    e.dedup();
+                    e
+                };
+                let bins = (0..rows)
+                    .map(|i| edges.partition_point(|&t| t < x.get(i, f)) as u8)
+                    .collect();
+                (edges, bins)
+            })
+            .collect();
+        let mut bins = Vec::with_capacity(rows * cols);
+        let mut edges = Vec::with_capacity(cols);
+        for (e, b) in columns {
+            bins.extend_from_slice(&b);
+            edges.push(e);
+        }
+        Binned { bins, edges, rows }
+    }
+
+    fn bin(&self, f: usize, i: usize) -> usize {
+        self.bins[f * self.rows + i] as usize
+    }
+
+    fn n_features(&self) -> usize {
+        self.edges.len()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Node {
+    /// Feature index, or `u32::MAX` for a leaf.
+    feature: u32,
+    threshold: f64,
+    left: u32,
+    right: u32,
+    /// Offset of the leaf's output in `Tree::values`.
+    value: u32,
+}
+
+/// A fitted tree: split nodes and leaf outputs (class distribution or mean).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tree {
+    nodes: Vec<Node>,
+    values: Vec<f64>,
+    width: usize,
+}
+
+impl Tree {
+    fn leaf_of(&self, row: &[f64]) -> &[f64] {
+        let mut n = 0usize;
+        loop {
+            let node = &self.nodes[n];
+            if node.feature == u32::MAX {
+                let v = node.value as usize;
+                return &self.values[v..v + self.width];
+            }
+            n = if row[node.feature as usize] <= node.threshold {
+                node.left as usize
+            } else {
+                node.right as usize
+            };
+        }
+    }
+
+    /// Add this tree's output for every row of `x` into `out` (rows × width).
+    pub fn accumulate(&self, x: &Matrix, out: &mut [f64]) {
+        for i in 0..x.rows {
+            let leaf = self.leaf_of(x.row(i));
+            for (o, v) in out[i * self.width..(i + 1) * self.width].iter_mut().zip(leaf) {
+                *o += v;
+            }
+        }
+    }
+
+    /// Number of nodes.
+    pub fn size(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+/// Running statistics of a set of samples.
+#[derive(Clone)]
+struct Stats {
+    n: f64,
+    /// Class counts, or `[sum, sum of squares]` for regression.
+    acc: Vec<f64>,
+}
+
+impl Stats {
+    fn new(width: usize) -> Stats {
+        Stats {
+            n: 0.0,
+            acc: vec![0.0; width],
+        }
+    }
+
+    fn add(&mut self, y: &Labels, i: usize) {
+        self.n += 1.0;
+        match y {
+            Labels::Classes(c, _) => self.acc[c[i]] += 1.0,
+            Labels::Values(v) => {
+                self.acc[0] += v[i];
+                self.acc[1] += v[i] * v[i];
+            }
+        }
+    }
+
+    fn minus(&self, other: &Stats) -> Stats {
+        Stats {
+            n: self.n - other.n,
+            acc: self.acc.iter().zip(&other.acc).map(|(a, b)| a - b).collect(),
+        }
+    }
+
+    /// Impurity times sample count (lower is better).
+    fn cost(&self, kind: Kind, criterion: Criterion) -> f64 {
+        if self.n <= 0.0 {
+            return 0.0;
+        }
+        match kind {
+            Kind::Regression => (self.acc[1] - self.acc[0] * self.acc[0] / self.n).max(0.0),
+            Kind::Classes(_) => match criterion {
+                Criterion::Gini => self.n - self.acc.iter().map(|c| c * c).sum::<f64>() / self.n,
+                Criterion::Entropy => -self
+                    .acc
+                    .iter()
+                    .filter(|&&c| c > 0.0)
+                    .map(|&c| c * (c / self.n).ln())
+                    .sum::<f64>(),
+            },
+        }
+    }
+
+    fn leaf_value(&self, kind: Kind) -> Vec<f64> {
+        match kind {
+            Kind::Regression => vec![if self.n > 0.0 { self.acc[0] / self.n } else { 0.0 }],
+            Kind::Classes(_) => self.acc.iter().map(|c| c / self.n.max(1.0)).collect(),
+        }
+    }
+}
+
+struct Split {
+    feature: usize,
+    bin: usize,
+    gain: f64,
+}
+
+/// Grow one tree on the samples `idx` (may repeat rows, as in a bootstrap sample).
+pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: u64) -> Tree {
+    let kind = y.kind();
+    let width = y.width();
+    let stat_width = match kind {
+        Kind::Classes(k) => k,
+        Kind::Regression => 2,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut tree = Tree {
+        nodes: Vec::new(),
+        values: Vec::new(),
+        width,
+    };
+    let n_features = binned.n_features();
+    let mut features: Vec<usize> = (0..n_features).collect();
+    let min_leaf = p.min_samples_leaf.max(1) as f64;
+    let mut scratch: Vec<(usize, Stats)> = Vec::new();
+    let mut hist_n: Vec<f64> = Vec::new();
+    let mut hist_acc: Vec<f64> = Vec::new();
+    // Work stack: (node index, start, end, depth).
+    let mut stack = vec![(0usize, 0usize, idx.len(), 0usize)];
+    tree.nodes.push(Node {
+        feature: u32::MAX,
+        threshold: 0.0,
+        left: 0,
+        right: 0,
+        value: 0,
+    });
+    while let Some((node, start, end, depth)) = stack.pop() {
+        let samples = &idx[start..end];
+        let mut total = Stats::new(stat_width);
+        for &i in samples {
+            total.add(&y, i as usize);
+        }
+        let parent_cost = total.cost(kind, p.criterion);
+        let mut best: Option<Split> = None;
+        if depth < p.max_depth && total.n >= 2.0 * min_leaf && parent_cost > 1e-12 {
+            features.shuffle(&mut rng);
+            let mtry = p.max_features.clamp(1, n_features.max(1));
+            for &f in &features[..mtry] {
+                let n_bins = binned.edges[f].len() + 1;
+                if n_bins < 2 {
+                    continue;
+                }
+                // Per-bin statistics of the node in flat buffers, then a left-to-right scan over bins.
+                // Small nodes sort their samples by bin instead of touching every bin.
+                scratch.clear();
+                if samples.len() < n_bins {
+                    let mut order: Vec<(u8, u32)> =
+                        samples.iter().map(|&i| (binned.bin(f, i as usize) as u8, i)).collect();
+                    order.sort_unstable();
+                    let mut k = 0;
+                    while k < order.len() {
+                        let b = order[k].0;
+                        let mut h = Stats::new(stat_width);
+                        while k < order.len() && order[k].0 == b {
+                            h.add(&y, order[k].1 as usize);
+                            k += 1;
+                        }
+                        scratch.push((b as usize, h));
+                    }
+                } else {
+                    hist_n.clear();
+                    hist_n.resize(n_bins, 0.0);
+                    hist_acc.clear();
+                    hist_acc.resize(n_bins * stat_width, 0.0);
+                    for &i in samples {
+                        let b = binned.bin(f, i as usize);
+                        hist_n[b] += 1.0;
+                        match y {
+                            Labels::Classes(c, _) => hist_acc[b * stat_width + c[i as usize]] += 1.0,
+                            Labels::Values(v) => {
+                                let t = v[i as usize];
+                                hist_acc[b * stat_width] += t;
+                                hist_acc[b * stat_width + 1] += t * t;
+                            }
+                        }
+                    }
+                    for b in 0..n_bins {
+                        if hist_n[b] > 0.0 {
+                            scratch.push((
+                                b,
+                                Stats {
+                                    n: hist_n[b],
+                                    acc: hist_acc[b * stat_width..(b + 1) * stat_width].to_vec(),
+                                },
+                            ));
+                        }
+                    }
+                }
+                let mut left = Stats::new(stat_width);
+                for (b, h) in scratch.iter().take(scratch.len().saturating_sub(1)) {
+                    left.n += h.n;
+                    left.acc.iter_mut().zip(&h.acc).for_each(|(a, x)| *a += x);
+                    if left.n < min_leaf {
+                        continue;
+                    }
+                    let right = total.minus(&left);
+                    if right.n < min_leaf {
+                        break;
+                    }
+                    let gain = parent_cost - left.cost(kind, p.criterion) - right.cost(kind, p.criterion);
+                    if gain > 1e-12 && best.as_ref().is_none_or(|s| gain > s.gain) {
+                        best = Some(Split {
+                            feature: f,
+                            bin: *b,
+                            gain,
+                        });
+                    }
+                }
+            }
+        }
+        match best {
+            None => {
+                tree.nodes[node].value = tree.values.len() as u32;
+                tree.values.extend(total.leaf_value(kind));
+            }
+            Some(s) => {
+                // Partition samples in place: bins <= s.bin go left.
+                let slice = &mut idx[start..end];
+                let mut mid = 0;
+                for j in 0..slice.len() {
+                    if binned.bin(s.feature, slice[j] as usize) <= s.bin {
+                        slice.swap(mid, j);
+                        mid += 1;
+                    }
+                }
+                let left = tree.nodes.len();
+                for _ in 0..2 {
+                    tree.nodes.push(Node {
+                        feature: u32::MAX,
+                        threshold: 0.0,
+                        left: 0,
+                        right: 0,
+                        value: 0,
+                    });
+                }
+                let n = &mut tree.nodes[node];
+                n.feature = s.feature as u32;
+                n.threshold = binned.edges[s.feature][s.bin];
+                n.left = left as u32;
+                n.right = left as u32 + 1;
+                stack.push((left, start, start + mid, depth + 1));
+                stack.push((left + 1, start + mid, end, depth + 1));
+            }
+        }
+    }
+    tree
+}
+
+/// A fitted forest (a single tree is a forest of one without bootstrap).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Forest {
+    trees: Vec<Tree>,
+    width: usize,
+}
+
+impl Forest {
+    /// Fit `n_trees` trees; with `bootstrap`, each on a resample of the rows. Trees are grown in parallel
+    /// but each has its own seed, so the forest does not depend on the number of threads.
+    pub fn fit(x: &Matrix, y: Labels, n_trees: usize, bootstrap: bool, p: TreeParams, seed: u64) -> Forest {
+        let binned = Binned::new(x);
+        let n = x.rows;
+        let trees = (0..n_trees.max(1))
+            .into_par_iter()
+            .map(|t| {
+                let tree_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t as u64);
+                let idx: Vec<u32> = if bootstrap {
+                    let mut rng = ChaCha8Rng::seed_from_u64(tree_seed ^ 0xB007);
+                    (0..n).map(|_| rng.gen_range(0..n) as u32).collect()
+                } else {
+                    (0..n as u32).collect()
+                };
+                grow(&binned, y, idx, p, tree_seed)
+            })
+            .collect();
+        Forest {
+            trees,
+            width: y.width(),
+        }
+    }
+
+    /// Mean of the trees' outputs: class probabilities (rows × classes) or values (rows × 1).
+    pub fn predict(&self, x: &Matrix) -> Vec<f64> {
+        let mut out = vec![0.0; x.rows * self.width];
+        for t in &self.trees {
+            t.accumulate(x, &mut out);
+        }
+        let k = self.trees.len().max(1) as f64;
+        out.iter_mut().for_each(|v| *v /= k);
+        out
+    }
+
+    /// Number of trees.
+    pub fn len(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Whether the forest has no trees.
+    pub fn is_empty(&self) -> bool {
+        self.trees.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xor_data(n: usize) -> (Matrix, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut m = Matrix::zeros(n, 3);
+        let mut y = Vec::new();
+        for i in 0..n {
+            let a: f64 = rng.gen();
+            let b: f64 = rng.gen();
+            m.data[i * 3] = a;
+            m.data[i * 3 + 1] = b;
+            m.data[i * 3 + 2] = rng.gen(); // noise
+            y.push(((a > 0.5) ^ (b > 0.5)) as usize);
+        }
+        (m, y)
+    }
+
+    fn params(depth: usize, mtry: usize) -> TreeParams {
+        TreeParams {
+            max_depth: depth,
+            min_samples_leaf: 1,
+            max_features: mtry,
+            criterion: Criterion::Gini,
+        }
+    }
+
+    #[test]
+    fn tree_learns_xor_and_probabilities_sum_to_one() {
+        let (x, y) = xor_data(400);
+        let f = Forest::fit(&x, Labels::Classes(&y, 2), 1, false, params(6, 3), 1);
+        let p = f.predict(&x);
+        let acc = (0..400).filter(|&i| (p[i * 2 + 1] > 0.5) as usize == y[i]).count();
+        assert!(acc >= 390, "train accuracy {acc}/400");
+        for i in 0..400 {
+            assert!((p[i * 2] + p[i * 2 + 1] - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn depth_limit_is_respected() {
+        let (x, y) = xor_data(200);
+        let f = Forest::fit(&x, Labels::Classes(&y, 2), 1, false, params(1, 3), 1);
+        assert!(f.trees[0].size() <= 3);
+    }
+
+    #[test]
+    fn forest_is_deterministic_and_regresses() {
+        let (x, _) = xor_data(300);
+        let y: Vec<f64> = (0..300).map(|i| 3.0 * x.get(i, 0) + x.get(i, 1)).collect();
+        let fit = || Forest::fit(&x, Labels::Values(&y), 20, true, params(12, 2), 9).predict(&x);
+        let a = fit();
+        assert_eq!(a, fit());
+        let mse: f64 = a.iter().zip(&y).map(|(p, t)| (p - t) * (p - t)).sum::<f64>() / 300.0;
+        assert!(mse < 0.05, "mse {mse}");
+    }
+}

@@ -1,0 +1,392 @@
+//! The `automl` command: a thin layer over the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table as Grid};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use automl::data::Task;
+use automl::model::{predictions_csv, write_atomic};
+use automl::trials::{TrialResult, TrialStatus};
+use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary, Table};
+
+/// AutoML for tables: search preprocessing + learners + hyperparameters, keep the best model.
+#[derive(Parser)]
+#[command(name = "automl", version, about, long_about = None)]
+#[command(after_help = "Examples:\n  \
+automl run datasets/penguins/train.csv --target species --time-budget 30 --test datasets/penguins/test.csv\n  \
+automl predict --model automl-model.json --data datasets/penguins/test.csv --out predictions.csv")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Search for the best pipeline on a training table, save it, optionally score and predict.
+    Run(RunArgs),
+    /// Predict with a saved model.
+    Predict(PredictArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Training data: a CSV (with header) or Parquet file.
+    train: PathBuf,
+    /// Name of the column to predict.
+    #[arg(long)]
+    target: String,
+    /// binary, multiclass or regression (default: inferred from the target column).
+    #[arg(long)]
+    task: Option<String>,
+    /// Primary metric: accuracy, balanced_accuracy, log_loss, roc_auc, f1_macro, rmse, mae, r2
+    /// (default: roc_auc for binary, accuracy for multiclass, r2 for regression).
+    #[arg(long)]
+    metric: Option<String>,
+    /// Seconds to spend starting trials (default 60, or unlimited when only --max-trials is given).
+    #[arg(long, value_name = "SECONDS")]
+    time_budget: Option<f64>,
+    /// Most trials to run.
+    #[arg(long, value_name = "N")]
+    max_trials: Option<usize>,
+    /// Trials run in parallel (default: all cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Seed: the same seed gives the same trials and the same leaderboard.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Comma-separated learners to search (default: all that fit the task).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    learners: Option<Vec<String>>,
+    /// Labelled test file to score the best model on.
+    #[arg(long, value_name = "FILE")]
+    test: Option<PathBuf>,
+    /// Data file to predict with the best model (needs --out).
+    #[arg(long, value_name = "FILE", requires = "out")]
+    predict: Option<PathBuf>,
+    /// Where --predict writes predictions.
+    #[arg(long, value_name = "FILE", requires = "predict")]
+    out: Option<PathBuf>,
+    /// Where to save the best model.
+    #[arg(long, value_name = "FILE", default_value = "automl-model.json")]
+    model_out: PathBuf,
+    /// Leaderboard rows to print.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+    /// Print a JSON summary on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar or schema summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// Model file written by `automl run`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Data to predict (CSV or Parquet, same columns as training; the target may be absent).
+    #[arg(long, value_name = "FILE")]
+    data: PathBuf,
+    /// Output CSV: `prediction` plus one probability column per class.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        if !automl::trials::in_trial() {
+            eprintln!("automl: internal error: {info}");
+        }
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => run(a),
+        Command::Predict(a) => predict(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn warn(quiet: bool, msg: &str) {
+    if !quiet {
+        eprintln!("warning: {msg}");
+    }
+}
+
+fn run(a: RunArgs) -> Result<()> {
+    let task = a.task.as_deref().map(str::parse::<Task>).transpose()?;
+    let metric = a.metric.as_deref().map(str::parse::<Metric>).transpose()?;
+    let data = Dataset::from_path(&a.train, &a.target, task)?;
+    if !a.quiet && !a.json {
+        eprintln!("{}: {}", a.train.display(), data.schema.summary(data.n_rows()));
+    }
+    let mut builder = AutoML::builder().seed(a.seed);
+    if let Some(m) = metric {
+        builder = builder.metric(m);
+    }
+    if let Some(t) = a.time_budget {
+        builder = builder.time_budget_secs(t);
+    }
+    if let Some(n) = a.max_trials {
+        builder = builder.max_trials(n);
+    }
+    if let Some(j) = a.jobs {
+        builder = builder.jobs(j);
+    }
+    if let Some(l) = &a.learners {
+        builder = builder.learners(l.iter().map(|s| s.trim().to_string()));
+    }
+    let primary = metric.unwrap_or(Metric::default_for(data.schema.task));
+    let bar = progress_bar(a.quiet || a.json, a.max_trials);
+    let best: Arc<Mutex<(Option<f64>, String, usize)>> = Arc::new(Mutex::new((None, String::new(), 0)));
+    {
+        let bar = bar.clone();
+        let best = best.clone();
+        builder = builder.on_trial(move |r: &TrialResult| {
+            if let Ok(mut b) = best.lock() {
+                if r.status == TrialStatus::Failed {
+                    b.2 += 1;
+                }
+                if let Some(s) = r.score {
+                    let better = b.0.is_none_or(|old| {
+                        if primary.higher_is_better() {
+                            s > old
+                        } else {
+                            s < old
+                        }
+                    });
+                    if better {
+                        b.0 = Some(s);
+                        b.1 = r.config.learner.clone();
+                    }
+                }
+                let failed = if b.2 > 0 { format!(", {} failed", b.2) } else { String::new() };
+                if let Some(s) = b.0 {
+                    bar.set_message(format!("best {} {s:.4} ({}){failed}", primary.name(), b.1));
+                }
+            }
+            bar.inc(1);
+        });
+    }
+    let automl = builder.build()?;
+    let run = automl.fit(&data);
+    bar.finish_and_clear();
+    let run = run?;
+    if !a.json {
+        for w in &run.warnings {
+            warn(a.quiet, w);
+        }
+    }
+    run.best.save(&a.model_out)?;
+    // Predict and score with the model as saved, so `automl predict` gives identical output.
+    let model = ModelFile::load(&a.model_out)?;
+    let mut notes = Vec::new();
+    let test_scores = match &a.test {
+        Some(path) => Some(score_test(&model, path, &mut notes)?),
+        None => None,
+    };
+    if let (Some(input), Some(out)) = (&a.predict, &a.out) {
+        predict_file(&model, input, out, &mut notes)?;
+    }
+    if a.json {
+        print_json(&run, &a, test_scores.as_deref())?;
+    } else {
+        for n in &notes {
+            warn(a.quiet, n);
+        }
+        print_leaderboard(&run, a.top);
+        print_summary(&run, &a, test_scores.as_deref());
+    }
+    Ok(())
+}
+
+fn progress_bar(hidden: bool, max_trials: Option<usize>) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let (bar, template) = match max_trials {
+        Some(n) => (
+            ProgressBar::new(n as u64),
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials  {msg}",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} [{elapsed_precise}] {pos} trials  {msg}",
+        ),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn fmt_score(r: &TrialResult) -> String {
+    match (r.score, r.std) {
+        (Some(s), Some(d)) => format!("{s:.4} ± {d:.4}"),
+        (Some(s), None) => format!("{s:.4}"),
+        _ => "-".into(),
+    }
+}
+
+fn print_leaderboard(run: &RunSummary, top: usize) {
+    let mut t = Grid::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "rank".to_string(),
+        "trial".into(),
+        "learner".into(),
+        "preprocessing".into(),
+        "params".into(),
+        format!("{} (cv)", run.metric.name()),
+        "fit s".into(),
+    ]);
+    for (rank, r) in run.leaderboard().into_iter().take(top).enumerate() {
+        let prep = automl::prep::PrepConfig::from_params(&r.config.prep)
+            .map(|p| p.label())
+            .unwrap_or_default();
+        let mut params = r.config.params.short();
+        if params.chars().count() > 60 {
+            params = params.chars().take(57).collect::<String>() + "...";
+        }
+        t.add_row(vec![
+            Cell::new(rank + 1).set_alignment(CellAlignment::Right),
+            Cell::new(r.id).set_alignment(CellAlignment::Right),
+            Cell::new(&r.config.learner),
+            Cell::new(prep),
+            Cell::new(params),
+            Cell::new(fmt_score(r)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.2}", r.fit_secs)).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    println!("{t}");
+}
+
+fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) {
+    let done = run.trials.len();
+    let failed = run.failed();
+    println!(
+        "{done} trials in {:.1}s ({failed} failed), validation: {}; best: trial {} {} {} = {:.4} ± {:.4}",
+        run.search_secs,
+        run.validation,
+        run.best_trial,
+        run.best.config.learner,
+        run.metric.name(),
+        run.best.cv_score,
+        run.best.cv_std
+    );
+    if failed > 0 {
+        let mut reasons: Vec<String> = run
+            .trials
+            .iter()
+            .filter_map(|t| t.error.as_ref().map(|e| format!("{}: {e}", t.config.learner)))
+            .collect();
+        reasons.sort();
+        reasons.dedup();
+        for r in reasons.iter().take(3) {
+            println!("  failed: {r}");
+        }
+    }
+    if let Some(scores) = test {
+        let s: Vec<String> = scores.iter().map(|(m, v)| format!("{m} {v:.4}")).collect();
+        println!("test ({}): {}", a.test.as_ref().map_or(String::new(), |p| p.display().to_string()), s.join(", "));
+    }
+    println!("model saved to {} (refit on all rows in {:.2}s)", a.model_out.display(), run.refit_secs);
+    if let Some(out) = &a.out {
+        println!("predictions written to {}", out.display());
+    }
+}
+
+fn print_json(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) -> Result<()> {
+    let trial = |r: &TrialResult| {
+        json!({
+            "trial": r.id,
+            "learner": r.config.learner,
+            "preprocessing": r.config.prep,
+            "params": r.config.params,
+            "status": r.status,
+            "score": r.score,
+            "std": r.std,
+            "metrics": r.metrics,
+            "fit_secs": r.fit_secs,
+            "error": r.error,
+        })
+    };
+    let v = json!({
+        "task": run.task,
+        "metric": run.metric.name(),
+        "validation": run.validation,
+        "learners": run.learners,
+        "trials": run.trials.len(),
+        "failed": run.failed(),
+        "search_secs": run.search_secs,
+        "best": {
+            "trial": run.best_trial,
+            "learner": run.best.config.learner,
+            "preprocessing": run.best.config.prep,
+            "params": run.best.config.params,
+            "cv_score": run.best.cv_score,
+            "cv_std": run.best.cv_std,
+            "metrics": run.best.metrics,
+        },
+        "test": test.map(|t| t.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
+        "model": a.model_out,
+        "predictions": a.out,
+        "leaderboard": run.leaderboard().into_iter().map(trial).collect::<Vec<_>>(),
+        "warnings": run.warnings,
+    });
+    let text = serde_json::to_string_pretty(&v).map_err(|e| Error::Config(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Score the model on a labelled file with every reported metric of the task.
+fn score_test(model: &ModelFile, path: &Path, notes: &mut Vec<String>) -> Result<Vec<(String, f64)>> {
+    let table = Table::read(path)?;
+    let (truth, pred) = model.predict_labelled(&table, notes).map_err(|e| match e {
+        Error::Data(m) => Error::Data(format!("{}: {m}", path.display())),
+        other => other,
+    })?;
+    Metric::report_set(model.schema.task)
+        .iter()
+        .map(|m| Ok((m.name().to_string(), m.score(&truth, &pred)?)))
+        .collect()
+}
+
+fn predict_file(model: &ModelFile, input: &Path, out: &Path, notes: &mut Vec<String>) -> Result<usize> {
+    let table = Table::read(input)?;
+    let pred = model.predict_table(&table, notes)?;
+    write_atomic(out, predictions_csv(&model.schema, &pred).as_bytes())?;
+    Ok(table.n_rows)
+}
+
+fn predict(a: PredictArgs) -> Result<()> {
+    let model = ModelFile::load(&a.model)?;
+    let mut notes = Vec::new();
+    let n = predict_file(&model, &a.data, &a.out, &mut notes)?;
+    if a.json {
+        let v = json!({"rows": n, "out": a.out, "notes": notes, "learner": model.config.learner});
+        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::Config(e.to_string()))?);
+    } else {
+        for n in &notes {
+            eprintln!("note: {n}");
+        }
+        println!("{n} predictions written to {}", a.out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! Fitted pipelines (preprocessing + learner) and the versioned model file they are saved in.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Features, Schema, Table, Target};
+use crate::error::{Error, Result};
+use crate::learners::{self, Fitted, Prediction, Y};
+use crate::metrics::argmax;
+use crate::prep::{FittedPrep, PrepConfig};
+use crate::space::Params;
+
+/// What one trial tries: preprocessing parameters, a learner and its hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialConfig {
+    /// Learner name.
+    pub learner: String,
+    /// Preprocessing parameters.
+    pub prep: Params,
+    /// Learner hyperparameters.
+    pub params: Params,
+}
+
+/// Preprocessing and learner fitted together; what `predict` runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pipeline {
+    /// Fitted preprocessing.
+    pub prep: FittedPrep,
+    /// Fitted learner.
+    pub learner: Fitted,
+}
+
+/// Targets of the given rows, in the form learners take.
+pub fn subset_target(target: &Target, rows: Option<&[usize]>) -> Target {
+    match (target, rows) {
+        (t, None) => t.clone(),
+        (Target::Classes(c), Some(r)) => Target::Classes(r.iter().map(|&i| c[i]).collect()),
+        (Target::Values(v), Some(r)) => Target::Values(r.iter().map(|&i| v[i]).collect()),
+    }
+}
+
+impl Pipeline {
+    /// Fit `config` on the given rows of `x` (all when `None`).
+    pub fn fit(
+        schema: &Schema,
+        x: &Features,
+        target: &Target,
+        config: &TrialConfig,
+        rows: Option<&[usize]>,
+        seed: u64,
+    ) -> Result<Pipeline> {
+        let prep = PrepConfig::from_params(&config.prep)?.fit(x, rows);
+        let m = prep.transform(x, rows)?;
+        let t = subset_target(target, rows);
+        let y = match &t {
+            Target::Classes(c) => Y::Classes(c, schema.classes.len()),
+            Target::Values(v) => Y::Values(v),
+        };
+        let learner = learners::fit(&config.learner, &config.params, schema.task, &m, y, seed)?;
+        Ok(Pipeline { prep, learner })
+    }
+
+    /// Predict the given rows of `x` (all when `None`); errors on non-finite output.
+    pub fn predict(&self, x: &Features, rows: Option<&[usize]>) -> Result<Prediction> {
+        let m = self.prep.transform(x, rows)?;
+        let p = self.learner.predict(&m)?;
+        let finite = match &p {
+            Prediction::Proba(m) => m.data.iter().all(|v| v.is_finite()),
+            Prediction::Values(v) => v.iter().all(|v| v.is_finite()),
+        };
+        if !finite {
+            return Err(Error::Learner {
+                learner: "pipeline".into(),
+                message: "the model produced non-finite predictions".into(),
+            });
+        }
+        Ok(p)
+    }
+}
+
+/// Name of the model file format.
+pub const FORMAT: &str = "automl-model";
+/// Current model file format version; files with a newer version are refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A saved model: the pipeline plus everything needed to use and audit it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] at save time.
+    pub format_version: u32,
+    /// Version of automl that wrote the file.
+    pub automl_version: String,
+    /// Input schema, task, target and classes.
+    pub schema: Schema,
+    /// Primary metric name.
+    pub metric: String,
+    /// Validation scheme used to choose the model.
+    pub validation: String,
+    /// Validation score of the chosen configuration (mean over folds).
+    pub cv_score: f64,
+    /// Standard deviation over folds.
+    pub cv_std: f64,
+    /// Mean validation value of every reported metric.
+    pub metrics: BTreeMap<String, f64>,
+    /// Chosen configuration.
+    pub config: TrialConfig,
+    /// Seed of the run.
+    pub seed: u64,
+    /// The fitted pipeline.
+    pub pipeline: Pipeline,
+}
+
+impl ModelFile {
+    /// Write as JSON (floats round-trip exactly), atomically via a temporary file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_vec(self).map_err(|e| Error::ModelFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        write_atomic(path, &text)
+    }
+
+    /// Read and check format and version.
+    pub fn load(path: &Path) -> Result<ModelFile> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bad = |message: String| Error::ModelFile {
+            path: path.to_path_buf(),
+            message,
+        };
+        let head: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not an automl model file ({e})")))?;
+        if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(bad("not an automl model file".into()));
+        }
+        let v = head.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if v > u64::from(FORMAT_VERSION) {
+            return Err(bad(format!(
+                "format version {v} is newer than this automl supports ({FORMAT_VERSION}); upgrade automl"
+            )));
+        }
+        serde_json::from_value(head).map_err(|e| bad(format!("damaged or incompatible model file ({e})")))
+    }
+
+    /// Predict a table read from a file; `notes` collects non-fatal remarks (ignored columns...).
+    pub fn predict_table(&self, table: &Table, notes: &mut Vec<String>) -> Result<Prediction> {
+        let x = self.schema.features_from(table, notes)?;
+        let mut unseen = Vec::new();
+        for (f, col) in self.schema.used().zip(&x.columns) {
+            if let crate::data::FeatureColumn::Categorical { levels, .. } = col {
+                let n = levels.iter().filter(|l| !self.known_level(&f.name, l)).count();
+                if n > 0 {
+                    unseen.push(format!("{} ({n})", f.name));
+                }
+            }
+        }
+        if !unseen.is_empty() {
+            notes.push(format!(
+                "categories not seen in training, encoded as unknown: {}",
+                unseen.join(", ")
+            ));
+        }
+        self.pipeline.predict(&x, None)
+    }
+
+    /// Predict a labelled table and return `(truth, predictions)` for the rows whose target is present.
+    pub fn predict_labelled(&self, table: &Table, notes: &mut Vec<String>) -> Result<(Target, Prediction)> {
+        let schema = &self.schema;
+        let col = table
+            .column(&schema.target)
+            .ok_or_else(|| Error::Data(format!("no target column '{}' to score against", schema.target)))?;
+        let rows: Vec<usize> = (0..table.n_rows).filter(|&i| col.label(i).is_some()).collect();
+        if rows.len() < table.n_rows {
+            notes.push(format!("{} row(s) without a target are not scored", table.n_rows - rows.len()));
+        }
+        let truth = if schema.task.is_classification() {
+            let mut y = Vec::with_capacity(rows.len());
+            for &i in &rows {
+                let l = col.label(i).unwrap_or_default();
+                let c = schema
+                    .classes
+                    .iter()
+                    .position(|c| *c == l)
+                    .ok_or_else(|| Error::Data(format!("label '{l}' was not a class in training")))?;
+                y.push(c);
+            }
+            Target::Classes(y)
+        } else {
+            let mut y = Vec::with_capacity(rows.len());
+            for &i in &rows {
+                let l = col.label(i).unwrap_or_default();
+                let v: f64 = l
+                    .parse()
+                    .map_err(|_| Error::Data(format!("target value '{l}' is not a number")))?;
+                y.push(v);
+            }
+            Target::Values(y)
+        };
+        let pred = match self.predict_table(table, notes)? {
+            Prediction::Proba(m) => Prediction::Proba(m.select_rows(&rows)),
+            Prediction::Values(v) => Prediction::Values(rows.iter().map(|&i| v[i]).collect()),
+        };
+        Ok((truth, pred))
+    }
+
+    fn known_level(&self, column: &str, level: &str) -> bool {
+        self.pipeline.prep.knows(&self.schema, column, level)
+    }
+}
+
+/// Write bytes to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Quote a CSV field when needed.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Render predictions as CSV: `prediction`, then one probability column per class named after it.
+/// Numbers use Rust's shortest round-trip form, so the text is a function of the values alone.
+pub fn predictions_csv(schema: &Schema, pred: &Prediction) -> String {
+    let mut out = String::new();
+    match pred {
+        Prediction::Proba(p) => {
+            let mut header = vec!["prediction".to_string()];
+            header.extend(schema.classes.iter().map(|c| csv_field(c)));
+            out.push_str(&header.join(","));
+            out.push('\n');
+            for i in 0..p.rows {
+                let row = p.row(i);
+                let label = schema.classes.get(argmax(row)).map_or("", String::as_str);
+                out.push_str(&csv_field(label));
+                for v in row {
+                    out.push(',');
+                    out.push_str(&format!("{v:?}"));
+                }
+                out.push('\n');
+            }
+        }
+        Prediction::Values(v) => {
+            out.push_str("prediction\n");
+            for x in v {
+                out.push_str(&format!("{x:?}"));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}

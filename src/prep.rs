@@ -1,0 +1,414 @@
+//! Preprocessing searched together with the learner: imputation, scaling and categorical encoding.
+//!
+//! A [`PrepConfig`] is fitted on training rows only (no leakage across CV folds) and becomes a
+//! [`FittedPrep`], which turns any [`Features`] with the same schema into a dense [`Matrix`].
+//! Missing and unseen categories are handled: one-hot gives an all-zero row, ordinal gives -1.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{FeatureColumn, Features, Schema, MISSING_CODE};
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::space::Params;
+
+/// How to fill missing numeric cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impute {
+    /// Column mean of the training rows.
+    Mean,
+    /// Column median of the training rows.
+    Median,
+}
+
+/// How to scale numeric columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// Leave values as they are.
+    None,
+    /// Subtract the mean, divide by the standard deviation.
+    Standard,
+    /// Map the training range to [0, 1].
+    Minmax,
+    /// Subtract the median, divide by the inter-quartile range.
+    Robust,
+}
+
+/// How to turn categories into numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encode {
+    /// One 0/1 column per frequent category.
+    Onehot,
+    /// One column holding the category's index in sorted order.
+    Ordinal,
+}
+
+/// A preprocessing recipe (unfitted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrepConfig {
+    /// Numeric imputation.
+    pub impute: Impute,
+    /// Numeric scaling.
+    pub scale: Scale,
+    /// Categorical encoding.
+    pub encode: Encode,
+    /// Most one-hot columns per categorical feature; rarer categories share the all-zero code.
+    pub max_categories: usize,
+}
+
+impl Default for PrepConfig {
+    fn default() -> Self {
+        PrepConfig {
+            impute: Impute::Median,
+            scale: Scale::Standard,
+            encode: Encode::Onehot,
+            max_categories: 20,
+        }
+    }
+}
+
+impl PrepConfig {
+    /// Read the recipe from sampled parameters (`impute`, `scale`, `encode`, `max_categories`).
+    pub fn from_params(p: &Params) -> Result<PrepConfig> {
+        let d = PrepConfig::default();
+        let impute = match p.str_or("impute", "median")? {
+            "mean" => Impute::Mean,
+            "median" => Impute::Median,
+            o => return Err(Error::Config(format!("impute: unknown value '{o}' (mean, median)"))),
+        };
+        let scale = match p.str_or("scale", "standard")? {
+            "none" => Scale::None,
+            "standard" => Scale::Standard,
+            "minmax" => Scale::Minmax,
+            "robust" => Scale::Robust,
+            o => {
+                return Err(Error::Config(format!(
+                    "scale: unknown value '{o}' (none, standard, minmax, robust)"
+                )))
+            }
+        };
+        let encode = match p.str_or("encode", "onehot")? {
+            "onehot" => Encode::Onehot,
+            "ordinal" => Encode::Ordinal,
+            o => return Err(Error::Config(format!("encode: unknown value '{o}' (onehot, ordinal)"))),
+        };
+        let max_categories = p.int_or("max_categories", d.max_categories as i64)?;
+        if max_categories < 1 {
+            return Err(Error::Config("max_categories must be at least 1".into()));
+        }
+        Ok(PrepConfig {
+            impute,
+            scale,
+            encode,
+            max_categories: max_categories as usize,
+        })
+    }
+
+    /// Short label for leaderboards, e.g. `median+standard+onehot`.
+    pub fn label(&self) -> String {
+        let i = match self.impute {
+            Impute::Mean => "mean",
+            Impute::Median => "median",
+        };
+        let s = match self.scale {
+            Scale::None => "noscale",
+            Scale::Standard => "standard",
+            Scale::Minmax => "minmax",
+            Scale::Robust => "robust",
+        };
+        let e = match self.encode {
+            Encode::Onehot => "onehot",
+            Encode::Ordinal => "ordinal",
+        };
+        format!("{i}+{s}+{e}")
+    }
+
+    /// Fit on the given rows (all rows when `rows` is `None`).
+    pub fn fit(&self, x: &Features, rows: Option<&[usize]>) -> FittedPrep {
+        let all: Vec<usize>;
+        let rows = match rows {
+            Some(r) => r,
+            None => {
+                all = (0..x.n_rows).collect();
+                &all
+            }
+        };
+        let mut steps = Vec::with_capacity(x.columns.len());
+        let mut width = 0;
+        for col in &x.columns {
+            let step = match col {
+                FeatureColumn::Numeric(v) => {
+                    let mut present: Vec<f64> =
+                        rows.iter().map(|&i| v[i]).filter(|x| x.is_finite()).collect();
+                    present.sort_by(f64::total_cmp);
+                    let fill = if present.is_empty() {
+                        0.0
+                    } else {
+                        match self.impute {
+                            Impute::Mean => mean(&present),
+                            Impute::Median => quantile(&present, 0.5),
+                        }
+                    };
+                    // Scale statistics are computed on the imputed column, as the learner will see it.
+                    let missing = rows.len() - present.len();
+                    let (center, scale) = scale_stats(self.scale, &present, fill, missing);
+                    width += 1;
+                    Step::Numeric {
+                        fill,
+                        center,
+                        scale,
+                    }
+                }
+                FeatureColumn::Categorical { codes, levels } => {
+                    let mut counts = vec![0usize; levels.len()];
+                    for &i in rows {
+                        let c = codes[i];
+                        if c != MISSING_CODE {
+                            counts[c as usize] += 1;
+                        }
+                    }
+                    let mut seen: Vec<(usize, &String)> = counts
+                        .iter()
+                        .zip(levels)
+                        .filter(|(n, _)| **n > 0)
+                        .map(|(n, l)| (*n, l))
+                        .collect();
+                    match self.encode {
+                        Encode::Onehot => {
+                            // Most frequent first; ties by label so the result is deterministic.
+                            seen.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+                            let cut = seen.len().min(self.max_categories);
+                            let mut kept: Vec<String> = seen[..cut].iter().map(|(_, l)| (*l).clone()).collect();
+                            let mut rare: Vec<String> = seen[cut..].iter().map(|(_, l)| (*l).clone()).collect();
+                            kept.sort();
+                            rare.sort();
+                            width += kept.len();
+                            Step::OneHot { levels: kept, rare }
+                        }
+                        Encode::Ordinal => {
+                            let mut kept: Vec<String> = seen.into_iter().map(|(_, l)| l.clone()).collect();
+                            kept.sort();
+                            width += 1;
+                            Step::Ordinal { levels: kept }
+                        }
+                    }
+                }
+            };
+            steps.push(step);
+        }
+        FittedPrep { steps, width }
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Linear-interpolated quantile of sorted values.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn scale_stats(scale: Scale, present: &[f64], fill: f64, missing: usize) -> (f64, f64) {
+    let n = (present.len() + missing) as f64;
+    let safe = |s: f64| if s.is_finite() && s > 1e-12 { s } else { 1.0 };
+    match scale {
+        Scale::None => (0.0, 1.0),
+        Scale::Standard => {
+            if n == 0.0 {
+                return (0.0, 1.0);
+            }
+            let m = (present.iter().sum::<f64>() + fill * missing as f64) / n;
+            let var = (present.iter().map(|x| (x - m) * (x - m)).sum::<f64>()
+                + (fill - m) * (fill - m) * missing as f64)
+                / n;
+            (m, safe(var.sqrt()))
+        }
+        Scale::Minmax => {
+            let lo = present.first().copied().unwrap_or(0.0).min(fill);
+            let hi = present.last().copied().unwrap_or(0.0).max(fill);
+            (lo, safe(hi - lo))
+        }
+        Scale::Robust => {
+            let med = quantile(present, 0.5);
+            let iqr = quantile(present, 0.75) - quantile(present, 0.25);
+            (med, safe(iqr))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Step {
+    Numeric { fill: f64, center: f64, scale: f64 },
+    /// `rare`: seen in training but beyond `max_categories`; encoded like unseen ones.
+    OneHot { levels: Vec<String>, rare: Vec<String> },
+    Ordinal { levels: Vec<String> },
+}
+
+/// A fitted preprocessing recipe: the statistics it needs to transform new data identically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedPrep {
+    steps: Vec<Step>,
+    width: usize,
+}
+
+impl FittedPrep {
+    /// Number of output columns.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Whether `level` of categorical column `column` occurred in the training rows.
+    pub fn knows(&self, schema: &Schema, column: &str, level: &str) -> bool {
+        let step = schema.used().zip(&self.steps).find(|(f, _)| f.name == column);
+        match step {
+            Some((_, Step::OneHot { levels, rare })) => levels.iter().chain(rare).any(|l| l == level),
+            Some((_, Step::Ordinal { levels })) => levels.iter().any(|l| l == level),
+            _ => true,
+        }
+    }
+
+    /// Transform the given rows (all when `None`) into a dense matrix.
+    pub fn transform(&self, x: &Features, rows: Option<&[usize]>) -> Result<Matrix> {
+        if x.columns.len() != self.steps.len() {
+            return Err(Error::Schema(format!(
+                "expected {} feature columns, got {}",
+                self.steps.len(),
+                x.columns.len()
+            )));
+        }
+        let n = rows.map_or(x.n_rows, <[usize]>::len);
+        let row_at = |r: usize| rows.map_or(r, |rs| rs[r]);
+        let mut out = Matrix::zeros(n, self.width);
+        let mut offset = 0;
+        for (step, col) in self.steps.iter().zip(&x.columns) {
+            match (step, col) {
+                (Step::Numeric { fill, center, scale }, FeatureColumn::Numeric(v)) => {
+                    for r in 0..n {
+                        let raw = v[row_at(r)];
+                        let val = if raw.is_finite() { raw } else { *fill };
+                        out.data[r * self.width + offset] = (val - center) / scale;
+                    }
+                    offset += 1;
+                }
+                (Step::OneHot { levels, .. }, FeatureColumn::Categorical { codes, levels: input }) => {
+                    let map = remap(levels, input);
+                    for r in 0..n {
+                        let c = codes[row_at(r)];
+                        if let Some(Some(slot)) = map.get(c as usize) {
+                            out.data[r * self.width + offset + slot] = 1.0;
+                        }
+                    }
+                    offset += levels.len();
+                }
+                (Step::Ordinal { levels }, FeatureColumn::Categorical { codes, levels: input }) => {
+                    let map = remap(levels, input);
+                    for r in 0..n {
+                        let c = codes[row_at(r)];
+                        let v = match map.get(c as usize) {
+                            Some(Some(slot)) => *slot as f64,
+                            _ => -1.0,
+                        };
+                        out.data[r * self.width + offset] = v;
+                    }
+                    offset += 1;
+                }
+                _ => {
+                    return Err(Error::Schema(
+                        "a column's type differs from the one the model was trained on".into(),
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// For each input level, its slot among the fitted levels (None when unseen in training).
+fn remap(fitted: &[String], input: &[String]) -> Vec<Option<usize>> {
+    let pos: HashMap<&str, usize> = fitted.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    input.iter().map(|l| pos.get(l.as_str()).copied()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn features() -> Features {
+        Features {
+            n_rows: 4,
+            columns: vec![
+                FeatureColumn::Numeric(vec![1.0, f64::NAN, 3.0, 5.0]),
+                FeatureColumn::Categorical {
+                    codes: vec![0, 1, 0, MISSING_CODE],
+                    levels: vec!["b".into(), "a".into()],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn median_impute_standard_scale_onehot() {
+        let cfg = PrepConfig::default();
+        let fitted = cfg.fit(&features(), None);
+        assert_eq!(fitted.width(), 3);
+        let m = fitted.transform(&features(), None).unwrap();
+        // Imputed column is [1, 3, 3, 5]: mean 3, std sqrt(2).
+        let s = 2f64.sqrt();
+        assert!((m.get(0, 0) + 2.0 / s).abs() < 1e-12);
+        assert_eq!(m.get(1, 0), 0.0);
+        // One-hot columns sorted by label: a, b. Missing category → all zeros.
+        assert_eq!(m.row(0)[1..], [0.0, 1.0]);
+        assert_eq!(m.row(1)[1..], [1.0, 0.0]);
+        assert_eq!(m.row(3)[1..], [0.0, 0.0]);
+    }
+
+    #[test]
+    fn unseen_category_is_zero_or_minus_one() {
+        let train = features();
+        let test = Features {
+            n_rows: 2,
+            columns: vec![
+                FeatureColumn::Numeric(vec![2.0, 2.0]),
+                FeatureColumn::Categorical {
+                    codes: vec![0, 1],
+                    levels: vec!["zzz".into(), "a".into()],
+                },
+            ],
+        };
+        let onehot = PrepConfig::default().fit(&train, None).transform(&test, None).unwrap();
+        assert_eq!(onehot.row(0)[1..], [0.0, 0.0]);
+        assert_eq!(onehot.row(1)[1..], [1.0, 0.0]);
+        let cfg = PrepConfig {
+            encode: Encode::Ordinal,
+            scale: Scale::None,
+            ..PrepConfig::default()
+        };
+        let ord = cfg.fit(&train, None).transform(&test, None).unwrap();
+        assert_eq!(ord.row(0), [2.0, -1.0]);
+        assert_eq!(ord.row(1), [2.0, 0.0]);
+    }
+
+    #[test]
+    fn fit_uses_only_given_rows() {
+        let cfg = PrepConfig {
+            impute: Impute::Mean,
+            scale: Scale::Minmax,
+            ..PrepConfig::default()
+        };
+        let fitted = cfg.fit(&features(), Some(&[0, 2]));
+        let m = fitted.transform(&features(), Some(&[3])).unwrap();
+        // Training range [1, 3]; 5 maps to 2.
+        assert_eq!(m.get(0, 0), 2.0);
+    }
+}

@@ -1,0 +1,155 @@
+//! Validation splits: k-fold cross-validation for small data, a holdout split for large data.
+//!
+//! Rule: up to [`CV_MAX_ROWS`] rows → k-fold (k = 5, fewer when there are fewer rows or when the
+//! rarest class has fewer members); above → one 80/20 holdout. Classification splits are stratified.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Target;
+use crate::error::{Error, Result};
+
+/// Largest row count validated with k-fold CV; larger data uses a holdout split.
+pub const CV_MAX_ROWS: usize = 10_000;
+/// Default number of CV folds.
+pub const DEFAULT_FOLDS: usize = 5;
+/// Share of rows held out for validation on large data.
+pub const HOLDOUT_FRACTION: f64 = 0.2;
+
+/// One train/validation split of row indices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fold {
+    /// Rows to fit on.
+    pub train: Vec<usize>,
+    /// Rows to score on.
+    pub valid: Vec<usize>,
+}
+
+/// The validation scheme of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Human description, e.g. `5-fold stratified CV`.
+    pub description: String,
+    /// The splits.
+    pub folds: Vec<Fold>,
+}
+
+/// Choose and build the validation splits for `target`.
+pub fn plan(target: &Target, seed: u64, warnings: &mut Vec<String>) -> Result<Plan> {
+    let n = target.len();
+    if n < 2 {
+        return Err(Error::Data(format!(
+            "only {n} row(s): at least 2 are needed to validate a model"
+        )));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_F01D);
+    // Groups of rows that must be spread evenly over folds (one per class, or all rows).
+    let groups: Vec<Vec<usize>> = match target {
+        Target::Classes(y) => {
+            let k = y.iter().copied().max().unwrap_or(0) + 1;
+            let mut g = vec![Vec::new(); k];
+            for (i, &c) in y.iter().enumerate() {
+                g[c].push(i);
+            }
+            g.retain(|v| !v.is_empty());
+            g
+        }
+        Target::Values(_) => vec![(0..n).collect()],
+    };
+    let stratified = matches!(target, Target::Classes(_));
+    let mut groups = groups;
+    for g in &mut groups {
+        g.shuffle(&mut rng);
+    }
+    if n > CV_MAX_ROWS {
+        let mut fold = Fold {
+            train: Vec::new(),
+            valid: Vec::new(),
+        };
+        for g in &groups {
+            let cut = ((g.len() as f64) * HOLDOUT_FRACTION).round() as usize;
+            fold.valid.extend_from_slice(&g[..cut]);
+            fold.train.extend_from_slice(&g[cut..]);
+        }
+        fold.train.sort_unstable();
+        fold.valid.sort_unstable();
+        return Ok(Plan {
+            description: format!(
+                "holdout {:.0}%{} ({} rows > {CV_MAX_ROWS})",
+                HOLDOUT_FRACTION * 100.0,
+                if stratified { ", stratified" } else { "" },
+                n
+            ),
+            folds: vec![fold],
+        });
+    }
+    let mut k = DEFAULT_FOLDS.min(n);
+    if stratified {
+        let rarest = groups.iter().map(Vec::len).min().unwrap_or(0);
+        if rarest < k {
+            warnings.push(format!(
+                "the rarest class has {rarest} row(s); using {} folds",
+                rarest.clamp(2, k)
+            ));
+            k = rarest.clamp(2, k);
+        }
+    } else if k < DEFAULT_FOLDS {
+        warnings.push(format!("only {n} rows; using {k}-fold cross-validation"));
+    }
+    // Deal rows round-robin into folds, continuing across groups so fold sizes stay even.
+    let mut member = vec![0usize; n];
+    let mut next = 0;
+    for g in &groups {
+        for &i in g {
+            member[i] = next % k;
+            next += 1;
+        }
+    }
+    let folds = (0..k)
+        .map(|f| Fold {
+            train: (0..n).filter(|&i| member[i] != f).collect(),
+            valid: (0..n).filter(|&i| member[i] == f).collect(),
+        })
+        .collect();
+    Ok(Plan {
+        description: format!("{k}-fold{} CV", if stratified { " stratified" } else { "" }),
+        folds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stratified_folds_partition_rows_and_keep_class_shares() {
+        let y: Vec<usize> = (0..100).map(|i| usize::from(i % 4 == 0)).collect();
+        let p = plan(&Target::Classes(y.clone()), 1, &mut Vec::new()).unwrap();
+        assert_eq!(p.folds.len(), 5);
+        let mut seen = vec![0; 100];
+        for f in &p.folds {
+            assert_eq!(f.valid.len(), 20);
+            assert_eq!(f.valid.iter().filter(|&&i| y[i] == 1).count(), 5);
+            for &i in &f.valid {
+                seen[i] += 1;
+            }
+            assert_eq!(f.train.len() + f.valid.len(), 100);
+        }
+        assert!(seen.iter().all(|&s| s == 1));
+    }
+
+    #[test]
+    fn large_data_uses_holdout_and_tiny_data_fewer_folds() {
+        let big = Target::Values((0..20_000).map(|i| i as f64).collect());
+        let p = plan(&big, 0, &mut Vec::new()).unwrap();
+        assert_eq!(p.folds.len(), 1);
+        assert_eq!(p.folds[0].valid.len(), 4000);
+        let mut w = Vec::new();
+        let small = plan(&Target::Values(vec![1.0, 2.0, 3.0]), 0, &mut w).unwrap();
+        assert_eq!(small.folds.len(), 3);
+        assert_eq!(w.len(), 1);
+        assert!(plan(&Target::Values(vec![1.0]), 0, &mut Vec::new()).is_err());
+    }
+}

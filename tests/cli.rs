@@ -1,0 +1,221 @@
+//! End-to-end tests of the `automl` command on the bundled datasets and on bad input.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn data(name: &str, file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets").join(name).join(file)
+}
+
+fn automl() -> Command {
+    Command::cargo_bin("automl").expect("binary built")
+}
+
+/// Run `automl` and return (success, stdout, stderr), checking it never panicked.
+fn exec(args: &[&str], dir: &Path) -> (bool, String, String) {
+    let out = automl().args(args).current_dir(dir).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE") && !stderr.contains("internal error"),
+        "panic in {args:?}: {stderr}"
+    );
+    (out.status.success(), stdout, stderr)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write fixture");
+    p.to_string_lossy().to_string()
+}
+
+fn json_run(args: &[&str], dir: &Path) -> Value {
+    let (ok, out, err) = exec(args, dir);
+    assert!(ok, "run failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad json ({e}): {out}"))
+}
+
+#[test]
+fn run_then_predict_gives_identical_files_and_good_scores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let train = data("iris", "train.csv");
+    let test = data("iris", "test.csv");
+    let (train, test) = (train.to_str().unwrap(), test.to_str().unwrap());
+    let v = json_run(
+        &[
+            "run", train, "--target", "species", "--max-trials", "12", "--seed", "1", "--jobs", "2", "--test", test,
+            "--predict", test, "--out", "p1.csv", "--model-out", "m.json", "--json",
+        ],
+        d,
+    );
+    assert_eq!(v["task"], "multiclass");
+    assert_eq!(v["metric"], "accuracy");
+    assert_eq!(v["trials"], 12);
+    let acc = v["test"]["accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.85, "iris test accuracy {acc}");
+    let (ok, _, err) = exec(&["predict", "--model", "m.json", "--data", test, "--out", "p2.csv"], d);
+    assert!(ok, "{err}");
+    let p1 = std::fs::read(d.join("p1.csv")).unwrap();
+    let p2 = std::fs::read(d.join("p2.csv")).unwrap();
+    assert_eq!(p1, p2, "run --predict and automl predict differ");
+    let text = String::from_utf8(p1).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("prediction,setosa,versicolor,virginica"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 30);
+    // Rows keep input order: the first test row is a setosa in the file.
+    let first_truth = std::fs::read_to_string(test).unwrap().lines().nth(1).unwrap().rsplit(',').next().unwrap().to_string();
+    assert!(rows[0].starts_with(&first_truth), "{} vs {first_truth}", rows[0]);
+    for r in rows {
+        let p: f64 = r.split(',').skip(1).map(|x| x.parse::<f64>().unwrap()).sum();
+        assert!((p - 1.0).abs() < 1e-9, "probabilities sum to {p}");
+    }
+}
+
+#[test]
+fn same_seed_gives_same_leaderboard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = data("penguins", "train.csv");
+    let args = [
+        "run", train.to_str().unwrap(), "--target", "species", "--max-trials", "16", "--seed", "7", "--jobs", "2",
+        "--json",
+    ];
+    let strip = |v: &Value| -> Vec<Value> {
+        v["leaderboard"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                t.as_object_mut().unwrap().remove("fit_secs");
+                t
+            })
+            .collect()
+    };
+    let a = json_run(&args, tmp.path());
+    let b = json_run(&args, tmp.path());
+    assert_eq!(strip(&a), strip(&b));
+    assert!(strip(&a).len() >= 10);
+    let mut c_args = args.to_vec();
+    c_args[8] = "8";
+    let c = json_run(&c_args, tmp.path());
+    assert_ne!(strip(&a), strip(&c), "a different seed should change the trials");
+}
+
+#[test]
+fn regression_and_binary_reach_sane_scores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tr, te) = (data("diabetes", "train.csv"), data("diabetes", "test.csv"));
+    let v = json_run(
+        &["run", tr.to_str().unwrap(), "--target", "progression", "--max-trials", "20", "--test", te.to_str().unwrap(), "--json"],
+        tmp.path(),
+    );
+    assert_eq!(v["task"], "regression");
+    let r2 = v["test"]["r2"].as_f64().unwrap();
+    assert!(r2 > 0.3, "diabetes test r2 {r2}");
+    let (tr, te) = (data("breast_cancer", "train.csv"), data("breast_cancer", "test.csv"));
+    let v = json_run(
+        &["run", tr.to_str().unwrap(), "--target", "diagnosis", "--max-trials", "12", "--test", te.to_str().unwrap(), "--json"],
+        tmp.path(),
+    );
+    let auc = v["test"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.97, "breast cancer test auc {auc}");
+}
+
+#[test]
+fn learners_flag_restricts_search_and_rejects_unknown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tr = data("wine", "train.csv");
+    let v = json_run(
+        &["run", tr.to_str().unwrap(), "--target", "cultivar", "--max-trials", "6", "--learners", "knn,gaussian_nb", "--json"],
+        tmp.path(),
+    );
+    for t in v["leaderboard"].as_array().unwrap() {
+        let l = t["learner"].as_str().unwrap();
+        assert!(l == "knn" || l == "gaussian_nb", "{l}");
+    }
+    let (ok, _, err) = exec(&["run", tr.to_str().unwrap(), "--target", "cultivar", "--learners", "xgboost"], tmp.path());
+    assert!(!ok);
+    assert!(err.contains("unknown learner 'xgboost'"), "{err}");
+}
+
+/// Expect failure with one clear line containing `needle`.
+fn fails_with(args: &[&str], dir: &Path, needle: &str) {
+    let (ok, _, err) = exec(args, dir);
+    assert!(!ok, "expected failure for {args:?}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+    assert!(err.lines().filter(|l| l.starts_with("error")).count() == 1, "{err}");
+}
+
+#[test]
+fn bad_training_input_gives_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let run = |f: &str, extra: &[&str]| {
+        let mut v = vec!["run".to_string(), f.to_string(), "--target".into(), "y".into(), "--max-trials".into(), "4".into()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let as_refs = |v: &Vec<String>| v.iter().map(String::as_str).collect::<Vec<_>>().to_owned();
+
+    fails_with(&as_refs(&run("nope.csv", &[])), d, "nope.csv");
+    let f = write(d, "empty.csv", "");
+    fails_with(&as_refs(&run(&f, &[])), d, "empty");
+    let f = write(d, "header.csv", "a,b,y\n");
+    fails_with(&as_refs(&run(&f, &[])), d, "no data rows");
+    let f = write(d, "ragged.csv", "a,b,y\n1,2,3\n4,5,6,7,8\n1,2,3\n");
+    fails_with(&as_refs(&run(&f, &[])), d, "ragged.csv");
+    let f = write(d, "notarget.csv", "a,b,c\n1,2,3\n4,5,6\n");
+    fails_with(&as_refs(&run(&f, &[])), d, "target column 'y' not found");
+    let f = write(d, "constant.csv", "a,y\n1,x\n2,x\n3,x\n");
+    fails_with(&as_refs(&run(&f, &[])), d, "single value");
+    let f = write(d, "one.csv", "a,y\n1,x\n");
+    fails_with(&as_refs(&run(&f, &[])), d, "only 1 data row");
+    let f = write(d, "ok.csv", "a,y\n1,0.5\n2,1.5\n3,2.5\n4,3.1\n5,4.2\n6,5.0\n");
+    fails_with(&as_refs(&run(&f, &["--metric", "bogus"])), d, "unknown metric 'bogus'");
+    fails_with(&as_refs(&run(&f, &["--metric", "accuracy"])), d, "does not apply to regression");
+    fails_with(&as_refs(&run(&f, &["--task", "clustering"])), d, "unknown task 'clustering'");
+    fails_with(&as_refs(&run(&f, &["--time-budget", "-3"])), d, "time budget");
+}
+
+#[test]
+fn awkward_training_input_is_handled_with_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // An all-missing column, an infinite value, a row without target, and only 3 labelled rows.
+    let f = write(d, "odd.csv", "a,empty,b,y\n1,,2,1.0\ninf,,3,2.0\n3,,1,\n4,,5,3.5\n");
+    let (ok, _, err) = exec(&["run", &f, "--target", "y", "--max-trials", "6"], d);
+    assert!(ok, "{err}");
+    assert!(err.contains("ignoring column 'empty': all values missing"), "{err}");
+    assert!(err.contains("infinite value"), "{err}");
+    assert!(err.contains("dropped 1 row(s) with a missing target"), "{err}");
+    assert!(err.contains("3-fold"), "{err}");
+}
+
+#[test]
+fn predict_checks_the_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tr = data("penguins", "train.csv");
+    let (ok, _, err) = exec(
+        &["run", tr.to_str().unwrap(), "--target", "species", "--max-trials", "6", "--model-out", "m.json", "-q"],
+        d,
+    );
+    assert!(ok, "{err}");
+    let header = "island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year";
+    let f = write(d, "missing.csv", "island,bill_length_mm,bill_depth_mm,flipper_length_mm,sex,year\nDream,40,18,190,male,2008\n");
+    fails_with(&["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"], d, "column 'body_mass_g' is missing");
+    let f = write(d, "wrongtype.csv", &format!("{header}\nDream,forty,18,190,3900,male,2008\n"));
+    fails_with(&["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"], d, "'bill_length_mm' should be numeric");
+    let f = write(d, "unseen.csv", &format!("{header},extra\nAtlantis,40,18,190,3900,male,2008,1\nDream,50,15,220,5000,,2009,2\n"));
+    let (ok, out, err) = exec(&["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"], d);
+    assert!(ok, "{err}");
+    assert!(err.contains("not seen in training") && err.contains("island"), "{err}");
+    assert!(err.contains("extra"), "{err}");
+    assert!(out.contains("2 predictions"), "{out}");
+    let f = write(d, "garbage.json", "{not json");
+    fails_with(&["predict", "--model", &f, "--data", &f, "--out", "o.csv"], d, "not an automl model file");
+}
