@@ -37,7 +37,9 @@ fn parse_args() -> Result<Opts, String> {
             "--time-budget" => o.budget = val(&a)?.parse().map_err(|e| format!("--time-budget: {e}"))?,
             "--jobs" => o.jobs = Some(val(&a)?.parse().map_err(|e| format!("--jobs: {e}"))?),
             "--seed" => o.seed = val(&a)?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--max-trials" => o.max_trials = Some(val(&a)?.parse().map_err(|e| format!("--max-trials: {e}"))?),
+            "--max-trials" => {
+                o.max_trials = Some(val(&a)?.parse().map_err(|e| format!("--max-trials: {e}"))?)
+            }
             "--only" => o.only = Some(val(&a)?.split(',').map(str::to_string).collect()),
             "--bench" => {} // passed by cargo bench
             other => return Err(format!("unknown argument {other}")),
@@ -49,7 +51,9 @@ fn parse_args() -> Result<Opts, String> {
 fn datasets(root: &Path) -> Vec<(String, PathBuf)> {
     let mut out = BTreeMap::new();
     for dir in [root.join("datasets"), root.join("../shared/datasets")] {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.join("meta.json").exists() && p.join("train.csv").exists() {
@@ -60,7 +64,11 @@ fn datasets(root: &Path) -> Vec<(String, PathBuf)> {
     }
     // Smallest first, so a short run still covers most sets.
     let mut v: Vec<(String, PathBuf)> = out.into_iter().collect();
-    v.sort_by_key(|(_, p)| std::fs::metadata(p.join("train.csv")).map(|m| m.len()).unwrap_or(0));
+    v.sort_by_key(|(_, p)| {
+        std::fs::metadata(p.join("train.csv"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    });
     v
 }
 
@@ -76,11 +84,21 @@ fn ref_score(r: &serde_json::Value, system: &str, ds: &str) -> Option<f64> {
 }
 
 /// Test score as the reference measures it.
-fn reference_metric(meta: &serde_json::Value, classes: &[String], truth: &Target, pred: &Prediction) -> Result<f64, String> {
+fn reference_metric(
+    meta: &serde_json::Value,
+    classes: &[String],
+    truth: &Target,
+    pred: &Prediction,
+) -> Result<f64, String> {
     match (meta["task"].as_str(), truth, pred) {
         (Some("binary"), Target::Classes(y), Prediction::Proba(p)) => {
-            let pos_label = meta["positive_class"].as_str().ok_or("meta.json has no positive_class")?;
-            let pos = classes.iter().position(|c| c == pos_label).ok_or("positive class not among classes")?;
+            let pos_label = meta["positive_class"]
+                .as_str()
+                .ok_or("meta.json has no positive_class")?;
+            let pos = classes
+                .iter()
+                .position(|c| c == pos_label)
+                .ok_or("positive class not among classes")?;
             let s: Vec<f64> = (0..p.rows).map(|i| p.get(i, pos)).collect();
             let t: Vec<bool> = y.iter().map(|&c| c == pos).collect();
             Ok(roc_auc(&s, &t))
@@ -127,7 +145,8 @@ fn main() {
         let task: Option<Task> = meta["task"].as_str().and_then(|t| t.parse().ok());
         let t0 = Instant::now();
         let outcome = (|| -> Result<(f64, usize, String), String> {
-            let data = Dataset::from_path(&dir.join("train.csv"), &target, task).map_err(|e| e.to_string())?;
+            let data =
+                Dataset::from_path(&dir.join("train.csv"), &target, task).map_err(|e| e.to_string())?;
             let mut b = AutoML::builder().seed(o.seed).time_budget_secs(o.budget);
             if let Some(j) = o.jobs {
                 b = b.jobs(j);
@@ -137,7 +156,10 @@ fn main() {
             }
             let run = b.build().and_then(|a| a.fit(&data)).map_err(|e| e.to_string())?;
             let test = Table::read(&dir.join("test.csv")).map_err(|e| e.to_string())?;
-            let (truth, pred) = run.best.predict_labelled(&test, &mut Vec::new()).map_err(|e| e.to_string())?;
+            let (truth, pred) = run
+                .best
+                .predict_labelled(&test, &mut Vec::new())
+                .map_err(|e| e.to_string())?;
             let s = reference_metric(&meta, &run.best.schema.classes, &truth, &pred)?;
             Ok((s, run.trials.len(), run.best.config.learner.clone()))
         })();
@@ -154,7 +176,11 @@ fn main() {
                 fmt(lgbm),
                 flaml.map_or("-".into(), |f| format!("{:+.4}", s - f)),
             ),
-            Err(e) => println!("| {name} | error: {e} | | | | | | {} | {} | |", fmt(flaml), fmt(lgbm)),
+            Err(e) => println!(
+                "| {name} | error: {e} | | | | | | {} | {} | |",
+                fmt(flaml),
+                fmt(lgbm)
+            ),
         }
     }
 }

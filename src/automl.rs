@@ -87,7 +87,9 @@ impl AutoMLBuilder {
     pub fn build(self) -> Result<AutoML> {
         if let Some(t) = self.time_budget {
             if !(t.is_finite() && t > 0.0) {
-                return Err(Error::Config(format!("time budget must be a positive number of seconds, got {t}")));
+                return Err(Error::Config(format!(
+                    "time budget must be a positive number of seconds, got {t}"
+                )));
             }
         }
         if self.max_trials == Some(0) {
@@ -139,7 +141,10 @@ impl RunSummary {
 
     /// Number of failed trials.
     pub fn failed(&self) -> usize {
-        self.trials.iter().filter(|t| t.status == TrialStatus::Failed).count()
+        self.trials
+            .iter()
+            .filter(|t| t.status == TrialStatus::Failed)
+            .count()
     }
 }
 
@@ -160,7 +165,11 @@ impl AutoML {
         let task = data.schema.task;
         let metric = s.metric.unwrap_or(Metric::default_for(task));
         if !metric.fits(task) {
-            let ok: Vec<&str> = crate::metrics::ALL.iter().filter(|m| m.fits(task)).map(|m| m.name()).collect();
+            let ok: Vec<&str> = crate::metrics::ALL
+                .iter()
+                .filter(|m| m.fits(task))
+                .map(|m| m.name())
+                .collect();
             return Err(Error::Config(format!(
                 "metric {} does not apply to {} tasks (use one of: {})",
                 metric.name(),
@@ -180,7 +189,7 @@ impl AutoML {
                     )));
                 }
             }
-            spaces.retain(|sp| want.iter().any(|w| *w == sp.learner));
+            spaces.retain(|sp| want.contains(&sp.learner));
             if spaces.is_empty() {
                 return Err(Error::Config(format!(
                     "none of the requested learners supports {} tasks",
@@ -227,7 +236,11 @@ impl AutoML {
             if reasons.is_empty() {
                 reasons.push("the budget allowed no trial to finish".into());
             }
-            return Err(Error::NoModel(format!("{} trial(s) ran; {}", results.len(), reasons.join("; "))));
+            return Err(Error::NoModel(format!(
+                "{} trial(s) ran; {}",
+                results.len(),
+                reasons.join("; ")
+            )));
         };
         let t1 = Instant::now();
         let pipeline = Pipeline::fit(

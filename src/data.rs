@@ -110,7 +110,10 @@ impl Table {
     pub fn read(path: &Path) -> Result<Table> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.is_dir() {
-            return Err(Error::Data(format!("{}: is a directory, not a data file", path.display())));
+            return Err(Error::Data(format!(
+                "{}: is a directory, not a data file",
+                path.display()
+            )));
         }
         if meta.len() == 0 {
             return Err(Error::Data(format!("{}: the file is empty", path.display())));
@@ -167,7 +170,10 @@ impl Table {
 /// Polars messages carry context lines and hints; keep the first line, which names the problem.
 fn clean_polars_message(e: &PolarsError) -> String {
     let s = e.to_string();
-    let first = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("unreadable data");
+    let first = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("unreadable data");
     first.trim().to_string()
 }
 
@@ -361,7 +367,9 @@ impl Schema {
             notes.push(format!("{inf} infinite value(s) treated as missing"));
             for c in &mut columns {
                 if let FeatureColumn::Numeric(v) = c {
-                    v.iter_mut().filter(|x| x.is_infinite()).for_each(|x| *x = f64::NAN);
+                    v.iter_mut()
+                        .filter(|x| x.is_infinite())
+                        .for_each(|x| *x = f64::NAN);
                 }
             }
         }
@@ -688,14 +696,20 @@ fn infer_feature(col: &RawColumn, n: usize) -> FeatureSchema {
         match col.raw {
             RawType::Text | RawType::Boolean => {
                 if all_unique && col.raw == RawType::Text {
-                    (FeatureKind::Ignored, Some("ID-like: every value is unique".to_string()))
+                    (
+                        FeatureKind::Ignored,
+                        Some("ID-like: every value is unique".to_string()),
+                    )
                 } else {
                     (FeatureKind::Categorical, None)
                 }
             }
             RawType::Integer => {
                 if all_unique && (id_name || is_row_counter(col)) {
-                    (FeatureKind::Ignored, Some("ID-like: unique whole numbers".to_string()))
+                    (
+                        FeatureKind::Ignored,
+                        Some("ID-like: unique whole numbers".to_string()),
+                    )
                 } else if (3..=LOW_CARDINALITY_INTEGERS).contains(&distinct) {
                     (
                         FeatureKind::Categorical,
@@ -766,7 +780,10 @@ mod tests {
     fn missing_target_names_columns() {
         let err = Dataset::from_path(&bundled("iris"), "nope", None).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("'nope' not found") && msg.contains("species"), "{msg}");
+        assert!(
+            msg.contains("'nope' not found") && msg.contains("species"),
+            "{msg}"
+        );
     }
 
     #[test]

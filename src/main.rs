@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Search for the best pipeline on a training table, save it, optionally score and predict.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Predict with a saved model.
     Predict(PredictArgs),
 }
@@ -110,7 +110,7 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(a) => run(a),
+        Command::Run(a) => run(*a),
         Command::Predict(a) => predict(a),
     };
     match result {
@@ -175,7 +175,11 @@ fn run(a: RunArgs) -> Result<()> {
                         b.1 = r.config.learner.clone();
                     }
                 }
-                let failed = if b.2 > 0 { format!(", {} failed", b.2) } else { String::new() };
+                let failed = if b.2 > 0 {
+                    format!(", {} failed", b.2)
+                } else {
+                    String::new()
+                };
                 if let Some(s) = b.0 {
                     bar.set_message(format!("best {} {s:.4} ({}){failed}", primary.name(), b.1));
                 }
@@ -304,9 +308,17 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) 
     }
     if let Some(scores) = test {
         let s: Vec<String> = scores.iter().map(|(m, v)| format!("{m} {v:.4}")).collect();
-        println!("test ({}): {}", a.test.as_ref().map_or(String::new(), |p| p.display().to_string()), s.join(", "));
+        println!(
+            "test ({}): {}",
+            a.test.as_ref().map_or(String::new(), |p| p.display().to_string()),
+            s.join(", ")
+        );
     }
-    println!("model saved to {} (refit on all rows in {:.2}s)", a.model_out.display(), run.refit_secs);
+    println!(
+        "model saved to {} (refit on all rows in {:.2}s)",
+        a.model_out.display(),
+        run.refit_secs
+    );
     if let Some(out) = &a.out {
         println!("predictions written to {}", out.display());
     }
@@ -381,7 +393,10 @@ fn predict(a: PredictArgs) -> Result<()> {
     let n = predict_file(&model, &a.data, &a.out, &mut notes)?;
     if a.json {
         let v = json!({"rows": n, "out": a.out, "notes": notes, "learner": model.config.learner});
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::Config(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| Error::Config(e.to_string()))?
+        );
     } else {
         for n in &notes {
             eprintln!("note: {n}");

@@ -114,7 +114,10 @@ impl Metric {
                         hit[b] += 1.0;
                     }
                 }
-                let present: Vec<f64> = (0..k).filter(|&c| tot[c] > 0.0).map(|c| hit[c] / tot[c]).collect();
+                let present: Vec<f64> = (0..k)
+                    .filter(|&c| tot[c] > 0.0)
+                    .map(|c| hit[c] / tot[c])
+                    .collect();
                 present.iter().sum::<f64>() / present.len().max(1) as f64
             }
             Metric::LogLoss => {

@@ -175,7 +175,10 @@ impl ModelFile {
             .ok_or_else(|| Error::Data(format!("no target column '{}' to score against", schema.target)))?;
         let rows: Vec<usize> = (0..table.n_rows).filter(|&i| col.label(i).is_some()).collect();
         if rows.len() < table.n_rows {
-            notes.push(format!("{} row(s) without a target are not scored", table.n_rows - rows.len()));
+            notes.push(format!(
+                "{} row(s) without a target are not scored",
+                table.n_rows - rows.len()
+            ));
         }
         let truth = if schema.task.is_classification() {
             let mut y = Vec::with_capacity(rows.len());
@@ -214,7 +217,10 @@ impl ModelFile {
 
 /// Write bytes to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }

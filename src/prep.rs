@@ -78,7 +78,11 @@ impl PrepConfig {
         let impute = match p.str_or("impute", "median")? {
             "mean" => Impute::Mean,
             "median" => Impute::Median,
-            o => return Err(Error::Config(format!("impute: unknown value '{o}' (mean, median)"))),
+            o => {
+                return Err(Error::Config(format!(
+                    "impute: unknown value '{o}' (mean, median)"
+                )))
+            }
         };
         let scale = match p.str_or("scale", "standard")? {
             "none" => Scale::None,
@@ -94,7 +98,11 @@ impl PrepConfig {
         let encode = match p.str_or("encode", "onehot")? {
             "onehot" => Encode::Onehot,
             "ordinal" => Encode::Ordinal,
-            o => return Err(Error::Config(format!("encode: unknown value '{o}' (onehot, ordinal)"))),
+            o => {
+                return Err(Error::Config(format!(
+                    "encode: unknown value '{o}' (onehot, ordinal)"
+                )))
+            }
         };
         let max_categories = p.int_or("max_categories", d.max_categories as i64)?;
         if max_categories < 1 {
@@ -157,11 +165,7 @@ impl PrepConfig {
                     let missing = rows.len() - present.len();
                     let (center, scale) = scale_stats(self.scale, &present, fill, missing);
                     width += 1;
-                    Step::Numeric {
-                        fill,
-                        center,
-                        scale,
-                    }
+                    Step::Numeric { fill, center, scale }
                 }
                 FeatureColumn::Categorical { codes, levels } => {
                     let mut counts = vec![0usize; levels.len()];
@@ -182,8 +186,10 @@ impl PrepConfig {
                             // Most frequent first; ties by label so the result is deterministic.
                             seen.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
                             let cut = seen.len().min(self.max_categories);
-                            let mut kept: Vec<String> = seen[..cut].iter().map(|(_, l)| (*l).clone()).collect();
-                            let mut rare: Vec<String> = seen[cut..].iter().map(|(_, l)| (*l).clone()).collect();
+                            let mut kept: Vec<String> =
+                                seen[..cut].iter().map(|(_, l)| (*l).clone()).collect();
+                            let mut rare: Vec<String> =
+                                seen[cut..].iter().map(|(_, l)| (*l).clone()).collect();
                             kept.sort();
                             rare.sort();
                             width += kept.len();
@@ -249,10 +255,19 @@ fn scale_stats(scale: Scale, present: &[f64], fill: f64, missing: usize) -> (f64
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Step {
-    Numeric { fill: f64, center: f64, scale: f64 },
+    Numeric {
+        fill: f64,
+        center: f64,
+        scale: f64,
+    },
     /// `rare`: seen in training but beyond `max_categories`; encoded like unseen ones.
-    OneHot { levels: Vec<String>, rare: Vec<String> },
-    Ordinal { levels: Vec<String> },
+    OneHot {
+        levels: Vec<String>,
+        rare: Vec<String>,
+    },
+    Ordinal {
+        levels: Vec<String>,
+    },
 }
 
 /// A fitted preprocessing recipe: the statistics it needs to transform new data identically.
@@ -386,7 +401,10 @@ mod tests {
                 },
             ],
         };
-        let onehot = PrepConfig::default().fit(&train, None).transform(&test, None).unwrap();
+        let onehot = PrepConfig::default()
+            .fit(&train, None)
+            .transform(&test, None)
+            .unwrap();
         assert_eq!(onehot.row(0)[1..], [0.0, 0.0]);
         assert_eq!(onehot.row(1)[1..], [1.0, 0.0]);
         let cfg = PrepConfig {

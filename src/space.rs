@@ -58,7 +58,9 @@ impl Params {
             None => Ok(default),
             Some(Value::Float(x)) => Ok(*x),
             Some(Value::Int(i)) => Ok(*i as f64),
-            Some(v) => Err(Error::Config(format!("parameter {name}: expected a number, got '{v}'"))),
+            Some(v) => Err(Error::Config(format!(
+                "parameter {name}: expected a number, got '{v}'"
+            ))),
         }
     }
 
@@ -79,7 +81,9 @@ impl Params {
         match self.0.get(name) {
             None => Ok(default),
             Some(Value::Str(s)) => Ok(s),
-            Some(v) => Err(Error::Config(format!("parameter {name}: expected a string, got '{v}'"))),
+            Some(v) => Err(Error::Config(format!(
+                "parameter {name}: expected a string, got '{v}'"
+            ))),
         }
     }
 
@@ -158,6 +162,8 @@ pub enum Dist {
 }
 
 impl Dist {
+    // Negated comparisons on purpose: a NaN bound must fail every check.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn check(&self, name: &str) -> Result<()> {
         let bad = |m: &str| Err(Error::Config(format!("parameter {name}: {m}")));
         match self {
@@ -170,7 +176,9 @@ impl Dist {
             {
                 bad("log-uniform bounds must satisfy 0 < low <= high")
             }
-            Dist::Quniform { q, .. } | Dist::Qloguniform { q, .. } if !(*q > 0.0) => bad("q must be positive"),
+            Dist::Quniform { q, .. } | Dist::Qloguniform { q, .. } if !(*q > 0.0) => {
+                bad("q must be positive")
+            }
             Dist::Randint { low, high } if low > high => bad("low must not exceed high"),
             Dist::Normal { sigma, .. } | Dist::Lognormal { sigma, .. } if !(*sigma > 0.0) => {
                 bad("sigma must be positive")
@@ -254,7 +262,9 @@ impl LearnerSpace {
         let space: LearnerSpace = toml::from_str(text)
             .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
         for (name, p) in &space.params {
-            p.dist.check(name).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+            p.dist
+                .check(name)
+                .map_err(|e| Error::Config(format!("{origin}: {e}")))?;
         }
         Ok(space)
     }
@@ -297,16 +307,37 @@ impl LearnerSpace {
 
 /// The spaces shipped in `search/`, embedded at build time.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("search/preprocessing.toml", include_str!("../search/preprocessing.toml")),
-    ("search/logistic_regression.toml", include_str!("../search/logistic_regression.toml")),
-    ("search/linear_regression.toml", include_str!("../search/linear_regression.toml")),
+    (
+        "search/preprocessing.toml",
+        include_str!("../search/preprocessing.toml"),
+    ),
+    (
+        "search/logistic_regression.toml",
+        include_str!("../search/logistic_regression.toml"),
+    ),
+    (
+        "search/linear_regression.toml",
+        include_str!("../search/linear_regression.toml"),
+    ),
     ("search/ridge.toml", include_str!("../search/ridge.toml")),
     ("search/lasso.toml", include_str!("../search/lasso.toml")),
-    ("search/elastic_net.toml", include_str!("../search/elastic_net.toml")),
-    ("search/decision_tree.toml", include_str!("../search/decision_tree.toml")),
-    ("search/random_forest.toml", include_str!("../search/random_forest.toml")),
+    (
+        "search/elastic_net.toml",
+        include_str!("../search/elastic_net.toml"),
+    ),
+    (
+        "search/decision_tree.toml",
+        include_str!("../search/decision_tree.toml"),
+    ),
+    (
+        "search/random_forest.toml",
+        include_str!("../search/random_forest.toml"),
+    ),
     ("search/knn.toml", include_str!("../search/knn.toml")),
-    ("search/gaussian_nb.toml", include_str!("../search/gaussian_nb.toml")),
+    (
+        "search/gaussian_nb.toml",
+        include_str!("../search/gaussian_nb.toml"),
+    ),
 ];
 
 /// The preprocessing space and every learner space shipped with the crate.
@@ -359,7 +390,8 @@ mod tests {
 
     #[test]
     fn bad_space_names_the_line() {
-        let text = "learner = \"x\"\ntasks = [\"binary\"]\n[params.a]\ntype = \"uniform\"\nlow = 1.0\nhgh = 2.0\n";
+        let text =
+            "learner = \"x\"\ntasks = [\"binary\"]\n[params.a]\ntype = \"uniform\"\nlow = 1.0\nhgh = 2.0\n";
         let err = LearnerSpace::from_toml(text, "bad.toml").unwrap_err().to_string();
         assert!(err.contains("bad.toml") && err.contains("line"), "{err}");
         let text = "learner = \"x\"\ntasks = [\"binary\"]\n[params.a]\ntype = \"loguniform\"\nlow = 0.0\nhigh = 2.0\n";

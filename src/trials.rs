@@ -140,11 +140,18 @@ fn run_folds(ctx: &EvalContext, id: usize, r: &mut TrialResult) -> Result<()> {
         let truth = subset_target(&data.target, Some(&fold.valid));
         let s = ctx.metric.score(&truth, &pred)?;
         if !s.is_finite() {
-            return Err(Error::learner(&r.config.learner, format!("{} is not finite", ctx.metric.name())));
+            return Err(Error::learner(
+                &r.config.learner,
+                format!("{} is not finite", ctx.metric.name()),
+            ));
         }
         r.fold_scores.push(s);
         for m in report {
-            let v = if *m == ctx.metric { s } else { m.score(&truth, &pred)? };
+            let v = if *m == ctx.metric {
+                s
+            } else {
+                m.score(&truth, &pred)?
+            };
             *sums.entry(m.name().to_string()).or_insert(0.0) += v;
         }
         if !report.contains(&ctx.metric) {

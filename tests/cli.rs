@@ -6,7 +6,10 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 fn data(name: &str, file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets").join(name).join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("datasets")
+        .join(name)
+        .join(file)
 }
 
 fn automl() -> Command {
@@ -19,7 +22,9 @@ fn exec(args: &[&str], dir: &Path) -> (bool, String, String) {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE") && !stderr.contains("internal error"),
+        !stderr.contains("panicked")
+            && !stderr.contains("RUST_BACKTRACE")
+            && !stderr.contains("internal error"),
         "panic in {args:?}: {stderr}"
     );
     (out.status.success(), stdout, stderr)
@@ -46,8 +51,25 @@ fn run_then_predict_gives_identical_files_and_good_scores() {
     let (train, test) = (train.to_str().unwrap(), test.to_str().unwrap());
     let v = json_run(
         &[
-            "run", train, "--target", "species", "--max-trials", "12", "--seed", "1", "--jobs", "2", "--test", test,
-            "--predict", test, "--out", "p1.csv", "--model-out", "m.json", "--json",
+            "run",
+            train,
+            "--target",
+            "species",
+            "--max-trials",
+            "12",
+            "--seed",
+            "1",
+            "--jobs",
+            "2",
+            "--test",
+            test,
+            "--predict",
+            test,
+            "--out",
+            "p1.csv",
+            "--model-out",
+            "m.json",
+            "--json",
         ],
         d,
     );
@@ -56,7 +78,10 @@ fn run_then_predict_gives_identical_files_and_good_scores() {
     assert_eq!(v["trials"], 12);
     let acc = v["test"]["accuracy"].as_f64().unwrap();
     assert!(acc >= 0.85, "iris test accuracy {acc}");
-    let (ok, _, err) = exec(&["predict", "--model", "m.json", "--data", test, "--out", "p2.csv"], d);
+    let (ok, _, err) = exec(
+        &["predict", "--model", "m.json", "--data", test, "--out", "p2.csv"],
+        d,
+    );
     assert!(ok, "{err}");
     let p1 = std::fs::read(d.join("p1.csv")).unwrap();
     let p2 = std::fs::read(d.join("p2.csv")).unwrap();
@@ -67,7 +92,15 @@ fn run_then_predict_gives_identical_files_and_good_scores() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 30);
     // Rows keep input order: the first test row is a setosa in the file.
-    let first_truth = std::fs::read_to_string(test).unwrap().lines().nth(1).unwrap().rsplit(',').next().unwrap().to_string();
+    let first_truth = std::fs::read_to_string(test)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(rows[0].starts_with(&first_truth), "{} vs {first_truth}", rows[0]);
     for r in rows {
         let p: f64 = r.split(',').skip(1).map(|x| x.parse::<f64>().unwrap()).sum();
@@ -80,7 +113,16 @@ fn same_seed_gives_same_leaderboard() {
     let tmp = tempfile::tempdir().unwrap();
     let train = data("penguins", "train.csv");
     let args = [
-        "run", train.to_str().unwrap(), "--target", "species", "--max-trials", "16", "--seed", "7", "--jobs", "2",
+        "run",
+        train.to_str().unwrap(),
+        "--target",
+        "species",
+        "--max-trials",
+        "16",
+        "--seed",
+        "7",
+        "--jobs",
+        "2",
         "--json",
     ];
     let strip = |v: &Value| -> Vec<Value> {
@@ -100,7 +142,7 @@ fn same_seed_gives_same_leaderboard() {
     assert_eq!(strip(&a), strip(&b));
     assert!(strip(&a).len() >= 10);
     let mut c_args = args.to_vec();
-    c_args[8] = "8";
+    c_args[7] = "8";
     let c = json_run(&c_args, tmp.path());
     assert_ne!(strip(&a), strip(&c), "a different seed should change the trials");
 }
@@ -110,15 +152,38 @@ fn regression_and_binary_reach_sane_scores() {
     let tmp = tempfile::tempdir().unwrap();
     let (tr, te) = (data("diabetes", "train.csv"), data("diabetes", "test.csv"));
     let v = json_run(
-        &["run", tr.to_str().unwrap(), "--target", "progression", "--max-trials", "20", "--test", te.to_str().unwrap(), "--json"],
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "progression",
+            "--max-trials",
+            "20",
+            "--test",
+            te.to_str().unwrap(),
+            "--json",
+        ],
         tmp.path(),
     );
     assert_eq!(v["task"], "regression");
     let r2 = v["test"]["r2"].as_f64().unwrap();
     assert!(r2 > 0.3, "diabetes test r2 {r2}");
-    let (tr, te) = (data("breast_cancer", "train.csv"), data("breast_cancer", "test.csv"));
+    let (tr, te) = (
+        data("breast_cancer", "train.csv"),
+        data("breast_cancer", "test.csv"),
+    );
     let v = json_run(
-        &["run", tr.to_str().unwrap(), "--target", "diagnosis", "--max-trials", "12", "--test", te.to_str().unwrap(), "--json"],
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "diagnosis",
+            "--max-trials",
+            "12",
+            "--test",
+            te.to_str().unwrap(),
+            "--json",
+        ],
         tmp.path(),
     );
     let auc = v["test"]["roc_auc"].as_f64().unwrap();
@@ -130,14 +195,34 @@ fn learners_flag_restricts_search_and_rejects_unknown() {
     let tmp = tempfile::tempdir().unwrap();
     let tr = data("wine", "train.csv");
     let v = json_run(
-        &["run", tr.to_str().unwrap(), "--target", "cultivar", "--max-trials", "6", "--learners", "knn,gaussian_nb", "--json"],
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "cultivar",
+            "--max-trials",
+            "6",
+            "--learners",
+            "knn,gaussian_nb",
+            "--json",
+        ],
         tmp.path(),
     );
     for t in v["leaderboard"].as_array().unwrap() {
         let l = t["learner"].as_str().unwrap();
         assert!(l == "knn" || l == "gaussian_nb", "{l}");
     }
-    let (ok, _, err) = exec(&["run", tr.to_str().unwrap(), "--target", "cultivar", "--learners", "xgboost"], tmp.path());
+    let (ok, _, err) = exec(
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "cultivar",
+            "--learners",
+            "xgboost",
+        ],
+        tmp.path(),
+    );
     assert!(!ok);
     assert!(err.contains("unknown learner 'xgboost'"), "{err}");
 }
@@ -147,38 +232,40 @@ fn fails_with(args: &[&str], dir: &Path, needle: &str) {
     let (ok, _, err) = exec(args, dir);
     assert!(!ok, "expected failure for {args:?}");
     assert!(err.contains(needle), "expected '{needle}' in: {err}");
-    assert!(err.lines().filter(|l| l.starts_with("error")).count() == 1, "{err}");
+    assert!(
+        err.lines().filter(|l| l.starts_with("error")).count() == 1,
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_training_input_gives_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let run = |f: &str, extra: &[&str]| {
-        let mut v = vec!["run".to_string(), f.to_string(), "--target".into(), "y".into(), "--max-trials".into(), "4".into()];
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
+    let check = |f: &str, extra: &[&str], needle: &str| {
+        let mut v = vec!["run", f, "--target", "y", "--max-trials", "4"];
+        v.extend_from_slice(extra);
+        fails_with(&v, d, needle);
     };
-    let as_refs = |v: &Vec<String>| v.iter().map(String::as_str).collect::<Vec<_>>().to_owned();
 
-    fails_with(&as_refs(&run("nope.csv", &[])), d, "nope.csv");
+    check("nope.csv", &[], "nope.csv");
     let f = write(d, "empty.csv", "");
-    fails_with(&as_refs(&run(&f, &[])), d, "empty");
+    check(&f, &[], "empty");
     let f = write(d, "header.csv", "a,b,y\n");
-    fails_with(&as_refs(&run(&f, &[])), d, "no data rows");
+    check(&f, &[], "no data rows");
     let f = write(d, "ragged.csv", "a,b,y\n1,2,3\n4,5,6,7,8\n1,2,3\n");
-    fails_with(&as_refs(&run(&f, &[])), d, "ragged.csv");
+    check(&f, &[], "ragged.csv");
     let f = write(d, "notarget.csv", "a,b,c\n1,2,3\n4,5,6\n");
-    fails_with(&as_refs(&run(&f, &[])), d, "target column 'y' not found");
+    check(&f, &[], "target column 'y' not found");
     let f = write(d, "constant.csv", "a,y\n1,x\n2,x\n3,x\n");
-    fails_with(&as_refs(&run(&f, &[])), d, "single value");
+    check(&f, &[], "single value");
     let f = write(d, "one.csv", "a,y\n1,x\n");
-    fails_with(&as_refs(&run(&f, &[])), d, "only 1 data row");
+    check(&f, &[], "only 1 data row");
     let f = write(d, "ok.csv", "a,y\n1,0.5\n2,1.5\n3,2.5\n4,3.1\n5,4.2\n6,5.0\n");
-    fails_with(&as_refs(&run(&f, &["--metric", "bogus"])), d, "unknown metric 'bogus'");
-    fails_with(&as_refs(&run(&f, &["--metric", "accuracy"])), d, "does not apply to regression");
-    fails_with(&as_refs(&run(&f, &["--task", "clustering"])), d, "unknown task 'clustering'");
-    fails_with(&as_refs(&run(&f, &["--time-budget", "-3"])), d, "time budget");
+    check(&f, &["--metric", "bogus"], "unknown metric 'bogus'");
+    check(&f, &["--metric", "accuracy"], "does not apply to regression");
+    check(&f, &["--task", "clustering"], "unknown task 'clustering'");
+    check(&f, &["--time-budget", "0"], "time budget must be a positive");
 }
 
 #[test]
@@ -186,10 +273,17 @@ fn awkward_training_input_is_handled_with_warnings() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     // An all-missing column, an infinite value, a row without target, and only 3 labelled rows.
-    let f = write(d, "odd.csv", "a,empty,b,y\n1,,2,1.0\ninf,,3,2.0\n3,,1,\n4,,5,3.5\n");
+    let f = write(
+        d,
+        "odd.csv",
+        "a,empty,b,y\n1,,2,1.0\ninf,,3,2.0\n3,,1,\n4,,5,3.5\n",
+    );
     let (ok, _, err) = exec(&["run", &f, "--target", "y", "--max-trials", "6"], d);
     assert!(ok, "{err}");
-    assert!(err.contains("ignoring column 'empty': all values missing"), "{err}");
+    assert!(
+        err.contains("ignoring column 'empty': all values missing"),
+        "{err}"
+    );
     assert!(err.contains("infinite value"), "{err}");
     assert!(err.contains("dropped 1 row(s) with a missing target"), "{err}");
     assert!(err.contains("3-fold"), "{err}");
@@ -201,21 +295,61 @@ fn predict_checks_the_schema() {
     let d = tmp.path();
     let tr = data("penguins", "train.csv");
     let (ok, _, err) = exec(
-        &["run", tr.to_str().unwrap(), "--target", "species", "--max-trials", "6", "--model-out", "m.json", "-q"],
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "species",
+            "--max-trials",
+            "6",
+            "--model-out",
+            "m.json",
+            "-q",
+        ],
         d,
     );
     assert!(ok, "{err}");
     let header = "island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year";
-    let f = write(d, "missing.csv", "island,bill_length_mm,bill_depth_mm,flipper_length_mm,sex,year\nDream,40,18,190,male,2008\n");
-    fails_with(&["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"], d, "column 'body_mass_g' is missing");
-    let f = write(d, "wrongtype.csv", &format!("{header}\nDream,forty,18,190,3900,male,2008\n"));
-    fails_with(&["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"], d, "'bill_length_mm' should be numeric");
-    let f = write(d, "unseen.csv", &format!("{header},extra\nAtlantis,40,18,190,3900,male,2008,1\nDream,50,15,220,5000,,2009,2\n"));
-    let (ok, out, err) = exec(&["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"], d);
+    let f = write(
+        d,
+        "missing.csv",
+        "island,bill_length_mm,bill_depth_mm,flipper_length_mm,sex,year\nDream,40,18,190,male,2008\n",
+    );
+    fails_with(
+        &["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"],
+        d,
+        "column 'body_mass_g' is missing",
+    );
+    let f = write(
+        d,
+        "wrongtype.csv",
+        &format!("{header}\nDream,forty,18,190,3900,male,2008\n"),
+    );
+    fails_with(
+        &["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"],
+        d,
+        "'bill_length_mm' should be numeric",
+    );
+    let f = write(
+        d,
+        "unseen.csv",
+        &format!("{header},extra\nAtlantis,40,18,190,3900,male,2008,1\nDream,50,15,220,5000,,2009,2\n"),
+    );
+    let (ok, out, err) = exec(
+        &["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"],
+        d,
+    );
     assert!(ok, "{err}");
-    assert!(err.contains("not seen in training") && err.contains("island"), "{err}");
+    assert!(
+        err.contains("not seen in training") && err.contains("island"),
+        "{err}"
+    );
     assert!(err.contains("extra"), "{err}");
     assert!(out.contains("2 predictions"), "{out}");
     let f = write(d, "garbage.json", "{not json");
-    fails_with(&["predict", "--model", &f, "--data", &f, "--out", "o.csv"], d, "not an automl model file");
+    fails_with(
+        &["predict", "--model", &f, "--data", &f, "--out", "o.csv"],
+        d,
+        "not an automl model file",
+    );
 }

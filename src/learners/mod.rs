@@ -160,7 +160,8 @@ pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u
         }
         ("ridge", Y::Values(v)) => {
             let alpha = params.f64_or("alpha", 1.0)?;
-            let dm = DenseMatrix::new(x.rows, x.cols, x.data.clone(), false).map_err(|err| e(err.to_string()))?;
+            let dm =
+                DenseMatrix::new(x.rows, x.cols, x.data.clone(), false).map_err(|err| e(err.to_string()))?;
             let p = smartcore::linear::ridge_regression::RidgeRegressionParameters::default()
                 .with_alpha(alpha)
                 .with_solver(smartcore::linear::ridge_regression::RidgeRegressionSolverName::Cholesky);
@@ -193,11 +194,17 @@ pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u
             let criterion = match params.str_or("criterion", "gini")? {
                 "gini" => Criterion::Gini,
                 "entropy" => Criterion::Entropy,
-                o => return Err(Error::Config(format!("criterion: unknown value '{o}' (gini, entropy)"))),
+                o => {
+                    return Err(Error::Config(format!(
+                        "criterion: unknown value '{o}' (gini, entropy)"
+                    )))
+                }
             };
             let frac = params.f64_or("max_features", if forest { 0.5 } else { 1.0 })?;
             if !(frac > 0.0 && frac <= 1.0) {
-                return Err(Error::Config(format!("max_features must be in (0, 1], got {frac}")));
+                return Err(Error::Config(format!(
+                    "max_features must be in (0, 1], got {frac}"
+                )));
             }
             let p = TreeParams {
                 max_depth: params.int_or("max_depth", 32)?.max(1) as usize,
@@ -227,7 +234,11 @@ pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u
             let distance_weights = match params.str_or("weights", "uniform")? {
                 "uniform" => false,
                 "distance" => true,
-                o => return Err(Error::Config(format!("weights: unknown value '{o}' (uniform, distance)"))),
+                o => {
+                    return Err(Error::Config(format!(
+                        "weights: unknown value '{o}' (uniform, distance)"
+                    )))
+                }
             };
             let (y, n_classes) = match y {
                 Y::Classes(c, k) => (c.iter().map(|&c| c as f64).collect(), k),
@@ -250,7 +261,10 @@ pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u
                 .map_err(|err| e(err.to_string()))?;
             Ok(Fitted::GaussianNb { model, n_classes: k })
         }
-        (l, _) if LEARNERS.contains(&l) => Err(Error::learner(l, format!("does not support {} tasks", task.name()))),
+        (l, _) if LEARNERS.contains(&l) => Err(Error::learner(
+            l,
+            format!("does not support {} tasks", task.name()),
+        )),
         (l, _) => Err(Error::Config(format!(
             "unknown learner '{l}' (known: {})",
             LEARNERS.join(", ")
@@ -359,7 +373,12 @@ fn knn_predict(
             let mut total = 0.0;
             for (point, j) in found {
                 let w = if distance_weights {
-                    let d: f64 = point.iter().zip(q.iter()).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+                    let d: f64 = point
+                        .iter()
+                        .zip(q.iter())
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        .sqrt();
                     1.0 / (d + 1e-9)
                 } else {
                     1.0

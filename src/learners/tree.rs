@@ -297,8 +297,10 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                 // Small nodes sort their samples by bin instead of touching every bin.
                 scratch.clear();
                 if samples.len() < n_bins {
-                    let mut order: Vec<(u8, u32)> =
-                        samples.iter().map(|&i| (binned.bin(f, i as usize) as u8, i)).collect();
+                    let mut order: Vec<(u8, u32)> = samples
+                        .iter()
+                        .map(|&i| (binned.bin(f, i as usize) as u8, i))
+                        .collect();
                     order.sort_unstable();
                     let mut k = 0;
                     while k < order.len() {
@@ -486,7 +488,9 @@ mod tests {
         let (x, y) = xor_data(400);
         let f = Forest::fit(&x, Labels::Classes(&y, 2), 1, false, params(6, 3), 1);
         let p = f.predict(&x);
-        let acc = (0..400).filter(|&i| (p[i * 2 + 1] > 0.5) as usize == y[i]).count();
+        let acc = (0..400)
+            .filter(|&i| (p[i * 2 + 1] > 0.5) as usize == y[i])
+            .count();
         assert!(acc >= 390, "train accuracy {acc}/400");
         for i in 0..400 {
             assert!((p[i * 2] + p[i * 2 + 1] - 1.0).abs() < 1e-12);
