@@ -6,7 +6,7 @@
 //! let data = Dataset::from_path("datasets/iris/train.csv".as_ref(), "species", None)?;
 //! let run = AutoML::builder().time_budget_secs(10.0).seed(42).build()?.fit(&data)?;
 //! println!("best: {} {:.4}", run.best.config.learner, run.best.cv_score);
-//! run.best.save("iris.model.json".as_ref())?;
+//! run.best.save("iris.automl".as_ref())?;
 //! # Ok(()) }
 //! ```
 
@@ -14,12 +14,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use crate::data::{Dataset, Task};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
-use crate::model::{ModelFile, Pipeline, FORMAT, FORMAT_VERSION};
+use crate::model::{ModelFile, ModelInfo, Pipeline, FORMAT, FORMAT_VERSION};
 use crate::sampler::RandomSampler;
 use crate::space::builtin_spaces;
 use crate::trials::{self, Budget, EvalContext, TrialResult, TrialStatus};
@@ -109,7 +107,7 @@ pub struct AutoML {
 }
 
 /// The outcome of [`AutoML::fit`]: every trial and the best pipeline refitted on all rows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RunSummary {
     /// The task.
     pub task: Task,
@@ -252,7 +250,7 @@ impl AutoML {
             trials::trial_seed(s.seed, best.id),
         )?;
         let refit_secs = t1.elapsed().as_secs_f64();
-        let model = ModelFile {
+        let info = ModelInfo {
             format: FORMAT.to_string(),
             format_version: FORMAT_VERSION,
             automl_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -264,8 +262,8 @@ impl AutoML {
             metrics: best.metrics.clone(),
             config: best.config.clone(),
             seed: s.seed,
-            pipeline,
         };
+        let model = ModelFile { info, pipeline };
         let best_trial = best.id;
         Ok(RunSummary {
             task,

@@ -787,6 +787,32 @@ mod tests {
     }
 
     #[test]
+    fn parquet_reads_like_csv() {
+        let csv = bundled("penguins");
+        let mut df = CsvReadOptions::default()
+            .with_has_header(true)
+            .try_into_reader_with_file_path(Some(csv.clone()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pq = dir.path().join("penguins.parquet");
+        let file = std::fs::File::create(&pq).unwrap();
+        ParquetWriter::new(file).finish(&mut df).unwrap();
+        let a = Dataset::from_path(&csv, "species", None).unwrap();
+        let b = Dataset::from_path(&pq, "species", None).unwrap();
+        assert_eq!(a.n_rows(), b.n_rows());
+        assert_eq!(
+            serde_json::to_string(&a.schema).unwrap(),
+            serde_json::to_string(&b.schema).unwrap()
+        );
+        match (&a.target, &b.target) {
+            (Target::Classes(x), Target::Classes(y)) => assert_eq!(x, y),
+            _ => panic!("penguins is classification"),
+        }
+    }
+
+    #[test]
     fn id_and_constant_columns_are_ignored() {
         let n = 50;
         let table = Table {

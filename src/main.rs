@@ -20,7 +20,7 @@ use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary, Tabl
 #[command(name = "automl", version, about, long_about = None)]
 #[command(after_help = "Examples:\n  \
 automl run datasets/penguins/train.csv --target species --time-budget 30 --test datasets/penguins/test.csv\n  \
-automl predict --model automl-model.json --data datasets/penguins/test.csv --out predictions.csv")]
+automl predict --model model.automl --data datasets/penguins/test.csv --out predictions.csv")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,7 +73,7 @@ struct RunArgs {
     #[arg(long, value_name = "FILE", requires = "predict")]
     out: Option<PathBuf>,
     /// Where to save the best model.
-    #[arg(long, value_name = "FILE", default_value = "automl-model.json")]
+    #[arg(long, value_name = "FILE", default_value = "model.automl")]
     model_out: PathBuf,
     /// Leaderboard rows to print.
     #[arg(long, default_value_t = 10, value_name = "N")]
@@ -163,14 +163,7 @@ fn run(a: RunArgs) -> Result<()> {
                     b.2 += 1;
                 }
                 if let Some(s) = r.score {
-                    let better = b.0.is_none_or(|old| {
-                        if primary.higher_is_better() {
-                            s > old
-                        } else {
-                            s < old
-                        }
-                    });
-                    if better {
+                    if b.0.is_none_or(|old| primary.better(s, old)) {
                         b.0 = Some(s);
                         b.1 = r.config.learner.clone();
                     }

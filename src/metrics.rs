@@ -61,6 +61,15 @@ impl Metric {
         !matches!(self, Metric::LogLoss | Metric::Rmse | Metric::Mae)
     }
 
+    /// Whether score `a` is strictly better than `b` under this metric.
+    pub fn better(self, a: f64, b: f64) -> bool {
+        if self.higher_is_better() {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
     /// Whether the metric applies to `task`.
     pub fn fits(self, task: Task) -> bool {
         match self {

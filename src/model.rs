@@ -85,10 +85,12 @@ impl Pipeline {
 pub const FORMAT: &str = "automl-model";
 /// Current model file format version; files with a newer version are refused.
 pub const FORMAT_VERSION: u32 = 1;
+/// First bytes of every model file.
+pub const MAGIC: &[u8; 8] = b"AUTOMLM\n";
 
-/// A saved model: the pipeline plus everything needed to use and audit it.
+/// Everything about a saved model except the fitted pipeline: readable without loading it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ModelFile {
+pub struct ModelInfo {
     /// Always [`FORMAT`].
     pub format: String,
     /// [`FORMAT_VERSION`] at save time.
@@ -111,39 +113,61 @@ pub struct ModelFile {
     pub config: TrialConfig,
     /// Seed of the run.
     pub seed: u64,
+}
+
+/// A saved model: the pipeline plus everything needed to use and audit it.
+///
+/// On disk: [`MAGIC`], the header length (u64, little endian), the [`ModelInfo`] as JSON, then the
+/// pipeline in postcard's compact binary form (floats stored bit-exact).
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// Metadata.
+    pub info: ModelInfo,
     /// The fitted pipeline.
     pub pipeline: Pipeline,
 }
 
+impl std::ops::Deref for ModelFile {
+    type Target = ModelInfo;
+    fn deref(&self) -> &ModelInfo {
+        &self.info
+    }
+}
+
 impl ModelFile {
-    /// Write as JSON (floats round-trip exactly), atomically via a temporary file.
+    /// Encode to bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let err = |m: String| Error::Config(format!("cannot encode model: {m}"));
+        let header = serde_json::to_vec(&self.info).map_err(|e| err(e.to_string()))?;
+        let body = postcard::to_stdvec(&self.pipeline).map_err(|e| err(e.to_string()))?;
+        let mut out = Vec::with_capacity(16 + header.len() + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Write atomically via a temporary file.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_vec(self).map_err(|e| Error::ModelFile {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        write_atomic(path, &text)
+        write_atomic(path, &self.to_bytes()?)
+    }
+
+    /// Read only the header (cheap, whatever the model's size).
+    pub fn read_info(path: &Path) -> Result<ModelInfo> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Ok(split(path, &bytes)?.0)
     }
 
     /// Read and check format and version.
     pub fn load(path: &Path) -> Result<ModelFile> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let bad = |message: String| Error::ModelFile {
+        let (info, body) = split(path, &bytes)?;
+        let pipeline = postcard::from_bytes(body).map_err(|e| Error::ModelFile {
             path: path.to_path_buf(),
-            message,
-        };
-        let head: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not an automl model file ({e})")))?;
-        if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            return Err(bad("not an automl model file".into()));
-        }
-        let v = head.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
-        if v > u64::from(FORMAT_VERSION) {
-            return Err(bad(format!(
-                "format version {v} is newer than this automl supports ({FORMAT_VERSION}); upgrade automl"
-            )));
-        }
-        serde_json::from_value(head).map_err(|e| bad(format!("damaged or incompatible model file ({e})")))
+            message: format!("damaged model data ({e})"),
+        })?;
+        Ok(ModelFile { info, pipeline })
     }
 
     /// Predict a table read from a file; `notes` collects non-fatal remarks (ignored columns...).
@@ -215,6 +239,36 @@ impl ModelFile {
     }
 }
 
+/// Check magic, header and version; return the header and the pipeline bytes.
+fn split<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ModelInfo, &'a [u8])> {
+    let bad = |message: String| Error::ModelFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    if bytes.len() < 16 || &bytes[..8] != MAGIC {
+        return Err(bad("not an automl model file".into()));
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&bytes[8..16]);
+    let len = usize::try_from(u64::from_le_bytes(len)).unwrap_or(usize::MAX);
+    let header = bytes
+        .get(16..16usize.saturating_add(len))
+        .ok_or_else(|| bad("truncated model file".into()))?;
+    let head: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| bad(format!("damaged header ({e})")))?;
+    if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(bad("not an automl model file".into()));
+    }
+    let v = head.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if v > u64::from(FORMAT_VERSION) {
+        return Err(bad(format!(
+            "format version {v} is newer than this automl supports ({FORMAT_VERSION}); upgrade automl"
+        )));
+    }
+    let info = serde_json::from_value(head).map_err(|e| bad(format!("incompatible header ({e})")))?;
+    Ok((info, &bytes[16 + len..]))
+}
+
 /// Write bytes to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
@@ -272,4 +326,68 @@ pub fn predictions_csv(schema: &Schema, pred: &Prediction) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AutoML;
+
+    fn penguins_model() -> (ModelFile, Table) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/penguins");
+        let data = crate::Dataset::from_path(&dir.join("train.csv"), "species", None).unwrap();
+        let run = AutoML::builder()
+            .max_trials(10)
+            .jobs(1)
+            .seed(3)
+            .learners(["random_forest", "logistic_regression"])
+            .build()
+            .unwrap()
+            .fit(&data)
+            .unwrap();
+        (run.best, Table::read(&dir.join("test.csv")).unwrap())
+    }
+
+    #[test]
+    fn saved_model_round_trips_and_predicts_identically() {
+        let (model, test) = penguins_model();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.automl");
+        model.save(&path).unwrap();
+        let back = ModelFile::load(&path).unwrap();
+        assert_eq!(back.config, model.config);
+        assert_eq!(ModelFile::read_info(&path).unwrap().cv_score, model.cv_score);
+        let a = model.predict_table(&test, &mut Vec::new()).unwrap();
+        let b = back.predict_table(&test, &mut Vec::new()).unwrap();
+        assert_eq!(a, b);
+        let (truth, pred) = back.predict_labelled(&test, &mut Vec::new()).unwrap();
+        let acc = crate::Metric::Accuracy.score(&truth, &pred).unwrap();
+        assert!(acc > 0.9, "penguins test accuracy {acc}");
+    }
+
+    #[test]
+    fn damaged_or_newer_files_are_refused() {
+        let (model, _) = penguins_model();
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = model.to_bytes().unwrap();
+        let truncated = dir.path().join("t.automl");
+        std::fs::write(&truncated, &bytes[..bytes.len() - 3]).unwrap();
+        let e = ModelFile::load(&truncated).unwrap_err().to_string();
+        assert!(e.contains("damaged model data"), "{e}");
+        std::fs::write(&truncated, &bytes[..40]).unwrap();
+        let e = ModelFile::load(&truncated).unwrap_err().to_string();
+        assert!(e.contains("truncated model file"), "{e}");
+        let mut newer = model.clone();
+        newer.info.format_version = FORMAT_VERSION + 1;
+        let p = dir.path().join("n.automl");
+        newer.save(&p).unwrap();
+        let e = ModelFile::load(&p).unwrap_err().to_string();
+        assert!(e.contains("newer than this automl supports"), "{e}");
+        let p = dir.path().join("x.automl");
+        std::fs::write(&p, b"hello").unwrap();
+        assert!(ModelFile::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("not an automl model file"));
+    }
 }

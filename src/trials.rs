@@ -179,6 +179,10 @@ pub struct Budget {
 /// Run trials `0, 1, 2, …` (configurations from `generate`) on `jobs` workers until the budget is
 /// spent. `on_done` is called after each trial, from the worker that ran it. Results come back
 /// sorted by trial id.
+///
+/// With a time budget, no trial starts once the elapsed time plus the estimated time to refit the
+/// best trial so far on all rows (capped at half the budget) reaches the budget, so that the
+/// search and the final refit together end near the budget. Trials already running finish.
 pub fn run(
     ctx: &EvalContext,
     generate: &(dyn Fn(usize) -> TrialConfig + Sync),
@@ -195,11 +199,31 @@ pub fn run(
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     let max = budget.max_trials.unwrap_or(usize::MAX);
+    // (best score so far, estimated seconds to refit it on all rows)
+    let best: Mutex<Option<(f64, f64)>> = Mutex::new(None);
+    let n_rows = ctx.data.n_rows() as f64;
+    let refit_estimate = |r: &TrialResult| {
+        let folds = ctx.plan.folds.len().max(1) as f64;
+        let train = ctx
+            .plan
+            .folds
+            .first()
+            .map_or(n_rows, |f| f.train.len().max(1) as f64);
+        r.fit_secs / folds * n_rows / train
+    };
     pool.scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|_| loop {
-                if budget.time.is_some_and(|t| start.elapsed() >= t) {
-                    break;
+                if let Some(t) = budget.time {
+                    let reserve = best
+                        .lock()
+                        .ok()
+                        .and_then(|b| b.map(|(_, secs)| secs))
+                        .unwrap_or(0.0);
+                    let reserve = reserve.min(t.as_secs_f64() / 2.0);
+                    if start.elapsed().as_secs_f64() + reserve >= t.as_secs_f64() {
+                        break;
+                    }
                 }
                 let id = next.fetch_add(1, Ordering::SeqCst);
                 if id >= max {
@@ -207,6 +231,11 @@ pub fn run(
                 }
                 let config = generate(id);
                 let r = evaluate(ctx, id, config, start.elapsed().as_secs_f64());
+                if let (Some(score), Ok(mut b)) = (r.score, best.lock()) {
+                    if b.is_none_or(|(old, _)| ctx.metric.better(score, old)) {
+                        *b = Some((score, refit_estimate(&r)));
+                    }
+                }
                 on_done(&r);
                 if let Ok(mut v) = results.lock() {
                     v.push(r);
@@ -235,4 +264,90 @@ pub fn ranked(results: &[TrialResult], metric: Metric) -> Vec<&TrialResult> {
         ord.then(a.id.cmp(&b.id))
     });
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::{Params, Value};
+    use crate::validation;
+
+    fn diabetes() -> Dataset {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/diabetes/train.csv");
+        Dataset::from_path(&p, "progression", None).unwrap()
+    }
+
+    fn config(learner: &str, params: Params) -> TrialConfig {
+        TrialConfig {
+            learner: learner.into(),
+            prep: Params::default(),
+            params,
+        }
+    }
+
+    #[test]
+    fn failing_trials_are_recorded_and_the_run_goes_on() {
+        let data = diabetes();
+        let plan = validation::plan(&data.target, 1, &mut Vec::new()).unwrap();
+        let ctx = EvalContext {
+            data: &data,
+            plan: &plan,
+            metric: Metric::R2,
+            seed: 1,
+        };
+        let mut bad_k = Params::default();
+        bad_k.set("k", Value::Int(0));
+        let configs = [
+            config("ridge", Params::default()),
+            config("logistic_regression", Params::default()), // classification only
+            config("knn", bad_k),
+            config("no_such_learner", Params::default()),
+        ];
+        let results = run(
+            &ctx,
+            &|i| configs[i].clone(),
+            Budget {
+                time: None,
+                max_trials: Some(4),
+            },
+            2,
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(results.len(), 4);
+        assert_eq!(results[0].status, TrialStatus::Completed);
+        let r2 = results[0].score.unwrap();
+        assert!(r2 > 0.3 && r2 < 0.7, "ridge CV r2 {r2}");
+        assert_eq!(results[0].fold_scores.len(), 5);
+        for (r, needle) in results[1..]
+            .iter()
+            .zip(["regression", "k must be at least 1", "unknown learner"])
+        {
+            assert_eq!(r.status, TrialStatus::Failed);
+            let e = r.error.as_deref().unwrap_or("");
+            assert!(e.contains(needle), "{e}");
+        }
+        assert_eq!(ranked(&results, Metric::R2).len(), 1);
+    }
+
+    #[test]
+    fn ranking_respects_direction_and_breaks_ties_by_id() {
+        let mk = |id, s| TrialResult {
+            id,
+            config: config("ridge", Params::default()),
+            status: TrialStatus::Completed,
+            score: Some(s),
+            std: Some(0.0),
+            fold_scores: vec![s],
+            metrics: BTreeMap::new(),
+            fit_secs: 0.0,
+            predict_secs: 0.0,
+            started_secs: 0.0,
+            error: None,
+        };
+        let rs = vec![mk(0, 2.0), mk(1, 1.0), mk(2, 2.0)];
+        let ids = |m| ranked(&rs, m).iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(Metric::R2), vec![0, 2, 1]);
+        assert_eq!(ids(Metric::Rmse), vec![1, 0, 2]);
+    }
 }

@@ -68,7 +68,7 @@ fn run_then_predict_gives_identical_files_and_good_scores() {
             "--out",
             "p1.csv",
             "--model-out",
-            "m.json",
+            "m.automl",
             "--json",
         ],
         d,
@@ -79,7 +79,9 @@ fn run_then_predict_gives_identical_files_and_good_scores() {
     let acc = v["test"]["accuracy"].as_f64().unwrap();
     assert!(acc >= 0.85, "iris test accuracy {acc}");
     let (ok, _, err) = exec(
-        &["predict", "--model", "m.json", "--data", test, "--out", "p2.csv"],
+        &[
+            "predict", "--model", "m.automl", "--data", test, "--out", "p2.csv",
+        ],
         d,
     );
     assert!(ok, "{err}");
@@ -303,7 +305,7 @@ fn predict_checks_the_schema() {
             "--max-trials",
             "6",
             "--model-out",
-            "m.json",
+            "m.automl",
             "-q",
         ],
         d,
@@ -316,7 +318,7 @@ fn predict_checks_the_schema() {
         "island,bill_length_mm,bill_depth_mm,flipper_length_mm,sex,year\nDream,40,18,190,male,2008\n",
     );
     fails_with(
-        &["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"],
+        &["predict", "--model", "m.automl", "--data", &f, "--out", "o.csv"],
         d,
         "column 'body_mass_g' is missing",
     );
@@ -326,7 +328,7 @@ fn predict_checks_the_schema() {
         &format!("{header}\nDream,forty,18,190,3900,male,2008\n"),
     );
     fails_with(
-        &["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"],
+        &["predict", "--model", "m.automl", "--data", &f, "--out", "o.csv"],
         d,
         "'bill_length_mm' should be numeric",
     );
@@ -336,7 +338,7 @@ fn predict_checks_the_schema() {
         &format!("{header},extra\nAtlantis,40,18,190,3900,male,2008,1\nDream,50,15,220,5000,,2009,2\n"),
     );
     let (ok, out, err) = exec(
-        &["predict", "--model", "m.json", "--data", &f, "--out", "o.csv"],
+        &["predict", "--model", "m.automl", "--data", &f, "--out", "o.csv"],
         d,
     );
     assert!(ok, "{err}");

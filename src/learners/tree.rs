@@ -129,15 +129,18 @@ impl Binned {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Node {
-    /// Feature index, or `u32::MAX` for a leaf.
-    feature: u32,
-    threshold: f64,
-    left: u32,
-    right: u32,
-    /// Offset of the leaf's output in `Tree::values`.
-    value: u32,
+/// A tree node. The right child of a split is always `left + 1`, so it is not stored.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+enum Node {
+    /// Rows with `x[feature] <= threshold` go to `left`, the others to `left + 1`.
+    Split { feature: u32, threshold: f64, left: u32 },
+    /// Output starts at this offset of `Tree::values`.
+    Leaf { value: u32 },
+}
+
+impl Node {
+    /// A leaf placeholder; filled in when its samples are processed.
+    const LEAF: Node = Node::Leaf { value: 0 };
 }
 
 /// A fitted tree: split nodes and leaf outputs (class distribution or mean).
@@ -152,16 +155,17 @@ impl Tree {
     fn leaf_of(&self, row: &[f64]) -> &[f64] {
         let mut n = 0usize;
         loop {
-            let node = &self.nodes[n];
-            if node.feature == u32::MAX {
-                let v = node.value as usize;
-                return &self.values[v..v + self.width];
+            match self.nodes[n] {
+                Node::Leaf { value } => {
+                    let v = value as usize;
+                    return &self.values[v..v + self.width];
+                }
+                Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                } => n = left as usize + usize::from(row[feature as usize] > threshold),
             }
-            n = if row[node.feature as usize] <= node.threshold {
-                node.left as usize
-            } else {
-                node.right as usize
-            };
         }
     }
 
@@ -270,13 +274,7 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
     let mut hist_acc: Vec<f64> = Vec::new();
     // Work stack: (node index, start, end, depth).
     let mut stack = vec![(0usize, 0usize, idx.len(), 0usize)];
-    tree.nodes.push(Node {
-        feature: u32::MAX,
-        threshold: 0.0,
-        left: 0,
-        right: 0,
-        value: 0,
-    });
+    tree.nodes.push(Node::LEAF);
     while let Some((node, start, end, depth)) = stack.pop() {
         let samples = &idx[start..end];
         let mut total = Stats::new(stat_width);
@@ -365,7 +363,9 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
         }
         match best {
             None => {
-                tree.nodes[node].value = tree.values.len() as u32;
+                tree.nodes[node] = Node::Leaf {
+                    value: tree.values.len() as u32,
+                };
                 tree.values.extend(total.leaf_value(kind));
             }
             Some(s) => {
@@ -379,20 +379,12 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                     }
                 }
                 let left = tree.nodes.len();
-                for _ in 0..2 {
-                    tree.nodes.push(Node {
-                        feature: u32::MAX,
-                        threshold: 0.0,
-                        left: 0,
-                        right: 0,
-                        value: 0,
-                    });
-                }
-                let n = &mut tree.nodes[node];
-                n.feature = s.feature as u32;
-                n.threshold = binned.edges[s.feature][s.bin];
-                n.left = left as u32;
-                n.right = left as u32 + 1;
+                tree.nodes.extend([Node::LEAF, Node::LEAF]);
+                tree.nodes[node] = Node::Split {
+                    feature: s.feature as u32,
+                    threshold: binned.edges[s.feature][s.bin],
+                    left: left as u32,
+                };
                 stack.push((left, start, start + mid, depth + 1));
                 stack.push((left + 1, start + mid, end, depth + 1));
             }
