@@ -131,12 +131,20 @@ impl Table {
             let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
             ParquetReader::new(file).finish().map_err(parse_err)?
         } else {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            if let Some((line, found, expected)) = ragged_row(&bytes) {
+                return Err(Error::Parse {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "line {line} has {found} field(s) but the header has {expected} (malformed or ragged CSV)"
+                    ),
+                });
+            }
             CsvReadOptions::default()
                 .with_has_header(true)
                 .with_infer_schema_length(Some(10_000))
                 .with_n_threads(Some(1))
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                .map_err(parse_err)?
+                .into_reader_with_file_handle(std::io::Cursor::new(bytes))
                 .finish()
                 .map_err(parse_err)?
         };
@@ -165,6 +173,43 @@ impl Table {
             n_rows: df.height(),
         })
     }
+}
+
+/// First data row whose field count differs from the header's, as (line number, found, expected).
+/// Quote-aware: separators and newlines inside double quotes do not count; blank lines are skipped.
+fn ragged_row(bytes: &[u8]) -> Option<(usize, usize, usize)> {
+    let mut expected = None;
+    let (mut fields, mut line, mut start_line) = (1usize, 1usize, 1usize);
+    let (mut in_quotes, mut empty) = (false, true);
+    for &b in bytes.iter().chain(std::iter::once(&b'\n')) {
+        match b {
+            b'"' => {
+                in_quotes = !in_quotes;
+                empty = false;
+            }
+            b',' if !in_quotes => {
+                fields += 1;
+                empty = false;
+            }
+            b'\n' if in_quotes => line += 1,
+            b'\n' => {
+                if !empty {
+                    match expected {
+                        None => expected = Some(fields),
+                        Some(e) if e != fields => return Some((start_line, fields, e)),
+                        _ => {}
+                    }
+                }
+                line += 1;
+                start_line = line;
+                fields = 1;
+                empty = true;
+            }
+            b'\r' => {}
+            _ => empty = false,
+        }
+    }
+    None
 }
 
 /// Polars messages carry context lines and hints; keep the first line, which names the problem.
@@ -784,6 +829,14 @@ mod tests {
             msg.contains("'nope' not found") && msg.contains("species"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn ragged_rows_are_found_with_their_line() {
+        assert_eq!(ragged_row(b"a,b,c\n1,2,3\n4,5\n"), Some((3, 2, 3)));
+        assert_eq!(ragged_row(b"a,b\n1,2\n\n3,4,5\n"), Some((4, 3, 2)));
+        assert_eq!(ragged_row(b"a,b\r\n\"x,\ny\",2\r\n3,4\r\n"), None);
+        assert_eq!(ragged_row(b"a,b\n1,2"), None);
     }
 
     #[test]

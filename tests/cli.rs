@@ -256,7 +256,9 @@ fn bad_training_input_gives_clear_errors() {
     let f = write(d, "header.csv", "a,b,y\n");
     check(&f, &[], "no data rows");
     let f = write(d, "ragged.csv", "a,b,y\n1,2,3\n4,5,6,7,8\n1,2,3\n");
-    check(&f, &[], "ragged.csv");
+    check(&f, &[], "line 3 has 5 field(s) but the header has 3");
+    let f = write(d, "short.csv", "a,b,y\n1,2,3\n4,5\n1,2,3\n");
+    check(&f, &[], "line 3 has 2 field(s)");
     let f = write(d, "notarget.csv", "a,b,c\n1,2,3\n4,5,6\n");
     check(&f, &[], "target column 'y' not found");
     let f = write(d, "constant.csv", "a,y\n1,x\n2,x\n3,x\n");
