@@ -29,10 +29,29 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Search for the best pipeline on a training table, save it, optionally score and predict.
+    #[command(after_help = RUN_HELP)]
     Run(Box<RunArgs>),
     /// Predict with a saved model.
     Predict(PredictArgs),
 }
+
+const RUN_HELP: &str = "\
+How it works:
+  Column kinds and the task are inferred from TRAIN (a schema summary is printed). Each trial fits
+  preprocessing (imputation, scaling, categorical encoding) plus one learner on validation splits:
+  5-fold (stratified) cross-validation up to 10,000 rows, one 80/20 holdout above. Trials run in
+  parallel until --time-budget or --max-trials; the best pipeline is refitted on all rows and saved.
+
+Learners: logistic_regression, linear_regression, ridge, lasso, elastic_net, decision_tree,
+  random_forest, knn, gaussian_nb (search spaces: search/*.toml).
+
+Reproducibility: trial i's configuration depends only on --seed and i, so --seed S --max-trials N
+  gives the same leaderboard on any number of --jobs.
+
+Examples:
+  automl run datasets/iris/train.csv --target species --time-budget 30
+  automl run train.csv --target price --metric rmse --test test.csv --predict new.csv --out pred.csv
+  automl run train.csv --target churn --learners random_forest,logistic_regression --json";
 
 #[derive(Args)]
 struct RunArgs {
@@ -397,4 +416,17 @@ fn predict(a: PredictArgs) -> Result<()> {
         println!("{n} predictions written to {}", a.out.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_help_lists_every_learner() {
+        for l in automl::learners::LEARNERS {
+            assert!(
+                super::RUN_HELP.contains(l),
+                "{l} missing from `automl run --help`"
+            );
+        }
+    }
 }
