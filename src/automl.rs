@@ -84,9 +84,9 @@ impl AutoMLBuilder {
     /// Check the settings.
     pub fn build(self) -> Result<AutoML> {
         if let Some(t) = self.time_budget {
-            if !(t.is_finite() && t > 0.0) {
+            if !(t.is_finite() && t > 0.0 && t <= 1e9) {
                 return Err(Error::Config(format!(
-                    "time budget must be a positive number of seconds, got {t}"
+                    "time budget must be a positive number of seconds (at most 1e9), got {t}"
                 )));
             }
         }
@@ -241,14 +241,17 @@ impl AutoML {
             )));
         };
         let t1 = Instant::now();
-        let pipeline = Pipeline::fit(
-            &data.schema,
-            &data.features,
-            &data.target,
-            &best.config,
-            None,
-            trials::trial_seed(s.seed, best.id),
-        )?;
+        let pipeline = trials::guarded(|| {
+            Pipeline::fit(
+                &data.schema,
+                &data.features,
+                &data.target,
+                &best.config,
+                None,
+                trials::trial_seed(s.seed, best.id),
+            )
+        })
+        .map_err(|p| Error::learner(&best.config.learner, format!("refit on all rows panicked: {p}")))??;
         let refit_secs = t1.elapsed().as_secs_f64();
         let info = ModelInfo {
             format: FORMAT.to_string(),

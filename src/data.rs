@@ -142,7 +142,12 @@ impl Table {
             }
             CsvReadOptions::default()
                 .with_has_header(true)
-                .with_infer_schema_length(Some(10_000))
+                .with_infer_schema_length(None)
+                .map_parse_options(|o| {
+                    o.with_null_values(Some(NullValues::AllColumns(
+                        MISSING_MARKERS.iter().map(|m| PlSmallStr::from(*m)).collect(),
+                    )))
+                })
                 .with_n_threads(Some(1))
                 .into_reader_with_file_handle(std::io::Cursor::new(bytes))
                 .finish()
@@ -174,6 +179,9 @@ impl Table {
         })
     }
 }
+
+/// Cell texts read as missing in CSV files, besides the empty cell.
+pub const MISSING_MARKERS: &[&str] = &["NA", "N/A", "NaN", "nan", "null", "NULL", "None"];
 
 /// First data row whose field count differs from the header's, as (line number, found, expected).
 /// Quote-aware: separators and newlines inside double quotes do not count; blank lines are skipped.
@@ -595,12 +603,7 @@ impl Dataset {
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            if classes.iter().all(|c| c.parse::<f64>().is_ok()) {
-                classes.sort_by(|a, b| {
-                    let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
-                    x.total_cmp(&y)
-                });
-            }
+            crate::prep::sort_labels(&mut classes);
             if task == Task::Binary && classes.len() != 2 {
                 return Err(Error::Data(format!(
                     "task is binary but target '{target}' has {} classes",

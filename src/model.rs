@@ -188,7 +188,10 @@ impl ModelFile {
                 unseen.join(", ")
             ));
         }
-        self.pipeline.predict(&x, None)
+        crate::trials::guarded(|| self.pipeline.predict(&x, None)).map_err(|p| Error::Learner {
+            learner: self.config.learner.clone(),
+            message: format!("the saved model is inconsistent (damaged file?): {p}"),
+        })?
     }
 
     /// Predict a labelled table and return `(truth, predictions)` for the rows whose target is present.

@@ -197,7 +197,7 @@ impl PrepConfig {
                         }
                         Encode::Ordinal => {
                             let mut kept: Vec<String> = seen.into_iter().map(|(_, l)| l.clone()).collect();
-                            kept.sort();
+                            sort_labels(&mut kept);
                             width += 1;
                             Step::Ordinal { levels: kept }
                         }
@@ -207,6 +207,18 @@ impl PrepConfig {
             steps.push(step);
         }
         FittedPrep { steps, width }
+    }
+}
+
+/// Sort labels numerically when they are all numbers (so "2" < "10"), else as text.
+pub fn sort_labels(labels: &mut [String]) {
+    let nums: Option<Vec<f64>> = labels.iter().map(|l| l.parse::<f64>().ok()).collect();
+    match nums {
+        Some(_) => labels.sort_by(|a, b| {
+            let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+            x.total_cmp(&y)
+        }),
+        None => labels.sort(),
     }
 }
 
@@ -415,6 +427,23 @@ mod tests {
         let ord = cfg.fit(&train, None).transform(&test, None).unwrap();
         assert_eq!(ord.row(0), [2.0, -1.0]);
         assert_eq!(ord.row(1), [2.0, 0.0]);
+    }
+
+    #[test]
+    fn ordinal_levels_follow_numeric_order() {
+        let x = Features {
+            n_rows: 3,
+            columns: vec![FeatureColumn::Categorical {
+                codes: vec![0, 1, 2],
+                levels: vec!["10".into(), "2".into(), "-1".into()],
+            }],
+        };
+        let cfg = PrepConfig {
+            encode: Encode::Ordinal,
+            ..PrepConfig::default()
+        };
+        let m = cfg.fit(&x, None).transform(&x, None).unwrap();
+        assert_eq!(m.data, vec![2.0, 1.0, 0.0]);
     }
 
     #[test]

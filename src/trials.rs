@@ -8,6 +8,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -73,9 +74,17 @@ thread_local! {
     static IN_TRIAL: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether the current thread is running a trial (panic hooks use this to stay quiet).
+/// Whether the current thread is inside [`guarded`] (panic hooks use this to stay quiet).
 pub fn in_trial() -> bool {
     IN_TRIAL.with(Cell::get)
+}
+
+/// Run `f`, turning a panic into `Err(message)`; panic hooks can stay quiet meanwhile ([`in_trial`]).
+pub fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    let was = IN_TRIAL.with(|g| g.replace(true));
+    let out = catch_unwind(AssertUnwindSafe(f));
+    IN_TRIAL.with(|g| g.set(was));
+    out.map_err(|p| panic_text(p.as_ref()))
 }
 
 /// Seed for trial `id`'s learner.
@@ -108,13 +117,10 @@ pub fn evaluate(ctx: &EvalContext, id: usize, config: TrialConfig, started_secs:
         started_secs,
         error: None,
     };
-    IN_TRIAL.with(|f| f.set(true));
-    let outcome = catch_unwind(AssertUnwindSafe(|| run_folds(ctx, id, &mut result)));
-    IN_TRIAL.with(|f| f.set(false));
-    match outcome {
+    match guarded(|| run_folds(ctx, id, &mut result)) {
         Ok(Ok(())) => result.status = TrialStatus::Completed,
         Ok(Err(e)) => result.error = Some(e.to_string()),
-        Err(p) => result.error = Some(format!("panicked: {}", panic_text(p.as_ref()))),
+        Err(p) => result.error = Some(format!("panicked: {p}")),
     }
     result
 }

@@ -270,6 +270,7 @@ fn bad_training_input_gives_clear_errors() {
     check(&f, &["--metric", "accuracy"], "does not apply to regression");
     check(&f, &["--task", "clustering"], "unknown task 'clustering'");
     check(&f, &["--time-budget", "0"], "time budget must be a positive");
+    check(&f, &["--time-budget", "1e20"], "at most 1e9");
 }
 
 #[test]

@@ -56,6 +56,7 @@ pub enum Prediction {
 
 type Logistic = linfa_logistic::FittedLogisticRegression<f64, usize>;
 type MultiLogistic = linfa_logistic::MultiFittedLogisticRegression<f64, usize>;
+type Ols = smartcore::linear::linear_regression::LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>;
 type Ridge = smartcore::linear::ridge_regression::RidgeRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>;
 
 /// A fitted learner, serialisable into the model file.
@@ -76,17 +77,13 @@ pub enum Fitted {
         /// Number of classes of the task.
         n_classes: usize,
     },
-    /// Ordinary least squares.
-    Linear(linfa_linear::FittedLinearRegression<f64>),
-    /// A linear model kept as plain coefficients (ridge, fitted by smartcore).
+    /// A linear model kept as plain coefficients (OLS, ridge, lasso, elastic net).
     LinearCoef {
         /// Weight per feature.
         coef: Vec<f64>,
         /// Intercept.
         intercept: f64,
     },
-    /// Lasso / elastic net.
-    ElasticNet(linfa_elasticnet::ElasticNet<f64>),
     /// Tree or forest (classification when `n_classes > 0`).
     Forest {
         /// The trees.
@@ -152,11 +149,16 @@ pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u
             }
         }
         ("linear_regression", Y::Values(v)) => {
-            let ds = DatasetBase::new(x.view(), Array1::from(v.to_vec()));
-            let m = linfa_linear::LinearRegression::new()
-                .fit(&ds)
-                .map_err(|err| e(err.to_string()))?;
-            Ok(Fitted::Linear(m))
+            // SVD least squares: one-hot columns that sum to the intercept make X rank-deficient, and
+            // the SVD solve drops the null space (minimum-norm solution) where QR would blow up.
+            let dm = dense(x).map_err(&e)?;
+            let p = smartcore::linear::linear_regression::LinearRegressionParameters::default()
+                .with_solver(smartcore::linear::linear_regression::LinearRegressionSolverName::SVD);
+            let m = Ols::fit(&dm, &v.to_vec(), p).map_err(|err| e(err.to_string()))?;
+            Ok(Fitted::LinearCoef {
+                coef: (0..x.cols).map(|j| *m.coefficients().get((j, 0))).collect(),
+                intercept: *m.intercept(),
+            })
         }
         ("ridge", Y::Values(v)) => {
             let alpha = params.f64_or("alpha", 1.0)?;
@@ -179,7 +181,10 @@ pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u
             } else {
                 params.f64_or("l1_ratio", 0.5)?
             };
-            let ds = DatasetBase::new(x.view(), Array1::from(v.to_vec()));
+            // linfa-elasticnet centres y but not X, so its intercept is only right for centred columns:
+            // centre here and move the offset into the intercept.
+            let (xc, means) = centered(x);
+            let ds = DatasetBase::new(xc.view(), Array1::from(v.to_vec()));
             let m = linfa_elasticnet::ElasticNet::params()
                 .penalty(alpha)
                 .l1_ratio(l1)
@@ -187,7 +192,12 @@ pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u
                 .tolerance(1e-4)
                 .fit(&ds)
                 .map_err(|err| e(err.to_string()))?;
-            Ok(Fitted::ElasticNet(m))
+            let coef: Vec<f64> = m.hyperplane().to_vec();
+            let shift: f64 = coef.iter().zip(&means).map(|(w, mu)| w * mu).sum();
+            Ok(Fitted::LinearCoef {
+                coef,
+                intercept: m.intercept() - shift,
+            })
         }
         ("decision_tree" | "random_forest", y) => {
             let forest = learner == "random_forest";
@@ -272,6 +282,29 @@ pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u
     }
 }
 
+/// Copy into smartcore's matrix type (row-major, so no transpose).
+fn dense(x: &Matrix) -> std::result::Result<DenseMatrix<f64>, String> {
+    DenseMatrix::new(x.rows, x.cols, x.data.clone(), false).map_err(|e| e.to_string())
+}
+
+/// Columns shifted to mean zero, and the means.
+fn centered(x: &Matrix) -> (Matrix, Vec<f64>) {
+    let mut means = vec![0.0; x.cols];
+    for i in 0..x.rows {
+        for (m, v) in means.iter_mut().zip(x.row(i)) {
+            *m += v;
+        }
+    }
+    means.iter_mut().for_each(|m| *m /= x.rows.max(1) as f64);
+    let mut c = x.clone();
+    for i in 0..c.rows {
+        for (v, m) in c.data[i * c.cols..(i + 1) * c.cols].iter_mut().zip(&means) {
+            *v -= m;
+        }
+    }
+    (c, means)
+}
+
 /// Spread a model's probability columns (over the classes it saw) onto all `k` task classes.
 fn spread(probs: &Array2<f64>, seen: &[usize], k: usize) -> Matrix {
     let mut out = Matrix::zeros(probs.nrows(), k);
@@ -305,8 +338,6 @@ impl Fitted {
                 let p = model.predict_probabilities(&view);
                 Prediction::Proba(spread(&p, model.classes(), *n_classes))
             }
-            Fitted::Linear(m) => Prediction::Values(m.predict(&view).to_vec()),
-            Fitted::ElasticNet(m) => Prediction::Values(m.predict(&view).to_vec()),
             Fitted::LinearCoef { coef, intercept } => {
                 if coef.len() != x.cols {
                     return Err(Error::learner("linear", "feature count differs from training"));
@@ -337,8 +368,23 @@ impl Fitted {
                 n_classes,
             } => knn_predict(train, y, *k, *distance_weights, *n_classes, x)?,
             Fitted::GaussianNb { model, n_classes } => {
-                let (p, classes) = model.predict_proba(view);
-                let seen: Vec<usize> = classes.into_iter().copied().collect();
+                // Normalise the joint log-likelihoods with log-sum-exp ourselves: linfa-bayes'
+                // predict_proba skips the max shift and turns far-out rows into inf/NaN.
+                let jll = model.joint_log_likelihood(view);
+                let mut seen: Vec<usize> = jll.keys().map(|c| **c).collect();
+                seen.sort_unstable();
+                let mut p = Array2::<f64>::zeros((x.rows, seen.len()));
+                for i in 0..x.rows {
+                    let row: Vec<f64> = seen
+                        .iter()
+                        .map(|c| jll.get(c).map_or(f64::NEG_INFINITY, |v| v[i]))
+                        .collect();
+                    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let z: f64 = row.iter().map(|l| (l - max).exp()).sum();
+                    for (j, l) in row.iter().enumerate() {
+                        p[(i, j)] = (l - max).exp() / z;
+                    }
+                }
                 Prediction::Proba(spread(&p, &seen, *n_classes))
             }
         })
@@ -407,4 +453,122 @@ fn knn_predict(
     } else {
         Prediction::Values(data)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit_predict(learner: &str, task: Task, x: &Matrix, y: Y, q: &Matrix) -> Prediction {
+        fit(learner, &Params::default(), task, x, y, 1)
+            .unwrap()
+            .predict(q)
+            .unwrap()
+    }
+
+    #[test]
+    fn linear_models_get_the_intercept_right_on_uncentred_columns() {
+        // y = 100 + 5x with x in [10, 20], no scaling: the intercept must not be pinned to mean(y).
+        let xs: Vec<f64> = (0..50).map(|i| 10.0 + i as f64 * 0.2).collect();
+        let x = Matrix {
+            data: xs.clone(),
+            rows: 50,
+            cols: 1,
+        };
+        let y: Vec<f64> = xs.iter().map(|v| 100.0 + 5.0 * v).collect();
+        let q = Matrix {
+            data: vec![12.0, 30.0],
+            rows: 2,
+            cols: 1,
+        };
+        for l in ["linear_regression", "ridge", "lasso", "elastic_net"] {
+            let mut p = Params::default();
+            p.set("alpha", crate::space::Value::Float(1e-4));
+            let m = fit(l, &p, Task::Regression, &x, Y::Values(&y), 1).unwrap();
+            let Prediction::Values(v) = m.predict(&q).unwrap() else {
+                panic!("values")
+            };
+            assert!(
+                (v[0] - 160.0).abs() < 0.5 && (v[1] - 250.0).abs() < 1.0,
+                "{l}: {v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ols_survives_full_one_hot_columns() {
+        // Two one-hot columns summing to the intercept column: rank-deficient design.
+        let mut data = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..40 {
+            let a = (i % 2) as f64;
+            data.extend([a, 1.0 - a, i as f64 / 10.0]);
+            y.push(3.0 * a + i as f64 / 10.0);
+        }
+        let x = Matrix {
+            data,
+            rows: 40,
+            cols: 3,
+        };
+        let q = Matrix {
+            data: vec![0.0, 0.0, 1.0, 1.0, 0.0, 1.0],
+            rows: 2,
+            cols: 3,
+        };
+        let Prediction::Values(v) = fit_predict("linear_regression", Task::Regression, &x, Y::Values(&y), &q)
+        else {
+            panic!("values")
+        };
+        // An unseen category (all zeros) lands between the two known ones, not at a huge value.
+        assert!(v[0].abs() < 10.0, "{v:?}");
+        assert!((v[1] - 4.0).abs() < 1e-6, "{v:?}");
+    }
+
+    #[test]
+    fn gaussian_nb_probabilities_stay_finite_far_from_the_data() {
+        let x = Matrix {
+            data: vec![0.0, 0.1, 0.2, 5.0, 5.1, 5.2],
+            rows: 6,
+            cols: 1,
+        };
+        let y = [0, 0, 0, 1, 1, 1];
+        let q = Matrix {
+            data: vec![1e6, 0.1],
+            rows: 2,
+            cols: 1,
+        };
+        let Prediction::Proba(p) = fit_predict("gaussian_nb", Task::Binary, &x, Y::Classes(&y, 2), &q) else {
+            panic!("proba")
+        };
+        assert!(p.data.iter().all(|v| v.is_finite()), "{:?}", p.data);
+        assert_eq!(p.get(0, 1), 1.0);
+        assert!(p.get(1, 0) > 0.99);
+    }
+
+    #[test]
+    fn classifiers_return_a_distribution_over_all_task_classes() {
+        let x = Matrix {
+            data: (0..60).map(|i| (i % 3) as f64 + (i as f64) * 0.001).collect(),
+            rows: 60,
+            cols: 1,
+        };
+        let y: Vec<usize> = (0..60).map(|i| i % 3).collect();
+        for l in [
+            "logistic_regression",
+            "decision_tree",
+            "random_forest",
+            "knn",
+            "gaussian_nb",
+        ] {
+            let Prediction::Proba(p) = fit_predict(l, Task::Multiclass, &x, Y::Classes(&y, 4), &x) else {
+                panic!("proba")
+            };
+            assert_eq!(p.cols, 4, "{l}");
+            for i in 0..60 {
+                let row = p.row(i);
+                assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{l}: {row:?}");
+                assert_eq!(crate::metrics::argmax(row), y[i], "{l} row {i}: {row:?}");
+            }
+        }
+    }
 }

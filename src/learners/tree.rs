@@ -272,6 +272,12 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
     let mut scratch: Vec<(usize, Stats)> = Vec::new();
     let mut hist_n: Vec<f64> = Vec::new();
     let mut hist_acc: Vec<f64> = Vec::new();
+    // Split tolerances are relative to the root's impurity, so the target's scale does not matter.
+    let mut root = Stats::new(stat_width);
+    for &i in &idx {
+        root.add(&y, i as usize);
+    }
+    let tol = root.cost(kind, p.criterion) * 1e-12;
     // Work stack: (node index, start, end, depth).
     let mut stack = vec![(0usize, 0usize, idx.len(), 0usize)];
     tree.nodes.push(Node::LEAF);
@@ -283,7 +289,7 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
         }
         let parent_cost = total.cost(kind, p.criterion);
         let mut best: Option<Split> = None;
-        if depth < p.max_depth && total.n >= 2.0 * min_leaf && parent_cost > 1e-12 {
+        if depth < p.max_depth && total.n >= 2.0 * min_leaf && parent_cost > tol {
             features.shuffle(&mut rng);
             let mtry = p.max_features.clamp(1, n_features.max(1));
             for &f in &features[..mtry] {
@@ -351,7 +357,7 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                         break;
                     }
                     let gain = parent_cost - left.cost(kind, p.criterion) - right.cost(kind, p.criterion);
-                    if gain > 1e-12 && best.as_ref().is_none_or(|s| gain > s.gain) {
+                    if gain > tol && best.as_ref().is_none_or(|s| gain > s.gain) {
                         best = Some(Split {
                             feature: f,
                             bin: *b,
@@ -404,6 +410,18 @@ impl Forest {
     /// Fit `n_trees` trees; with `bootstrap`, each on a resample of the rows. Trees are grown in parallel
     /// but each has its own seed, so the forest does not depend on the number of threads.
     pub fn fit(x: &Matrix, y: Labels, n_trees: usize, bootstrap: bool, p: TreeParams, seed: u64) -> Forest {
+        // Regression targets are centred so sums of squares do not cancel for large offsets.
+        let (centered, offset) = match y {
+            Labels::Values(v) => {
+                let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
+                (v.iter().map(|t| t - m).collect::<Vec<f64>>(), m)
+            }
+            Labels::Classes(..) => (Vec::new(), 0.0),
+        };
+        let y = match y {
+            Labels::Values(_) => Labels::Values(&centered),
+            c => c,
+        };
         let binned = Binned::new(x);
         let n = x.rows;
         let trees = (0..n_trees.max(1))
@@ -416,7 +434,11 @@ impl Forest {
                 } else {
                     (0..n as u32).collect()
                 };
-                grow(&binned, y, idx, p, tree_seed)
+                let mut tree = grow(&binned, y, idx, p, tree_seed);
+                if offset != 0.0 {
+                    tree.values.iter_mut().for_each(|v| *v += offset);
+                }
+                tree
             })
             .collect();
         Forest {
@@ -486,6 +508,23 @@ mod tests {
         assert!(acc >= 390, "train accuracy {acc}/400");
         for i in 0..400 {
             assert!((p[i * 2] + p[i * 2 + 1] - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn regression_works_at_any_target_scale() {
+        let (x, _) = xor_data(200);
+        for scale in [1e-9, 1.0, 1e9] {
+            let y: Vec<f64> = (0..200).map(|i| 1e6 * scale + scale * x.get(i, 0)).collect();
+            let p = Forest::fit(&x, Labels::Values(&y), 1, false, params(8, 3), 1).predict(&x);
+            let mean = y.iter().sum::<f64>() / 200.0;
+            let ss_tot: f64 = y.iter().map(|t| (t - mean) * (t - mean)).sum();
+            let ss_res: f64 = y.iter().zip(&p).map(|(t, q)| (t - q) * (t - q)).sum();
+            assert!(
+                1.0 - ss_res / ss_tot > 0.95,
+                "scale {scale}: r2 {}",
+                1.0 - ss_res / ss_tot
+            );
         }
     }
 
