@@ -564,10 +564,10 @@ mod tests {
                 panic!("proba")
             };
             assert_eq!(p.cols, 4, "{l}");
-            for i in 0..60 {
+            for (i, &truth) in y.iter().enumerate() {
                 let row = p.row(i);
                 assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{l}: {row:?}");
-                assert_eq!(crate::metrics::argmax(row), y[i], "{l} row {i}: {row:?}");
+                assert_eq!(crate::metrics::argmax(row), truth, "{l} row {i}: {row:?}");
             }
         }
     }
