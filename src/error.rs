@@ -49,6 +49,9 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// The workspace database is unusable or refused an operation.
+    #[error("workspace store: {0}")]
+    Store(String),
     /// No trial finished successfully, so there is no model.
     #[error("no trial succeeded: {0}")]
     NoModel(String),

@@ -1,0 +1,249 @@
+//! The experiment store: experiments, runs with child runs (trials), params, step metrics, tags,
+//! artifacts and an environment snapshot, behind the [`Store`] trait.
+//!
+//! [`SqliteStore`] is the embedded backend (a workspace folder with one SQLite database and an
+//! `artifacts/` tree); `SqliteStore::in_memory` serves tests and library users. Every state change
+//! is one transaction. The SQL is kept to what SQLite and PostgreSQL share, so a PostgreSQL backend
+//! can implement the same trait.
+
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteStore;
+
+use crate::error::Result;
+
+/// Run identifier (unique within a store).
+pub type RunId = i64;
+
+/// State of a run or trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Created, not started.
+    Queued,
+    /// In progress.
+    Running,
+    /// Finished normally.
+    Completed,
+    /// Stopped early by a pruner.
+    Pruned,
+    /// Ended with an error.
+    Failed,
+    /// Stopped for exceeding its time limit.
+    TimedOut,
+    /// The process died or was interrupted while it ran.
+    Killed,
+}
+
+impl RunStatus {
+    /// Name as stored and shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Pruned => "pruned",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Killed => "killed",
+        }
+    }
+
+    /// Every status.
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Completed,
+        RunStatus::Pruned,
+        RunStatus::Failed,
+        RunStatus::TimedOut,
+        RunStatus::Killed,
+    ];
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<RunStatus> {
+        RunStatus::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| {
+            crate::Error::Config(format!(
+                "unknown status '{s}' (one of: {})",
+                RunStatus::ALL.map(|r| r.name()).join(", ")
+            ))
+        })
+    }
+}
+
+/// An experiment: a named group of runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// Identifier.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Creation time (seconds since the Unix epoch).
+    pub created: f64,
+    /// Number of top-level runs.
+    pub runs: i64,
+}
+
+/// What to record when a run starts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NewRun {
+    /// Experiment name (created when new).
+    pub experiment: String,
+    /// Parent run for a child run (trial).
+    pub parent: Option<RunId>,
+    /// Display name, e.g. the learner of a trial.
+    pub name: String,
+    /// Initial status.
+    pub status: Option<RunStatus>,
+    /// Parameters, as JSON values.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Environment snapshot (top-level runs).
+    pub environment: serde_json::Value,
+}
+
+/// One metric value at a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    /// Metric name.
+    pub key: String,
+    /// Value.
+    pub value: f64,
+    /// Step (fold, boosting round, epoch…).
+    pub step: i64,
+    /// Seconds since the Unix epoch.
+    pub timestamp: f64,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Identifier.
+    pub id: RunId,
+    /// Experiment name.
+    pub experiment: String,
+    /// Parent run, for trials.
+    pub parent: Option<RunId>,
+    /// Display name.
+    pub name: String,
+    /// Current state.
+    pub status: RunStatus,
+    /// Start time.
+    pub started: f64,
+    /// End time, once ended.
+    pub ended: Option<f64>,
+    /// Parameters.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Latest value of each metric.
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// Tags.
+    pub tags: serde_json::Map<String, serde_json::Value>,
+    /// Error text of a failed run.
+    pub error: Option<String>,
+    /// Environment snapshot.
+    pub environment: serde_json::Value,
+    /// Artifact names and paths relative to the workspace.
+    pub artifacts: Vec<(String, String)>,
+}
+
+impl RunRecord {
+    /// Seconds from start to end (or to now while running).
+    pub fn duration(&self) -> f64 {
+        self.ended.unwrap_or_else(now) - self.started
+    }
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs of this experiment.
+    pub experiment: Option<String>,
+    /// Only children of this run (`None`: top-level runs only, unless `all_levels`).
+    pub parent: Option<RunId>,
+    /// Include runs at every level.
+    pub all_levels: bool,
+    /// Only runs in this state.
+    pub status: Option<RunStatus>,
+}
+
+/// Storage of experiments, runs, metrics and artifacts.
+pub trait Store: Send + Sync {
+    /// Start a run (creating its experiment when needed).
+    fn create_run(&self, run: &NewRun) -> Result<RunId>;
+    /// Record a run's end state (and error text).
+    fn finish_run(&self, id: RunId, status: RunStatus, error: Option<&str>) -> Result<()>;
+    /// Append metric values.
+    fn log_metrics(&self, id: RunId, points: &[MetricPoint]) -> Result<()>;
+    /// Set tags (overwriting existing keys).
+    fn set_tags(&self, id: RunId, tags: &[(&str, &str)]) -> Result<()>;
+    /// Record an artifact's path relative to the workspace.
+    fn add_artifact(&self, id: RunId, name: &str, path: &str) -> Result<()>;
+    /// Record a whole finished trial (child run, params, metrics, status) in one transaction.
+    fn record_trial(
+        &self,
+        trial: &NewRun,
+        points: &[MetricPoint],
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<RunId>;
+    /// One run.
+    fn run(&self, id: RunId) -> Result<RunRecord>;
+    /// Runs matching a filter, oldest first.
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
+    /// Every value of every metric of a run, by key then step.
+    fn metric_history(&self, id: RunId) -> Result<Vec<MetricPoint>>;
+    /// All experiments.
+    fn experiments(&self) -> Result<Vec<Experiment>>;
+    /// Mark runs left `running` by a dead process as `killed`; returns how many.
+    fn mark_running_killed(&self, ids: &[RunId]) -> Result<usize>;
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Default workspace folder when neither `--workspace` nor `AUTOML_WORKSPACE` is given.
+pub const DEFAULT_WORKSPACE: &str = "automl-workspace";
+
+/// A workspace folder: `automl.db` plus `artifacts/<run-id>/…`.
+pub struct Workspace {
+    /// The folder.
+    pub root: PathBuf,
+    /// Its store.
+    pub store: SqliteStore,
+}
+
+impl Workspace {
+    /// Pick the folder: the given one, else `AUTOML_WORKSPACE`, else `./automl-workspace`.
+    pub fn locate(given: Option<&Path>) -> PathBuf {
+        given
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("AUTOML_WORKSPACE").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKSPACE))
+    }
+
+    /// Open (creating on first use) the workspace at `root`.
+    pub fn open(root: &Path) -> Result<Workspace> {
+        std::fs::create_dir_all(root.join("artifacts")).map_err(|e| crate::Error::io(root, e))?;
+        let store = SqliteStore::open(&root.join("automl.db"))?;
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            store,
+        })
+    }
+
+    /// Folder for a run's artifacts (created).
+    pub fn artifact_dir(&self, id: RunId) -> Result<PathBuf> {
+        let d = self.root.join("artifacts").join(id.to_string());
+        std::fs::create_dir_all(&d).map_err(|e| crate::Error::io(&d, e))?;
+        Ok(d)
+    }
+}
