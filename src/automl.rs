@@ -20,11 +20,23 @@ use crate::metrics::Metric;
 use crate::model::{ModelFile, ModelInfo, Pipeline, FORMAT, FORMAT_VERSION};
 use crate::sampler::RandomSampler;
 use crate::space::builtin_spaces;
+use crate::store::{MetricPoint, NewRun, RunId, RunStatus, Store};
 use crate::trials::{self, Budget, EvalContext, TrialResult, TrialStatus};
 use crate::validation;
 
 /// Callback invoked after every trial.
 pub type TrialCallback = Arc<dyn Fn(&TrialResult) + Send + Sync>;
+
+/// Where a run is recorded: a store, the experiment name, and extra environment facts.
+#[derive(Clone)]
+pub struct Recording {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Experiment name.
+    pub experiment: String,
+    /// Extra environment facts (CLI arguments, data hash, …) merged into the snapshot.
+    pub environment: serde_json::Map<String, serde_json::Value>,
+}
 
 /// Builder for [`AutoML`]; every setting has a sensible default.
 #[derive(Clone, Default)]
@@ -36,9 +48,16 @@ pub struct AutoMLBuilder {
     seed: u64,
     learners: Option<Vec<String>>,
     on_trial: Option<TrialCallback>,
+    recording: Option<Recording>,
 }
 
 impl AutoMLBuilder {
+    /// Record the run, every trial and their metrics in a store.
+    pub fn record(mut self, r: Recording) -> Self {
+        self.recording = Some(r);
+        self
+    }
+
     /// Primary metric (default: ROC AUC for binary, accuracy for multiclass, R² for regression).
     pub fn metric(mut self, m: Metric) -> Self {
         self.metric = Some(m);
@@ -129,6 +148,8 @@ pub struct RunSummary {
     pub refit_secs: f64,
     /// Non-fatal remarks.
     pub warnings: Vec<String>,
+    /// The parent run in the store, when recorded.
+    pub run_id: Option<RunId>,
 }
 
 impl RunSummary {
@@ -144,6 +165,90 @@ impl RunSummary {
             .filter(|t| t.status == TrialStatus::Failed)
             .count()
     }
+}
+
+fn point(key: &str, step: i64, value: f64) -> MetricPoint {
+    MetricPoint {
+        key: key.to_string(),
+        value,
+        step,
+        timestamp: crate::store::now(),
+    }
+}
+
+fn parent_run(
+    r: &Recording,
+    data: &Dataset,
+    metric: Metric,
+    validation: &str,
+    s: &AutoMLBuilder,
+    jobs: usize,
+) -> NewRun {
+    let mut params = serde_json::Map::new();
+    params.insert("target".into(), data.schema.target.clone().into());
+    params.insert("task".into(), data.schema.task.name().into());
+    params.insert("metric".into(), metric.name().into());
+    params.insert("validation".into(), validation.into());
+    params.insert("time_budget".into(), s.time_budget.into());
+    params.insert("max_trials".into(), s.max_trials.into());
+    params.insert("seed".into(), s.seed.into());
+    let mut env = serde_json::Map::new();
+    env.insert("automl_version".into(), env!("CARGO_PKG_VERSION").into());
+    env.insert(
+        "os".into(),
+        format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH).into(),
+    );
+    env.insert("cpus".into(), default_jobs().into());
+    env.insert("jobs".into(), jobs.into());
+    env.insert("seed".into(), s.seed.into());
+    env.insert("rows".into(), data.n_rows().into());
+    for (k, v) in &r.environment {
+        env.insert(k.clone(), v.clone());
+    }
+    NewRun {
+        experiment: r.experiment.clone(),
+        parent: None,
+        name: format!("automl run ({})", data.schema.target),
+        status: Some(RunStatus::Running),
+        params,
+        environment: serde_json::Value::Object(env),
+    }
+}
+
+/// Store one finished trial as a child run: its configuration as params, each fold's score as a
+/// step metric (`fold_<metric>`), the fold means as metrics.
+fn record_trial(r: &Recording, parent: RunId, t: &TrialResult, metric: Metric) -> Result<RunId> {
+    let mut params = serde_json::Map::new();
+    params.insert("trial".into(), t.id.into());
+    params.insert("learner".into(), t.config.learner.clone().into());
+    for (k, v) in &t.config.prep.0 {
+        params.insert(format!("prep.{k}"), serde_json::to_value(v).unwrap_or_default());
+    }
+    for (k, v) in &t.config.params.0 {
+        params.insert(k.clone(), serde_json::to_value(v).unwrap_or_default());
+    }
+    let fold_key = format!("fold_{}", metric.name());
+    let mut points: Vec<MetricPoint> = t
+        .fold_scores
+        .iter()
+        .enumerate()
+        .map(|(i, v)| point(&fold_key, i as i64, *v))
+        .collect();
+    points.extend(t.metrics.iter().map(|(k, v)| point(k, 0, *v)));
+    points.push(point("fit_secs", 0, t.fit_secs));
+    let status = match t.status {
+        TrialStatus::Completed => RunStatus::Completed,
+        TrialStatus::Failed => RunStatus::Failed,
+    };
+    let run = NewRun {
+        experiment: r.experiment.clone(),
+        parent: Some(parent),
+        name: format!("trial {} {}", t.id, t.config.learner),
+        status: Some(RunStatus::Running),
+        params,
+        environment: serde_json::Value::Null,
+    };
+    r.store.record_trial(&run, &points, status, t.error.as_deref())
 }
 
 /// Default worker count: every available core.
@@ -214,14 +319,39 @@ impl AutoML {
             max_trials: s.max_trials,
         };
         let jobs = s.jobs.unwrap_or_else(default_jobs);
-        let noop = |_: &TrialResult| {};
-        let cb: &(dyn Fn(&TrialResult) + Sync) = match &s.on_trial {
-            Some(f) => f.as_ref(),
-            None => &noop,
+        let run_id = match &s.recording {
+            Some(r) => Some(
+                r.store
+                    .create_run(&parent_run(r, data, metric, &plan.description, s, jobs))?,
+            ),
+            None => None,
+        };
+        let store_error: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+        let on_done = |t: &TrialResult| {
+            if let (Some(r), Some(parent)) = (&s.recording, run_id) {
+                if let Err(e) = record_trial(r, parent, t, metric) {
+                    if let Ok(mut slot) = store_error.lock() {
+                        slot.get_or_insert(e.to_string());
+                    }
+                }
+            }
+            if let Some(f) = &s.on_trial {
+                f(t);
+            }
         };
         let t0 = Instant::now();
-        let results = trials::run(&ctx, &|i| sampler.config(i), budget, jobs, cb)?;
+        let results = trials::run(&ctx, &|i| sampler.config(i), budget, jobs, &on_done);
         let search_secs = t0.elapsed().as_secs_f64();
+        if let Ok(Some(e)) = store_error.into_inner() {
+            warnings.push(format!("some trials could not be recorded: {e}"));
+        }
+        let results = match (results, &s.recording, run_id) {
+            (Err(e), Some(r), Some(id)) => {
+                r.store.finish_run(id, RunStatus::Failed, Some(&e.to_string()))?;
+                return Err(e);
+            }
+            (res, _, _) => res?,
+        };
         let ranked = trials::ranked(&results, metric);
         let Some(best) = ranked.first().copied() else {
             let mut reasons: Vec<String> = results
@@ -268,6 +398,21 @@ impl AutoML {
         };
         let model = ModelFile { info, pipeline };
         let best_trial = best.id;
+        if let (Some(r), Some(id)) = (&s.recording, run_id) {
+            let mut points = vec![point(&format!("cv_{}", metric.name()), 0, model.cv_score)];
+            points.extend(model.metrics.iter().map(|(k, v)| point(k, 0, *v)));
+            r.store.log_metrics(id, &points)?;
+            let (trial, n) = (best_trial.to_string(), results.len().to_string());
+            r.store.set_tags(
+                id,
+                &[
+                    ("best_trial", &trial),
+                    ("best_learner", &model.config.learner),
+                    ("trials", &n),
+                ],
+            )?;
+            r.store.finish_run(id, RunStatus::Completed, None)?;
+        }
         Ok(RunSummary {
             task,
             metric,
@@ -279,6 +424,7 @@ impl AutoML {
             search_secs,
             refit_secs,
             warnings,
+            run_id,
         })
     }
 }

@@ -10,8 +10,10 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table as Gr
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use automl::automl::Recording;
 use automl::data::Task;
 use automl::model::{predictions_csv, write_atomic};
+use automl::store::{RunFilter, RunRecord, RunStatus, Store, Workspace};
 use automl::trials::{TrialResult, TrialStatus};
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary, Table};
 
@@ -33,6 +35,52 @@ enum Command {
     Run(Box<RunArgs>),
     /// Predict with a saved model.
     Predict(PredictArgs),
+    /// Experiments recorded in the workspace.
+    #[command(subcommand)]
+    Experiments(ExperimentsCmd),
+    /// Runs recorded in the workspace.
+    #[command(subcommand)]
+    Runs(RunsCmd),
+}
+
+#[derive(Args, Clone)]
+struct WorkspaceArgs {
+    /// Workspace folder (default: $AUTOML_WORKSPACE, else ./automl-workspace).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ExperimentsCmd {
+    /// List experiments with their number of runs.
+    List(WorkspaceArgs),
+}
+
+#[derive(Subcommand)]
+enum RunsCmd {
+    /// List the top-level runs (of one experiment), newest last.
+    List {
+        /// Experiment name (default: all).
+        experiment: Option<String>,
+        /// Only runs in this state: queued, running, completed, pruned, failed, timed_out, killed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Sort by this metric, best first (direction from the metric's name).
+        #[arg(long, value_name = "METRIC")]
+        sort: Option<String>,
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+    },
+    /// Show one run: params, final metrics, metric history, trials, error, environment.
+    Show {
+        /// Run id.
+        run: i64,
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+    },
 }
 
 const RUN_HELP: &str = "\
@@ -103,6 +151,16 @@ struct RunArgs {
     /// No progress bar or schema summary.
     #[arg(long, short)]
     quiet: bool,
+    /// Workspace folder recording the run (default: $AUTOML_WORKSPACE, else ./automl-workspace).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Experiment name (default: the training file's name without extension, or its folder's name
+    /// for generic names such as train.csv).
+    #[arg(long, value_name = "NAME")]
+    experiment: Option<String>,
+    /// Do not record the run in a workspace.
+    #[arg(long, conflicts_with_all = ["workspace", "experiment"])]
+    no_store: bool,
 }
 
 #[derive(Args)]
@@ -131,6 +189,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run(*a),
         Command::Predict(a) => predict(a),
+        Command::Experiments(ExperimentsCmd::List(ws)) => experiments_list(&ws),
+        Command::Runs(RunsCmd::List {
+            experiment,
+            status,
+            sort,
+            ws,
+        }) => runs_list(experiment, status, sort, &ws),
+        Command::Runs(RunsCmd::Show { run, ws }) => runs_show(run, &ws),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -169,6 +235,27 @@ fn run(a: RunArgs) -> Result<()> {
     }
     if let Some(l) = &a.learners {
         builder = builder.learners(l.iter().map(|s| s.trim().to_string()));
+    }
+    let workspace = if a.no_store {
+        None
+    } else {
+        Some(Workspace::open(&Workspace::locate(a.workspace.as_deref()))?)
+    };
+    if let Some(ws) = &workspace {
+        let experiment = a
+            .experiment
+            .clone()
+            .unwrap_or_else(|| default_experiment(&a.train));
+        let mut env = serde_json::Map::new();
+        env.insert("args".into(), json!(std::env::args().collect::<Vec<_>>()));
+        env.insert("data_file".into(), json!(a.train.display().to_string()));
+        env.insert("data_hash".into(), json!(file_hash(&a.train)));
+        env.insert("git_commit".into(), json!(git_commit()));
+        builder = builder.record(Recording {
+            store: ws.store.clone(),
+            experiment,
+            environment: env,
+        });
     }
     let primary = metric.unwrap_or(Metric::default_for(data.schema.task));
     let bar = progress_bar(a.quiet || a.json, a.max_trials);
@@ -209,6 +296,13 @@ fn run(a: RunArgs) -> Result<()> {
         }
     }
     run.best.save(&a.model_out)?;
+    if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
+        let dir = ws.artifact_dir(id)?;
+        std::fs::copy(&a.model_out, dir.join("model.automl"))
+            .map_err(|e| Error::io(dir.join("model.automl"), e))?;
+        ws.store
+            .add_artifact(id, "model", &format!("artifacts/{id}/model.automl"))?;
+    }
     // Predict and score with the model as saved, so `automl predict` gives identical output.
     let model = ModelFile::load(&a.model_out)?;
     let mut notes = Vec::new();
@@ -334,6 +428,12 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) 
     if let Some(out) = &a.out {
         println!("predictions written to {}", out.display());
     }
+    if let Some(id) = run.run_id {
+        println!(
+            "recorded as run {id} in {} (see: automl runs show {id})",
+            Workspace::locate(a.workspace.as_deref()).display()
+        );
+    }
 }
 
 fn print_json(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) -> Result<()> {
@@ -370,6 +470,7 @@ fn print_json(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) -> 
         },
         "test": test.map(|t| t.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
         "model": a.model_out,
+        "run_id": run.run_id,
         "predictions": a.out,
         "leaderboard": run.leaderboard().into_iter().map(trial).collect::<Vec<_>>(),
         "warnings": run.warnings,
@@ -414,6 +515,243 @@ fn predict(a: PredictArgs) -> Result<()> {
             eprintln!("note: {n}");
         }
         println!("{n} predictions written to {}", a.out.display());
+    }
+    Ok(())
+}
+
+/// The training file's name without extension; for generic names (`train.csv`), its folder's name.
+fn default_experiment(train: &Path) -> String {
+    let stem = train
+        .file_stem()
+        .map_or("default".into(), |s| s.to_string_lossy().to_string());
+    let generic = ["train", "training", "data", "dataset"].contains(&stem.to_ascii_lowercase().as_str());
+    let parent = train.canonicalize().ok().and_then(|p| {
+        p.parent()
+            .and_then(|d| d.file_name())
+            .map(|d| d.to_string_lossy().to_string())
+    });
+    match (generic, parent) {
+        (true, Some(dir)) => dir,
+        _ => stem,
+    }
+}
+
+/// FNV-1a 64 of a file's bytes, as hex (stable across platforms and Rust versions).
+fn file_hash(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Some(format!("{h:016x}"))
+}
+
+/// The current git commit when run inside a repository.
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn open_existing(ws: &WorkspaceArgs) -> Result<Workspace> {
+    let root = Workspace::locate(ws.workspace.as_deref());
+    if !root.join("automl.db").exists() {
+        return Err(Error::Store(format!(
+            "no workspace at {} (run `automl run` first, or pass --workspace DIR)",
+            root.display()
+        )));
+    }
+    Workspace::open(&root)
+}
+
+fn print_json_value(v: &serde_json::Value) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(|e| Error::Config(e.to_string()))?
+    );
+    Ok(())
+}
+
+fn grid(header: &[&str]) -> Grid {
+    let mut t = Grid::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(header.to_vec());
+    t
+}
+
+fn experiments_list(ws: &WorkspaceArgs) -> Result<()> {
+    let w = open_existing(ws)?;
+    let exps = w.store.experiments()?;
+    if ws.json {
+        return print_json_value(&json!(exps));
+    }
+    let mut t = grid(&["id", "experiment", "runs"]);
+    for e in exps {
+        t.add_row(vec![e.id.to_string(), e.name, e.runs.to_string()]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn metric_of(r: &RunRecord, key: &str) -> Option<f64> {
+    r.metrics.get(key).and_then(serde_json::Value::as_f64)
+}
+
+fn runs_list(
+    experiment: Option<String>,
+    status: Option<String>,
+    sort: Option<String>,
+    ws: &WorkspaceArgs,
+) -> Result<()> {
+    let w = open_existing(ws)?;
+    let status = status.as_deref().map(str::parse::<RunStatus>).transpose()?;
+    let mut runs = w.store.runs(&RunFilter {
+        experiment,
+        status,
+        ..RunFilter::default()
+    })?;
+    if let Some(key) = &sort {
+        let higher = key.parse::<Metric>().map_or(true, Metric::higher_is_better);
+        runs.sort_by(|a, b| {
+            let (x, y) = (metric_of(a, key), metric_of(b, key));
+            match (x, y) {
+                (Some(x), Some(y)) if higher => y.total_cmp(&x),
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => a.id.cmp(&b.id),
+            }
+        });
+    }
+    if ws.json {
+        return print_json_value(&json!(runs));
+    }
+    let mut t = grid(&[
+        "run",
+        "experiment",
+        "status",
+        "best learner",
+        "metric",
+        "trials",
+        "duration s",
+    ]);
+    for r in &runs {
+        let metric = r.params.get("metric").and_then(|m| m.as_str()).unwrap_or("");
+        let score = metric_of(r, metric).map_or("-".into(), |v| format!("{metric} {v:.4}"));
+        let tag = |k: &str| r.tags.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
+        t.add_row(vec![
+            r.id.to_string(),
+            r.experiment.clone(),
+            r.status.name().to_string(),
+            tag("best_learner"),
+            score,
+            tag("trials"),
+            format!("{:.1}", r.duration()),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn runs_show(id: i64, ws: &WorkspaceArgs) -> Result<()> {
+    let w = open_existing(ws)?;
+    let run = w.store.run(id)?;
+    let history = w.store.metric_history(id)?;
+    let children = w.store.runs(&RunFilter {
+        parent: Some(id),
+        ..RunFilter::default()
+    })?;
+    if ws.json {
+        return print_json_value(&json!({"run": run, "metric_history": history, "children": children}));
+    }
+    println!(
+        "run {} ({}), experiment '{}', status {}",
+        run.id,
+        run.name,
+        run.experiment,
+        run.status.name()
+    );
+    if let Some(p) = run.parent {
+        println!("parent run: {p}");
+    }
+    println!("duration: {:.2}s", run.duration());
+    if let Some(e) = &run.error {
+        println!("error: {e}");
+    }
+    let kv = |title: &str, m: &serde_json::Map<String, serde_json::Value>| {
+        if !m.is_empty() {
+            let mut t = grid(&[title, "value"]);
+            for (k, v) in m {
+                t.add_row(vec![k.clone(), v.to_string().trim_matches('"').to_string()]);
+            }
+            println!("{t}");
+        }
+    };
+    kv("param", &run.params);
+    kv("metric", &run.metrics);
+    kv("tag", &run.tags);
+    if history.iter().any(|p| p.step > 0) {
+        let mut t = grid(&["metric", "step", "value"]);
+        for p in history
+            .iter()
+            .filter(|p| history.iter().filter(|q| q.key == p.key).count() > 1)
+        {
+            t.add_row(vec![p.key.clone(), p.step.to_string(), format!("{:.6}", p.value)]);
+        }
+        println!("metric history\n{t}");
+    }
+    for (name, path) in &run.artifacts {
+        println!("artifact {name}: {}", w.root.join(path).display());
+    }
+    if !children.is_empty() {
+        let metric = run
+            .params
+            .get("metric")
+            .and_then(|m| m.as_str())
+            .unwrap_or("")
+            .to_string();
+        let failed = children.iter().filter(|c| c.status == RunStatus::Failed).count();
+        println!(
+            "{} trial runs ({failed} failed); `automl runs show <trial run>` for one",
+            children.len()
+        );
+        let mut best: Vec<&RunRecord> = children
+            .iter()
+            .filter(|c| metric_of(c, &metric).is_some())
+            .collect();
+        let higher = metric.parse::<Metric>().map_or(true, Metric::higher_is_better);
+        best.sort_by(|a, b| {
+            let (x, y) = (
+                metric_of(a, &metric).unwrap_or(0.0),
+                metric_of(b, &metric).unwrap_or(0.0),
+            );
+            if higher {
+                y.total_cmp(&x)
+            } else {
+                x.total_cmp(&y)
+            }
+        });
+        let mut t = grid(&["trial run", "name", "status", &metric]);
+        for c in best.iter().take(5) {
+            t.add_row(vec![
+                c.id.to_string(),
+                c.name.clone(),
+                c.status.name().to_string(),
+                metric_of(c, &metric).map_or("-".into(), |v| format!("{v:.4}")),
+            ]);
+        }
+        println!("{t}");
+    }
+    if run.parent.is_none() {
+        println!(
+            "environment: {}",
+            serde_json::to_string(&run.environment).map_err(|e| Error::Config(e.to_string()))?
+        );
     }
     Ok(())
 }

@@ -358,3 +358,128 @@ fn predict_checks_the_schema() {
         "not an automl model file",
     );
 }
+
+#[test]
+fn runs_are_recorded_and_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tr = data("penguins", "train.csv");
+    let v = json_run(
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "species",
+            "--max-trials",
+            "9",
+            "--json",
+        ],
+        d,
+    );
+    let id = v["run_id"].as_i64().expect("run id");
+    let exps: Value = serde_json::from_str(&exec(&["experiments", "list", "--json"], d).1).unwrap();
+    assert_eq!(exps[0]["name"], "penguins");
+    assert_eq!(exps[0]["runs"], 1);
+    let (ok, out, err) = exec(&["runs", "list", "penguins", "--json"], d);
+    assert!(ok, "{err}");
+    let runs: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["status"], "completed");
+    assert_eq!(runs[0]["tags"]["trials"], "9");
+    assert_eq!(
+        runs[0]["metrics"]["accuracy"].as_f64(),
+        v["best"]["cv_score"].as_f64()
+    );
+    let (ok, out, err) = exec(&["runs", "show", &id.to_string(), "--json"], d);
+    assert!(ok, "{err}");
+    let show: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(show["children"].as_array().unwrap().len(), 9);
+    let trial = &show["children"][0];
+    assert_eq!(trial["parent"], id);
+    assert!(trial["params"]["learner"].is_string());
+    assert_eq!(show["run"]["environment"]["seed"], 0);
+    assert!(show["run"]["environment"]["data_hash"].is_string());
+    let model = show["run"]["artifacts"][0][1].as_str().unwrap();
+    assert!(d.join("automl-workspace").join(model).exists());
+    // A trial run's history holds one step per fold.
+    let tid = trial["id"].as_i64().unwrap().to_string();
+    let t: Value = serde_json::from_str(&exec(&["runs", "show", &tid, "--json"], d).1).unwrap();
+    let folds = t["metric_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["key"] == "fold_accuracy")
+        .count();
+    assert_eq!(folds, 5);
+    let (ok, out, _) = exec(&["runs", "list", "--status", "failed", "--json"], d);
+    assert!(ok);
+    assert_eq!(out.trim(), "[]");
+    fails_with(&["runs", "show", "999"], d, "no run 999");
+    fails_with(
+        &["runs", "list", "--status", "weird"],
+        d,
+        "unknown status 'weird'",
+    );
+    let other = tempfile::tempdir().unwrap();
+    fails_with(&["runs", "list"], other.path(), "no workspace at");
+    let (ok, _, _) = exec(
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "species",
+            "--max-trials",
+            "2",
+            "--no-store",
+            "-q",
+        ],
+        other.path(),
+    );
+    assert!(ok);
+    assert!(!other.path().join("automl-workspace").exists());
+}
+
+#[test]
+fn four_processes_share_one_workspace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tr = data("iris", "train.csv");
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            automl()
+                .args([
+                    "run",
+                    tr.to_str().unwrap(),
+                    "--target",
+                    "species",
+                    "--max-trials",
+                    "40",
+                    "--jobs",
+                    "1",
+                ])
+                .args([
+                    "--seed",
+                    &i.to_string(),
+                    "--experiment",
+                    "shared",
+                    "--model-out",
+                    &format!("m{i}.automl"),
+                    "-q",
+                ])
+                .current_dir(d)
+                .output()
+                .expect("runs")
+        })
+        .collect();
+    for c in &children {
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+        assert!(!String::from_utf8_lossy(&c.stderr).contains("locked"));
+    }
+    let runs: Value = serde_json::from_str(&exec(&["runs", "list", "shared", "--json"], d).1).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 4);
+    for r in runs.as_array().unwrap() {
+        let id = r["id"].as_i64().unwrap().to_string();
+        let show: Value = serde_json::from_str(&exec(&["runs", "show", &id, "--json"], d).1).unwrap();
+        assert_eq!(show["children"].as_array().unwrap().len(), 40);
+    }
+}

@@ -218,7 +218,7 @@ pub struct Workspace {
     /// The folder.
     pub root: PathBuf,
     /// Its store.
-    pub store: SqliteStore,
+    pub store: std::sync::Arc<SqliteStore>,
 }
 
 impl Workspace {
@@ -233,7 +233,7 @@ impl Workspace {
     /// Open (creating on first use) the workspace at `root`.
     pub fn open(root: &Path) -> Result<Workspace> {
         std::fs::create_dir_all(root.join("artifacts")).map_err(|e| crate::Error::io(root, e))?;
-        let store = SqliteStore::open(&root.join("automl.db"))?;
+        let store = std::sync::Arc::new(SqliteStore::open(&root.join("automl.db"))?);
         Ok(Workspace {
             root: root.to_path_buf(),
             store,
