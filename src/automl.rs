@@ -49,9 +49,17 @@ pub struct AutoMLBuilder {
     learners: Option<Vec<String>>,
     on_trial: Option<TrialCallback>,
     recording: Option<Recording>,
+    resume: Option<RunId>,
 }
 
 impl AutoMLBuilder {
+    /// Continue run `id` of the recording store instead of starting a new one: finished trials are
+    /// kept, trials killed by the interruption run again, the remaining time budget is honoured.
+    pub fn resume(mut self, id: RunId) -> Self {
+        self.resume = Some(id);
+        self
+    }
+
     /// Record the run, every trial and their metrics in a store.
     pub fn record(mut self, r: Recording) -> Self {
         self.recording = Some(r);
@@ -150,6 +158,8 @@ pub struct RunSummary {
     pub warnings: Vec<String>,
     /// The parent run in the store, when recorded.
     pub run_id: Option<RunId>,
+    /// What was resumed, for a resumed run.
+    pub resumed: Option<String>,
 }
 
 impl RunSummary {
@@ -215,40 +225,203 @@ fn parent_run(
     }
 }
 
-/// Store one finished trial as a child run: its configuration as params, each fold's score as a
-/// step metric (`fold_<metric>`), the fold means as metrics.
-fn record_trial(r: &Recording, parent: RunId, t: &TrialResult, metric: Metric) -> Result<RunId> {
-    let mut params = serde_json::Map::new();
-    params.insert("trial".into(), t.id.into());
-    params.insert("learner".into(), t.config.learner.clone().into());
-    for (k, v) in &t.config.prep.0 {
-        params.insert(format!("prep.{k}"), serde_json::to_value(v).unwrap_or_default());
+/// Records each trial as a child run: `running` when it starts (so a killed process leaves it
+/// visible), then its fold step metrics (`fold_<metric>`), fold means and end state in one transaction.
+struct Recorder<'a> {
+    recording: Option<(&'a Recording, RunId)>,
+    metric: Metric,
+    runs: std::sync::Mutex<std::collections::HashMap<usize, RunId>>,
+    error: std::sync::Mutex<Option<String>>,
+    user: Option<&'a TrialCallback>,
+}
+
+impl Recorder<'_> {
+    fn note(&self, e: Error) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(e.to_string());
+        }
     }
-    for (k, v) in &t.config.params.0 {
-        params.insert(k.clone(), serde_json::to_value(v).unwrap_or_default());
+}
+
+impl trials::Observer for Recorder<'_> {
+    fn started(&self, id: usize, config: &crate::model::TrialConfig) {
+        let Some((r, parent)) = self.recording else { return };
+        let mut params = serde_json::Map::new();
+        params.insert("trial".into(), id.into());
+        params.insert("learner".into(), config.learner.clone().into());
+        for (k, v) in &config.prep.0 {
+            params.insert(
+                format!("{PREP_PREFIX}{k}"),
+                serde_json::to_value(v).unwrap_or_default(),
+            );
+        }
+        for (k, v) in &config.params.0 {
+            params.insert(k.clone(), serde_json::to_value(v).unwrap_or_default());
+        }
+        let run = NewRun {
+            experiment: r.experiment.clone(),
+            parent: Some(parent),
+            name: format!("trial {id} {}", config.learner),
+            status: Some(RunStatus::Running),
+            params,
+            environment: serde_json::Value::Null,
+        };
+        match r.store.create_run(&run) {
+            Ok(rid) => {
+                if let Ok(mut m) = self.runs.lock() {
+                    m.insert(id, rid);
+                }
+            }
+            Err(e) => self.note(e),
+        }
+    }
+
+    fn finished(&self, t: &TrialResult) {
+        if let Some((r, _)) = self.recording {
+            let rid = self.runs.lock().ok().and_then(|mut m| m.remove(&t.id));
+            if let Some(rid) = rid {
+                let fold_key = format!("fold_{}", self.metric.name());
+                let mut points: Vec<MetricPoint> = t
+                    .fold_scores
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| point(&fold_key, i as i64, *v))
+                    .collect();
+                points.extend(t.metrics.iter().map(|(k, v)| point(k, 0, *v)));
+                points.push(point(FIT_SECS, 0, t.fit_secs));
+                let status = match t.status {
+                    TrialStatus::Completed => RunStatus::Completed,
+                    TrialStatus::Failed => RunStatus::Failed,
+                };
+                if let Err(e) = r.store.complete_run(rid, &points, status, t.error.as_deref()) {
+                    self.note(e);
+                }
+            }
+        }
+        if let Some(f) = self.user {
+            f(t);
+        }
+    }
+}
+
+const PREP_PREFIX: &str = "prep.";
+const FIT_SECS: &str = "fit_secs";
+
+/// Reopen run `id` for resuming: mark trials left `running` as killed, rebuild the finished ones,
+/// and measure the time already spent. Returns (finished trials, seconds spent, a note).
+fn reopen(r: &Recording, id: RunId, metric: Metric) -> Result<(Vec<TrialResult>, f64, String)> {
+    let parent = r.store.run(id)?;
+    if let Some(p) = parent.parent {
+        return Err(Error::Config(format!(
+            "run {id} is a trial; resume its parent run {p}"
+        )));
+    }
+    if parent.status == RunStatus::Completed {
+        return Err(Error::Config(format!(
+            "run {id} already completed; there is nothing to resume"
+        )));
+    }
+    if let (Some(a), Some(b)) = (
+        parent.environment.get("data_hash"),
+        r.environment.get("data_hash"),
+    ) {
+        if a != b {
+            return Err(Error::Config(format!(
+                "the training data differs from the data run {id} was started with (hash {a} vs {b})"
+            )));
+        }
+    }
+    let kids = r.store.runs(&crate::store::RunFilter {
+        parent: Some(id),
+        ..Default::default()
+    })?;
+    let running: Vec<RunId> = kids
+        .iter()
+        .filter(|k| k.status == RunStatus::Running)
+        .map(|k| k.id)
+        .collect();
+    let killed = r.store.mark_running_killed(&running)?;
+    let mut prior = Vec::new();
+    for k in kids
+        .iter()
+        .filter(|k| matches!(k.status, RunStatus::Completed | RunStatus::Failed))
+    {
+        let history = r.store.metric_history(k.id)?;
+        if let Some(t) = trial_from_record(k, &history, metric) {
+            prior.push(t);
+        }
+    }
+    let last_end = kids.iter().filter_map(|k| k.ended).fold(parent.started, f64::max);
+    let spent = last_end - parent.started;
+    r.store.reopen_run(id)?;
+    let note = format!(
+        "resuming run {id}: {} finished trial(s) kept, {killed} trial(s) killed by the interruption will run again, {spent:.1}s of the budget already spent",
+        prior.len()
+    );
+    Ok((prior, spent, note))
+}
+
+/// Rebuild a finished trial from its stored child run.
+fn trial_from_record(
+    rec: &crate::store::RunRecord,
+    history: &[MetricPoint],
+    metric: Metric,
+) -> Option<TrialResult> {
+    let id = usize::try_from(rec.params.get("trial")?.as_u64()?).ok()?;
+    let learner = rec.params.get("learner")?.as_str()?.to_string();
+    let mut prep = crate::space::Params::default();
+    let mut params = crate::space::Params::default();
+    for (k, v) in &rec.params {
+        if k == "trial" || k == "learner" {
+            continue;
+        }
+        let value: crate::space::Value = serde_json::from_value(v.clone()).ok()?;
+        match k.strip_prefix(PREP_PREFIX) {
+            Some(name) => prep.set(name, value),
+            None => params.set(k, value),
+        }
     }
     let fold_key = format!("fold_{}", metric.name());
-    let mut points: Vec<MetricPoint> = t
-        .fold_scores
+    let mut folds: Vec<&MetricPoint> = history.iter().filter(|p| p.key == fold_key).collect();
+    folds.sort_by_key(|p| p.step);
+    let fold_scores: Vec<f64> = folds.iter().map(|p| p.value).collect();
+    let metrics: std::collections::BTreeMap<String, f64> = rec
+        .metrics
         .iter()
-        .enumerate()
-        .map(|(i, v)| point(&fold_key, i as i64, *v))
+        .filter(|(k, _)| *k != &fold_key && k.as_str() != FIT_SECS)
+        .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
         .collect();
-    points.extend(t.metrics.iter().map(|(k, v)| point(k, 0, *v)));
-    points.push(point("fit_secs", 0, t.fit_secs));
-    let status = match t.status {
-        TrialStatus::Completed => RunStatus::Completed,
-        TrialStatus::Failed => RunStatus::Failed,
+    let completed = rec.status == RunStatus::Completed;
+    let score = if completed {
+        metrics.get(metric.name()).copied()
+    } else {
+        None
     };
-    let run = NewRun {
-        experiment: r.experiment.clone(),
-        parent: Some(parent),
-        name: format!("trial {} {}", t.id, t.config.learner),
-        status: Some(RunStatus::Running),
-        params,
-        environment: serde_json::Value::Null,
-    };
-    r.store.record_trial(&run, &points, status, t.error.as_deref())
+    let std = score.map(|m| {
+        let n = fold_scores.len().max(1) as f64;
+        (fold_scores.iter().map(|s| (s - m) * (s - m)).sum::<f64>() / n).sqrt()
+    });
+    Some(TrialResult {
+        id,
+        config: crate::model::TrialConfig {
+            learner,
+            prep,
+            params,
+        },
+        status: if completed {
+            TrialStatus::Completed
+        } else {
+            TrialStatus::Failed
+        },
+        score,
+        std,
+        fold_scores,
+        metrics,
+        fit_secs: rec.metrics.get(FIT_SECS).and_then(|v| v.as_f64()).unwrap_or(0.0),
+        predict_secs: 0.0,
+        started_secs: 0.0,
+        error: rec.error.clone(),
+    })
 }
 
 /// Default worker count: every available core.
@@ -310,39 +483,49 @@ impl AutoML {
             seed: s.seed,
         };
         let sampler = RandomSampler::new(prep, spaces, s.seed);
+        let jobs = s.jobs.unwrap_or_else(default_jobs);
+        // A resumed run keeps its finished trials and the time it already spent.
+        let mut resumed = None;
+        let (run_id, prior, spent) = match (&s.recording, s.resume) {
+            (Some(r), Some(id)) => {
+                let (prior, spent, note) = reopen(r, id, metric)?;
+                resumed = Some(note);
+                (Some(id), prior, spent)
+            }
+            (None, Some(id)) => {
+                return Err(Error::Config(format!(
+                    "cannot resume run {id} without a workspace"
+                )));
+            }
+            (Some(r), None) => (
+                Some(
+                    r.store
+                        .create_run(&parent_run(r, data, metric, &plan.description, s, jobs))?,
+                ),
+                Vec::new(),
+                0.0,
+            ),
+            (None, None) => (None, Vec::new(), 0.0),
+        };
         let budget = Budget {
             time: match (s.time_budget, s.max_trials) {
-                (Some(t), _) => Some(Duration::from_secs_f64(t)),
+                (Some(t), _) => Some(Duration::from_secs_f64((t - spent).max(0.0))),
                 (None, Some(_)) => None,
-                (None, None) => Some(Duration::from_secs(60)),
+                (None, None) => Some(Duration::from_secs_f64((60.0 - spent).max(0.0))),
             },
             max_trials: s.max_trials,
         };
-        let jobs = s.jobs.unwrap_or_else(default_jobs);
-        let run_id = match &s.recording {
-            Some(r) => Some(
-                r.store
-                    .create_run(&parent_run(r, data, metric, &plan.description, s, jobs))?,
-            ),
-            None => None,
-        };
-        let store_error: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-        let on_done = |t: &TrialResult| {
-            if let (Some(r), Some(parent)) = (&s.recording, run_id) {
-                if let Err(e) = record_trial(r, parent, t, metric) {
-                    if let Ok(mut slot) = store_error.lock() {
-                        slot.get_or_insert(e.to_string());
-                    }
-                }
-            }
-            if let Some(f) = &s.on_trial {
-                f(t);
-            }
+        let observer = Recorder {
+            recording: s.recording.as_ref().zip(run_id),
+            metric,
+            runs: std::sync::Mutex::new(std::collections::HashMap::new()),
+            error: std::sync::Mutex::new(None),
+            user: s.on_trial.as_ref(),
         };
         let t0 = Instant::now();
-        let results = trials::run(&ctx, &|i| sampler.config(i), budget, jobs, &on_done);
+        let results = trials::run(&ctx, &|i| sampler.config(i), budget, jobs, prior, &observer);
         let search_secs = t0.elapsed().as_secs_f64();
-        if let Ok(Some(e)) = store_error.into_inner() {
+        if let Ok(Some(e)) = observer.error.into_inner() {
             warnings.push(format!("some trials could not be recorded: {e}"));
         }
         let results = match (results, &s.recording, run_id) {
@@ -425,6 +608,7 @@ impl AutoML {
             refit_secs,
             warnings,
             run_id,
+            resumed,
         })
     }
 }

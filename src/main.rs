@@ -104,10 +104,10 @@ Examples:
 #[derive(Args)]
 struct RunArgs {
     /// Training data: a CSV (with header) or Parquet file.
-    train: PathBuf,
+    train: Option<PathBuf>,
     /// Name of the column to predict.
-    #[arg(long)]
-    target: String,
+    #[arg(long, required_unless_present = "resume")]
+    target: Option<String>,
     /// binary, multiclass or regression (default: inferred from the target column).
     #[arg(long)]
     task: Option<String>,
@@ -159,8 +159,13 @@ struct RunArgs {
     #[arg(long, value_name = "NAME")]
     experiment: Option<String>,
     /// Do not record the run in a workspace.
-    #[arg(long, conflicts_with_all = ["workspace", "experiment"])]
+    #[arg(long, conflicts_with_all = ["workspace", "experiment", "resume"])]
     no_store: bool,
+    /// Continue an interrupted run of the workspace: finished trials are kept, trials killed by the
+    /// interruption run again, the remaining time budget is honoured. Without TRAIN, the run's
+    /// recorded command line is reused (from the same folder).
+    #[arg(long, value_name = "RUN")]
+    resume: Option<i64>,
 }
 
 #[derive(Args)]
@@ -213,12 +218,53 @@ fn warn(quiet: bool, msg: &str) {
     }
 }
 
+/// For `--resume RUN` without a training file: the arguments the run was started with.
+fn resumed_args(a: RunArgs) -> Result<RunArgs> {
+    let (Some(id), None) = (a.resume, &a.train) else {
+        return Ok(a);
+    };
+    let ws = open_existing(&WorkspaceArgs {
+        workspace: a.workspace.clone(),
+        json: false,
+    })?;
+    let run = ws.store.run(id)?;
+    let args: Vec<String> = run
+        .environment
+        .get("args")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .ok_or_else(|| {
+            Error::Store(format!(
+                "run {id} has no recorded command line; give TRAIN and --target"
+            ))
+        })?;
+    match Cli::try_parse_from(args) {
+        Ok(Cli {
+            command: Command::Run(old),
+        }) => Ok(RunArgs {
+            resume: Some(id),
+            workspace: a.workspace.or(old.workspace.clone()),
+            quiet: a.quiet || old.quiet,
+            json: a.json || old.json,
+            ..*old
+        }),
+        _ => Err(Error::Store(format!(
+            "run {id}'s recorded command line cannot be reused; give TRAIN and --target"
+        ))),
+    }
+}
+
 fn run(a: RunArgs) -> Result<()> {
+    let a = resumed_args(a)?;
+    let (Some(train), Some(target)) = (a.train.clone(), a.target.clone()) else {
+        return Err(Error::Config(
+            "give a TRAIN file and --target (or --resume RUN)".into(),
+        ));
+    };
     let task = a.task.as_deref().map(str::parse::<Task>).transpose()?;
     let metric = a.metric.as_deref().map(str::parse::<Metric>).transpose()?;
-    let data = Dataset::from_path(&a.train, &a.target, task)?;
+    let data = Dataset::from_path(&train, &target, task)?;
     if !a.quiet && !a.json {
-        eprintln!("{}: {}", a.train.display(), data.schema.summary(data.n_rows()));
+        eprintln!("{}: {}", train.display(), data.schema.summary(data.n_rows()));
     }
     let mut builder = AutoML::builder().seed(a.seed);
     if let Some(m) = metric {
@@ -242,15 +288,15 @@ fn run(a: RunArgs) -> Result<()> {
         Some(Workspace::open(&Workspace::locate(a.workspace.as_deref()))?)
     };
     if let Some(ws) = &workspace {
-        let experiment = a
-            .experiment
-            .clone()
-            .unwrap_or_else(|| default_experiment(&a.train));
+        let experiment = a.experiment.clone().unwrap_or_else(|| default_experiment(&train));
         let mut env = serde_json::Map::new();
         env.insert("args".into(), json!(std::env::args().collect::<Vec<_>>()));
-        env.insert("data_file".into(), json!(a.train.display().to_string()));
-        env.insert("data_hash".into(), json!(file_hash(&a.train)));
+        env.insert("data_file".into(), json!(train.display().to_string()));
+        env.insert("data_hash".into(), json!(file_hash(&train)));
         env.insert("git_commit".into(), json!(git_commit()));
+        if let Some(id) = a.resume {
+            builder = builder.resume(id);
+        }
         builder = builder.record(Recording {
             store: ws.store.clone(),
             experiment,
@@ -290,6 +336,9 @@ fn run(a: RunArgs) -> Result<()> {
     let run = automl.fit(&data);
     bar.finish_and_clear();
     let run = run?;
+    if let Some(note) = &run.resumed {
+        eprintln!("{note}");
+    }
     if !a.json {
         for w in &run.warnings {
             warn(a.quiet, w);
@@ -471,6 +520,7 @@ fn print_json(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) -> 
         "test": test.map(|t| t.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
         "model": a.model_out,
         "run_id": run.run_id,
+        "resumed": run.resumed,
         "predictions": a.out,
         "leaderboard": run.leaderboard().into_iter().map(trial).collect::<Vec<_>>(),
         "warnings": run.warnings,

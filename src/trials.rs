@@ -182,9 +182,21 @@ pub struct Budget {
     pub max_trials: Option<usize>,
 }
 
+/// Hooks called from the worker running a trial.
+pub trait Observer: Sync {
+    /// Trial `id` is about to be evaluated with `config`.
+    fn started(&self, _id: usize, _config: &TrialConfig) {}
+    /// Trial finished (completed or failed).
+    fn finished(&self, _result: &TrialResult) {}
+}
+
+/// An observer that does nothing.
+pub struct NoObserver;
+impl Observer for NoObserver {}
+
 /// Run trials `0, 1, 2, …` (configurations from `generate`) on `jobs` workers until the budget is
-/// spent. `on_done` is called after each trial, from the worker that ran it. Results come back
-/// sorted by trial id.
+/// spent, skipping the ids of `prior` results (a resumed run); the observer hears of each trial's
+/// start and end. Returns `prior` plus the new results, sorted by trial id.
 ///
 /// With a time budget, no trial starts once the elapsed time plus the estimated time to refit the
 /// best trial so far on all rows (capped at half the budget) reaches the budget, so that the
@@ -194,7 +206,8 @@ pub fn run(
     generate: &(dyn Fn(usize) -> TrialConfig + Sync),
     budget: Budget,
     jobs: usize,
-    on_done: &(dyn Fn(&TrialResult) + Sync),
+    prior: Vec<TrialResult>,
+    observer: &dyn Observer,
 ) -> Result<Vec<TrialResult>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
@@ -203,8 +216,8 @@ pub fn run(
         .map_err(|e| Error::Config(format!("cannot start {jobs} worker threads: {e}")))?;
     let start = Instant::now();
     let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::new());
     let max = budget.max_trials.unwrap_or(usize::MAX);
+    let skip: std::collections::HashSet<usize> = prior.iter().map(|r| r.id).collect();
     // (best score so far, estimated seconds to refit it on all rows)
     let best: Mutex<Option<(f64, f64)>> = Mutex::new(None);
     let n_rows = ctx.data.n_rows() as f64;
@@ -217,6 +230,12 @@ pub fn run(
             .map_or(n_rows, |f| f.train.len().max(1) as f64);
         r.fit_secs / folds * n_rows / train
     };
+    if let Some(b) = ranked(&prior, ctx.metric).first() {
+        if let (Some(score), Ok(mut slot)) = (b.score, best.lock()) {
+            *slot = Some((score, refit_estimate(b)));
+        }
+    }
+    let results = Mutex::new(prior);
     pool.scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|_| loop {
@@ -231,18 +250,22 @@ pub fn run(
                         break;
                     }
                 }
-                let id = next.fetch_add(1, Ordering::SeqCst);
+                let mut id = next.fetch_add(1, Ordering::SeqCst);
+                while skip.contains(&id) {
+                    id = next.fetch_add(1, Ordering::SeqCst);
+                }
                 if id >= max {
                     break;
                 }
                 let config = generate(id);
+                observer.started(id, &config);
                 let r = evaluate(ctx, id, config, start.elapsed().as_secs_f64());
                 if let (Some(score), Ok(mut b)) = (r.score, best.lock()) {
                     if b.is_none_or(|(old, _)| ctx.metric.better(score, old)) {
                         *b = Some((score, refit_estimate(&r)));
                     }
                 }
-                on_done(&r);
+                observer.finished(&r);
                 if let Ok(mut v) = results.lock() {
                     v.push(r);
                 }
@@ -317,7 +340,8 @@ mod tests {
                 max_trials: Some(4),
             },
             2,
-            &|_| {},
+            Vec::new(),
+            &NoObserver,
         )
         .unwrap();
         assert_eq!(results.len(), 4);

@@ -483,3 +483,113 @@ fn four_processes_share_one_workspace() {
         assert_eq!(show["children"].as_array().unwrap().len(), 40);
     }
 }
+
+fn completed_trials(d: &Path, run: i64) -> Vec<(i64, f64)> {
+    let (ok, out, err) = exec(&["runs", "show", &run.to_string(), "--json"], d);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let mut done: Vec<(i64, f64)> = v["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "completed")
+        .map(|c| {
+            (
+                c["params"]["trial"].as_i64().unwrap(),
+                c["metrics"]["accuracy"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    done.sort_by_key(|t| t.0);
+    done
+}
+
+fn integrity(d: &Path) {
+    let s = automl::store::SqliteStore::open(&d.join("automl-workspace/automl.db")).expect("store opens");
+    s.integrity_check().expect("integrity");
+}
+
+#[test]
+fn kill_nine_then_resume_loses_no_completed_trial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tr = data("breast_cancer", "train.csv");
+    let bin = assert_cmd::cargo::cargo_bin("automl");
+    let start = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .args(args)
+            .current_dir(d)
+            .spawn()
+            .expect("spawn")
+    };
+    let first = [
+        "run",
+        tr.to_str().unwrap(),
+        "--target",
+        "diagnosis",
+        "--metric",
+        "accuracy",
+        "--max-trials",
+        "80",
+        "--jobs",
+        "2",
+        "--seed",
+        "5",
+        "-q",
+    ];
+    let mut seen: Vec<(i64, f64)> = Vec::new();
+    let mut kills = 0;
+    let mut finished = false;
+    // Kill the first run, then each resume, until one finishes by itself; check the store each time.
+    let mut child = start(&first);
+    for delay_ms in [900u64, 900, 900, 900, 900] {
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let alone = child.try_wait().unwrap().is_some();
+        if !alone {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        let status = child.wait().unwrap();
+        if alone {
+            assert!(status.success());
+            finished = true;
+            break;
+        }
+        if !d.join("automl-workspace/automl.db").exists() {
+            child = start(&first);
+            continue;
+        }
+        integrity(d);
+        let now = completed_trials(d, 1);
+        for t in &seen {
+            assert!(now.contains(t), "completed trial {t:?} lost after a kill");
+        }
+        seen = now;
+        child = start(&["run", "--resume", "1", "-q"]);
+    }
+    if !finished {
+        assert!(child.wait().unwrap().success());
+    }
+    assert!(
+        kills >= 2,
+        "the test should interrupt the run at least twice ({kills})"
+    );
+    integrity(d);
+    let done = completed_trials(d, 1);
+    for t in &seen {
+        assert!(done.contains(t), "completed trial {t:?} lost");
+    }
+    let ids: Vec<i64> = done.iter().map(|t| t.0).collect();
+    assert_eq!(
+        ids,
+        (0..80).collect::<Vec<i64>>(),
+        "every trial id completed exactly once"
+    );
+    let runs: Value = serde_json::from_str(&exec(&["runs", "list", "--json"], d).1).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["status"], "completed");
+    eprintln!(
+        "kill -9 test: {kills} kills; {} trials kept across them; 80 completed at the end",
+        seen.len()
+    );
+}

@@ -183,14 +183,16 @@ pub trait Store: Send + Sync {
     fn set_tags(&self, id: RunId, tags: &[(&str, &str)]) -> Result<()>;
     /// Record an artifact's path relative to the workspace.
     fn add_artifact(&self, id: RunId, name: &str, path: &str) -> Result<()>;
-    /// Record a whole finished trial (child run, params, metrics, status) in one transaction.
-    fn record_trial(
+    /// Log a run's final metrics and end state in one transaction.
+    fn complete_run(
         &self,
-        trial: &NewRun,
+        id: RunId,
         points: &[MetricPoint],
         status: RunStatus,
         error: Option<&str>,
-    ) -> Result<RunId>;
+    ) -> Result<()>;
+    /// Put an ended run back to `running` (resuming it).
+    fn reopen_run(&self, id: RunId) -> Result<()>;
     /// One run.
     fn run(&self, id: RunId) -> Result<RunRecord>;
     /// Runs matching a filter, oldest first.

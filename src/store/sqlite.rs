@@ -261,23 +261,37 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn record_trial(
+    fn complete_run(
         &self,
-        trial: &NewRun,
+        id: RunId,
         points: &[MetricPoint],
         status: RunStatus,
         error: Option<&str>,
-    ) -> Result<RunId> {
+    ) -> Result<()> {
         let e = db_err(&self.label);
         let mut c = self.conn()?;
         let tx = c
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&e)?;
-        let id = insert_run(&tx, trial).map_err(&e)?;
         insert_metrics(&tx, id, points).map_err(&e)?;
-        finish(&tx, id, status, error).map_err(&e)?;
-        tx.commit().map_err(&e)?;
-        Ok(id)
+        if finish(&tx, id, status, error).map_err(&e)? == 0 {
+            return Err(Error::Store(format!("no run {id}")));
+        }
+        tx.commit().map_err(&e)
+    }
+
+    fn reopen_run(&self, id: RunId) -> Result<()> {
+        let c = self.conn()?;
+        let n = c
+            .execute(
+                "UPDATE runs SET status = 'running', ended = NULL, error = NULL WHERE id = ?1",
+                params![id],
+            )
+            .map_err(db_err(&self.label))?;
+        if n == 0 {
+            return Err(Error::Store(format!("no run {id} in this workspace")));
+        }
+        Ok(())
     }
 
     fn run(&self, id: RunId) -> Result<RunRecord> {
@@ -456,6 +470,19 @@ impl SqliteStore {
 mod tests {
     use super::*;
 
+    /// Record a finished trial the way `automl run` does: started, then completed.
+    fn record(
+        s: &SqliteStore,
+        t: &NewRun,
+        points: &[MetricPoint],
+        status: RunStatus,
+        err: Option<&str>,
+    ) -> RunId {
+        let id = s.create_run(t).unwrap();
+        s.complete_run(id, points, status, err).unwrap();
+        id
+    }
+
     fn trial(parent: RunId, name: &str) -> NewRun {
         let mut params = Map::new();
         params.insert("alpha".into(), Value::from(0.5));
@@ -488,22 +515,15 @@ mod tests {
                 ..NewRun::default()
             })
             .unwrap();
-        let t1 = s
-            .record_trial(
-                &trial(parent, "ridge"),
-                &[point("r2", 0, 0.4), point("r2", 1, 0.6)],
-                RunStatus::Completed,
-                None,
-            )
-            .unwrap();
-        let t2 = s
-            .record_trial(
-                &trial(parent, "knn"),
-                &[],
-                RunStatus::Failed,
-                Some("k must be at least 1"),
-            )
-            .unwrap();
+        let pts = [point("r2", 0, 0.4), point("r2", 1, 0.6)];
+        let t1 = record(&s, &trial(parent, "ridge"), &pts, RunStatus::Completed, None);
+        let t2 = record(
+            &s,
+            &trial(parent, "knn"),
+            &[],
+            RunStatus::Failed,
+            Some("k must be at least 1"),
+        );
         s.set_tags(parent, &[("best", "ridge")]).unwrap();
         s.set_tags(parent, &[("best", "knn")]).unwrap();
         s.add_artifact(parent, "model", "artifacts/1/model.automl")
@@ -575,9 +595,7 @@ mod tests {
                 ..NewRun::default()
             })
             .unwrap();
-        let done = s
-            .record_trial(&trial(r, "t"), &[], RunStatus::Completed, None)
-            .unwrap();
+        let done = record(&s, &trial(r, "t"), &[], RunStatus::Completed, None);
         assert_eq!(s.mark_running_killed(&[r, done]).unwrap(), 1);
         assert_eq!(s.run(r).unwrap().status, RunStatus::Killed);
         assert_eq!(s.run(done).unwrap().status, RunStatus::Completed);
