@@ -13,7 +13,7 @@ use serde_json::json;
 use automl::automl::Recording;
 use automl::data::Task;
 use automl::model::{predictions_csv, write_atomic};
-use automl::store::{RunFilter, RunRecord, RunStatus, Store, Workspace};
+use automl::store::{ModelRef, RunFilter, RunRecord, RunStatus, Store, Workspace};
 use automl::trials::{TrialResult, TrialStatus};
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary, Table};
 
@@ -41,6 +41,92 @@ enum Command {
     /// Runs recorded in the workspace.
     #[command(subcommand)]
     Runs(RunsCmd),
+    /// Registered dataset versions.
+    #[command(subcommand)]
+    Data(DataCmd),
+    /// The model registry: named, versioned models with tags and aliases.
+    #[command(subcommand)]
+    Models(ModelsCmd),
+}
+
+#[derive(Subcommand)]
+enum DataCmd {
+    /// Register a data file under NAME (a copy is kept; identical content keeps its version).
+    Register {
+        /// Dataset name.
+        name: String,
+        /// CSV or Parquet file.
+        file: PathBuf,
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+    },
+    /// List dataset versions.
+    List(WorkspaceArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelsCmd {
+    /// Register the best model of a run as the next version of NAME.
+    Register {
+        /// Model name.
+        name: String,
+        /// Run whose model to register.
+        #[arg(long)]
+        run: i64,
+        /// Free-text description.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Tag as KEY=VALUE (repeatable).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// Point this alias (e.g. champion) at the new version.
+        #[arg(long)]
+        alias: Option<String>,
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+    },
+    /// List registered model versions.
+    List {
+        /// Only this model.
+        name: Option<String>,
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+    },
+    /// Show one version: NAME, NAME:VERSION or NAME@ALIAS.
+    Show {
+        /// Model reference.
+        model: String,
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+    },
+    /// Point ALIAS of NAME at VERSION (the move is recorded).
+    Alias {
+        /// Model name.
+        name: String,
+        /// Alias, e.g. champion.
+        alias: String,
+        /// Version.
+        version: i64,
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+    },
+    /// Copy a version's model file out of the workspace.
+    Export {
+        /// Model reference: NAME, NAME:VERSION or NAME@ALIAS.
+        model: String,
+        /// Destination file.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+    },
+    /// Delete a version (refused while an alias points at it).
+    Delete {
+        /// NAME:VERSION.
+        model: String,
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -161,6 +247,9 @@ struct RunArgs {
     /// Do not record the run in a workspace.
     #[arg(long, conflicts_with_all = ["workspace", "experiment", "resume"])]
     no_store: bool,
+    /// Register the best model in the workspace's model registry under this name.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_store")]
+    register: Option<String>,
     /// Continue an interrupted run of the workspace: finished trials are kept, trials killed by the
     /// interruption run again, the remaining time budget is honoured. Without TRAIN, the run's
     /// recorded command line is reused (from the same folder).
@@ -170,9 +259,12 @@ struct RunArgs {
 
 #[derive(Args)]
 struct PredictArgs {
-    /// Model file written by `automl run`.
-    #[arg(long, value_name = "FILE")]
+    /// Model file written by `automl run`, or a registered model: NAME, NAME:VERSION, NAME@ALIAS.
+    #[arg(long, value_name = "FILE|NAME")]
     model: PathBuf,
+    /// Workspace holding the registry (default: $AUTOML_WORKSPACE, else ./automl-workspace).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
     /// Data to predict (CSV or Parquet, same columns as training; the target may be absent).
     #[arg(long, value_name = "FILE")]
     data: PathBuf,
@@ -202,6 +294,8 @@ fn main() -> ExitCode {
             ws,
         }) => runs_list(experiment, status, sort, &ws),
         Command::Runs(RunsCmd::Show { run, ws }) => runs_show(run, &ws),
+        Command::Data(c) => data_cmd(c),
+        Command::Models(c) => models_cmd(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -345,12 +439,20 @@ fn run(a: RunArgs) -> Result<()> {
         }
     }
     run.best.save(&a.model_out)?;
+    let mut registered = None;
     if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
         let dir = ws.artifact_dir(id)?;
         std::fs::copy(&a.model_out, dir.join("model.automl"))
             .map_err(|e| Error::io(dir.join("model.automl"), e))?;
         ws.store
             .add_artifact(id, "model", &format!("artifacts/{id}/model.automl"))?;
+        if let Some(d) = file_hash(&train).and_then(|h| ws.store.dataset_by_hash(&h).ok().flatten()) {
+            ws.store.set_run_dataset(id, &d.name, d.version)?;
+        }
+        if let Some(name) = &a.register {
+            let v = register_run_model(ws, name, id, "", &[], None)?;
+            registered = Some(format!("{name}:{v}"));
+        }
     }
     // Predict and score with the model as saved, so `automl predict` gives identical output.
     let model = ModelFile::load(&a.model_out)?;
@@ -363,13 +465,13 @@ fn run(a: RunArgs) -> Result<()> {
         predict_file(&model, input, out, &mut notes)?;
     }
     if a.json {
-        print_json(&run, &a, test_scores.as_deref())?;
+        print_json(&run, &a, test_scores.as_deref(), registered.as_deref())?;
     } else {
         for n in &notes {
             warn(a.quiet, n);
         }
         print_leaderboard(&run, a.top);
-        print_summary(&run, &a, test_scores.as_deref());
+        print_summary(&run, &a, test_scores.as_deref(), registered);
     }
     Ok(())
 }
@@ -436,7 +538,7 @@ fn print_leaderboard(run: &RunSummary, top: usize) {
     println!("{t}");
 }
 
-fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) {
+fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, registered: Option<String>) {
     let done = run.trials.len();
     let failed = run.failed();
     println!(
@@ -477,6 +579,9 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) 
     if let Some(out) = &a.out {
         println!("predictions written to {}", out.display());
     }
+    if let Some(r) = registered {
+        println!("registered as model {r}");
+    }
     if let Some(id) = run.run_id {
         println!(
             "recorded as run {id} in {} (see: automl runs show {id})",
@@ -485,7 +590,12 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) 
     }
 }
 
-fn print_json(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) -> Result<()> {
+fn print_json(
+    run: &RunSummary,
+    a: &RunArgs,
+    test: Option<&[(String, f64)]>,
+    registered: Option<&str>,
+) -> Result<()> {
     let trial = |r: &TrialResult| {
         json!({
             "trial": r.id,
@@ -521,6 +631,7 @@ fn print_json(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>) -> 
         "model": a.model_out,
         "run_id": run.run_id,
         "resumed": run.resumed,
+        "registered": registered,
         "predictions": a.out,
         "leaderboard": run.leaderboard().into_iter().map(trial).collect::<Vec<_>>(),
         "warnings": run.warnings,
@@ -551,7 +662,26 @@ fn predict_file(model: &ModelFile, input: &Path, out: &Path, notes: &mut Vec<Str
 }
 
 fn predict(a: PredictArgs) -> Result<()> {
-    let model = ModelFile::load(&a.model)?;
+    let path = if a.model.exists() {
+        a.model.clone()
+    } else {
+        let reference = a.model.to_string_lossy().to_string();
+        let root = Workspace::locate(a.workspace.as_deref());
+        if !root.join("automl.db").exists() {
+            return Err(Error::io(
+                &a.model,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        let ws = Workspace::open(&root)?;
+        let m = ws.store.model(&ModelRef::parse(&reference)?)?;
+        eprintln!(
+            "note: using registered model {}:{} (run {})",
+            m.name, m.version, m.run
+        );
+        ws.root.join(m.path)
+    };
+    let model = ModelFile::load(&path)?;
     let mut notes = Vec::new();
     let n = predict_file(&model, &a.data, &a.out, &mut notes)?;
     if a.json {
@@ -730,6 +860,9 @@ fn runs_show(id: i64, ws: &WorkspaceArgs) -> Result<()> {
         println!("parent run: {p}");
     }
     println!("duration: {:.2}s", run.duration());
+    if let Some(d) = &run.dataset {
+        println!("dataset: {d}");
+    }
     if let Some(e) = &run.error {
         println!("error: {e}");
     }
@@ -804,6 +937,246 @@ fn runs_show(id: i64, ws: &WorkspaceArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Register run `id`'s model file under `name`; returns the new version.
+fn register_run_model(
+    ws: &Workspace,
+    name: &str,
+    id: i64,
+    description: &str,
+    tags: &[(String, String)],
+    alias: Option<&str>,
+) -> Result<i64> {
+    let run = ws.store.run(id)?;
+    let path = run
+        .artifacts
+        .iter()
+        .find(|(n, _)| n == "model")
+        .map(|(_, p)| p.clone())
+        .ok_or_else(|| Error::Store(format!("run {id} has no model artifact (did it complete?)")))?;
+    let metrics = serde_json::Value::Object(run.metrics.clone());
+    let v = ws.store.register_model(name, id, &path, description, &metrics)?;
+    if !tags.is_empty() {
+        ws.store.tag_model(name, v, tags)?;
+    }
+    if let Some(a) = alias {
+        ws.store.set_alias(name, a, v)?;
+    }
+    Ok(v)
+}
+
+fn data_cmd(c: DataCmd) -> Result<()> {
+    match c {
+        DataCmd::Register { name, file, ws } => {
+            let table = Table::read(&file)?;
+            let profile = json!({
+                "rows": table.n_rows,
+                "columns": table.columns.iter().map(|c| json!({
+                    "name": c.name, "type": c.raw, "missing": c.missing(), "distinct": c.distinct()
+                })).collect::<Vec<_>>(),
+            });
+            let hash =
+                file_hash(&file).ok_or_else(|| Error::io(&file, std::io::Error::other("unreadable")))?;
+            let root = Workspace::locate(ws.workspace.as_deref());
+            let w = Workspace::open(&root)?;
+            let fname = file
+                .file_name()
+                .map_or("data".into(), |f| f.to_string_lossy().to_string());
+            let rel = format!("datasets/{name}/{{version}}/{fname}");
+            let (d, new) = w.store.register_dataset(&name, &hash, &rel, &profile)?;
+            if new {
+                let dest = w.root.join(&d.path);
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                }
+                std::fs::copy(&file, &dest).map_err(|e| Error::io(&dest, e))?;
+            }
+            if ws.json {
+                return print_json_value(&json!({"dataset": d, "new_version": new}));
+            }
+            if new {
+                println!(
+                    "registered {}:{} ({} rows, hash {})",
+                    d.name, d.version, table.n_rows, d.hash
+                );
+            } else {
+                println!(
+                    "{}:{} already holds this content (hash {}); no new version",
+                    d.name, d.version, d.hash
+                );
+            }
+            Ok(())
+        }
+        DataCmd::List(ws) => {
+            let w = open_existing(&ws)?;
+            let all = w.store.datasets(None)?;
+            if ws.json {
+                return print_json_value(&json!(all));
+            }
+            let mut t = grid(&["dataset", "version", "rows", "hash", "path"]);
+            for d in all {
+                t.add_row(vec![
+                    d.name,
+                    d.version.to_string(),
+                    d.profile["rows"].to_string(),
+                    d.hash,
+                    d.path,
+                ]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+    }
+}
+
+fn models_cmd(c: ModelsCmd) -> Result<()> {
+    match c {
+        ModelsCmd::Register {
+            name,
+            run,
+            description,
+            tags,
+            alias,
+            ws,
+        } => {
+            let w = open_existing(&ws)?;
+            let mut kv = Vec::new();
+            for t in &tags {
+                let (k, v) = t
+                    .split_once('=')
+                    .ok_or_else(|| Error::Config(format!("--tag '{t}' must be KEY=VALUE")))?;
+                kv.push((k.to_string(), v.to_string()));
+            }
+            let v = register_run_model(&w, &name, run, &description, &kv, alias.as_deref())?;
+            if ws.json {
+                return print_json_value(&json!(w.store.model(&ModelRef::Version(name, v))?));
+            }
+            println!("registered model {name}:{v} from run {run}");
+            Ok(())
+        }
+        ModelsCmd::List { name, ws } => {
+            let w = open_existing(&ws)?;
+            let all = w.store.models(name.as_deref())?;
+            if ws.json {
+                return print_json_value(&json!(all));
+            }
+            let mut t = grid(&["model", "version", "run", "aliases", "metrics", "description"]);
+            for m in all {
+                let metrics = m
+                    .metrics
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| format!("{k}={:.4}", v.as_f64().unwrap_or(f64::NAN)))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default();
+                t.add_row(vec![
+                    m.name,
+                    m.version.to_string(),
+                    m.run.to_string(),
+                    m.aliases
+                        .iter()
+                        .map(|a| format!("@{a}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    metrics,
+                    m.description,
+                ]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+        ModelsCmd::Show { model, ws } => {
+            let w = open_existing(&ws)?;
+            let m = w.store.model(&ModelRef::parse(&model)?)?;
+            let info = ModelFile::read_info(&w.root.join(&m.path))?;
+            let history = w.store.alias_history(&m.name)?;
+            let run = w.store.run(m.run)?;
+            if ws.json {
+                return print_json_value(&json!({
+                    "model": m, "learner": info.config.learner, "task": info.schema.task,
+                    "target": info.schema.target, "classes": info.schema.classes, "cv_score": info.cv_score,
+                    "metric": info.metric, "alias_history": history, "run_environment": run.environment,
+                }));
+            }
+            println!(
+                "model {}:{} (run {}, experiment '{}')",
+                m.name, m.version, m.run, run.experiment
+            );
+            if !m.description.is_empty() {
+                println!("description: {}", m.description);
+            }
+            println!(
+                "learner {}; task {} on '{}'; {} {:.4} ({})",
+                info.config.learner,
+                info.schema.task.name(),
+                info.schema.target,
+                info.metric,
+                info.cv_score,
+                info.validation
+            );
+            println!("params: {}", info.config.params.short());
+            if !m.aliases.is_empty() {
+                println!(
+                    "aliases: {}",
+                    m.aliases
+                        .iter()
+                        .map(|a| format!("@{a}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+            for (k, v) in &m.tags {
+                println!("tag {k} = {}", v.as_str().unwrap_or_default());
+            }
+            for (alias, version, _) in history {
+                println!("alias history: @{alias} -> {version}");
+            }
+            if let Some(d) = run.environment.get("data_hash") {
+                println!(
+                    "trained on {} (hash {})",
+                    run.environment["data_file"].as_str().unwrap_or("?"),
+                    d.as_str().unwrap_or("?")
+                );
+            }
+            println!("file: {}", w.root.join(&m.path).display());
+            Ok(())
+        }
+        ModelsCmd::Alias {
+            name,
+            alias,
+            version,
+            ws,
+        } => {
+            let w = open_existing(&ws)?;
+            w.store.set_alias(&name, &alias, version)?;
+            println!("@{alias} of {name} now points at version {version}");
+            Ok(())
+        }
+        ModelsCmd::Export { model, out, ws } => {
+            let w = open_existing(&ws)?;
+            let m = w.store.model(&ModelRef::parse(&model)?)?;
+            let bytes =
+                std::fs::read(w.root.join(&m.path)).map_err(|e| Error::io(w.root.join(&m.path), e))?;
+            write_atomic(&out, &bytes)?;
+            println!("exported {}:{} to {}", m.name, m.version, out.display());
+            Ok(())
+        }
+        ModelsCmd::Delete { model, ws } => {
+            let w = open_existing(&ws)?;
+            let ModelRef::Version(name, v) = ModelRef::parse(&model)? else {
+                return Err(Error::Config(format!(
+                    "give the version to delete as NAME:VERSION, not '{model}'"
+                )));
+            };
+            w.store.delete_model(&name, v)?;
+            println!("deleted model {name}:{v}");
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -593,3 +593,101 @@ fn kill_nine_then_resume_loses_no_completed_trial() {
         seen.len()
     );
 }
+
+#[test]
+fn model_registry_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (tr, te) = (data("penguins", "train.csv"), data("penguins", "test.csv"));
+    let (tr, te) = (tr.to_str().unwrap(), te.to_str().unwrap());
+    let ok = |args: &[&str]| {
+        let (ok, out, err) = exec(args, d);
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    assert!(ok(&["data", "register", "penguins", tr]).contains("registered penguins:1"));
+    assert!(ok(&["data", "register", "penguins", tr]).contains("no new version"));
+    let v = json_run(
+        &[
+            "run",
+            tr,
+            "--target",
+            "species",
+            "--max-trials",
+            "6",
+            "--register",
+            "pg",
+            "--json",
+        ],
+        d,
+    );
+    assert_eq!(v["registered"], "pg:1");
+    let run = v["run_id"].as_i64().unwrap().to_string();
+    let show: Value = serde_json::from_str(&ok(&["runs", "show", &run, "--json"])).unwrap();
+    assert_eq!(show["run"]["dataset"], "penguins:1");
+    assert!(ok(&[
+        "models",
+        "register",
+        "pg",
+        "--run",
+        &run,
+        "--alias",
+        "champion",
+        "--tag",
+        "stage=prod"
+    ])
+    .contains("pg:2"));
+    let list: Value = serde_json::from_str(&ok(&["models", "list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[1]["aliases"][0], "champion");
+    assert_eq!(list[1]["tags"]["stage"], "prod");
+    ok(&[
+        "predict",
+        "--model",
+        "pg@champion",
+        "--data",
+        te,
+        "--out",
+        "a.csv",
+    ]);
+    ok(&[
+        "predict",
+        "--model",
+        "model.automl",
+        "--data",
+        te,
+        "--out",
+        "b.csv",
+    ]);
+    assert_eq!(
+        std::fs::read(d.join("a.csv")).unwrap(),
+        std::fs::read(d.join("b.csv")).unwrap()
+    );
+    fails_with(&["models", "delete", "pg:2"], d, "target of alias(es) @champion");
+    ok(&["models", "alias", "pg", "champion", "1"]);
+    ok(&["models", "delete", "pg:2"]);
+    let m: Value = serde_json::from_str(&ok(&["models", "show", "pg@champion", "--json"])).unwrap();
+    assert_eq!(m["model"]["version"], 1);
+    let moves: Vec<i64> = m["alias_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[1].as_i64().unwrap())
+        .collect();
+    assert_eq!(moves, vec![2, 1]);
+    ok(&["models", "export", "pg:1", "--out", "exported.automl"]);
+    assert_eq!(
+        std::fs::read(d.join("exported.automl")).unwrap(),
+        std::fs::read(d.join("model.automl")).unwrap()
+    );
+    fails_with(
+        &["predict", "--model", "pg@nope", "--data", te, "--out", "c.csv"],
+        d,
+        "has no alias 'nope'",
+    );
+    fails_with(
+        &["predict", "--model", "ghost", "--data", te, "--out", "c.csv"],
+        d,
+        "no registered model named 'ghost'",
+    );
+}

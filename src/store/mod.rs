@@ -6,12 +6,14 @@
 //! is one transaction. The SQL is kept to what SQLite and PostgreSQL share, so a PostgreSQL backend
 //! can implement the same trait.
 
+pub mod registry;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use registry::{DatasetVersion, ModelRef, ModelVersion};
 pub use sqlite::SqliteStore;
 
 use crate::error::Result;
@@ -149,6 +151,8 @@ pub struct RunRecord {
     pub environment: serde_json::Value,
     /// Artifact names and paths relative to the workspace.
     pub artifacts: Vec<(String, String)>,
+    /// Registered dataset version the run trained on (`name:version`), when known.
+    pub dataset: Option<String>,
 }
 
 impl RunRecord {

@@ -12,7 +12,7 @@ use super::{now, Experiment, MetricPoint, NewRun, RunFilter, RunId, RunRecord, R
 use crate::error::{Error, Result};
 
 /// Schema version this build writes; older databases are migrated, newer ones refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 1: experiments, runs (with children), metrics, tags, artifacts.
@@ -54,6 +54,48 @@ const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL,
         path TEXT NOT NULL,
         PRIMARY KEY (run_id, name)
+     );",
+    // 2: dataset versions, model registry with tags, aliases and alias history.
+    "CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        path TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        created REAL NOT NULL,
+        UNIQUE (name, version),
+        UNIQUE (name, hash)
+     );
+     ALTER TABLE runs ADD COLUMN dataset_id INTEGER REFERENCES datasets(id);
+     CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        path TEXT NOT NULL,
+        description TEXT NOT NULL,
+        metrics TEXT NOT NULL,
+        created REAL NOT NULL,
+        UNIQUE (name, version)
+     );
+     CREATE TABLE model_tags (
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (model_id, key)
+     );
+     CREATE TABLE model_aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias)
+     );
+     CREATE TABLE model_alias_history (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        moved REAL NOT NULL
      );",
 ];
 
@@ -120,7 +162,7 @@ impl SqliteStore {
         })
     }
 
-    fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
+    pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
         self.conn
             .lock()
             .map_err(|_| Error::Store(format!("{}: connection poisoned by an earlier panic", self.label)))
@@ -392,7 +434,8 @@ impl SqliteStore {
         let c = self.conn()?;
         let sql = format!(
             "SELECT r.id, e.name, r.parent_id, r.name, r.status, r.started, r.ended, r.params,
-                    r.environment, r.error
+                    r.environment, r.error,
+                    (SELECT d.name || ':' || d.version FROM datasets d WHERE d.id = r.dataset_id)
              FROM runs r JOIN experiments e ON e.id = r.experiment_id
              WHERE {cond} ORDER BY r.id"
         );
@@ -416,6 +459,7 @@ impl SqliteStore {
                     error: r.get(9)?,
                     environment: serde_json::from_str(&env).unwrap_or(Value::Null),
                     artifacts: Vec::new(),
+                    dataset: r.get(10)?,
                 })
             })
             .map_err(&e)?;
@@ -579,6 +623,34 @@ mod tests {
         std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
         let e = SqliteStore::open(&junk).err().unwrap().to_string();
         assert!(e.contains("not a usable automl database"), "{e}");
+    }
+
+    #[test]
+    fn version_one_databases_are_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v1.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);")
+                .unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute("INSERT INTO experiments (name, created) VALUES ('old', 0)", [])
+                .unwrap();
+        }
+        let s = SqliteStore::open(&p).unwrap();
+        let v: i64 = s
+            .conn()
+            .unwrap()
+            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        assert_eq!(
+            s.experiments().unwrap()[0].name,
+            "old",
+            "data survives the migration"
+        );
+        assert!(s.datasets(None).unwrap().is_empty());
+        s.integrity_check().unwrap();
     }
 
     #[test]

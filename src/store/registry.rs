@@ -1,0 +1,461 @@
+//! Dataset versions and the model registry (names, versions, tags, aliases with history).
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{now, RunId, SqliteStore};
+use crate::error::{Error, Result};
+
+/// A registered dataset version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetVersion {
+    /// Name.
+    pub name: String,
+    /// Version, from 1.
+    pub version: i64,
+    /// Content hash (FNV-1a 64, hex).
+    pub hash: String,
+    /// Stored copy, relative to the workspace.
+    pub path: String,
+    /// Schema profile (columns, types, missing counts).
+    pub profile: Value,
+    /// Registration time.
+    pub created: f64,
+}
+
+/// A registered model version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    /// Name.
+    pub name: String,
+    /// Version, from 1.
+    pub version: i64,
+    /// Run that produced it (lineage).
+    pub run: RunId,
+    /// Model file, relative to the workspace.
+    pub path: String,
+    /// Free text.
+    pub description: String,
+    /// Validation metrics at registration.
+    pub metrics: Value,
+    /// Tags.
+    pub tags: Map<String, Value>,
+    /// Aliases pointing at this version.
+    pub aliases: Vec<String>,
+    /// Registration time.
+    pub created: f64,
+}
+
+/// A reference to a model version: `NAME`, `NAME:VERSION` or `NAME@ALIAS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelRef {
+    /// Latest version.
+    Latest(String),
+    /// A given version.
+    Version(String, i64),
+    /// The version an alias points at.
+    Alias(String, String),
+}
+
+impl ModelRef {
+    /// Parse `NAME`, `NAME:VERSION` or `NAME@ALIAS`.
+    pub fn parse(s: &str) -> Result<ModelRef> {
+        if let Some((n, a)) = s.split_once('@') {
+            return Ok(ModelRef::Alias(n.to_string(), a.to_string()));
+        }
+        if let Some((n, v)) = s.split_once(':') {
+            let v = v
+                .parse()
+                .map_err(|_| Error::Config(format!("'{s}': the version after ':' must be a number")))?;
+            return Ok(ModelRef::Version(n.to_string(), v));
+        }
+        Ok(ModelRef::Latest(s.to_string()))
+    }
+}
+
+fn e(err: rusqlite::Error) -> Error {
+    Error::Store(err.to_string())
+}
+
+impl SqliteStore {
+    /// Register dataset content under `name`; identical content returns the existing version.
+    /// Returns the version and whether it is new.
+    pub fn register_dataset(
+        &self,
+        name: &str,
+        hash: &str,
+        path: &str,
+        profile: &Value,
+    ) -> Result<(DatasetVersion, bool)> {
+        let mut c = self.conn()?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM datasets WHERE name = ?1 AND hash = ?2",
+                params![name, hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(e)?;
+        let new = existing.is_none();
+        if new {
+            let next: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM datasets WHERE name = ?1",
+                    params![name],
+                    |r| r.get(0),
+                )
+                .map_err(e)?;
+            tx.execute(
+                "INSERT INTO datasets (name, version, hash, path, profile, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![name, next, hash, path.replace("{version}", &next.to_string()), profile.to_string(), now()],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)?;
+        drop(c);
+        let d = self
+            .datasets(Some(name))?
+            .into_iter()
+            .find(|d| d.hash == hash)
+            .ok_or_else(|| Error::Store(format!("dataset {name} vanished")))?;
+        Ok((d, new))
+    }
+
+    /// Registered dataset versions (of one name).
+    pub fn datasets(&self, name: Option<&str>) -> Result<Vec<DatasetVersion>> {
+        let c = self.conn()?;
+        let mut st = c
+            .prepare(
+                "SELECT name, version, hash, path, profile, created FROM datasets
+                 WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
+            )
+            .map_err(e)?;
+        let rows = st
+            .query_map(params![name], |r| {
+                let profile: String = r.get(4)?;
+                Ok(DatasetVersion {
+                    name: r.get(0)?,
+                    version: r.get(1)?,
+                    hash: r.get(2)?,
+                    path: r.get(3)?,
+                    profile: serde_json::from_str(&profile).unwrap_or(Value::Null),
+                    created: r.get(5)?,
+                })
+            })
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+    }
+
+    /// Find a dataset version by content hash.
+    pub fn dataset_by_hash(&self, hash: &str) -> Result<Option<DatasetVersion>> {
+        Ok(self.datasets(None)?.into_iter().find(|d| d.hash == hash))
+    }
+
+    /// Register the model file of `run` under `name` as the next version.
+    pub fn register_model(
+        &self,
+        name: &str,
+        run: RunId,
+        path: &str,
+        description: &str,
+        metrics: &Value,
+    ) -> Result<i64> {
+        if name.is_empty() || name.contains([':', '@', '/']) {
+            return Err(Error::Config(format!(
+                "model name '{name}' must be non-empty without ':', '@' or '/'"
+            )));
+        }
+        let mut c = self.conn()?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let next: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
+        tx.execute(
+            "INSERT INTO models (name, version, run_id, path, description, metrics, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![name, next, run, path, description, metrics.to_string(), now()],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok(next)
+    }
+
+    /// Model versions (of one name), oldest first.
+    pub fn models(&self, name: Option<&str>) -> Result<Vec<ModelVersion>> {
+        let c = self.conn()?;
+        let mut st = c
+            .prepare(
+                "SELECT id, name, version, run_id, path, description, metrics, created FROM models
+                 WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
+            )
+            .map_err(e)?;
+        let rows = st
+            .query_map(params![name], |r| {
+                let metrics: String = r.get(6)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    ModelVersion {
+                        name: r.get(1)?,
+                        version: r.get(2)?,
+                        run: r.get(3)?,
+                        path: r.get(4)?,
+                        description: r.get(5)?,
+                        metrics: serde_json::from_str(&metrics).unwrap_or(Value::Null),
+                        tags: Map::new(),
+                        aliases: Vec::new(),
+                        created: r.get(7)?,
+                    },
+                ))
+            })
+            .map_err(e)?;
+        let mut out = Vec::new();
+        let mut tags = c
+            .prepare_cached("SELECT key, value FROM model_tags WHERE model_id = ?1 ORDER BY key")
+            .map_err(e)?;
+        let mut aliases = c
+            .prepare_cached("SELECT alias FROM model_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias")
+            .map_err(e)?;
+        for row in rows {
+            let (id, mut m) = row.map_err(e)?;
+            for t in tags
+                .query_map(params![id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(e)?
+            {
+                let (k, v) = t.map_err(e)?;
+                m.tags.insert(k, Value::from(v));
+            }
+            for a in aliases
+                .query_map(params![m.name, m.version], |r| r.get::<_, String>(0))
+                .map_err(e)?
+            {
+                m.aliases.push(a.map_err(e)?);
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+
+    /// Resolve a reference to one model version.
+    pub fn model(&self, r: &ModelRef) -> Result<ModelVersion> {
+        let (name, version) = match r {
+            ModelRef::Latest(n) => (n, None),
+            ModelRef::Version(n, v) => (n, Some(*v)),
+            ModelRef::Alias(n, a) => {
+                let v: Option<i64> = self
+                    .conn()?
+                    .query_row(
+                        "SELECT version FROM model_aliases WHERE name = ?1 AND alias = ?2",
+                        params![n, a],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(e)?;
+                let v = v.ok_or_else(|| Error::Store(format!("model '{n}' has no alias '{a}'")))?;
+                (n, Some(v))
+            }
+        };
+        let all = self.models(Some(name))?;
+        if all.is_empty() {
+            return Err(Error::Store(format!("no registered model named '{name}'")));
+        }
+        match version {
+            None => all
+                .into_iter()
+                .last()
+                .ok_or_else(|| Error::Store(format!("no model '{name}'"))),
+            Some(v) => all
+                .into_iter()
+                .find(|m| m.version == v)
+                .ok_or_else(|| Error::Store(format!("model '{name}' has no version {v}"))),
+        }
+    }
+
+    /// Point `alias` of model `name` at `version`, recording the move.
+    pub fn set_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
+        self.model(&ModelRef::Version(name.into(), version))?;
+        let mut c = self.conn()?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        tx.execute(
+            "INSERT INTO model_aliases (name, alias, version) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+            params![name, alias, version],
+        )
+        .map_err(e)?;
+        tx.execute(
+            "INSERT INTO model_alias_history (name, alias, version, moved) VALUES (?1, ?2, ?3, ?4)",
+            params![name, alias, version, now()],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)
+    }
+
+    /// Every move of the aliases of model `name`: (alias, version, time).
+    pub fn alias_history(&self, name: &str) -> Result<Vec<(String, i64, f64)>> {
+        let c = self.conn()?;
+        let mut st = c
+            .prepare(
+                "SELECT alias, version, moved FROM model_alias_history WHERE name = ?1 ORDER BY moved, rowid",
+            )
+            .map_err(e)?;
+        let rows = st
+            .query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+    }
+
+    /// Set tags on a model version.
+    pub fn tag_model(&self, name: &str, version: i64, tags: &[(String, String)]) -> Result<()> {
+        let mut c = self.conn()?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let id: i64 = tx
+            .query_row(
+                "SELECT id FROM models WHERE name = ?1 AND version = ?2",
+                params![name, version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(e)?
+            .ok_or_else(|| Error::Store(format!("model '{name}' has no version {version}")))?;
+        for (k, v) in tags {
+            tx.execute(
+                "INSERT INTO model_tags (model_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
+                params![id, k, v],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// Delete a model version; refused while an alias points at it.
+    pub fn delete_model(&self, name: &str, version: i64) -> Result<()> {
+        let m = self.model(&ModelRef::Version(name.into(), version))?;
+        if !m.aliases.is_empty() {
+            return Err(Error::Store(format!(
+                "model {name}:{version} is the target of alias(es) {}; move them first",
+                m.aliases
+                    .iter()
+                    .map(|a| format!("@{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let mut c = self.conn()?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        tx.execute(
+            "DELETE FROM model_tags WHERE model_id = (SELECT id FROM models WHERE name = ?1 AND version = ?2)",
+            params![name, version],
+        )
+        .map_err(e)?;
+        tx.execute(
+            "DELETE FROM models WHERE name = ?1 AND version = ?2",
+            params![name, version],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)
+    }
+
+    /// Record which dataset version a run used.
+    pub fn set_run_dataset(&self, run: RunId, name: &str, version: i64) -> Result<()> {
+        self.conn()?
+            .execute(
+                "UPDATE runs SET dataset_id = (SELECT id FROM datasets WHERE name = ?1 AND version = ?2) WHERE id = ?3",
+                params![name, version, run],
+            )
+            .map_err(e)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewRun, Store};
+
+    #[test]
+    fn registry_versions_aliases_and_protected_delete() {
+        let s = SqliteStore::in_memory().unwrap();
+        let run = s
+            .create_run(&NewRun {
+                experiment: "e".into(),
+                name: "r".into(),
+                ..NewRun::default()
+            })
+            .unwrap();
+        let metrics = serde_json::json!({"accuracy": 0.9});
+        assert_eq!(
+            s.register_model("iris", run, "a/1", "first", &metrics).unwrap(),
+            1
+        );
+        assert_eq!(
+            s.register_model("iris", run, "a/1", "second", &metrics).unwrap(),
+            2
+        );
+        assert!(s.register_model("bad:name", run, "x", "", &metrics).is_err());
+        s.set_alias("iris", "champion", 1).unwrap();
+        s.set_alias("iris", "champion", 2).unwrap();
+        assert!(s.set_alias("iris", "champion", 7).is_err());
+        assert_eq!(
+            s.model(&ModelRef::parse("iris@champion").unwrap())
+                .unwrap()
+                .version,
+            2
+        );
+        assert_eq!(s.model(&ModelRef::parse("iris").unwrap()).unwrap().version, 2);
+        assert_eq!(
+            s.model(&ModelRef::parse("iris:1").unwrap()).unwrap().description,
+            "first"
+        );
+        assert_eq!(
+            s.alias_history("iris")
+                .unwrap()
+                .iter()
+                .map(|h| h.1)
+                .collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        let err = s.delete_model("iris", 2).unwrap_err().to_string();
+        assert!(err.contains("@champion"), "{err}");
+        s.tag_model("iris", 1, &[("stage".into(), "old".into())]).unwrap();
+        s.delete_model("iris", 1).unwrap();
+        assert_eq!(s.models(Some("iris")).unwrap().len(), 1);
+        assert!(s.model(&ModelRef::parse("iris:1").unwrap()).is_err());
+        assert!(ModelRef::parse("iris:x").is_err());
+    }
+
+    #[test]
+    fn identical_dataset_content_is_not_a_new_version() {
+        let s = SqliteStore::in_memory().unwrap();
+        let p = serde_json::json!({"rows": 3});
+        let (a, new_a) = s
+            .register_dataset("d", "h1", "datasets/d/{version}/x.csv", &p)
+            .unwrap();
+        let (b, new_b) = s
+            .register_dataset("d", "h1", "datasets/d/{version}/x.csv", &p)
+            .unwrap();
+        let (c, new_c) = s
+            .register_dataset("d", "h2", "datasets/d/{version}/x.csv", &p)
+            .unwrap();
+        assert!(new_a && !new_b && new_c);
+        assert_eq!((a.version, b.version, c.version), (1, 1, 2));
+        assert_eq!(c.path, "datasets/d/2/x.csv");
+    }
+}
