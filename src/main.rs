@@ -392,7 +392,7 @@ fn run(a: RunArgs) -> Result<()> {
             builder = builder.resume(id);
         }
         builder = builder.record(Recording {
-            store: ws.store.clone(),
+            store: ws.store.clone() as Arc<dyn Store>,
             experiment,
             environment: env,
         });
@@ -463,6 +463,12 @@ fn run(a: RunArgs) -> Result<()> {
     };
     if let (Some(input), Some(out)) = (&a.predict, &a.out) {
         predict_file(&model, input, out, &mut notes)?;
+        if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
+            let dest = ws.artifact_dir(id)?.join("predictions.csv");
+            std::fs::copy(out, &dest).map_err(|e| Error::io(&dest, e))?;
+            ws.store
+                .add_artifact(id, "predictions", &format!("artifacts/{id}/predictions.csv"))?;
+        }
     }
     if a.json {
         print_json(&run, &a, test_scores.as_deref(), registered.as_deref())?;

@@ -401,6 +401,7 @@ fn runs_are_recorded_and_listed() {
     assert!(show["run"]["environment"]["data_hash"].is_string());
     let model = show["run"]["artifacts"][0][1].as_str().unwrap();
     assert!(d.join("automl-workspace").join(model).exists());
+    assert_eq!(show["run"]["artifacts"][0][0], "model");
     // A trial run's history holds one step per fold.
     let tid = trial["id"].as_i64().unwrap().to_string();
     let t: Value = serde_json::from_str(&exec(&["runs", "show", &tid, "--json"], d).1).unwrap();

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use registry::{DatasetVersion, ModelRef, ModelVersion};
+pub use registry::{DatasetVersion, ModelRef, ModelVersion, Registry};
 pub use sqlite::SqliteStore;
 
 use crate::error::Result;
@@ -216,6 +216,11 @@ pub fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// A complete backend: run store plus registry. The workspace holds one behind this trait, so a
+/// PostgreSQL backend can replace SQLite without touching callers.
+pub trait Backend: Store + Registry {}
+impl<T: Store + Registry> Backend for T {}
+
 /// Default workspace folder when neither `--workspace` nor `AUTOML_WORKSPACE` is given.
 pub const DEFAULT_WORKSPACE: &str = "automl-workspace";
 
@@ -224,7 +229,7 @@ pub struct Workspace {
     /// The folder.
     pub root: PathBuf,
     /// Its store.
-    pub store: std::sync::Arc<SqliteStore>,
+    pub store: std::sync::Arc<dyn Backend>,
 }
 
 impl Workspace {

@@ -78,10 +78,58 @@ fn e(err: rusqlite::Error) -> Error {
     Error::Store(err.to_string())
 }
 
-impl SqliteStore {
+/// Dataset versions and model registry; implemented by every store backend.
+pub trait Registry {
     /// Register dataset content under `name`; identical content returns the existing version.
     /// Returns the version and whether it is new.
-    pub fn register_dataset(
+    fn register_dataset(
+        &self,
+        name: &str,
+        hash: &str,
+        path: &str,
+        profile: &Value,
+    ) -> Result<(DatasetVersion, bool)>;
+
+    /// Registered dataset versions (of one name).
+    fn datasets(&self, name: Option<&str>) -> Result<Vec<DatasetVersion>>;
+
+    /// Find a dataset version by content hash.
+    fn dataset_by_hash(&self, hash: &str) -> Result<Option<DatasetVersion>>;
+
+    /// Register the model file of `run` under `name` as the next version.
+    fn register_model(
+        &self,
+        name: &str,
+        run: RunId,
+        path: &str,
+        description: &str,
+        metrics: &Value,
+    ) -> Result<i64>;
+
+    /// Model versions (of one name), oldest first.
+    fn models(&self, name: Option<&str>) -> Result<Vec<ModelVersion>>;
+
+    /// Resolve a reference to one model version.
+    fn model(&self, r: &ModelRef) -> Result<ModelVersion>;
+
+    /// Point `alias` of model `name` at `version`, recording the move.
+    fn set_alias(&self, name: &str, alias: &str, version: i64) -> Result<()>;
+
+    /// Every move of the aliases of model `name`: (alias, version, time).
+    fn alias_history(&self, name: &str) -> Result<Vec<(String, i64, f64)>>;
+
+    /// Set tags on a model version.
+    fn tag_model(&self, name: &str, version: i64, tags: &[(String, String)]) -> Result<()>;
+
+    /// Delete a model version; refused while an alias points at it.
+    fn delete_model(&self, name: &str, version: i64) -> Result<()>;
+
+    /// Record which dataset version a run used.
+    fn set_run_dataset(&self, run: RunId, name: &str, version: i64) -> Result<()>;
+}
+
+impl Registry for SqliteStore {
+    fn register_dataset(
         &self,
         name: &str,
         hash: &str,
@@ -125,8 +173,7 @@ impl SqliteStore {
         Ok((d, new))
     }
 
-    /// Registered dataset versions (of one name).
-    pub fn datasets(&self, name: Option<&str>) -> Result<Vec<DatasetVersion>> {
+    fn datasets(&self, name: Option<&str>) -> Result<Vec<DatasetVersion>> {
         let c = self.conn()?;
         let mut st = c
             .prepare(
@@ -150,13 +197,11 @@ impl SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
     }
 
-    /// Find a dataset version by content hash.
-    pub fn dataset_by_hash(&self, hash: &str) -> Result<Option<DatasetVersion>> {
+    fn dataset_by_hash(&self, hash: &str) -> Result<Option<DatasetVersion>> {
         Ok(self.datasets(None)?.into_iter().find(|d| d.hash == hash))
     }
 
-    /// Register the model file of `run` under `name` as the next version.
-    pub fn register_model(
+    fn register_model(
         &self,
         name: &str,
         run: RunId,
@@ -190,8 +235,7 @@ impl SqliteStore {
         Ok(next)
     }
 
-    /// Model versions (of one name), oldest first.
-    pub fn models(&self, name: Option<&str>) -> Result<Vec<ModelVersion>> {
+    fn models(&self, name: Option<&str>) -> Result<Vec<ModelVersion>> {
         let c = self.conn()?;
         let mut st = c
             .prepare(
@@ -247,8 +291,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Resolve a reference to one model version.
-    pub fn model(&self, r: &ModelRef) -> Result<ModelVersion> {
+    fn model(&self, r: &ModelRef) -> Result<ModelVersion> {
         let (name, version) = match r {
             ModelRef::Latest(n) => (n, None),
             ModelRef::Version(n, v) => (n, Some(*v)),
@@ -282,8 +325,7 @@ impl SqliteStore {
         }
     }
 
-    /// Point `alias` of model `name` at `version`, recording the move.
-    pub fn set_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
+    fn set_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
         self.model(&ModelRef::Version(name.into(), version))?;
         let mut c = self.conn()?;
         let tx = c
@@ -303,8 +345,7 @@ impl SqliteStore {
         tx.commit().map_err(e)
     }
 
-    /// Every move of the aliases of model `name`: (alias, version, time).
-    pub fn alias_history(&self, name: &str) -> Result<Vec<(String, i64, f64)>> {
+    fn alias_history(&self, name: &str) -> Result<Vec<(String, i64, f64)>> {
         let c = self.conn()?;
         let mut st = c
             .prepare(
@@ -317,8 +358,7 @@ impl SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
     }
 
-    /// Set tags on a model version.
-    pub fn tag_model(&self, name: &str, version: i64, tags: &[(String, String)]) -> Result<()> {
+    fn tag_model(&self, name: &str, version: i64, tags: &[(String, String)]) -> Result<()> {
         let mut c = self.conn()?;
         let tx = c
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -343,8 +383,7 @@ impl SqliteStore {
         tx.commit().map_err(e)
     }
 
-    /// Delete a model version; refused while an alias points at it.
-    pub fn delete_model(&self, name: &str, version: i64) -> Result<()> {
+    fn delete_model(&self, name: &str, version: i64) -> Result<()> {
         let m = self.model(&ModelRef::Version(name.into(), version))?;
         if !m.aliases.is_empty() {
             return Err(Error::Store(format!(
@@ -373,8 +412,7 @@ impl SqliteStore {
         tx.commit().map_err(e)
     }
 
-    /// Record which dataset version a run used.
-    pub fn set_run_dataset(&self, run: RunId, name: &str, version: i64) -> Result<()> {
+    fn set_run_dataset(&self, run: RunId, name: &str, version: i64) -> Result<()> {
         self.conn()?
             .execute(
                 "UPDATE runs SET dataset_id = (SELECT id FROM datasets WHERE name = ?1 AND version = ?2) WHERE id = ?3",
@@ -388,7 +426,7 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewRun, Store};
+    use crate::store::{NewRun, Registry, Store};
 
     #[test]
     fn registry_versions_aliases_and_protected_delete() {

@@ -513,6 +513,7 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Registry;
 
     /// Record a finished trial the way `automl run` does: started, then completed.
     fn record(
