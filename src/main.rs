@@ -449,6 +449,36 @@ fn run(a: RunArgs) -> Result<()> {
         if let Some(d) = file_hash(&train).and_then(|h| ws.store.dataset_by_hash(&h).ok().flatten()) {
             ws.store.set_run_dataset(id, &d.name, d.version)?;
         }
+        // A plain-text log of the run: schema, validation, warnings, best trial, every failure.
+        let mut log = format!(
+            "{}: {}\nvalidation: {}\n",
+            train.display(),
+            data.schema.summary(data.n_rows()),
+            run.validation
+        );
+        for w in &run.warnings {
+            log.push_str(&format!("warning: {w}\n"));
+        }
+        for t in run.trials.iter().filter(|t| t.error.is_some()) {
+            log.push_str(&format!(
+                "trial {} {} failed: {}\n",
+                t.id,
+                t.config.learner,
+                t.error.as_deref().unwrap_or("")
+            ));
+        }
+        log.push_str(&format!(
+            "{} trials in {:.1}s; best trial {} {} {} = {:.6}\n",
+            run.trials.len(),
+            run.search_secs,
+            run.best_trial,
+            run.best.config.learner,
+            run.metric.name(),
+            run.best.cv_score
+        ));
+        write_atomic(&dir.join("run.log"), log.as_bytes())?;
+        ws.store
+            .add_artifact(id, "log", &format!("artifacts/{id}/run.log"))?;
         if let Some(name) = &a.register {
             let v = register_run_model(ws, name, id, "", &[], None)?;
             registered = Some(format!("{name}:{v}"));
@@ -1106,6 +1136,7 @@ fn models_cmd(c: ModelsCmd) -> Result<()> {
                     "model": m, "learner": info.config.learner, "task": info.schema.task,
                     "target": info.schema.target, "classes": info.schema.classes, "cv_score": info.cv_score,
                     "metric": info.metric, "alias_history": history, "run_environment": run.environment,
+                    "dataset": run.dataset,
                 }));
             }
             println!(
@@ -1140,6 +1171,9 @@ fn models_cmd(c: ModelsCmd) -> Result<()> {
             }
             for (alias, version, _) in history {
                 println!("alias history: @{alias} -> {version}");
+            }
+            if let Some(d) = &run.dataset {
+                println!("dataset version: {d}");
             }
             if let Some(d) = run.environment.get("data_hash") {
                 println!(

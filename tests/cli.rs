@@ -399,9 +399,17 @@ fn runs_are_recorded_and_listed() {
     assert!(trial["params"]["learner"].is_string());
     assert_eq!(show["run"]["environment"]["seed"], 0);
     assert!(show["run"]["environment"]["data_hash"].is_string());
-    let model = show["run"]["artifacts"][0][1].as_str().unwrap();
+    let arts = show["run"]["artifacts"].as_array().unwrap();
+    let model = arts.iter().find(|a| a[0] == "model").unwrap()[1]
+        .as_str()
+        .unwrap();
     assert!(d.join("automl-workspace").join(model).exists());
-    assert_eq!(show["run"]["artifacts"][0][0], "model");
+    let log = arts.iter().find(|a| a[0] == "log").unwrap()[1].as_str().unwrap();
+    let log = std::fs::read_to_string(d.join("automl-workspace").join(log)).unwrap();
+    assert!(
+        log.contains("9 trials") && log.contains("5-fold stratified CV"),
+        "{log}"
+    );
     // A trial run's history holds one step per fold.
     let tid = trial["id"].as_i64().unwrap().to_string();
     let t: Value = serde_json::from_str(&exec(&["runs", "show", &tid, "--json"], d).1).unwrap();
@@ -669,6 +677,7 @@ fn model_registry_round_trip() {
     ok(&["models", "delete", "pg:2"]);
     let m: Value = serde_json::from_str(&ok(&["models", "show", "pg@champion", "--json"])).unwrap();
     assert_eq!(m["model"]["version"], 1);
+    assert_eq!(m["dataset"], "penguins:1");
     let moves: Vec<i64> = m["alias_history"]
         .as_array()
         .unwrap()
