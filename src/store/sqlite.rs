@@ -233,6 +233,15 @@ fn finish(
     )
 }
 
+/// Rows of (text, value) from a statement taking one run id.
+fn pairs<T: rusqlite::types::FromSql>(
+    st: &mut rusqlite::CachedStatement,
+    id: RunId,
+) -> rusqlite::Result<Vec<(String, T)>> {
+    st.query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, T>(1)?)))?
+        .collect()
+}
+
 fn parse_map(s: &str) -> Map<String, Value> {
     match serde_json::from_str(s) {
         Ok(Value::Object(m)) => m,
@@ -479,32 +488,13 @@ impl SqliteStore {
             .prepare_cached("SELECT name, path FROM artifacts WHERE run_id = ?1 ORDER BY name")
             .map_err(&e)?;
         for run in &mut runs {
-            for row in latest
-                .query_map(params![run.id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))
-                })
-                .map_err(&e)?
-            {
-                let (k, v) = row.map_err(&e)?;
+            for (k, v) in pairs::<f64>(&mut latest, run.id).map_err(&e)? {
                 run.metrics.insert(k, Value::from(v));
             }
-            for row in tags
-                .query_map(params![run.id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(&e)?
-            {
-                let (k, v) = row.map_err(&e)?;
+            for (k, v) in pairs::<String>(&mut tags, run.id).map_err(&e)? {
                 run.tags.insert(k, Value::from(v));
             }
-            for row in arts
-                .query_map(params![run.id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(&e)?
-            {
-                run.artifacts.push(row.map_err(&e)?);
-            }
+            run.artifacts = pairs::<String>(&mut arts, run.id).map_err(&e)?;
         }
         Ok(runs)
     }
