@@ -322,6 +322,11 @@ fn resumed_args(a: RunArgs) -> Result<RunArgs> {
         json: false,
     })?;
     let run = ws.store.run(id)?;
+    if let Some(p) = run.parent {
+        return Err(Error::Config(format!(
+            "run {id} is a trial; resume its parent run {p}"
+        )));
+    }
     let args: Vec<String> = run
         .environment
         .get("args")

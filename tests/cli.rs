@@ -425,6 +425,12 @@ fn runs_are_recorded_and_listed() {
     assert_eq!(out.trim(), "[]");
     fails_with(&["runs", "show", "999"], d, "no run 999");
     fails_with(
+        &["run", "--resume", &tid],
+        d,
+        &format!("run {tid} is a trial; resume its parent run {id}"),
+    );
+    fails_with(&["run", "--resume", &id.to_string()], d, "already completed");
+    fails_with(
         &["runs", "list", "--status", "weird"],
         d,
         "unknown status 'weird'",
