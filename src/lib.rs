@@ -12,6 +12,7 @@ pub mod matrix;
 pub mod metrics;
 pub mod model;
 pub mod prep;
+pub mod pruners;
 pub mod sampler;
 pub mod space;
 pub mod store;
