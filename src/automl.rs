@@ -36,6 +36,8 @@ pub struct Recording {
     pub experiment: String,
     /// Extra environment facts (CLI arguments, data hash, …) merged into the snapshot.
     pub environment: serde_json::Map<String, serde_json::Value>,
+    /// Folder under which `<run-id>/model.automl` is written before the run is marked completed.
+    pub artifacts: Option<std::path::PathBuf>,
 }
 
 /// Builder for [`AutoML`]; every setting has a sensible default.
@@ -202,6 +204,10 @@ fn parent_run(
     params.insert("time_budget".into(), s.time_budget.into());
     params.insert("max_trials".into(), s.max_trials.into());
     params.insert("seed".into(), s.seed.into());
+    params.insert(
+        "learners".into(),
+        s.learners.as_ref().map_or("all".into(), |l| l.join(",")).into(),
+    );
     let mut env = serde_json::Map::new();
     env.insert("automl_version".into(), env!("CARGO_PKG_VERSION").into());
     env.insert(
@@ -229,6 +235,11 @@ fn parent_run(
 /// visible), then its fold step metrics (`fold_<metric>`), fold means and end state in one transaction.
 struct Recorder<'a> {
     recording: Option<(&'a Recording, RunId)>,
+    /// Experiment of the parent run (a resumed run keeps its own).
+    experiment: String,
+    started: Instant,
+    /// Search seconds of earlier sessions of a resumed run.
+    spent_before: f64,
     metric: Metric,
     runs: std::sync::Mutex<std::collections::HashMap<usize, RunId>>,
     error: std::sync::Mutex<Option<String>>,
@@ -259,7 +270,7 @@ impl trials::Observer for Recorder<'_> {
             params.insert(k.clone(), serde_json::to_value(v).unwrap_or_default());
         }
         let run = NewRun {
-            experiment: r.experiment.clone(),
+            experiment: self.experiment.clone(),
             parent: Some(parent),
             name: format!("trial {id} {}", config.learner),
             status: Some(RunStatus::Running),
@@ -277,7 +288,7 @@ impl trials::Observer for Recorder<'_> {
     }
 
     fn finished(&self, t: &TrialResult) {
-        if let Some((r, _)) = self.recording {
+        if let Some((r, parent)) = self.recording {
             let rid = self.runs.lock().ok().and_then(|mut m| m.remove(&t.id));
             if let Some(rid) = rid {
                 let fold_key = format!("fold_{}", self.metric.name());
@@ -296,6 +307,14 @@ impl trials::Observer for Recorder<'_> {
                 if let Err(e) = r.store.complete_run(rid, &points, status, t.error.as_deref()) {
                     self.note(e);
                 }
+                // Search time across sessions, so a resume can honour the remaining budget.
+                let spent = self.spent_before + self.started.elapsed().as_secs_f64();
+                if let Err(e) = r
+                    .store
+                    .log_metrics(parent, &[point(SEARCH_SECS, t.id as i64, spent)])
+                {
+                    self.note(e);
+                }
             }
         }
         if let Some(f) = self.user {
@@ -306,10 +325,18 @@ impl trials::Observer for Recorder<'_> {
 
 const PREP_PREFIX: &str = "prep.";
 const FIT_SECS: &str = "fit_secs";
+const SEARCH_SECS: &str = "search_secs";
+/// Parent-run parameters that must match for a resume.
+const RESUME_KEYS: &[&str] = &["target", "task", "metric", "seed", "learners", "validation"];
 
 /// Reopen run `id` for resuming: mark trials left `running` as killed, rebuild the finished ones,
 /// and measure the time already spent. Returns (finished trials, seconds spent, a note).
-fn reopen(r: &Recording, id: RunId, metric: Metric) -> Result<(Vec<TrialResult>, f64, String)> {
+fn reopen(
+    r: &Recording,
+    id: RunId,
+    metric: Metric,
+    expected: &NewRun,
+) -> Result<(Vec<TrialResult>, f64, String, String)> {
     let parent = r.store.run(id)?;
     if let Some(p) = parent.parent {
         return Err(Error::Config(format!(
@@ -328,6 +355,16 @@ fn reopen(r: &Recording, id: RunId, metric: Metric) -> Result<(Vec<TrialResult>,
         if a != b {
             return Err(Error::Config(format!(
                 "the training data differs from the data run {id} was started with (hash {a} vs {b})"
+            )));
+        }
+    }
+    for key in RESUME_KEYS {
+        let (was, now) = (parent.params.get(*key), expected.params.get(*key));
+        if was != now {
+            return Err(Error::Config(format!(
+                "run {id} was started with {key} = {}, this command has {}; resume with the same settings",
+                was.map_or("nothing".into(), |v| v.to_string()),
+                now.map_or("nothing".into(), |v| v.to_string())
             )));
         }
     }
@@ -351,14 +388,20 @@ fn reopen(r: &Recording, id: RunId, metric: Metric) -> Result<(Vec<TrialResult>,
             prior.push(t);
         }
     }
-    let last_end = kids.iter().filter_map(|k| k.ended).fold(parent.started, f64::max);
-    let spent = last_end - parent.started;
+    // Search time of earlier sessions (downtime between sessions does not count).
+    let spent = r
+        .store
+        .metric_history(id)?
+        .iter()
+        .filter(|p| p.key == SEARCH_SECS)
+        .map(|p| p.value)
+        .fold(0.0, f64::max);
     r.store.reopen_run(id)?;
     let note = format!(
         "resuming run {id}: {} finished trial(s) kept, {killed} trial(s) killed by the interruption will run again, {spent:.1}s of the budget already spent",
         prior.len()
     );
-    Ok((prior, spent, note))
+    Ok((prior, spent, note, parent.experiment))
 }
 
 /// Rebuild a finished trial from its stored child run.
@@ -486,10 +529,13 @@ impl AutoML {
         let jobs = s.jobs.unwrap_or_else(default_jobs);
         // A resumed run keeps its finished trials and the time it already spent.
         let mut resumed = None;
+        let mut resumed_experiment = None;
         let (run_id, prior, spent) = match (&s.recording, s.resume) {
             (Some(r), Some(id)) => {
-                let (prior, spent, note) = reopen(r, id, metric)?;
+                let expected = parent_run(r, data, metric, &plan.description, s, jobs);
+                let (prior, spent, note, experiment) = reopen(r, id, metric, &expected)?;
                 resumed = Some(note);
+                resumed_experiment = Some(experiment);
                 (Some(id), prior, spent)
             }
             (None, Some(id)) => {
@@ -517,6 +563,11 @@ impl AutoML {
         };
         let observer = Recorder {
             recording: s.recording.as_ref().zip(run_id),
+            experiment: resumed_experiment
+                .or_else(|| s.recording.as_ref().map(|r| r.experiment.clone()))
+                .unwrap_or_default(),
+            started: Instant::now(),
+            spent_before: spent,
             metric,
             runs: std::sync::Mutex::new(std::collections::HashMap::new()),
             error: std::sync::Mutex::new(None),
@@ -564,7 +615,15 @@ impl AutoML {
                 trials::trial_seed(s.seed, best.id),
             )
         })
-        .map_err(|p| Error::learner(&best.config.learner, format!("refit on all rows panicked: {p}")))??;
+        .map_err(|p| Error::learner(&best.config.learner, format!("refit on all rows panicked: {p}")))
+        .and_then(|r| r);
+        let pipeline = match (pipeline, &s.recording, run_id) {
+            (Err(e), Some(r), Some(id)) => {
+                r.store.finish_run(id, RunStatus::Failed, Some(&e.to_string()))?;
+                return Err(e);
+            }
+            (p, _, _) => p?,
+        };
         let refit_secs = t1.elapsed().as_secs_f64();
         let info = ModelInfo {
             format: FORMAT.to_string(),
@@ -594,6 +653,12 @@ impl AutoML {
                     ("trials", &n),
                 ],
             )?;
+            if let Some(root) = &r.artifacts {
+                let path = root.join(id.to_string()).join("model.automl");
+                model.save(&path)?;
+                r.store
+                    .add_artifact(id, "model", &format!("artifacts/{id}/model.automl"))?;
+            }
             r.store.finish_run(id, RunStatus::Completed, None)?;
         }
         Ok(RunSummary {

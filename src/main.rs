@@ -341,9 +341,18 @@ fn resumed_args(a: RunArgs) -> Result<RunArgs> {
             command: Command::Run(old),
         }) => Ok(RunArgs {
             resume: Some(id),
-            workspace: a.workspace.or(old.workspace.clone()),
+            // Resume in the workspace the run was read from, whatever the original folder was.
+            workspace: Some(Workspace::locate(a.workspace.as_deref())),
             quiet: a.quiet || old.quiet,
             json: a.json || old.json,
+            // Options given now override the recorded ones.
+            time_budget: a.time_budget.or(old.time_budget),
+            max_trials: a.max_trials.or(old.max_trials),
+            jobs: a.jobs.or(old.jobs),
+            test: a.test.or(old.test.clone()),
+            predict: a.predict.or(old.predict.clone()),
+            out: a.out.or(old.out.clone()),
+            register: a.register.or(old.register.clone()),
             ..*old
         }),
         _ => Err(Error::Store(format!(
@@ -381,6 +390,9 @@ fn run(a: RunArgs) -> Result<()> {
     if let Some(l) = &a.learners {
         builder = builder.learners(l.iter().map(|s| s.trim().to_string()));
     }
+    if let Some(name) = &a.register {
+        automl::store::registry::check_model_name(name)?;
+    }
     let workspace = if a.no_store {
         None
     } else {
@@ -389,7 +401,10 @@ fn run(a: RunArgs) -> Result<()> {
     if let Some(ws) = &workspace {
         let experiment = a.experiment.clone().unwrap_or_else(|| default_experiment(&train));
         let mut env = serde_json::Map::new();
-        env.insert("args".into(), json!(std::env::args().collect::<Vec<_>>()));
+        let args: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().to_string())
+            .collect();
+        env.insert("args".into(), json!(args));
         env.insert("data_file".into(), json!(train.display().to_string()));
         env.insert("data_hash".into(), json!(file_hash(&train)));
         env.insert("git_commit".into(), json!(git_commit()));
@@ -400,6 +415,7 @@ fn run(a: RunArgs) -> Result<()> {
             store: ws.store.clone() as Arc<dyn Store>,
             experiment,
             environment: env,
+            artifacts: Some(ws.root.join("artifacts")),
         });
     }
     let primary = metric.unwrap_or(Metric::default_for(data.schema.task));
@@ -447,10 +463,6 @@ fn run(a: RunArgs) -> Result<()> {
     let mut registered = None;
     if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
         let dir = ws.artifact_dir(id)?;
-        std::fs::copy(&a.model_out, dir.join("model.automl"))
-            .map_err(|e| Error::io(dir.join("model.automl"), e))?;
-        ws.store
-            .add_artifact(id, "model", &format!("artifacts/{id}/model.automl"))?;
         if let Some(d) = file_hash(&train).and_then(|h| ws.store.dataset_by_hash(&h).ok().flatten()) {
             ws.store.set_run_dataset(id, &d.name, d.version)?;
         }
@@ -489,8 +501,9 @@ fn run(a: RunArgs) -> Result<()> {
             registered = Some(format!("{name}:{v}"));
         }
     }
-    // Predict and score with the model as saved, so `automl predict` gives identical output.
-    let model = ModelFile::load(&a.model_out)?;
+    // Predict and score with the model decoded from the bytes just saved (not re-read from a path
+    // another process may overwrite), so `automl predict` gives identical output.
+    let model = ModelFile::from_bytes(&run.best.to_bytes()?, &a.model_out)?;
     let mut notes = Vec::new();
     let test_scores = match &a.test {
         Some(path) => Some(score_test(&model, path, &mut notes)?),
@@ -1019,20 +1032,20 @@ fn data_cmd(c: DataCmd) -> Result<()> {
             });
             let hash =
                 file_hash(&file).ok_or_else(|| Error::io(&file, std::io::Error::other("unreadable")))?;
+            automl::store::registry::check_model_name(&name)?;
             let root = Workspace::locate(ws.workspace.as_deref());
             let w = Workspace::open(&root)?;
             let fname = file
                 .file_name()
                 .map_or("data".into(), |f| f.to_string_lossy().to_string());
-            let rel = format!("datasets/{name}/{{version}}/{fname}");
-            let (d, new) = w.store.register_dataset(&name, &hash, &rel, &profile)?;
-            if new {
-                let dest = w.root.join(&d.path);
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-                }
-                std::fs::copy(&file, &dest).map_err(|e| Error::io(&dest, e))?;
+            // The copy lands (atomically, under its content hash) before the version row is written.
+            let rel = format!("datasets/{name}/{hash}/{fname}");
+            let dest = w.root.join(&rel);
+            if !dest.exists() {
+                let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+                write_atomic(&dest, &bytes)?;
             }
+            let (d, new) = w.store.register_dataset(&name, &hash, &rel, &profile)?;
             if ws.json {
                 return print_json_value(&json!({"dataset": d, "new_version": new}));
             }

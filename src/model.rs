@@ -162,7 +162,12 @@ impl ModelFile {
     /// Read and check format and version.
     pub fn load(path: &Path) -> Result<ModelFile> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let (info, body) = split(path, &bytes)?;
+        ModelFile::from_bytes(&bytes, path)
+    }
+
+    /// Decode bytes written by [`ModelFile::to_bytes`]; `path` names the source in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<ModelFile> {
+        let (info, body) = split(path, bytes)?;
         let pipeline = postcard::from_bytes(body).map_err(|e| Error::ModelFile {
             path: path.to_path_buf(),
             message: format!("damaged model data ({e})"),

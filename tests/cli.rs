@@ -575,6 +575,22 @@ fn kill_nine_then_resume_loses_no_completed_trial() {
             continue;
         }
         integrity(d);
+        if kills == 1 {
+            let tr = tr.to_str().unwrap();
+            let other_seed = [
+                "run",
+                tr,
+                "--target",
+                "diagnosis",
+                "--metric",
+                "accuracy",
+                "--seed",
+                "6",
+                "--resume",
+                "1",
+            ];
+            fails_with(&other_seed, d, "was started with seed = 5, this command has 6");
+        }
         let now = completed_trials(d, 1);
         for t in &seen {
             assert!(now.contains(t), "completed trial {t:?} lost after a kill");

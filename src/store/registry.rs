@@ -74,6 +74,27 @@ impl ModelRef {
     }
 }
 
+/// Names of models and datasets: non-empty, no ':', '@', '/', '\\' and not starting with '.'.
+pub fn check_model_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.starts_with('.') || name.contains([':', '@', '/', '\\']) {
+        return Err(Error::Config(format!(
+            "name '{name}' must be non-empty, not start with '.', and contain no ':', '@', '/' or '\\'"
+        )));
+    }
+    Ok(())
+}
+
+/// Id of a model version that is not deleted.
+fn live_model_id(tx: &rusqlite::Transaction, name: &str, version: i64) -> Result<Option<i64>> {
+    tx.query_row(
+        "SELECT id FROM models WHERE name = ?1 AND version = ?2 AND deleted = 0",
+        params![name, version],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(e)
+}
+
 fn e(err: rusqlite::Error) -> Error {
     Error::Store(err.to_string())
 }
@@ -159,7 +180,7 @@ impl Registry for SqliteStore {
                 .map_err(e)?;
             tx.execute(
                 "INSERT INTO datasets (name, version, hash, path, profile, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![name, next, hash, path.replace("{version}", &next.to_string()), profile.to_string(), now()],
+                params![name, next, hash, path, profile.to_string(), now()],
             )
             .map_err(e)?;
         }
@@ -178,7 +199,7 @@ impl Registry for SqliteStore {
         let mut st = c
             .prepare(
                 "SELECT name, version, hash, path, profile, created FROM datasets
-                 WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
+                 WHERE CAST(?1 AS TEXT) IS NULL OR name = ?1 ORDER BY name, version",
             )
             .map_err(e)?;
         let rows = st
@@ -209,11 +230,7 @@ impl Registry for SqliteStore {
         description: &str,
         metrics: &Value,
     ) -> Result<i64> {
-        if name.is_empty() || name.contains([':', '@', '/']) {
-            return Err(Error::Config(format!(
-                "model name '{name}' must be non-empty without ':', '@' or '/'"
-            )));
-        }
+        check_model_name(name)?;
         let mut c = self.conn()?;
         let tx = c
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -240,7 +257,7 @@ impl Registry for SqliteStore {
         let mut st = c
             .prepare(
                 "SELECT id, name, version, run_id, path, description, metrics, created FROM models
-                 WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
+                 WHERE deleted = 0 AND (CAST(?1 AS TEXT) IS NULL OR name = ?1) ORDER BY name, version",
             )
             .map_err(e)?;
         let rows = st
@@ -326,11 +343,14 @@ impl Registry for SqliteStore {
     }
 
     fn set_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
-        self.model(&ModelRef::Version(name.into(), version))?;
         let mut c = self.conn()?;
         let tx = c
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
+        // Checked inside the transaction, so a concurrent delete cannot slip in between.
+        if live_model_id(&tx, name, version)?.is_none() {
+            return Err(Error::Store(format!("model '{name}' has no version {version}")));
+        }
         tx.execute(
             "INSERT INTO model_aliases (name, alias, version) VALUES (?1, ?2, ?3)
              ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
@@ -348,9 +368,7 @@ impl Registry for SqliteStore {
     fn alias_history(&self, name: &str) -> Result<Vec<(String, i64, f64)>> {
         let c = self.conn()?;
         let mut st = c
-            .prepare(
-                "SELECT alias, version, moved FROM model_alias_history WHERE name = ?1 ORDER BY moved, rowid",
-            )
+            .prepare("SELECT alias, version, moved FROM model_alias_history WHERE name = ?1 ORDER BY id")
             .map_err(e)?;
         let rows = st
             .query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -363,14 +381,7 @@ impl Registry for SqliteStore {
         let tx = c
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
-        let id: i64 = tx
-            .query_row(
-                "SELECT id FROM models WHERE name = ?1 AND version = ?2",
-                params![name, version],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(e)?
+        let id = live_model_id(&tx, name, version)?
             .ok_or_else(|| Error::Store(format!("model '{name}' has no version {version}")))?;
         for (k, v) in tags {
             tx.execute(
@@ -384,28 +395,32 @@ impl Registry for SqliteStore {
     }
 
     fn delete_model(&self, name: &str, version: i64) -> Result<()> {
-        let m = self.model(&ModelRef::Version(name.into(), version))?;
-        if !m.aliases.is_empty() {
-            return Err(Error::Store(format!(
-                "model {name}:{version} is the target of alias(es) {}; move them first",
-                m.aliases
-                    .iter()
-                    .map(|a| format!("@{a}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
         let mut c = self.conn()?;
         let tx = c
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
+        if live_model_id(&tx, name, version)?.is_none() {
+            return Err(Error::Store(format!("model '{name}' has no version {version}")));
+        }
+        let mut st = tx
+            .prepare("SELECT alias FROM model_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias")
+            .map_err(e)?;
+        let aliases: Vec<String> = st
+            .query_map(params![name, version], |r| r.get(0))
+            .map_err(e)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(e)?;
+        drop(st);
+        if !aliases.is_empty() {
+            let list: Vec<String> = aliases.iter().map(|a| format!("@{a}")).collect();
+            return Err(Error::Store(format!(
+                "model {name}:{version} is the target of alias(es) {}; move them first",
+                list.join(", ")
+            )));
+        }
+        // Soft delete: the row stays so its version number is never handed out again.
         tx.execute(
-            "DELETE FROM model_tags WHERE model_id = (SELECT id FROM models WHERE name = ?1 AND version = ?2)",
-            params![name, version],
-        )
-        .map_err(e)?;
-        tx.execute(
-            "DELETE FROM models WHERE name = ?1 AND version = ?2",
+            "UPDATE models SET deleted = 1 WHERE name = ?1 AND version = ?2",
             params![name, version],
         )
         .map_err(e)?;
@@ -476,6 +491,13 @@ mod tests {
         s.delete_model("iris", 1).unwrap();
         assert_eq!(s.models(Some("iris")).unwrap().len(), 1);
         assert!(s.model(&ModelRef::parse("iris:1").unwrap()).is_err());
+        assert!(s.delete_model("iris", 1).is_err(), "already deleted");
+        s.set_alias("iris", "old", 1).unwrap_err();
+        assert_eq!(
+            s.register_model("iris", run, "a/1", "third", &metrics).unwrap(),
+            3,
+            "numbers are not reused"
+        );
         assert!(ModelRef::parse("iris:x").is_err());
     }
 
@@ -483,17 +505,11 @@ mod tests {
     fn identical_dataset_content_is_not_a_new_version() {
         let s = SqliteStore::in_memory().unwrap();
         let p = serde_json::json!({"rows": 3});
-        let (a, new_a) = s
-            .register_dataset("d", "h1", "datasets/d/{version}/x.csv", &p)
-            .unwrap();
-        let (b, new_b) = s
-            .register_dataset("d", "h1", "datasets/d/{version}/x.csv", &p)
-            .unwrap();
-        let (c, new_c) = s
-            .register_dataset("d", "h2", "datasets/d/{version}/x.csv", &p)
-            .unwrap();
+        let (a, new_a) = s.register_dataset("d", "h1", "datasets/d/h1/x.csv", &p).unwrap();
+        let (b, new_b) = s.register_dataset("d", "h1", "datasets/d/h1/x.csv", &p).unwrap();
+        let (c, new_c) = s.register_dataset("d", "h2", "datasets/d/h2/x.csv", &p).unwrap();
         assert!(new_a && !new_b && new_c);
         assert_eq!((a.version, b.version, c.version), (1, 1, 2));
-        assert_eq!(c.path, "datasets/d/2/x.csv");
+        assert_eq!(c.path, "datasets/d/h2/x.csv");
     }
 }

@@ -19,7 +19,7 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE experiments (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
-        created REAL NOT NULL
+        created DOUBLE PRECISION NOT NULL
      );
      CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -27,8 +27,8 @@ const MIGRATIONS: &[&str] = &[
         parent_id INTEGER REFERENCES runs(id),
         name TEXT NOT NULL,
         status TEXT NOT NULL,
-        started REAL NOT NULL,
-        ended REAL,
+        started DOUBLE PRECISION NOT NULL,
+        ended DOUBLE PRECISION,
         params TEXT NOT NULL,
         environment TEXT NOT NULL,
         error TEXT
@@ -39,8 +39,8 @@ const MIGRATIONS: &[&str] = &[
         run_id INTEGER NOT NULL REFERENCES runs(id),
         key TEXT NOT NULL,
         step INTEGER NOT NULL,
-        value REAL NOT NULL,
-        ts REAL NOT NULL
+        value DOUBLE PRECISION NOT NULL,
+        ts DOUBLE PRECISION NOT NULL
      );
      CREATE INDEX metrics_run ON metrics(run_id, key, step);
      CREATE TABLE tags (
@@ -63,7 +63,7 @@ const MIGRATIONS: &[&str] = &[
         hash TEXT NOT NULL,
         path TEXT NOT NULL,
         profile TEXT NOT NULL,
-        created REAL NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
         UNIQUE (name, version),
         UNIQUE (name, hash)
      );
@@ -76,7 +76,8 @@ const MIGRATIONS: &[&str] = &[
         path TEXT NOT NULL,
         description TEXT NOT NULL,
         metrics TEXT NOT NULL,
-        created REAL NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
         UNIQUE (name, version)
      );
      CREATE TABLE model_tags (
@@ -92,10 +93,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (name, alias)
      );
      CREATE TABLE model_alias_history (
+        id INTEGER PRIMARY KEY,
         name TEXT NOT NULL,
         alias TEXT NOT NULL,
         version INTEGER NOT NULL,
-        moved REAL NOT NULL
+        moved DOUBLE PRECISION NOT NULL
      );",
 ];
 
