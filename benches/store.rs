@@ -57,7 +57,7 @@ fn metrics_batch_10000(b: divan::Bencher) {
 }
 
 /// One trial as `automl run` records it: child run started (6 params), then 10 metrics and the
-/// end state in a second transaction.
+/// end state in a second transaction, then the parent's `search_secs` in a third.
 #[divan::bench(sample_count = 20)]
 fn record_whole_trial(b: divan::Bencher) {
     let (_d, s, run) = store();
