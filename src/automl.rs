@@ -358,6 +358,11 @@ fn reopen(
             )));
         }
     }
+    if let Some(pid) = live_owner(&parent.tags) {
+        return Err(Error::Config(format!(
+            "run {id} is still being run by process {pid} on this machine; stop it before resuming"
+        )));
+    }
     for key in RESUME_KEYS {
         let (was, now) = (parent.params.get(*key), expected.params.get(*key));
         if was != now {
@@ -397,11 +402,40 @@ fn reopen(
         .map(|p| p.value)
         .fold(0.0, f64::max);
     r.store.reopen_run(id)?;
+    claim(r, id)?;
     let note = format!(
         "resuming run {id}: {} finished trial(s) kept, {killed} trial(s) killed by the interruption will run again, {spent:.1}s of the budget already spent",
         prior.len()
     );
     Ok((prior, spent, note, parent.experiment))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Record this process as the one running `id` (checked by a later resume).
+fn claim(r: &Recording, id: RunId) -> Result<()> {
+    let pid = std::process::id().to_string();
+    r.store.set_tags(id, &[("pid", &pid), ("host", &hostname())])
+}
+
+/// The pid recorded on a run when that process is still alive and is an automl process on this
+/// machine (Linux /proc); `None` when it is gone, elsewhere, or cannot be checked.
+fn live_owner(tags: &serde_json::Map<String, serde_json::Value>) -> Option<u32> {
+    let pid: u32 = tags.get("pid")?.as_str()?.parse().ok()?;
+    if tags.get("host")?.as_str()? != hostname() || pid == std::process::id() {
+        return None;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    String::from_utf8_lossy(&cmdline)
+        .contains("automl")
+        .then_some(pid)
 }
 
 /// Rebuild a finished trial from its stored child run.
@@ -543,14 +577,13 @@ impl AutoML {
                     "cannot resume run {id} without a workspace"
                 )));
             }
-            (Some(r), None) => (
-                Some(
-                    r.store
-                        .create_run(&parent_run(r, data, metric, &plan.description, s, jobs))?,
-                ),
-                Vec::new(),
-                0.0,
-            ),
+            (Some(r), None) => {
+                let id = r
+                    .store
+                    .create_run(&parent_run(r, data, metric, &plan.description, s, jobs))?;
+                claim(r, id)?;
+                (Some(id), Vec::new(), 0.0)
+            }
             (None, None) => (None, Vec::new(), 0.0),
         };
         let budget = Budget {

@@ -557,6 +557,15 @@ fn kill_nine_then_resume_loses_no_completed_trial() {
     let mut finished = false;
     // Kill the first run, then each resume, until one finishes by itself; check the store each time.
     let mut child = start(&first);
+    // While the first run is alive, a resume is refused.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    if child.try_wait().unwrap().is_none() && d.join("automl-workspace/automl.db").exists() {
+        fails_with(
+            &["run", "--resume", "1", "-q"],
+            d,
+            "is still being run by process",
+        );
+    }
     for delay_ms in [900u64, 900, 900, 900, 900] {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let alone = child.try_wait().unwrap().is_some();
