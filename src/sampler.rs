@@ -42,9 +42,4 @@ impl RandomSampler {
             params: space.sample(&mut rng),
         }
     }
-
-    /// Number of learners searched.
-    pub fn n_learners(&self) -> usize {
-        self.learners.len()
-    }
 }

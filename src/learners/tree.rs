@@ -457,16 +457,6 @@ impl Forest {
         out.iter_mut().for_each(|v| *v /= k);
         out
     }
-
-    /// Number of trees.
-    pub fn len(&self) -> usize {
-        self.trees.len()
-    }
-
-    /// Whether the forest has no trees.
-    pub fn is_empty(&self) -> bool {
-        self.trees.is_empty()
-    }
 }
 
 #[cfg(test)]
