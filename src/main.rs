@@ -497,7 +497,7 @@ fn run(a: RunArgs) -> Result<()> {
         ws.store
             .add_artifact(id, "log", &format!("artifacts/{id}/run.log"))?;
         if let Some(name) = &a.register {
-            let v = register_run_model(ws, name, id, "", &[], None)?;
+            let v = ws.register_run_model(name, id, "", &[], None)?;
             registered = Some(format!("{name}:{v}"));
         }
     }
@@ -993,33 +993,6 @@ fn runs_show(id: i64, ws: &WorkspaceArgs) -> Result<()> {
     Ok(())
 }
 
-/// Register run `id`'s model file under `name`; returns the new version.
-fn register_run_model(
-    ws: &Workspace,
-    name: &str,
-    id: i64,
-    description: &str,
-    tags: &[(String, String)],
-    alias: Option<&str>,
-) -> Result<i64> {
-    let run = ws.store.run(id)?;
-    let path = run
-        .artifacts
-        .iter()
-        .find(|(n, _)| n == "model")
-        .map(|(_, p)| p.clone())
-        .ok_or_else(|| Error::Store(format!("run {id} has no model artifact (did it complete?)")))?;
-    let metrics = serde_json::Value::Object(run.metrics.clone());
-    let v = ws.store.register_model(name, id, &path, description, &metrics)?;
-    if !tags.is_empty() {
-        ws.store.tag_model(name, v, tags)?;
-    }
-    if let Some(a) = alias {
-        ws.store.set_alias(name, a, v)?;
-    }
-    Ok(v)
-}
-
 fn data_cmd(c: DataCmd) -> Result<()> {
     match c {
         DataCmd::Register { name, file, ws } => {
@@ -1102,7 +1075,7 @@ fn models_cmd(c: ModelsCmd) -> Result<()> {
                     .ok_or_else(|| Error::Config(format!("--tag '{t}' must be KEY=VALUE")))?;
                 kv.push((k.to_string(), v.to_string()));
             }
-            let v = register_run_model(&w, &name, run, &description, &kv, alias.as_deref())?;
+            let v = w.register_run_model(&name, run, &description, &kv, alias.as_deref())?;
             if ws.json {
                 return print_json_value(&json!(w.store.model(&ModelRef::Version(name, v))?));
             }

@@ -251,6 +251,38 @@ impl Workspace {
         })
     }
 
+    /// Register run `id`'s model artifact as the next version of `name`, with tags and an alias;
+    /// returns the new version.
+    pub fn register_run_model(
+        &self,
+        name: &str,
+        id: RunId,
+        description: &str,
+        tags: &[(String, String)],
+        alias: Option<&str>,
+    ) -> Result<i64> {
+        let run = self.store.run(id)?;
+        let path = run
+            .artifacts
+            .iter()
+            .find(|(n, _)| n == "model")
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| {
+                crate::Error::Store(format!("run {id} has no model artifact (did it complete?)"))
+            })?;
+        let metrics = serde_json::Value::Object(run.metrics.clone());
+        let v = self
+            .store
+            .register_model(name, id, &path, description, &metrics)?;
+        if !tags.is_empty() {
+            self.store.tag_model(name, v, tags)?;
+        }
+        if let Some(a) = alias {
+            self.store.set_alias(name, a, v)?;
+        }
+        Ok(v)
+    }
+
     /// Folder for a run's artifacts (created).
     pub fn artifact_dir(&self, id: RunId) -> Result<PathBuf> {
         let d = self.root.join("artifacts").join(id.to_string());
