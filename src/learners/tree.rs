@@ -203,39 +203,12 @@ impl Stats {
 
     fn add(&mut self, y: &Labels, i: usize) {
         self.n += 1.0;
-        match y {
-            Labels::Classes(c, _) => self.acc[c[i]] += 1.0,
-            Labels::Values(v) => {
-                self.acc[0] += v[i];
-                self.acc[1] += v[i] * v[i];
-            }
-        }
-    }
-
-    fn minus(&self, other: &Stats) -> Stats {
-        Stats {
-            n: self.n - other.n,
-            acc: self.acc.iter().zip(&other.acc).map(|(a, b)| a - b).collect(),
-        }
+        add_label(&mut self.acc, y, i);
     }
 
     /// Impurity times sample count (lower is better).
     fn cost(&self, kind: Kind, criterion: Criterion) -> f64 {
-        if self.n <= 0.0 {
-            return 0.0;
-        }
-        match kind {
-            Kind::Regression => (self.acc[1] - self.acc[0] * self.acc[0] / self.n).max(0.0),
-            Kind::Classes(_) => match criterion {
-                Criterion::Gini => self.n - self.acc.iter().map(|c| c * c).sum::<f64>() / self.n,
-                Criterion::Entropy => -self
-                    .acc
-                    .iter()
-                    .filter(|&&c| c > 0.0)
-                    .map(|&c| c * (c / self.n).ln())
-                    .sum::<f64>(),
-            },
-        }
+        cost(self.n, &self.acc, kind, criterion)
     }
 
     fn leaf_value(&self, kind: Kind) -> Vec<f64> {
@@ -243,6 +216,35 @@ impl Stats {
             Kind::Regression => vec![if self.n > 0.0 { self.acc[0] / self.n } else { 0.0 }],
             Kind::Classes(_) => self.acc.iter().map(|c| c / self.n.max(1.0)).collect(),
         }
+    }
+}
+
+/// Add sample `i`'s label to accumulated statistics (class counts, or [sum, sum of squares]).
+fn add_label(acc: &mut [f64], y: &Labels, i: usize) {
+    match y {
+        Labels::Classes(c, _) => acc[c[i]] += 1.0,
+        Labels::Values(v) => {
+            acc[0] += v[i];
+            acc[1] += v[i] * v[i];
+        }
+    }
+}
+
+/// Impurity times sample count of `n` samples with statistics `acc` (lower is better).
+fn cost(n: f64, acc: &[f64], kind: Kind, criterion: Criterion) -> f64 {
+    if n <= 0.0 {
+        return 0.0;
+    }
+    match kind {
+        Kind::Regression => (acc[1] - acc[0] * acc[0] / n).max(0.0),
+        Kind::Classes(_) => match criterion {
+            Criterion::Gini => n - acc.iter().map(|c| c * c).sum::<f64>() / n,
+            Criterion::Entropy => -acc
+                .iter()
+                .filter(|&&c| c > 0.0)
+                .map(|&c| c * (c / n).ln())
+                .sum::<f64>(),
+        },
     }
 }
 
@@ -269,9 +271,11 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
     let n_features = binned.n_features();
     let mut features: Vec<usize> = (0..n_features).collect();
     let min_leaf = p.min_samples_leaf.max(1) as f64;
-    let mut scratch: Vec<(usize, Stats)> = Vec::new();
-    let mut hist_n: Vec<f64> = Vec::new();
-    let mut hist_acc: Vec<f64> = Vec::new();
+    // Scratch buffers reused across nodes and features.
+    let (mut hist_n, mut hist_acc, mut bins, mut bn, mut bacc) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut left_acc, mut right_acc, mut order): (Vec<f64>, Vec<f64>, Vec<(u8, u32)>) =
+        (Vec::new(), Vec::new(), Vec::new());
     // Split tolerances are relative to the root's impurity, so the target's scale does not matter.
     let mut root = Stats::new(stat_width);
     for &i in &idx {
@@ -297,24 +301,25 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                 if n_bins < 2 {
                     continue;
                 }
-                // Per-bin statistics of the node in flat buffers, then a left-to-right scan over bins.
-                // Small nodes sort their samples by bin instead of touching every bin.
-                scratch.clear();
+                // Per-bin statistics of the node's occupied bins, in bin order, in flat reused
+                // buffers: counts in `bn`, class counts or [sum, sum of squares] in `bacc`.
+                bins.clear();
+                bn.clear();
+                bacc.clear();
                 if samples.len() < n_bins {
-                    let mut order: Vec<(u8, u32)> = samples
-                        .iter()
-                        .map(|&i| (binned.bin(f, i as usize) as u8, i))
-                        .collect();
+                    // Small node: sort its few samples by bin instead of touching every bin.
+                    order.clear();
+                    order.extend(samples.iter().map(|&i| (binned.bin(f, i as usize) as u8, i)));
                     order.sort_unstable();
-                    let mut k = 0;
-                    while k < order.len() {
-                        let b = order[k].0;
-                        let mut h = Stats::new(stat_width);
-                        while k < order.len() && order[k].0 == b {
-                            h.add(&y, order[k].1 as usize);
-                            k += 1;
+                    for &(b, i) in order.iter() {
+                        if bins.last() != Some(&(b as usize)) {
+                            bins.push(b as usize);
+                            bn.push(0.0);
+                            bacc.extend(std::iter::repeat_n(0.0, stat_width));
                         }
-                        scratch.push((b as usize, h));
+                        let k = bn.len() - 1;
+                        bn[k] += 1.0;
+                        add_label(&mut bacc[k * stat_width..(k + 1) * stat_width], &y, i as usize);
                     }
                 } else {
                     hist_n.clear();
@@ -324,43 +329,49 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                     for &i in samples {
                         let b = binned.bin(f, i as usize);
                         hist_n[b] += 1.0;
-                        match y {
-                            Labels::Classes(c, _) => hist_acc[b * stat_width + c[i as usize]] += 1.0,
-                            Labels::Values(v) => {
-                                let t = v[i as usize];
-                                hist_acc[b * stat_width] += t;
-                                hist_acc[b * stat_width + 1] += t * t;
-                            }
-                        }
+                        add_label(
+                            &mut hist_acc[b * stat_width..(b + 1) * stat_width],
+                            &y,
+                            i as usize,
+                        );
                     }
-                    for b in 0..n_bins {
-                        if hist_n[b] > 0.0 {
-                            scratch.push((
-                                b,
-                                Stats {
-                                    n: hist_n[b],
-                                    acc: hist_acc[b * stat_width..(b + 1) * stat_width].to_vec(),
-                                },
-                            ));
-                        }
+                    for b in (0..n_bins).filter(|&b| hist_n[b] > 0.0) {
+                        bins.push(b);
+                        bn.push(hist_n[b]);
+                        bacc.extend_from_slice(&hist_acc[b * stat_width..(b + 1) * stat_width]);
                     }
                 }
-                let mut left = Stats::new(stat_width);
-                for (b, h) in scratch.iter().take(scratch.len().saturating_sub(1)) {
-                    left.n += h.n;
-                    left.acc.iter_mut().zip(&h.acc).for_each(|(a, x)| *a += x);
-                    if left.n < min_leaf {
+                // Scan split points left to right; the last occupied bin cannot split.
+                let mut left_n = 0.0;
+                left_acc.clear();
+                left_acc.resize(stat_width, 0.0);
+                right_acc.clear();
+                right_acc.resize(stat_width, 0.0);
+                for k in 0..bins.len().saturating_sub(1) {
+                    left_n += bn[k];
+                    for (l, x) in left_acc
+                        .iter_mut()
+                        .zip(&bacc[k * stat_width..(k + 1) * stat_width])
+                    {
+                        *l += x;
+                    }
+                    if left_n < min_leaf {
                         continue;
                     }
-                    let right = total.minus(&left);
-                    if right.n < min_leaf {
+                    let right_n = total.n - left_n;
+                    if right_n < min_leaf {
                         break;
                     }
-                    let gain = parent_cost - left.cost(kind, p.criterion) - right.cost(kind, p.criterion);
+                    for ((r, t), l) in right_acc.iter_mut().zip(&total.acc).zip(left_acc.iter()) {
+                        *r = t - l;
+                    }
+                    let gain = parent_cost
+                        - cost(left_n, &left_acc, kind, p.criterion)
+                        - cost(right_n, &right_acc, kind, p.criterion);
                     if gain > tol && best.as_ref().is_none_or(|s| gain > s.gain) {
                         best = Some(Split {
                             feature: f,
-                            bin: *b,
+                            bin: bins[k],
                             gain,
                         });
                     }
