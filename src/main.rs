@@ -393,6 +393,8 @@ fn run(a: RunArgs) -> Result<()> {
     if let Some(name) = &a.register {
         automl::store::registry::check_model_name(name)?;
     }
+    // Hashed once: recorded in the environment and used to find a registered dataset version.
+    let data_hash = if a.no_store { None } else { file_hash(&train) };
     let workspace = if a.no_store {
         None
     } else {
@@ -406,7 +408,7 @@ fn run(a: RunArgs) -> Result<()> {
             .collect();
         env.insert("args".into(), json!(args));
         env.insert("data_file".into(), json!(train.display().to_string()));
-        env.insert("data_hash".into(), json!(file_hash(&train)));
+        env.insert("data_hash".into(), json!(data_hash));
         env.insert("git_commit".into(), json!(git_commit()));
         if let Some(id) = a.resume {
             builder = builder.resume(id);
@@ -463,7 +465,10 @@ fn run(a: RunArgs) -> Result<()> {
     let mut registered = None;
     if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
         let dir = ws.artifact_dir(id)?;
-        if let Some(d) = file_hash(&train).and_then(|h| ws.store.dataset_by_hash(&h).ok().flatten()) {
+        if let Some(d) = data_hash
+            .as_deref()
+            .and_then(|h| ws.store.dataset_by_hash(h).ok().flatten())
+        {
             ws.store.set_run_dataset(id, &d.name, d.version)?;
         }
         // A plain-text log of the run: schema, validation, warnings, best trial, every failure.
@@ -772,13 +777,17 @@ fn default_experiment(train: &Path) -> String {
 
 /// FNV-1a 64 of a file's bytes, as hex (stable across platforms and Rust versions).
 fn file_hash(path: &Path) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
+    std::fs::read(path).ok().map(|b| bytes_hash(&b))
+}
+
+/// FNV-1a 64 of bytes, as hex.
+fn bytes_hash(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
+    for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    Some(format!("{h:016x}"))
+    format!("{h:016x}")
 }
 
 /// The current git commit when run inside a repository.
@@ -1003,8 +1012,8 @@ fn data_cmd(c: DataCmd) -> Result<()> {
                     "name": c.name, "type": c.raw, "missing": c.missing(), "distinct": c.distinct()
                 })).collect::<Vec<_>>(),
             });
-            let hash =
-                file_hash(&file).ok_or_else(|| Error::io(&file, std::io::Error::other("unreadable")))?;
+            let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+            let hash = bytes_hash(&bytes);
             automl::store::registry::check_model_name(&name)?;
             let root = Workspace::locate(ws.workspace.as_deref());
             let w = Workspace::open(&root)?;
@@ -1015,7 +1024,6 @@ fn data_cmd(c: DataCmd) -> Result<()> {
             let rel = format!("datasets/{name}/{hash}/{fname}");
             let dest = w.root.join(&rel);
             if !dest.exists() {
-                let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
                 write_atomic(&dest, &bytes)?;
             }
             let (d, new) = w.store.register_dataset(&name, &hash, &rel, &profile)?;
