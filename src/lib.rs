@@ -14,6 +14,7 @@ pub mod model;
 pub mod prep;
 pub mod pruners;
 pub mod sampler;
+pub mod samplers;
 pub mod space;
 pub mod store;
 pub mod trials;

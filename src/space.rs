@@ -238,6 +238,10 @@ pub struct ParamSpec {
     /// Whether the value is a whole number (e.g. a count sampled log-uniformly).
     #[serde(default)]
     pub integer: bool,
+    /// Condition: the parameter exists only when the named parameter takes one of the listed
+    /// values (`when = { solver = ["saga"] }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<BTreeMap<String, Vec<Value>>>,
 }
 
 /// The space of one learner (or of preprocessing).
@@ -354,6 +358,388 @@ pub fn builtin_spaces() -> Result<(LearnerSpace, Vec<LearnerSpace>)> {
     }
     let prep = prep.ok_or_else(|| Error::Config("no preprocessing space".into()))?;
     Ok((prep, learners))
+}
+
+impl ParamSpec {
+    /// A parameter with distribution `dist` and no init / low-cost point.
+    pub fn new(dist: Dist) -> ParamSpec {
+        ParamSpec {
+            dist,
+            init: None,
+            low_cost: None,
+            integer: false,
+            when: None,
+        }
+    }
+
+    /// One of `values`, uniformly.
+    pub fn choice<V: Into<Value>>(values: impl IntoIterator<Item = V>) -> ParamSpec {
+        ParamSpec::new(Dist::Choice {
+            values: values.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Uniform real in `[low, high]`.
+    pub fn uniform(low: f64, high: f64) -> ParamSpec {
+        ParamSpec::new(Dist::Uniform { low, high })
+    }
+
+    /// Log-uniform real in `[low, high]`.
+    pub fn loguniform(low: f64, high: f64) -> ParamSpec {
+        ParamSpec::new(Dist::Loguniform { low, high })
+    }
+
+    /// Uniform whole number in `[low, high]`.
+    pub fn randint(low: i64, high: i64) -> ParamSpec {
+        ParamSpec::new(Dist::Randint { low, high })
+    }
+
+    /// Set the good general starting value.
+    pub fn with_init(mut self, v: impl Into<Value>) -> ParamSpec {
+        self.init = Some(v.into());
+        self
+    }
+
+    /// Set the cheapest sensible value (cost-frugal search starts there).
+    pub fn with_low_cost(mut self, v: impl Into<Value>) -> ParamSpec {
+        self.low_cost = Some(v.into());
+        self
+    }
+
+    /// Round sampled values to whole numbers.
+    pub fn integer(mut self) -> ParamSpec {
+        self.integer = true;
+        self
+    }
+
+    /// Make the parameter exist only when `on` takes one of `values`.
+    pub fn when<V: Into<Value>>(mut self, on: &str, values: impl IntoIterator<Item = V>) -> ParamSpec {
+        let mut m = BTreeMap::new();
+        m.insert(on.to_string(), values.into_iter().map(Into::into).collect());
+        self.when = Some(m);
+        self
+    }
+
+    /// Round to whole numbers when the parameter is an integer one.
+    pub fn finish(&self, v: Value) -> Value {
+        match (self.integer, v) {
+            (true, Value::Float(x)) => Value::Int(x.round() as i64),
+            (_, v) => v,
+        }
+    }
+
+    /// Draw one value (rounded when integer).
+    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> Value {
+        self.finish(self.dist.sample(rng))
+    }
+
+    /// Where the search starts: `low_cost`, else `init`, else the middle of the range (the first
+    /// value of a choice).
+    pub fn start(&self) -> Value {
+        if let Some(v) = self.low_cost.clone().or_else(|| self.init.clone()) {
+            return self.finish(v);
+        }
+        match &self.dist {
+            Dist::Choice { values } => values[0].clone(),
+            _ => self.from_unit(0.5),
+        }
+    }
+
+    /// Number of distinct values when the domain is finite and small (choices, integer ranges).
+    pub fn cardinality(&self) -> Option<usize> {
+        match &self.dist {
+            Dist::Choice { values } => Some(values.len()),
+            Dist::Randint { low, high } => usize::try_from(high - low + 1).ok(),
+            _ => None,
+        }
+    }
+
+    /// The bounds of the unit mapping in the transformed (log for log distributions) domain.
+    fn transformed_bounds(&self) -> (f64, f64, bool) {
+        match &self.dist {
+            Dist::Choice { values } => (0.0, values.len() as f64, false),
+            Dist::Uniform { low, high } | Dist::Quniform { low, high, .. } => (*low, *high, false),
+            Dist::Loguniform { low, high } | Dist::Qloguniform { low, high, .. } => {
+                (low.ln(), high.ln(), true)
+            }
+            Dist::Randint { low, high } => (*low as f64 - 0.5, *high as f64 + 0.5, false),
+            Dist::Normal { mu, sigma } => (mu - 3.0 * sigma, mu + 3.0 * sigma, false),
+            Dist::Lognormal { mu, sigma } => (mu - 3.0 * sigma, mu + 3.0 * sigma, true),
+        }
+    }
+
+    /// Map a value to `[0, 1]` (log scale for log distributions; a choice's index to the middle of
+    /// its cell). `None` for a value the distribution cannot hold.
+    pub fn to_unit(&self, v: &Value) -> Option<f64> {
+        if let Dist::Choice { values } = &self.dist {
+            let i = values.iter().position(|x| x == v)?;
+            return Some((i as f64 + 0.5) / values.len() as f64);
+        }
+        let x = match v {
+            Value::Int(i) => *i as f64,
+            Value::Float(f) => *f,
+            _ => return None,
+        };
+        let (lo, hi, log) = self.transformed_bounds();
+        let t = if log {
+            if x <= 0.0 {
+                return None;
+            }
+            x.ln()
+        } else {
+            x
+        };
+        if hi > lo {
+            Some(((t - lo) / (hi - lo)).clamp(0.0, 1.0))
+        } else {
+            Some(0.5)
+        }
+    }
+
+    /// The value at `u` in `[0, 1]` (inverse of [`ParamSpec::to_unit`], rounded and quantised as
+    /// the distribution requires).
+    pub fn from_unit(&self, u: f64) -> Value {
+        let u = if u.is_finite() { u.clamp(0.0, 1.0) } else { 0.5 };
+        if let Dist::Choice { values } = &self.dist {
+            let i = ((u * values.len() as f64).floor() as usize).min(values.len() - 1);
+            return values[i].clone();
+        }
+        let (lo, hi, log) = self.transformed_bounds();
+        let t = lo + u * (hi - lo);
+        let x = if log { t.exp() } else { t };
+        let v = match &self.dist {
+            Dist::Quniform { low, high, q } => Value::Float(quantize(x, *q).clamp(*low, *high)),
+            Dist::Qloguniform { low, high, q } => Value::Float(quantize(x, *q).clamp(*low, *high)),
+            Dist::Randint { low, high } => Value::Int((x.round() as i64).clamp(*low, *high)),
+            Dist::Uniform { low, high } | Dist::Loguniform { low, high } => {
+                Value::Float(x.clamp(*low, *high))
+            }
+            _ => Value::Float(x),
+        };
+        self.finish(v)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(x: f64) -> Value {
+        Value::Float(x)
+    }
+}
+impl From<i64> for Value {
+    fn from(x: i64) -> Value {
+        Value::Int(x)
+    }
+}
+impl From<bool> for Value {
+    fn from(x: bool) -> Value {
+        Value::Bool(x)
+    }
+}
+impl From<&str> for Value {
+    fn from(x: &str) -> Value {
+        Value::Str(x.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(x: String) -> Value {
+        Value::Str(x)
+    }
+}
+
+/// A named parameter of a [`SearchSpace`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpaceParam {
+    /// Name, unique in the space.
+    pub name: String,
+    /// Distribution, start points and condition.
+    pub spec: ParamSpec,
+}
+
+/// A search space: parameters in order, each conditional one after the parameter it depends on.
+///
+/// ```
+/// use automl::space::{ParamSpec, SearchSpace};
+/// let space = SearchSpace::new()
+///     .add("solver", ParamSpec::choice(["lbfgs", "saga"]))
+///     .add("l1_ratio", ParamSpec::uniform(0.0, 1.0).when("solver", ["saga"]))
+///     .add("c", ParamSpec::loguniform(1e-3, 1e3).with_init(1.0));
+/// assert!(space.check().is_ok());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchSpace {
+    /// The parameters, parents before the parameters conditional on them.
+    pub params: Vec<SpaceParam>,
+}
+
+impl SearchSpace {
+    /// An empty space.
+    pub fn new() -> SearchSpace {
+        SearchSpace::default()
+    }
+
+    /// Add a parameter (checked by [`SearchSpace::check`]).
+    pub fn add(mut self, name: &str, spec: ParamSpec) -> SearchSpace {
+        self.params.push(SpaceParam {
+            name: name.to_string(),
+            spec,
+        });
+        self
+    }
+
+    /// The parameter called `name`.
+    pub fn get(&self, name: &str) -> Option<&ParamSpec> {
+        self.params.iter().find(|p| p.name == name).map(|p| &p.spec)
+    }
+
+    /// Check distributions, unique names and conditions (each refers to an earlier choice
+    /// parameter and lists values it can take).
+    pub fn check(&self) -> Result<()> {
+        if self.params.is_empty() {
+            return Err(Error::Config("the search space has no parameters".into()));
+        }
+        for (i, p) in self.params.iter().enumerate() {
+            p.spec.dist.check(&p.name)?;
+            if self.params[..i].iter().any(|q| q.name == p.name) {
+                return Err(Error::Config(format!("parameter {} is defined twice", p.name)));
+            }
+            let Some(when) = &p.spec.when else { continue };
+            if when.len() != 1 {
+                return Err(Error::Config(format!(
+                    "parameter {}: `when` names exactly one parameter",
+                    p.name
+                )));
+            }
+            for (on, vals) in when {
+                let parent = self.params[..i].iter().find(|q| &q.name == on);
+                let Some(parent) = parent else {
+                    return Err(Error::Config(format!(
+                        "parameter {}: condition on '{on}', which is not a parameter defined before it",
+                        p.name
+                    )));
+                };
+                let Dist::Choice { values } = &parent.spec.dist else {
+                    return Err(Error::Config(format!(
+                        "parameter {}: condition on '{on}', which is not a choice",
+                        p.name
+                    )));
+                };
+                if let Some(v) = vals.iter().find(|v| !values.contains(v)) {
+                    return Err(Error::Config(format!(
+                        "parameter {}: condition value '{v}' is not one of {on}'s choices",
+                        p.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether parameter `p` exists given the values chosen so far.
+    pub fn active(p: &SpaceParam, chosen: &Params) -> bool {
+        match &p.spec.when {
+            None => true,
+            Some(w) => w
+                .iter()
+                .all(|(on, vals)| chosen.0.get(on).is_some_and(|v| vals.contains(v))),
+        }
+    }
+
+    /// Build a configuration parameter by parameter, skipping inactive ones; `pick` gives the
+    /// value of each active parameter.
+    pub fn build(&self, mut pick: impl FnMut(usize, &SpaceParam, &Params) -> Value) -> Params {
+        let mut out = Params::default();
+        for (i, p) in self.params.iter().enumerate() {
+            if Self::active(p, &out) {
+                let v = pick(i, p, &out);
+                out.set(&p.name, v);
+            }
+        }
+        out
+    }
+
+    /// A random configuration.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Params {
+        self.build(|_, p, _| p.spec.draw(rng))
+    }
+
+    /// The first choice parameter other parameters depend on (e.g. `learner`): the cost-frugal
+    /// search runs one local search per value of it.
+    pub fn branch_param(&self) -> Option<usize> {
+        self.params.iter().position(|p| {
+            matches!(p.spec.dist, Dist::Choice { .. })
+                && p.spec.when.is_none()
+                && self
+                    .params
+                    .iter()
+                    .any(|q| q.spec.when.as_ref().is_some_and(|w| w.contains_key(&p.name)))
+        })
+    }
+
+    /// Parse a space from TOML: one table per parameter (`[x] type = "uniform" …`, optional
+    /// `when = { other = [values] }`). Parents are ordered before the parameters that depend on
+    /// them; errors name `origin` and, where known, the line.
+    pub fn from_toml(text: &str, origin: &str) -> Result<SearchSpace> {
+        let table: BTreeMap<String, ParamSpec> = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
+        let mut space = SearchSpace::new();
+        let mut left: Vec<(String, ParamSpec)> = table.into_iter().collect();
+        // Parents first: repeatedly take parameters whose condition is already placed.
+        while !left.is_empty() {
+            let before = left.len();
+            let mut rest = Vec::new();
+            for (name, spec) in left {
+                let ready = spec
+                    .when
+                    .as_ref()
+                    .is_none_or(|w| w.keys().all(|on| space.params.iter().any(|p| &p.name == on)));
+                if ready {
+                    space = space.add(&name, spec);
+                } else {
+                    rest.push((name, spec));
+                }
+            }
+            left = rest;
+            if left.len() == before {
+                let (name, spec) = &left[0];
+                let on = spec
+                    .when
+                    .as_ref()
+                    .and_then(|w| w.keys().next().cloned())
+                    .unwrap_or_default();
+                return Err(Error::Config(format!(
+                    "{origin}{}: parameter {name}: condition on '{on}', which is not a parameter (or is circular)",
+                    line_suffix(text, name)
+                )));
+            }
+        }
+        space.check().map_err(|e| {
+            let name = space
+                .params
+                .iter()
+                .find(|p| e.to_string().contains(&format!("parameter {}:", p.name)))
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            Error::Config(format!("{origin}{}: {e}", line_suffix(text, &name)))
+        })?;
+        Ok(space)
+    }
+}
+
+/// `" line N"` for the first line of `text` that opens table `[name]` / `[x.name]` or sets `name`.
+pub fn line_suffix(text: &str, name: &str) -> String {
+    if name.is_empty() {
+        return String::new();
+    }
+    text.lines()
+        .position(|l| {
+            let t = l.trim();
+            t == format!("[{name}]")
+                || (t.starts_with('[') && t.trim_end_matches(']').ends_with(&format!(".{name}")))
+                || t.starts_with(&format!("{name} ="))
+                || t.starts_with(&format!("{name}="))
+        })
+        .map(|i| format!(", line {}", i + 1))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

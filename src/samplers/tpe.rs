@@ -1,0 +1,231 @@
+//! Tree-structured Parzen estimator (Bergstra et al., 2011), univariate as in Optuna's default:
+//! after `n_startup` random trials, completed trials are split into the best `gamma(n)` ("good")
+//! and the rest ("bad"; stopped and failed trials count as bad). Each active parameter is drawn
+//! from candidates sampled from the good density `l`, keeping the candidate with the largest
+//! `l(x) / g(x)` (a choice is drawn with probability proportional to `l / g`). Conditional parameters only use trials in which they were present.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{is_choice, unit_of, Observation, Sampler};
+use crate::space::{Params, SearchSpace, SpaceParam, Value};
+
+/// The TPE sampler.
+#[derive(Debug, Clone)]
+pub struct TpeSampler {
+    /// Random trials before the model is used.
+    pub n_startup: usize,
+    /// Candidates drawn from `l` per parameter.
+    pub n_candidates: usize,
+    seen: Vec<Observation>,
+}
+
+impl Default for TpeSampler {
+    fn default() -> Self {
+        TpeSampler {
+            n_startup: 10,
+            n_candidates: 24,
+            seen: Vec::new(),
+        }
+    }
+}
+
+/// Number of "good" trials out of `n` completed ones (Optuna's default rule).
+fn gamma(n: usize) -> usize {
+    (n.div_ceil(10)).clamp(1, 25)
+}
+
+/// A Parzen mixture on `[0, 1]`: the uniform-ish prior N(0.5, 1) plus one truncated normal per
+/// observation, bandwidth from the distances to its neighbours.
+struct Parzen {
+    mus: Vec<f64>,
+    sigmas: Vec<f64>,
+}
+
+fn erf(x: f64) -> f64 {
+    // Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let y = 1.0
+        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
+            + 0.254_829_592)
+            * t
+            * (-x * x).exp();
+    if x >= 0.0 {
+        y
+    } else {
+        -y
+    }
+}
+
+fn phi(x: f64) -> f64 {
+    0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2))
+}
+
+impl Parzen {
+    fn new(points: &[f64]) -> Parzen {
+        let n = points.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| points[a].total_cmp(&points[b]));
+        let min_sigma = 1.0 / (n as f64 + 1.0).min(100.0);
+        let mut sigmas = vec![1.0; n + 1];
+        for (k, &i) in order.iter().enumerate() {
+            let left = if k > 0 {
+                points[i] - points[order[k - 1]]
+            } else {
+                points[i]
+            };
+            let right = if k + 1 < n {
+                points[order[k + 1]] - points[i]
+            } else {
+                1.0 - points[i]
+            };
+            sigmas[i] = left.max(right).clamp(min_sigma, 1.0);
+        }
+        let mut mus = points.to_vec();
+        mus.push(0.5); // the prior, sigma 1
+        Parzen { mus, sigmas }
+    }
+
+    fn density(&self, x: f64) -> f64 {
+        let mut total = 0.0;
+        for (&m, &s) in self.mus.iter().zip(&self.sigmas) {
+            let z = (x - m) / s;
+            let mass = (phi((1.0 - m) / s) - phi(-m / s)).max(1e-12);
+            total += (-0.5 * z * z).exp() / (s * (2.0 * std::f64::consts::PI).sqrt()) / mass;
+        }
+        total / self.mus.len() as f64
+    }
+
+    fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
+        let k = rng.gen_range(0..self.mus.len());
+        let (m, s) = (self.mus[k], self.sigmas[k]);
+        for _ in 0..64 {
+            let u: f64 = rng.gen();
+            let v: f64 = rng.gen();
+            let z = (-2.0 * (1.0 - u).ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos();
+            let x = m + s * z;
+            if (0.0..=1.0).contains(&x) {
+                return x;
+            }
+        }
+        m.clamp(0.0, 1.0)
+    }
+}
+
+impl TpeSampler {
+    fn pick_numeric(
+        &self,
+        p: &SpaceParam,
+        space: &SearchSpace,
+        good: &[&Observation],
+        bad: &[&Observation],
+        rng: &mut ChaCha8Rng,
+    ) -> Value {
+        let units = |set: &[&Observation]| -> Vec<f64> {
+            set.iter()
+                .filter_map(|o| unit_of(space, &p.name, &o.params))
+                .collect()
+        };
+        let (l, g) = (Parzen::new(&units(good)), Parzen::new(&units(bad)));
+        let mut best = (f64::NEG_INFINITY, 0.5);
+        for _ in 0..self.n_candidates {
+            let x = l.sample(rng);
+            let score = l.density(x).ln() - g.density(x).ln();
+            if score > best.0 {
+                best = (score, x);
+            }
+        }
+        p.spec.from_unit(best.1)
+    }
+
+    fn pick_choice(
+        &self,
+        p: &SpaceParam,
+        values: &[Value],
+        good: &[&Observation],
+        bad: &[&Observation],
+        rng: &mut ChaCha8Rng,
+    ) -> Value {
+        let k = values.len();
+        let weights = |set: &[&Observation]| -> Vec<f64> {
+            let mut w = vec![1.0 / k as f64; k];
+            for o in set {
+                if let Some(i) = o
+                    .params
+                    .0
+                    .get(&p.name)
+                    .and_then(|v| values.iter().position(|x| x == v))
+                {
+                    w[i] += 1.0;
+                }
+            }
+            let s: f64 = w.iter().sum();
+            w.iter().map(|x| x / s).collect()
+        };
+        let (l, g) = (weights(good), weights(bad));
+        // Drawn with probability proportional to l/g rather than by argmax, so a value whose first
+        // trials were poor (a learner started at a bad point) keeps a chance to be explored.
+        let ratio: Vec<f64> = l.iter().zip(&g).map(|(a, b)| a / b).collect();
+        let total: f64 = ratio.iter().sum();
+        let mut u = rng.gen::<f64>() * total;
+        let mut best = (0.0, k - 1);
+        for (i, r) in ratio.iter().enumerate() {
+            if u < *r {
+                best = (*r, i);
+                break;
+            }
+            u -= r;
+        }
+        values[best.1].clone()
+    }
+}
+
+impl Sampler for TpeSampler {
+    fn ask(&mut self, _id: usize, space: &SearchSpace, rng: &mut ChaCha8Rng) -> Option<Params> {
+        let mut done: Vec<&Observation> = self.seen.iter().filter(|o| o.final_loss().is_some()).collect();
+        if done.len() < self.n_startup {
+            return Some(space.sample(rng));
+        }
+        done.sort_by(|a, b| {
+            a.final_loss()
+                .unwrap_or(f64::INFINITY)
+                .total_cmp(&b.final_loss().unwrap_or(f64::INFINITY))
+                .then(a.id.cmp(&b.id))
+        });
+        let n_good = gamma(done.len());
+        let good: Vec<&Observation> = done[..n_good].to_vec();
+        let mut bad: Vec<&Observation> = done[n_good..].to_vec();
+        bad.extend(self.seen.iter().filter(|o| o.final_loss().is_none()));
+        Some(space.build(|_, p, _| match is_choice(&p.spec.dist) {
+            Some(values) => self.pick_choice(p, values, &good, &bad, rng),
+            None => self.pick_numeric(p, space, &good, &bad, rng),
+        }))
+    }
+
+    fn tell(&mut self, _space: &SearchSpace, obs: &Observation) {
+        self.seen.push(obs.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parzen_is_a_density_on_the_unit_interval() {
+        let p = Parzen::new(&[0.1, 0.15, 0.8]);
+        let n = 10_000;
+        let integral: f64 = (0..n)
+            .map(|i| p.density((i as f64 + 0.5) / n as f64))
+            .sum::<f64>()
+            / n as f64;
+        assert!((integral - 1.0).abs() < 1e-3, "{integral}");
+        assert!(p.density(0.12) > p.density(0.5));
+        assert!((phi(0.0) - 0.5).abs() < 1e-9 && (phi(1.96) - 0.975).abs() < 1e-4);
+    }
+
+    #[test]
+    fn gamma_follows_the_ten_percent_rule_capped_at_25() {
+        assert_eq!((gamma(1), gamma(10), gamma(11), gamma(1000)), (1, 1, 2, 25));
+    }
+}
