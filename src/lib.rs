@@ -5,6 +5,7 @@
 //! [`model`] (the fitted pipeline and its file). [`AutoML`] ties them together.
 
 pub mod automl;
+pub mod cancel;
 pub mod data;
 pub mod error;
 pub mod learners;
@@ -17,6 +18,7 @@ pub mod sampler;
 pub mod samplers;
 pub mod space;
 pub mod store;
+pub mod sweep;
 pub mod trials;
 pub mod validation;
 

@@ -68,16 +68,6 @@ impl History {
     pub fn finish(&mut self, trial: usize) {
         self.trials.entry(trial).or_default().finished = true;
     }
-
-    fn value(&self, trial: usize, step: i64) -> Option<f64> {
-        self.trials.get(&trial).and_then(|c| c.values.get(&step).copied())
-    }
-
-    /// Best value of a trial at steps up to `step`.
-    fn best_upto(&self, trial: usize, step: i64) -> Option<f64> {
-        let c = self.trials.get(&trial)?;
-        self.goal.best(c.values.range(..=step).map(|(_, v)| *v))
-    }
 }
 
 /// When a policy looks at reports.
@@ -162,10 +152,53 @@ pub enum Policy {
     },
 }
 
+/// What a decision may look at: the trials of `told` with id below `limit` (other than the
+/// deciding trial), plus the deciding trial's own curve.
+struct View<'a> {
+    goal: Goal,
+    told: &'a History,
+    limit: usize,
+    own: usize,
+    curve: &'a Curve,
+}
+
+impl<'a> View<'a> {
+    fn curves(&self) -> impl Iterator<Item = (usize, &'a Curve)> + '_ {
+        let own = self.own;
+        self.told
+            .trials
+            .range(..self.limit)
+            .filter(move |(&t, _)| t != own)
+            .map(|(&t, c)| (t, c))
+            .chain(std::iter::once((self.own, self.curve)))
+    }
+
+    fn value(&self, c: &Curve, step: i64) -> Option<f64> {
+        c.values.get(&step).copied()
+    }
+}
+
 impl Policy {
-    /// Whether `trial`, which just reported at `step`, should stop.
+    /// Whether `trial`, which just reported at `step`, should stop, looking at every trial of `h`.
     pub fn should_stop(&self, h: &History, trial: usize, step: i64) -> bool {
-        let Some(value) = h.value(trial, step) else {
+        let empty = Curve::default();
+        let curve = h.trials.get(&trial).unwrap_or(&empty);
+        self.decide(h, usize::MAX, trial, curve, step)
+    }
+
+    /// Whether `trial` (its reports so far in `curve`) should stop at `step`, comparing it with the
+    /// trials of `told` whose id is below `limit` only. The sweep passes the trials its sampler saw,
+    /// so decisions do not depend on timing.
+    pub fn decide(&self, told: &History, limit: usize, trial: usize, curve: &Curve, step: i64) -> bool {
+        let v = View {
+            goal: told.goal,
+            told,
+            limit,
+            own: trial,
+            curve,
+        };
+        let goal = v.goal;
+        let Some(value) = v.value(curve, step) else {
             return false;
         };
         match self {
@@ -174,25 +207,24 @@ impl Policy {
                 if !schedule.applies(step) {
                     return false;
                 }
-                let Some(best) = h.goal.best(h.trials.keys().filter_map(|&t| h.value(t, step))) else {
+                let Some(best) = goal.best(v.curves().filter_map(|(_, c)| v.value(c, step))) else {
                     return false;
                 };
-                let limit = match (slack, h.goal) {
+                let limit = match (slack, goal) {
                     (Slack::Factor(f), Goal::Maximize) => best / (1.0 + f),
                     (Slack::Factor(f), Goal::Minimize) => best * (1.0 + f),
                     (Slack::Amount(a), Goal::Maximize) => best - a,
                     (Slack::Amount(a), Goal::Minimize) => best + a,
                 };
-                h.goal.better(limit, value)
+                goal.better(limit, value)
             }
             Policy::Median { schedule } => {
                 if !schedule.applies(step) {
                     return false;
                 }
-                let mut averages: Vec<f64> = h
-                    .trials
-                    .iter()
-                    .filter(|(&t, _)| t != trial)
+                let mut averages: Vec<f64> = v
+                    .curves()
+                    .filter(|(t, _)| *t != trial)
                     .filter_map(|(_, c)| {
                         let upto: Vec<f64> = c.values.range(..=step).map(|(_, v)| *v).collect();
                         (!upto.is_empty()).then(|| upto.iter().sum::<f64>() / upto.len() as f64)
@@ -208,7 +240,8 @@ impl Policy {
                 } else {
                     (averages[n / 2 - 1] + averages[n / 2]) / 2.0
                 };
-                h.best_upto(trial, step).is_some_and(|b| h.goal.better(median, b))
+                let own_best = goal.best(curve.values.range(..=step).map(|(_, v)| *v));
+                own_best.is_some_and(|b| goal.better(median, b))
             }
             Policy::Truncation {
                 percentage,
@@ -218,16 +251,15 @@ impl Policy {
                 if !schedule.applies(step) {
                     return false;
                 }
-                let mut values: Vec<(f64, usize)> = h
-                    .trials
-                    .iter()
-                    .filter(|(&t, c)| t == trial || !(*exclude_finished && c.finished))
-                    .filter_map(|(&t, _)| h.value(t, step).map(|v| (v, t)))
+                let mut values: Vec<(f64, usize)> = v
+                    .curves()
+                    .filter(|(t, c)| *t == trial || !(*exclude_finished && c.finished))
+                    .filter_map(|(t, c)| v.value(c, step).map(|x| (x, t)))
                     .collect();
                 // Worst first; ties broken by trial id so the decision is deterministic.
                 values.sort_by(|a, b| {
                     let ord = a.0.total_cmp(&b.0);
-                    let ord = if h.goal == Goal::Maximize {
+                    let ord = if goal == Goal::Maximize {
                         ord
                     } else {
                         ord.reverse()
@@ -240,36 +272,62 @@ impl Policy {
             Policy::SuccessiveHalving {
                 min_resource,
                 reduction_factor,
-            } => asha(h, trial, step, *min_resource, *reduction_factor, |_| true),
+            } => asha(&v, value, step, *min_resource, *reduction_factor, |_| true),
             Policy::Hyperband {
                 min_resource,
                 max_resource,
                 reduction_factor,
             } => {
                 let eta = (*reduction_factor).max(2);
-                let mut brackets = 1;
-                while min_resource * eta.pow(brackets) <= *max_resource {
-                    brackets += 1;
-                }
+                let brackets = hyperband_brackets(*min_resource, *max_resource, eta);
                 let b = (trial % brackets as usize) as u32;
-                let first = min_resource * eta.pow(b);
-                asha(h, trial, step, first, eta, |t| {
+                let first = min_resource.max(&1) * eta.pow(b);
+                asha(&v, value, step, first, eta, |t| {
                     t % brackets as usize == b as usize
                 })
             }
         }
     }
+
+    /// The steps at which an objective with resources from 1 to `max` should report so that this
+    /// policy sees every decision point: the rungs for successive halving / Hyperband, powers of two
+    /// otherwise; always ends with `max`.
+    pub fn report_steps(&self, max: i64) -> Vec<i64> {
+        let max = max.max(1);
+        let mut steps = Vec::new();
+        let (first, eta) = match self {
+            Policy::SuccessiveHalving {
+                min_resource,
+                reduction_factor,
+            }
+            | Policy::Hyperband {
+                min_resource,
+                reduction_factor,
+                ..
+            } => (*min_resource.max(&1), (*reduction_factor).max(2)),
+            _ => (1, 2),
+        };
+        let mut s = first;
+        while s < max {
+            steps.push(s);
+            s *= eta;
+        }
+        steps.push(max);
+        steps
+    }
+}
+
+/// Number of Hyperband brackets for resources `min..=max` and reduction factor `eta`.
+fn hyperband_brackets(min_resource: i64, max_resource: i64, eta: i64) -> u32 {
+    let mut brackets = 1;
+    while min_resource.max(1) * eta.pow(brackets) <= max_resource {
+        brackets += 1;
+    }
+    brackets
 }
 
 /// Successive halving at the rungs `min_resource * eta^k`, among trials selected by `peer`.
-fn asha(
-    h: &History,
-    trial: usize,
-    step: i64,
-    min_resource: i64,
-    eta: i64,
-    peer: impl Fn(usize) -> bool,
-) -> bool {
+fn asha(v: &View, value: f64, step: i64, min_resource: i64, eta: i64, peer: impl Fn(usize) -> bool) -> bool {
     let eta = eta.max(2);
     let mut rung = min_resource.max(1);
     while rung < step {
@@ -278,17 +336,13 @@ fn asha(
     if rung != step {
         return false;
     }
-    let Some(value) = h.value(trial, step) else {
-        return false;
-    };
-    let mut competing: Vec<f64> = h
-        .trials
-        .keys()
-        .filter(|&&t| peer(t))
-        .filter_map(|&t| h.value(t, step))
+    let mut competing: Vec<f64> = v
+        .curves()
+        .filter(|(t, _)| peer(*t))
+        .filter_map(|(_, c)| v.value(c, step))
         .collect();
     competing.sort_by(|a, b| {
-        if h.goal == Goal::Maximize {
+        if v.goal == Goal::Maximize {
             b.total_cmp(a)
         } else {
             a.total_cmp(b)
@@ -297,7 +351,7 @@ fn asha(
     // Top floor(n / eta) continue, and at least the best one (Optuna's rule).
     let keep = (competing.len() as i64 / eta).max(1) as usize;
     let threshold = competing[keep - 1];
-    h.goal.better(threshold, value)
+    v.goal.better(threshold, value)
 }
 
 #[cfg(test)]
