@@ -18,10 +18,12 @@ use crate::data::{Dataset, Task};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::model::{ModelFile, ModelInfo, Pipeline, FORMAT, FORMAT_VERSION};
-use crate::sampler::RandomSampler;
-use crate::space::builtin_spaces;
+use crate::pruners::Policy;
+use crate::samplers::SamplerKind;
+use crate::space::{builtin_spaces, ParamSpec, SearchSpace, SpaceFile};
 use crate::store::{MetricPoint, NewRun, RunId, RunStatus, Store};
-use crate::trials::{self, Budget, EvalContext, TrialResult, TrialStatus};
+use crate::sweep::{Goal, Limits, Monitor, Sweep, TrialRecord};
+use crate::trials::{self, EvalContext, TrialResult, TrialStatus};
 use crate::validation;
 
 /// Callback invoked after every trial.
@@ -52,6 +54,11 @@ pub struct AutoMLBuilder {
     on_trial: Option<TrialCallback>,
     recording: Option<Recording>,
     resume: Option<RunId>,
+    sampler: SamplerKind,
+    policy: Option<Policy>,
+    trial_timeout: Option<f64>,
+    max_concurrent: Option<usize>,
+    space_file: Option<SpaceFile>,
 }
 
 impl AutoMLBuilder {
@@ -110,8 +117,49 @@ impl AutoMLBuilder {
         self
     }
 
+    /// How configurations are chosen (default: the cost-frugal search).
+    pub fn sampler(mut self, s: SamplerKind) -> Self {
+        self.sampler = s;
+        self
+    }
+
+    /// Early-termination policy (default none). With a policy, each trial reports its score on
+    /// 1/8, 2/8, 4/8 of the training rows (the policy's rungs) before the full fit.
+    pub fn early_termination(mut self, p: Policy) -> Self {
+        self.policy = Some(p);
+        self
+    }
+
+    /// Stop a trial running longer than this (recorded as timed out).
+    pub fn trial_timeout_secs(mut self, secs: f64) -> Self {
+        self.trial_timeout = Some(secs);
+        self
+    }
+
+    /// Most trials at once, and the determinism window (default 8; see [`crate::sweep`]).
+    pub fn max_concurrent(mut self, n: usize) -> Self {
+        self.max_concurrent = Some(n);
+        self
+    }
+
+    /// Narrow or override the built-in search spaces.
+    pub fn search_space(mut self, f: SpaceFile) -> Self {
+        self.space_file = Some(f);
+        self
+    }
+
     /// Check the settings.
     pub fn build(self) -> Result<AutoML> {
+        if let Some(t) = self.trial_timeout {
+            if !(t.is_finite() && t > 0.0 && t <= 1e9) {
+                return Err(Error::Config(format!(
+                    "trial timeout must be a positive number of seconds, got {t}"
+                )));
+            }
+        }
+        if self.max_concurrent == Some(0) {
+            return Err(Error::Config("max concurrent trials must be at least 1".into()));
+        }
         if let Some(t) = self.time_budget {
             if !(t.is_finite() && t > 0.0 && t <= 1e9) {
                 return Err(Error::Config(format!(
@@ -146,6 +194,10 @@ pub struct RunSummary {
     pub validation: String,
     /// Learners searched.
     pub learners: Vec<String>,
+    /// Sampler used.
+    pub sampler: String,
+    /// Early-termination policy used.
+    pub policy: String,
     /// Every trial in id order.
     pub trials: Vec<TrialResult>,
     /// The best model, ready to save or predict with.
@@ -172,10 +224,12 @@ impl RunSummary {
 
     /// Number of failed trials.
     pub fn failed(&self) -> usize {
-        self.trials
-            .iter()
-            .filter(|t| t.status == TrialStatus::Failed)
-            .count()
+        self.count(TrialStatus::Failed)
+    }
+
+    /// Number of trials that ended in `status`.
+    pub fn count(&self, status: TrialStatus) -> usize {
+        self.trials.iter().filter(|t| t.status == status).count()
     }
 }
 
@@ -208,6 +262,24 @@ fn parent_run(
         "learners".into(),
         s.learners.as_ref().map_or("all".into(), |l| l.join(",")).into(),
     );
+    params.insert("sampler".into(), s.sampler.name().into());
+    params.insert(
+        "early_termination".into(),
+        s.policy.as_ref().unwrap_or(&Policy::None).describe().into(),
+    );
+    params.insert(
+        "max_concurrent".into(),
+        s.max_concurrent
+            .unwrap_or(crate::sweep::DEFAULT_MAX_CONCURRENT)
+            .into(),
+    );
+    params.insert(
+        "search_space".into(),
+        s.space_file
+            .as_ref()
+            .map_or("builtin".into(), |f| f.fingerprint())
+            .into(),
+    );
     let mut env = serde_json::Map::new();
     env.insert("automl_version".into(), env!("CARGO_PKG_VERSION").into());
     env.insert(
@@ -232,7 +304,8 @@ fn parent_run(
 }
 
 /// Records each trial as a child run: `running` when it starts (so a killed process leaves it
-/// visible), then its fold step metrics (`fold_<metric>`), fold means and end state in one transaction.
+/// visible), then its fold metrics (`fold_<metric>`), step values (`step_<metric>`), fold means and
+/// end state in one transaction. Also keeps the refit-time reserve of the best trial so far.
 struct Recorder<'a> {
     recording: Option<(&'a Recording, RunId)>,
     /// Experiment of the parent run (a resumed run keeps its own).
@@ -244,6 +317,11 @@ struct Recorder<'a> {
     runs: std::sync::Mutex<std::collections::HashMap<usize, RunId>>,
     error: std::sync::Mutex<Option<String>>,
     user: Option<&'a TrialCallback>,
+    /// (best score so far, estimated seconds to refit it on all rows)
+    best: std::sync::Mutex<Option<(f64, f64)>>,
+    /// Rows of the full data / rows of one fold's training part.
+    refit_scale: f64,
+    folds: f64,
 }
 
 impl Recorder<'_> {
@@ -252,11 +330,20 @@ impl Recorder<'_> {
             slot.get_or_insert(e.to_string());
         }
     }
+
+    fn consider(&self, t: &TrialResult) {
+        if let (Some(score), Ok(mut b)) = (t.score, self.best.lock()) {
+            if b.is_none_or(|(old, _)| self.metric.better(score, old)) {
+                *b = Some((score, t.fit_secs / self.folds * self.refit_scale));
+            }
+        }
+    }
 }
 
-impl trials::Observer for Recorder<'_> {
-    fn started(&self, id: usize, config: &crate::model::TrialConfig) {
+impl Monitor for Recorder<'_> {
+    fn started(&self, id: usize, p: &crate::space::Params) {
         let Some((r, parent)) = self.recording else { return };
+        let Ok(config) = trials::config_of(p) else { return };
         let mut params = serde_json::Map::new();
         params.insert("trial".into(), id.into());
         params.insert("learner".into(), config.learner.clone().into());
@@ -287,22 +374,29 @@ impl trials::Observer for Recorder<'_> {
         }
     }
 
-    fn finished(&self, t: &TrialResult) {
+    fn finished(&self, rec: &TrialRecord) {
+        let t = trials::result_of(rec);
+        self.consider(&t);
         if let Some((r, parent)) = self.recording {
             let rid = self.runs.lock().ok().and_then(|mut m| m.remove(&t.id));
             if let Some(rid) = rid {
                 let fold_key = format!("fold_{}", self.metric.name());
+                let step_key = format!("{STEP_PREFIX}{}", self.metric.name());
                 let mut points: Vec<MetricPoint> = t
                     .fold_scores
                     .iter()
                     .enumerate()
                     .map(|(i, v)| point(&fold_key, i as i64, *v))
                     .collect();
+                points.extend(t.steps.iter().map(|(s, v)| point(&step_key, *s, *v)));
                 points.extend(t.metrics.iter().map(|(k, v)| point(k, 0, *v)));
                 points.push(point(FIT_SECS, 0, t.fit_secs));
                 let status = match t.status {
                     TrialStatus::Completed => RunStatus::Completed,
                     TrialStatus::Failed => RunStatus::Failed,
+                    TrialStatus::Pruned => RunStatus::Pruned,
+                    TrialStatus::TimedOut => RunStatus::TimedOut,
+                    TrialStatus::Cancelled => RunStatus::Killed,
                 };
                 if let Err(e) = r.store.complete_run(rid, &points, status, t.error.as_deref()) {
                     self.note(e);
@@ -318,8 +412,16 @@ impl trials::Observer for Recorder<'_> {
             }
         }
         if let Some(f) = self.user {
-            f(t);
+            f(&t);
         }
+    }
+
+    fn reserve_secs(&self) -> f64 {
+        self.best
+            .lock()
+            .ok()
+            .and_then(|b| b.map(|(_, secs)| secs))
+            .unwrap_or(0.0)
     }
 }
 
@@ -327,7 +429,19 @@ const PREP_PREFIX: &str = "prep.";
 const FIT_SECS: &str = "fit_secs";
 const SEARCH_SECS: &str = "search_secs";
 /// Parent-run parameters that must match for a resume.
-const RESUME_KEYS: &[&str] = &["target", "task", "metric", "seed", "learners", "validation"];
+const RESUME_KEYS: &[&str] = &[
+    "target",
+    "task",
+    "metric",
+    "seed",
+    "learners",
+    "validation",
+    "sampler",
+    "early_termination",
+    "max_concurrent",
+    "search_space",
+];
+const STEP_PREFIX: &str = "step_";
 
 /// Reopen run `id` for resuming: mark trials left `running` as killed, rebuild the finished ones,
 /// and measure the time already spent. Returns (finished trials, seconds spent, a note).
@@ -384,10 +498,12 @@ fn reopen(
         .collect();
     let killed = r.store.mark_running_killed(&running)?;
     let mut prior = Vec::new();
-    for k in kids
-        .iter()
-        .filter(|k| matches!(k.status, RunStatus::Completed | RunStatus::Failed))
-    {
+    for k in kids.iter().filter(|k| {
+        matches!(
+            k.status,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Pruned | RunStatus::TimedOut
+        )
+    }) {
         let history = r.store.metric_history(k.id)?;
         if let Some(t) = trial_from_record(k, &history, metric) {
             prior.push(t);
@@ -459,13 +575,20 @@ fn trial_from_record(
         }
     }
     let fold_key = format!("fold_{}", metric.name());
+    let step_key = format!("{STEP_PREFIX}{}", metric.name());
+    let mut steps: Vec<(i64, f64)> = history
+        .iter()
+        .filter(|p| p.key == step_key)
+        .map(|p| (p.step, p.value))
+        .collect();
+    steps.sort_by_key(|s| s.0);
     let mut folds: Vec<&MetricPoint> = history.iter().filter(|p| p.key == fold_key).collect();
     folds.sort_by_key(|p| p.step);
     let fold_scores: Vec<f64> = folds.iter().map(|p| p.value).collect();
     let metrics: std::collections::BTreeMap<String, f64> = rec
         .metrics
         .iter()
-        .filter(|(k, _)| *k != &fold_key && k.as_str() != FIT_SECS)
+        .filter(|(k, _)| *k != &fold_key && *k != &step_key && k.as_str() != FIT_SECS)
         .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
         .collect();
     let completed = rec.status == RunStatus::Completed;
@@ -485,10 +608,11 @@ fn trial_from_record(
             prep,
             params,
         },
-        status: if completed {
-            TrialStatus::Completed
-        } else {
-            TrialStatus::Failed
+        status: match rec.status {
+            RunStatus::Completed => TrialStatus::Completed,
+            RunStatus::Pruned => TrialStatus::Pruned,
+            RunStatus::TimedOut => TrialStatus::TimedOut,
+            _ => TrialStatus::Failed,
         },
         score,
         std,
@@ -498,6 +622,8 @@ fn trial_from_record(
         predict_secs: 0.0,
         started_secs: 0.0,
         error: rec.error.clone(),
+        steps,
+        cost: 0.0,
     })
 }
 
@@ -531,9 +657,21 @@ impl AutoML {
             )));
         }
         let (prep, spaces) = builtin_spaces()?;
-        let mut spaces: Vec<_> = spaces.into_iter().filter(|sp| sp.supports(task)).collect();
-        if let Some(want) = &s.learners {
-            let known: BTreeSet<&str> = crate::learners::LEARNERS.iter().copied().collect();
+        let mut all = spaces;
+        all.push(prep);
+        if let Some(f) = &s.space_file {
+            f.apply(&mut all)?;
+        }
+        let prep = all
+            .pop()
+            .ok_or_else(|| Error::Config("no preprocessing space".into()))?;
+        let mut spaces: Vec<_> = all.into_iter().filter(|sp| sp.supports(task)).collect();
+        let known: BTreeSet<&str> = crate::learners::LEARNERS.iter().copied().collect();
+        let wanted = [
+            s.learners.clone(),
+            s.space_file.as_ref().and_then(|f| f.learners.clone()),
+        ];
+        for want in wanted.iter().flatten() {
             for w in want {
                 if !known.contains(w.as_str()) {
                     return Err(Error::Config(format!(
@@ -543,23 +681,41 @@ impl AutoML {
                 }
             }
             spaces.retain(|sp| want.contains(&sp.learner));
-            if spaces.is_empty() {
-                return Err(Error::Config(format!(
-                    "none of the requested learners supports {} tasks",
-                    task.name()
-                )));
-            }
+        }
+        if spaces.is_empty() {
+            return Err(Error::Config(format!(
+                "none of the requested learners supports {} tasks",
+                task.name()
+            )));
         }
         let learners: Vec<String> = spaces.iter().map(|sp| sp.learner.clone()).collect();
+        // One search space: the learner, preprocessing, and each learner's own parameters.
+        let mut space = SearchSpace::new().add(
+            trials::LEARNER,
+            ParamSpec::choice(learners.iter().map(String::as_str)),
+        );
+        for (name, spec) in &prep.params {
+            space = space.add(&format!("{}{name}", trials::PREP), spec.clone());
+        }
+        for sp in &spaces {
+            for (name, spec) in &sp.params {
+                let spec = spec.clone().when(trials::LEARNER, [sp.learner.as_str()]);
+                space = space.add(&format!("{}.{name}", sp.learner), spec);
+            }
+        }
+        let policy = s.policy.clone().unwrap_or(Policy::None);
         let mut warnings = data.warnings.clone();
         let plan = validation::plan(&data.target, s.seed, &mut warnings)?;
         let ctx = EvalContext {
             data,
             plan: &plan,
             metric,
-            seed: s.seed,
+            steps: if policy == Policy::None {
+                vec![trials::MAX_STEP]
+            } else {
+                policy.report_steps(trials::MAX_STEP)
+            },
         };
-        let sampler = RandomSampler::new(prep, spaces, s.seed);
         let jobs = s.jobs.unwrap_or_else(default_jobs);
         // A resumed run keeps its finished trials and the time it already spent.
         let mut resumed = None;
@@ -586,14 +742,31 @@ impl AutoML {
             }
             (None, None) => (None, Vec::new(), 0.0),
         };
-        let budget = Budget {
+        let limits = Limits {
             time: match (s.time_budget, s.max_trials) {
                 (Some(t), _) => Some(Duration::from_secs_f64((t - spent).max(0.0))),
                 (None, Some(_)) => None,
                 (None, None) => Some(Duration::from_secs_f64((60.0 - spent).max(0.0))),
             },
             max_trials: s.max_trials,
+            trial_timeout: s.trial_timeout.map(Duration::from_secs_f64),
         };
+        let goal = if metric.higher_is_better() {
+            Goal::Maximize
+        } else {
+            Goal::Minimize
+        };
+        let sweep = Sweep::builder(space)
+            .goal(goal)
+            .sampler(s.sampler)
+            .policy(policy.clone())
+            .seed(s.seed)
+            .jobs(jobs)
+            .max_concurrent(s.max_concurrent.unwrap_or(crate::sweep::DEFAULT_MAX_CONCURRENT))
+            .prior(prior.iter().map(|t| trials::record_of(t, data, &plan)).collect())
+            .build()?;
+        let n_rows = data.n_rows() as f64;
+        let fold_train = plan.folds.first().map_or(n_rows, |f| f.train.len().max(1) as f64);
         let observer = Recorder {
             recording: s.recording.as_ref().zip(run_id),
             experiment: resumed_experiment
@@ -605,9 +778,17 @@ impl AutoML {
             runs: std::sync::Mutex::new(std::collections::HashMap::new()),
             error: std::sync::Mutex::new(None),
             user: s.on_trial.as_ref(),
+            best: std::sync::Mutex::new(None),
+            refit_scale: n_rows / fold_train,
+            folds: plan.folds.len().max(1) as f64,
         };
+        for t in &prior {
+            observer.consider(t);
+        }
         let t0 = Instant::now();
-        let results = trials::run(&ctx, &|i| sampler.config(i), budget, jobs, prior, &observer);
+        let results = sweep
+            .optimize_with(|t| trials::objective(&ctx, t), limits, &observer)
+            .map(|r| r.trials.iter().map(trials::result_of).collect::<Vec<_>>());
         let search_secs = t0.elapsed().as_secs_f64();
         if let Ok(Some(e)) = observer.error.into_inner() {
             warnings.push(format!("some trials could not be recorded: {e}"));
@@ -699,6 +880,8 @@ impl AutoML {
             metric,
             validation: plan.description,
             learners,
+            sampler: s.sampler.name().to_string(),
+            policy: policy.describe(),
             trials: results,
             best: model,
             best_trial,

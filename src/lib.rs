@@ -14,7 +14,6 @@ pub mod metrics;
 pub mod model;
 pub mod prep;
 pub mod pruners;
-pub mod sampler;
 pub mod samplers;
 pub mod space;
 pub mod store;

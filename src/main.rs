@@ -13,6 +13,9 @@ use serde_json::json;
 use automl::automl::Recording;
 use automl::data::Task;
 use automl::model::{predictions_csv, write_atomic};
+use automl::pruners::{Policy, Schedule, Slack};
+use automl::samplers::SamplerKind;
+use automl::space::SpaceFile;
 use automl::store::{ModelRef, RunFilter, RunRecord, RunStatus, Store, Workspace};
 use automl::trials::{TrialResult, TrialStatus};
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary, Table};
@@ -255,6 +258,163 @@ struct RunArgs {
     /// recorded command line is reused (from the same folder).
     #[arg(long, value_name = "RUN")]
     resume: Option<i64>,
+
+    /// How configurations are chosen: cfo (cost-frugal local search from cheap configurations,
+    /// learners picked by estimated cost for improvement), tpe (Bayesian), random, or grid
+    /// (choice parameters only; narrow the space with --search-space).
+    #[arg(long, default_value = "cfo", value_name = "SAMPLER", help_heading = "Search")]
+    sampler: String,
+    /// TOML file narrowing or overriding the built-in search spaces: `learners = [...]` and
+    /// `[LEARNER.PARAM]` tables (type = choice|uniform|loguniform|quniform|qloguniform|randint|
+    /// normal|lognormal, with low/high/q/values/mu/sigma, init, low_cost).
+    #[arg(long, value_name = "FILE", help_heading = "Search")]
+    search_space: Option<PathBuf>,
+    /// Stop a trial after this many seconds (recorded as timed_out).
+    #[arg(long, value_name = "SECONDS", help_heading = "Search")]
+    trial_timeout: Option<f64>,
+    /// Most trials in flight (default 8). Also the reproducibility window: trial i is chosen from
+    /// trials 0..=i-N, so results do not depend on --jobs.
+    #[arg(long, value_name = "N", help_heading = "Search")]
+    max_concurrent: Option<usize>,
+
+    /// Early-termination policy: none, bandit, median, truncation, asha, hyperband. Trials then
+    /// report their score on 1/8, 2/8, 4/8 of the training rows before the full fit (steps 1, 2,
+    /// 4, 8).
+    #[arg(
+        long,
+        default_value = "none",
+        value_name = "POLICY",
+        help_heading = "Early termination"
+    )]
+    early_termination: String,
+    /// Bandit: stop trials below best / (1 + F) (maximise) or above best * (1 + F).
+    #[arg(long, value_name = "F", help_heading = "Early termination")]
+    slack_factor: Option<f64>,
+    /// Bandit: stop trials more than A behind the best.
+    #[arg(
+        long,
+        value_name = "A",
+        conflicts_with = "slack_factor",
+        help_heading = "Early termination"
+    )]
+    slack_amount: Option<f64>,
+    /// Bandit / median / truncation: apply the policy every N steps.
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "N",
+        help_heading = "Early termination"
+    )]
+    evaluation_interval: i64,
+    /// Bandit / median / truncation: first step at which the policy applies.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        help_heading = "Early termination"
+    )]
+    delay_evaluation: i64,
+    /// Truncation: share (1-99) of trials to stop at each evaluation.
+    #[arg(
+        long,
+        default_value_t = 25.0,
+        value_name = "PCT",
+        help_heading = "Early termination"
+    )]
+    truncation_percentage: f64,
+    /// Truncation: leave finished trials out of the comparison.
+    #[arg(long, help_heading = "Early termination")]
+    exclude_finished: bool,
+    /// ASHA / Hyperband: keep 1 in this many at each rung.
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "N",
+        help_heading = "Early termination"
+    )]
+    reduction_factor: i64,
+    /// ASHA / Hyperband: first rung (in eighths of the training rows).
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "N",
+        help_heading = "Early termination"
+    )]
+    min_resource: i64,
+    /// Hyperband: largest resource (in eighths of the training rows).
+    #[arg(
+        long,
+        default_value_t = 8,
+        value_name = "N",
+        help_heading = "Early termination"
+    )]
+    max_resource: i64,
+}
+
+/// The early-termination policy given by the run flags.
+fn policy_of(a: &RunArgs) -> Result<Policy> {
+    let schedule = Schedule {
+        evaluation_interval: a.evaluation_interval,
+        delay_evaluation: a.delay_evaluation,
+    };
+    if a.evaluation_interval < 1 || a.delay_evaluation < 0 {
+        return Err(Error::Config(
+            "--evaluation-interval must be at least 1 and --delay-evaluation at least 0".into(),
+        ));
+    }
+    if a.reduction_factor < 2 || a.min_resource < 1 || a.max_resource < a.min_resource {
+        return Err(Error::Config(
+            "--reduction-factor must be at least 2, and 1 <= --min-resource <= --max-resource".into(),
+        ));
+    }
+    Ok(match a.early_termination.to_ascii_lowercase().as_str() {
+        "none" => Policy::None,
+        "bandit" => {
+            let slack = match (a.slack_factor, a.slack_amount) {
+                (Some(f), _) if f > 0.0 && f.is_finite() => Slack::Factor(f),
+                (None, Some(x)) if x > 0.0 && x.is_finite() => Slack::Amount(x),
+                (None, None) => {
+                    return Err(Error::Config(
+                        "--early-termination bandit needs --slack-factor or --slack-amount".into(),
+                    ))
+                }
+                _ => {
+                    return Err(Error::Config(
+                        "--slack-factor / --slack-amount must be a positive number".into(),
+                    ))
+                }
+            };
+            Policy::Bandit { slack, schedule }
+        }
+        "median" | "median_stopping" => Policy::Median { schedule },
+        "truncation" | "truncation_selection" => {
+            let p = a.truncation_percentage;
+            if !(1.0..=99.0).contains(&p) {
+                return Err(Error::Config(format!(
+                    "--truncation-percentage must be between 1 and 99, got {p}"
+                )));
+            }
+            Policy::Truncation {
+                percentage: p,
+                exclude_finished: a.exclude_finished,
+                schedule,
+            }
+        }
+        "asha" | "successive_halving" => Policy::SuccessiveHalving {
+            min_resource: a.min_resource,
+            reduction_factor: a.reduction_factor,
+        },
+        "hyperband" => Policy::Hyperband {
+            min_resource: a.min_resource,
+            max_resource: a.max_resource,
+            reduction_factor: a.reduction_factor,
+        },
+        o => {
+            return Err(Error::Config(format!(
+                "unknown early-termination policy '{o}' (none, bandit, median, truncation, asha, hyperband)"
+            )))
+        }
+    })
 }
 
 #[derive(Args)]
@@ -390,6 +550,18 @@ fn run(a: RunArgs) -> Result<()> {
     if let Some(l) = &a.learners {
         builder = builder.learners(l.iter().map(|s| s.trim().to_string()));
     }
+    builder = builder
+        .sampler(SamplerKind::parse(&a.sampler)?)
+        .early_termination(policy_of(&a)?);
+    if let Some(t) = a.trial_timeout {
+        builder = builder.trial_timeout_secs(t);
+    }
+    if let Some(n) = a.max_concurrent {
+        builder = builder.max_concurrent(n);
+    }
+    if let Some(f) = &a.search_space {
+        builder = builder.search_space(SpaceFile::load(f)?);
+    }
     if let Some(name) = &a.register {
         automl::store::registry::check_model_name(name)?;
     }
@@ -428,7 +600,7 @@ fn run(a: RunArgs) -> Result<()> {
         let best = best.clone();
         builder = builder.on_trial(move |r: &TrialResult| {
             if let Ok(mut b) = best.lock() {
-                if r.status == TrialStatus::Failed {
+                if r.status != TrialStatus::Completed {
                     b.2 += 1;
                 }
                 if let Some(s) = r.score {
@@ -438,7 +610,7 @@ fn run(a: RunArgs) -> Result<()> {
                     }
                 }
                 let failed = if b.2 > 0 {
-                    format!(", {} failed", b.2)
+                    format!(", {} stopped or failed", b.2)
                 } else {
                     String::new()
                 };
@@ -600,9 +772,18 @@ fn print_leaderboard(run: &RunSummary, top: usize) {
 fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, registered: Option<String>) {
     let done = run.trials.len();
     let failed = run.failed();
+    let mut ended = format!("{failed} failed");
+    for st in [TrialStatus::Pruned, TrialStatus::TimedOut, TrialStatus::Cancelled] {
+        let n = run.count(st);
+        if n > 0 {
+            ended.push_str(&format!(", {n} {}", st.name()));
+        }
+    }
     println!(
-        "{done} trials in {:.1}s ({failed} failed), validation: {}; best: trial {} {} {} = {:.4} ± {:.4}",
+        "{done} trials in {:.1}s ({ended}; sampler {}, early termination {}), validation: {}; best: trial {} {} {} = {:.4} ± {:.4}",
         run.search_secs,
+        run.sampler,
+        run.policy,
         run.validation,
         run.best_trial,
         run.best.config.learner,
@@ -676,6 +857,10 @@ fn print_json(
         "learners": run.learners,
         "trials": run.trials.len(),
         "failed": run.failed(),
+        "pruned": run.count(TrialStatus::Pruned),
+        "timed_out": run.count(TrialStatus::TimedOut),
+        "sampler": run.sampler,
+        "early_termination": run.policy,
         "search_secs": run.search_secs,
         "best": {
             "trial": run.best_trial,

@@ -289,6 +289,46 @@ impl Policy {
         }
     }
 
+    /// A one-line description with the parameters, e.g. `bandit(slack_factor=0.2, interval=1, delay=0)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Policy::None => "none".into(),
+            Policy::Bandit { slack, schedule } => {
+                let s = match slack {
+                    Slack::Factor(f) => format!("slack_factor={f}"),
+                    Slack::Amount(a) => format!("slack_amount={a}"),
+                };
+                format!(
+                    "bandit({s}, interval={}, delay={})",
+                    schedule.evaluation_interval, schedule.delay_evaluation
+                )
+            }
+            Policy::Median { schedule } => format!(
+                "median(interval={}, delay={})",
+                schedule.evaluation_interval, schedule.delay_evaluation
+            ),
+            Policy::Truncation {
+                percentage,
+                exclude_finished,
+                schedule,
+            } => format!(
+                "truncation(percentage={percentage}, exclude_finished={exclude_finished}, interval={}, delay={})",
+                schedule.evaluation_interval, schedule.delay_evaluation
+            ),
+            Policy::SuccessiveHalving {
+                min_resource,
+                reduction_factor,
+            } => format!("asha(min_resource={min_resource}, reduction_factor={reduction_factor})"),
+            Policy::Hyperband {
+                min_resource,
+                max_resource,
+                reduction_factor,
+            } => format!(
+                "hyperband(min_resource={min_resource}, max_resource={max_resource}, reduction_factor={reduction_factor})"
+            ),
+        }
+    }
+
     /// The steps at which an objective with resources from 1 to `max` should report so that this
     /// policy sees every decision point: the rungs for successive halving / Hyperband, powers of two
     /// otherwise; always ends with `max`.

@@ -742,6 +742,127 @@ pub fn line_suffix(text: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A `--search-space` file for `automl run`: optional `learners = [...]` to narrow the learners,
+/// and `[LEARNER.PARAM]` tables (or `[preprocessing.PARAM]`) replacing a parameter's default
+/// distribution, e.g.
+///
+/// ```toml
+/// learners = ["random_forest", "logistic_regression"]
+/// [random_forest.n_trees]
+/// type = "randint"
+/// low = 10
+/// high = 60
+/// low_cost = 10
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpaceFile {
+    /// Learners to search, when given.
+    pub learners: Option<Vec<String>>,
+    /// Replacement parameter specs by learner (or `preprocessing`) and parameter name.
+    pub params: BTreeMap<String, BTreeMap<String, ParamSpec>>,
+    text: String,
+    origin: String,
+}
+
+impl SpaceFile {
+    /// Parse the file's text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<SpaceFile> {
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
+        let mut out = SpaceFile {
+            text: text.to_string(),
+            origin: origin.to_string(),
+            ..SpaceFile::default()
+        };
+        for (key, value) in table {
+            if key == "learners" {
+                let list: Vec<String> = value.try_into().map_err(|_| {
+                    Error::Config(format!(
+                        "{origin}{}: learners must be a list of learner names",
+                        line_suffix(text, "learners")
+                    ))
+                })?;
+                out.learners = Some(list);
+                continue;
+            }
+            let toml::Value::Table(params) = value else {
+                return Err(Error::Config(format!(
+                    "{origin}{}: '{key}' must be a table of parameters ([{key}.PARAM])",
+                    line_suffix(text, &key)
+                )));
+            };
+            let mut specs = BTreeMap::new();
+            for (name, v) in params {
+                let spec: ParamSpec = v.try_into().map_err(|e: toml::de::Error| {
+                    Error::Config(format!(
+                        "{origin}{}: {key}.{name}: {}",
+                        line_suffix(text, &format!("{key}.{name}")),
+                        e.message().trim_end()
+                    ))
+                })?;
+                spec.dist.check(&format!("{key}.{name}")).map_err(|e| {
+                    Error::Config(format!(
+                        "{origin}{}: {e}",
+                        line_suffix(text, &format!("{key}.{name}"))
+                    ))
+                })?;
+                specs.insert(name, spec);
+            }
+            out.params.insert(key, specs);
+        }
+        Ok(out)
+    }
+
+    /// A short fingerprint of the file's content (FNV-1a), recorded so a resume uses the same space.
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.text.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
+    /// Read and parse a file.
+    pub fn load(path: &std::path::Path) -> Result<SpaceFile> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read search space {}: {e}", path.display())))?;
+        SpaceFile::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Replace the parameters of `spaces` named in the file; an error names a learner or parameter
+    /// the spaces do not have.
+    pub fn apply(&self, spaces: &mut [LearnerSpace]) -> Result<()> {
+        for (learner, params) in &self.params {
+            let Some(space) = spaces.iter_mut().find(|s| &s.learner == learner) else {
+                let known: Vec<&str> = spaces.iter().map(|s| s.learner.as_str()).collect();
+                return Err(Error::Config(format!(
+                    "{}{}: unknown learner '{learner}' (known: {})",
+                    self.origin,
+                    line_suffix(&self.text, learner),
+                    known.join(", ")
+                )));
+            };
+            for (name, spec) in params {
+                if !space.params.contains_key(name) {
+                    let known: Vec<&str> = space.params.keys().map(String::as_str).collect();
+                    return Err(Error::Config(format!(
+                        "{}{}: {learner} has no parameter '{name}' (it has: {})",
+                        self.origin,
+                        line_suffix(&self.text, &format!("{learner}.{name}")),
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    )));
+                }
+                space.params.insert(name.clone(), spec.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -794,5 +915,44 @@ mod tests {
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
+    }
+
+    #[test]
+    fn search_space_file_narrows_and_names_bad_lines() {
+        let (prep, mut learners) = builtin_spaces().unwrap();
+        learners.push(prep);
+        let text = "learners = [\"random_forest\"]\n\n[random_forest.n_trees]\ntype = \"randint\"\nlow = 10\nhigh = 20\n";
+        let f = SpaceFile::from_toml(text, "s.toml").unwrap();
+        f.apply(&mut learners).unwrap();
+        let rf = learners.iter().find(|s| s.learner == "random_forest").unwrap();
+        assert_eq!(rf.params["n_trees"].dist, Dist::Randint { low: 10, high: 20 });
+        assert_eq!(f.learners.as_deref(), Some(&["random_forest".to_string()][..]));
+        let bad = "\n[random_forest.n_tres]\ntype = \"randint\"\nlow = 1\nhigh = 2\n";
+        let e = SpaceFile::from_toml(bad, "s.toml")
+            .unwrap()
+            .apply(&mut learners)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("n_tres"), "{e}");
+        let bad = "[knn.k]\ntype = \"loguniform\"\nlow = 0\nhigh = 2\n";
+        let e = SpaceFile::from_toml(bad, "s.toml").unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("0 < low"), "{e}");
+        let bad = "[knn.k]\ntype = \"lognormal\"\nmu = 1\n";
+        let e = SpaceFile::from_toml(bad, "s.toml").unwrap_err().to_string();
+        assert!(e.contains("knn.k") && e.contains("sigma"), "{e}");
+    }
+
+    #[test]
+    fn generic_space_toml_orders_parents_first_and_checks_conditions() {
+        let text = "[lr]\ntype = \"loguniform\"\nlow = 1e-4\nhigh = 1.0\nwhen = { model = [\"b\"] }\n\n[model]\ntype = \"choice\"\nvalues = [\"a\", \"b\"]\n";
+        let s = SearchSpace::from_toml(text, "g.toml").unwrap();
+        assert_eq!(s.params[0].name, "model");
+        assert_eq!(s.branch_param(), Some(0));
+        let bad = text.replace("[\"b\"] }", "[\"z\"] }");
+        let e = SearchSpace::from_toml(&bad, "g.toml").unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("'z'"), "{e}");
+        let u = ParamSpec::loguniform(1e-4, 1.0);
+        let x = u.from_unit(u.to_unit(&Value::Float(0.01)).unwrap());
+        assert!(matches!(x, Value::Float(v) if (v - 0.01).abs() < 1e-12));
     }
 }

@@ -206,6 +206,11 @@ impl Trial {
         self.check()
     }
 
+    /// Record `value` at `step` without asking the policy (e.g. the final full-budget step).
+    pub fn record_step(&mut self, step: i64, value: f64) {
+        self.curve.values.insert(step, value);
+    }
+
     /// Whether the last report was judged hopeless by the policy (Optuna-style polling).
     pub fn should_prune(&self) -> bool {
         self.pruned
@@ -480,6 +485,31 @@ enum Next {
     Done,
 }
 
+thread_local! {
+    static IN_TRIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the current thread is inside [`guarded`] (panic hooks use this to stay quiet).
+pub fn in_trial() -> bool {
+    IN_TRIAL.with(std::cell::Cell::get)
+}
+
+/// Run `f`, turning a panic into `Err(message)`; panic hooks can stay quiet meanwhile ([`in_trial`]).
+pub fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    let was = IN_TRIAL.with(|g| g.replace(true));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_TRIAL.with(|g| g.set(was));
+    out.map_err(|p| {
+        if let Some(s) = p.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = p.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "unknown panic".to_string()
+        }
+    })
+}
+
 /// Seed of trial `id` (for the objective's own randomness).
 pub fn trial_seed(seed: u64, id: usize) -> u64 {
     seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -689,7 +719,7 @@ impl Sweep {
                     monitor.started(id, &params);
                     let mut trial = self.make_trial(id, params, &limits);
                     let token = trial.token.clone();
-                    let outcome = crate::trials::guarded(|| cancel::with(token, || objective(&mut trial)));
+                    let outcome = guarded(|| cancel::with(token, || objective(&mut trial)));
                     let rec = self.record(trial, outcome, started_secs);
                     monitor.finished(&rec);
                     let mut st = self.lock();

@@ -1,24 +1,22 @@
-//! Trials and their scheduler: evaluate configurations by validation, in parallel on a rayon pool,
-//! within a time and trial budget. A trial that errors or panics is recorded as failed.
-//!
-//! Reproducibility rule: trial `i`'s configuration depends only on the seed and `i` (never on
-//! timing or the number of workers), so the same seed gives the same trial sequence; with
-//! `max_trials` the whole leaderboard is identical, with only a time budget it is a prefix of it.
+//! Trials of `automl run`: the objective that validates one pipeline configuration (with step
+//! reports on growing training subsets when an early-termination policy is on), and the trial
+//! records built from the sweep's results.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Target};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::model::{subset_target, Pipeline, TrialConfig};
+use crate::space::{Params, Value};
+pub use crate::sweep::{guarded, in_trial, trial_seed};
+use crate::sweep::{Trial, TrialError, TrialRecord, TrialState};
 use crate::validation::Plan;
 
 /// Final state of a trial.
@@ -29,6 +27,37 @@ pub enum TrialStatus {
     Completed,
     /// The trial returned an error or panicked.
     Failed,
+    /// Stopped by the early-termination policy.
+    Pruned,
+    /// Stopped at the per-trial time limit.
+    TimedOut,
+    /// Stopped because the run was cancelled (incomplete).
+    Cancelled,
+}
+
+impl TrialStatus {
+    /// Name as shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrialStatus::Completed => "completed",
+            TrialStatus::Failed => "failed",
+            TrialStatus::Pruned => "pruned",
+            TrialStatus::TimedOut => "timed_out",
+            TrialStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl From<TrialState> for TrialStatus {
+    fn from(s: TrialState) -> TrialStatus {
+        match s {
+            TrialState::Completed => TrialStatus::Completed,
+            TrialState::Failed => TrialStatus::Failed,
+            TrialState::Pruned => TrialStatus::Pruned,
+            TrialState::TimedOut => TrialStatus::TimedOut,
+            TrialState::Cancelled => TrialStatus::Cancelled,
+        }
+    }
 }
 
 /// The record of one trial.
@@ -56,6 +85,12 @@ pub struct TrialResult {
     pub started_secs: f64,
     /// Error text for failed trials.
     pub error: Option<String>,
+    /// Step values reported to the early-termination policy (step = eighths of the training rows).
+    #[serde(default)]
+    pub steps: Vec<(i64, f64)>,
+    /// Deterministic cost estimate (see [`crate::learners::cost_estimate`]).
+    #[serde(default)]
+    pub cost: f64,
 }
 
 /// Everything a trial needs to evaluate a configuration.
@@ -66,215 +101,259 @@ pub struct EvalContext<'a> {
     pub plan: &'a Plan,
     /// Primary metric.
     pub metric: Metric,
-    /// Run seed.
-    pub seed: u64,
+    /// Steps at which to fit on `step / MAX_STEP` of each fold's training rows and report the
+    /// mean score; `[MAX_STEP]` alone when no early-termination policy is on.
+    pub steps: Vec<i64>,
 }
 
-thread_local! {
-    static IN_TRIAL: Cell<bool> = const { Cell::new(false) };
-}
+/// The full-data step: steps count eighths of each fold's training rows.
+pub const MAX_STEP: i64 = 8;
 
-/// Whether the current thread is inside [`guarded`] (panic hooks use this to stay quiet).
-pub fn in_trial() -> bool {
-    IN_TRIAL.with(Cell::get)
-}
+/// Name of the parameter holding the learner.
+pub const LEARNER: &str = "learner";
+/// Prefix of preprocessing parameters in sweep parameters.
+pub const PREP: &str = "prep.";
 
-/// Run `f`, turning a panic into `Err(message)`; panic hooks can stay quiet meanwhile ([`in_trial`]).
-pub fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    let was = IN_TRIAL.with(|g| g.replace(true));
-    let out = catch_unwind(AssertUnwindSafe(f));
-    IN_TRIAL.with(|g| g.set(was));
-    out.map_err(|p| panic_text(p.as_ref()))
-}
-
-/// Seed for trial `id`'s learner.
-pub fn trial_seed(seed: u64, id: usize) -> u64 {
-    seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
+/// The pipeline configuration encoded in a sweep's parameters (`learner`, `prep.*`,
+/// `<learner>.*`).
+pub fn config_of(p: &Params) -> Result<TrialConfig> {
+    let learner = p.str_or(LEARNER, "")?.to_string();
+    if learner.is_empty() {
+        return Err(Error::Config("the trial has no learner".into()));
     }
-}
-
-/// Evaluate one configuration over all folds. Never panics: panics become failed trials.
-pub fn evaluate(ctx: &EvalContext, id: usize, config: TrialConfig, started_secs: f64) -> TrialResult {
-    let mut result = TrialResult {
-        id,
-        config,
-        status: TrialStatus::Failed,
-        score: None,
-        std: None,
-        fold_scores: Vec::new(),
-        metrics: BTreeMap::new(),
-        fit_secs: 0.0,
-        predict_secs: 0.0,
-        started_secs,
-        error: None,
+    let own = format!("{learner}.");
+    let mut config = TrialConfig {
+        learner,
+        prep: Params::default(),
+        params: Params::default(),
     };
-    match guarded(|| run_folds(ctx, id, &mut result)) {
-        Ok(Ok(())) => result.status = TrialStatus::Completed,
-        Ok(Err(e)) => result.error = Some(e.to_string()),
-        Err(p) => result.error = Some(format!("panicked: {p}")),
+    for (k, v) in &p.0 {
+        if let Some(name) = k.strip_prefix(PREP) {
+            config.prep.set(name, v.clone());
+        } else if let Some(name) = k.strip_prefix(&own) {
+            config.params.set(name, v.clone());
+        }
     }
-    result
+    Ok(config)
 }
 
-fn run_folds(ctx: &EvalContext, id: usize, r: &mut TrialResult) -> Result<()> {
+/// The sweep parameters of a pipeline configuration (inverse of [`config_of`]).
+pub fn params_of(c: &TrialConfig) -> Params {
+    let mut p = Params::default();
+    p.set(LEARNER, Value::Str(c.learner.clone()));
+    for (k, v) in &c.prep.0 {
+        p.set(&format!("{PREP}{k}"), v.clone());
+    }
+    for (k, v) in &c.params.0 {
+        p.set(&format!("{}.{k}", c.learner), v.clone());
+    }
+    p
+}
+
+/// Deterministic cost of validating `config` on `data` (all folds).
+pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig) -> f64 {
+    let n = plan.folds.first().map_or(data.n_rows(), |f| f.train.len());
+    let d = data.features.columns.len();
+    let k = data.schema.classes.len();
+    crate::learners::cost_estimate(&config.learner, &config.params, n, d, k) * plan.folds.len().max(1) as f64
+}
+
+/// `frac` of `rows`, spread over classes (every class keeps at least one row when it has one),
+/// in a seeded order.
+fn subset(rows: &[usize], target: &Target, frac: f64, seed: u64) -> Vec<usize> {
+    if frac >= 1.0 {
+        return rows.to_vec();
+    }
+    let mut shuffled = rows.to_vec();
+    shuffled.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    match target {
+        Target::Classes(y) => {
+            let mut by_class: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+            for r in shuffled {
+                by_class.entry(y[r]).or_default().push(r);
+            }
+            let mut out: Vec<usize> = by_class
+                .values()
+                .flat_map(|v| {
+                    v.iter()
+                        .take(((v.len() as f64 * frac).ceil() as usize).max(1))
+                        .copied()
+                })
+                .collect();
+            out.sort_unstable();
+            out
+        }
+        Target::Values(_) => {
+            shuffled.truncate(
+                ((rows.len() as f64 * frac).ceil() as usize)
+                    .max(2)
+                    .min(rows.len()),
+            );
+            shuffled.sort_unstable();
+            shuffled
+        }
+    }
+}
+
+struct StepScores {
+    folds: Vec<f64>,
+    sums: BTreeMap<String, f64>,
+    fit_secs: f64,
+    predict_secs: f64,
+}
+
+fn fold_scores(
+    ctx: &EvalContext,
+    trial: &Trial,
+    config: &TrialConfig,
+    frac: f64,
+) -> std::result::Result<StepScores, TrialError> {
     let data = ctx.data;
     let report = Metric::report_set(data.schema.task);
-    let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-    for fold in &ctx.plan.folds {
+    let mut out = StepScores {
+        folds: Vec::new(),
+        sums: BTreeMap::new(),
+        fit_secs: 0.0,
+        predict_secs: 0.0,
+    };
+    // A failure that coincides with a fired token is the stop, not a learner error.
+    let stop_or = |e: Error| match trial.check() {
+        Err(s) => TrialError::Stopped(s),
+        Ok(()) => TrialError::from(e),
+    };
+    for (i, fold) in ctx.plan.folds.iter().enumerate() {
+        trial.check()?;
+        let rows = subset(&fold.train, &data.target, frac, trial.seed() ^ (i as u64 + 1));
         let t0 = Instant::now();
         let pipe = Pipeline::fit(
             &data.schema,
             &data.features,
             &data.target,
-            &r.config,
-            Some(&fold.train),
-            trial_seed(ctx.seed, id),
-        )?;
-        r.fit_secs += t0.elapsed().as_secs_f64();
+            config,
+            Some(&rows),
+            trial.seed(),
+        )
+        .map_err(stop_or)?;
+        out.fit_secs += t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        let pred = pipe.predict(&data.features, Some(&fold.valid))?;
-        r.predict_secs += t1.elapsed().as_secs_f64();
+        let pred = pipe.predict(&data.features, Some(&fold.valid)).map_err(stop_or)?;
+        out.predict_secs += t1.elapsed().as_secs_f64();
         let truth = subset_target(&data.target, Some(&fold.valid));
         let s = ctx.metric.score(&truth, &pred)?;
         if !s.is_finite() {
-            return Err(Error::learner(
-                &r.config.learner,
-                format!("{} is not finite", ctx.metric.name()),
-            ));
+            return Err(
+                Error::learner(&config.learner, format!("{} is not finite", ctx.metric.name())).into(),
+            );
         }
-        r.fold_scores.push(s);
+        out.folds.push(s);
         for m in report {
             let v = if *m == ctx.metric {
                 s
             } else {
                 m.score(&truth, &pred)?
             };
-            *sums.entry(m.name().to_string()).or_insert(0.0) += v;
+            *out.sums.entry(m.name().to_string()).or_insert(0.0) += v;
         }
         if !report.contains(&ctx.metric) {
-            *sums.entry(ctx.metric.name().to_string()).or_insert(0.0) += s;
+            *out.sums.entry(ctx.metric.name().to_string()).or_insert(0.0) += s;
         }
     }
-    let k = r.fold_scores.len() as f64;
-    let mean = r.fold_scores.iter().sum::<f64>() / k;
-    let var = r.fold_scores.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / k;
-    r.score = Some(mean);
-    r.std = Some(var.sqrt());
-    r.metrics = sums.into_iter().map(|(n, v)| (n, v / k)).collect();
-    Ok(())
+    Ok(out)
 }
 
-/// When to stop starting trials.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Budget {
-    /// Wall-clock limit for starting trials.
-    pub time: Option<Duration>,
-    /// Most trials to run.
-    pub max_trials: Option<usize>,
-}
-
-/// Hooks called from the worker running a trial.
-pub trait Observer: Sync {
-    /// Trial `id` is about to be evaluated with `config`.
-    fn started(&self, _id: usize, _config: &TrialConfig) {}
-    /// Trial finished (completed or failed).
-    fn finished(&self, _result: &TrialResult) {}
-}
-
-/// An observer that does nothing.
-pub struct NoObserver;
-impl Observer for NoObserver {}
-
-/// Run trials `0, 1, 2, …` (configurations from `generate`) on `jobs` workers until the budget is
-/// spent, skipping the ids of `prior` results (a resumed run); the observer hears of each trial's
-/// start and end. Returns `prior` plus the new results, sorted by trial id.
-///
-/// With a time budget, no trial starts once the elapsed time plus the estimated time to refit the
-/// best trial so far on all rows (capped at half the budget) reaches the budget, so that the
-/// search and the final refit together end near the budget. Trials already running finish.
-pub fn run(
-    ctx: &EvalContext,
-    generate: &(dyn Fn(usize) -> TrialConfig + Sync),
-    budget: Budget,
-    jobs: usize,
-    prior: Vec<TrialResult>,
-    observer: &dyn Observer,
-) -> Result<Vec<TrialResult>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .thread_name(|i| format!("automl-worker-{i}"))
-        .build()
-        .map_err(|e| Error::Config(format!("cannot start {jobs} worker threads: {e}")))?;
-    let start = Instant::now();
-    let next = AtomicUsize::new(0);
-    let max = budget.max_trials.unwrap_or(usize::MAX);
-    let skip: std::collections::HashSet<usize> = prior.iter().map(|r| r.id).collect();
-    // (best score so far, estimated seconds to refit it on all rows)
-    let best: Mutex<Option<(f64, f64)>> = Mutex::new(None);
-    let n_rows = ctx.data.n_rows() as f64;
-    let refit_estimate = |r: &TrialResult| {
-        let folds = ctx.plan.folds.len().max(1) as f64;
-        let train = ctx
-            .plan
-            .folds
-            .first()
-            .map_or(n_rows, |f| f.train.len().max(1) as f64);
-        r.fit_secs / folds * n_rows / train
+/// The objective of `automl run`: validate the trial's pipeline over all folds and return the
+/// mean primary metric. With several steps, each step first fits on `step / MAX_STEP` of every
+/// fold's training rows and reports the mean score, so a policy can stop the trial early.
+pub fn objective(ctx: &EvalContext, trial: &mut Trial) -> std::result::Result<f64, TrialError> {
+    let config = config_of(trial.params())?;
+    trial.set_cost(cost_of(ctx.data, ctx.plan, &config));
+    let mut last = None;
+    for &step in &ctx.steps {
+        let frac = step as f64 / MAX_STEP as f64;
+        let scores = fold_scores(ctx, trial, &config, frac)?;
+        let k = scores.folds.len().max(1) as f64;
+        let mean = scores.folds.iter().sum::<f64>() / k;
+        if step < MAX_STEP {
+            trial.report(step, mean)?;
+        } else {
+            if ctx.steps.len() > 1 {
+                trial.record_step(step, mean);
+            }
+            last = Some((mean, scores));
+        }
+    }
+    let Some((mean, s)) = last else {
+        return Err(TrialError::Failed("no full-data step".into()));
     };
-    if let Some(b) = ranked(&prior, ctx.metric).first() {
-        if let (Some(score), Ok(mut slot)) = (b.score, best.lock()) {
-            *slot = Some((score, refit_estimate(b)));
-        }
+    let k = s.folds.len().max(1) as f64;
+    let var = s.folds.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / k;
+    for (name, total) in &s.sums {
+        trial.set_metric(name, total / k);
     }
-    let results = Mutex::new(prior);
-    pool.scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|_| loop {
-                if let Some(t) = budget.time {
-                    let reserve = best
-                        .lock()
-                        .ok()
-                        .and_then(|b| b.map(|(_, secs)| secs))
-                        .unwrap_or(0.0);
-                    let reserve = reserve.min(t.as_secs_f64() / 2.0);
-                    if start.elapsed().as_secs_f64() + reserve >= t.as_secs_f64() {
-                        break;
-                    }
-                }
-                let mut id = next.fetch_add(1, Ordering::SeqCst);
-                while skip.contains(&id) {
-                    id = next.fetch_add(1, Ordering::SeqCst);
-                }
-                if id >= max {
-                    break;
-                }
-                let config = generate(id);
-                observer.started(id, &config);
-                let r = evaluate(ctx, id, config, start.elapsed().as_secs_f64());
-                if let (Some(score), Ok(mut b)) = (r.score, best.lock()) {
-                    if b.is_none_or(|(old, _)| ctx.metric.better(score, old)) {
-                        *b = Some((score, refit_estimate(&r)));
-                    }
-                }
-                observer.finished(&r);
-                if let Ok(mut v) = results.lock() {
-                    v.push(r);
-                }
-            });
-        }
+    trial.set_attr("fold_scores", serde_json::json!(s.folds));
+    trial.set_attr("std", serde_json::json!(var.sqrt()));
+    trial.set_attr("fit_secs", serde_json::json!(s.fit_secs));
+    trial.set_attr("predict_secs", serde_json::json!(s.predict_secs));
+    Ok(mean)
+}
+
+/// The trial result of a sweep record of `automl run`.
+pub fn result_of(rec: &TrialRecord) -> TrialResult {
+    let attr = |k: &str| rec.attrs.get(k).and_then(|v| v.as_f64());
+    let config = config_of(&rec.params).unwrap_or_else(|_| TrialConfig {
+        learner: "?".into(),
+        prep: Params::default(),
+        params: rec.params.clone(),
     });
-    let mut v = results.into_inner().unwrap_or_default();
-    v.sort_by_key(|r| r.id);
-    Ok(v)
+    let completed = rec.state == TrialState::Completed;
+    TrialResult {
+        id: rec.id,
+        config,
+        status: rec.state.into(),
+        score: if completed { rec.value } else { None },
+        std: attr("std"),
+        fold_scores: rec
+            .attrs
+            .get("fold_scores")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default(),
+        metrics: rec.metrics.clone(),
+        fit_secs: attr("fit_secs").unwrap_or(rec.secs),
+        predict_secs: attr("predict_secs").unwrap_or(0.0),
+        started_secs: rec.started_secs,
+        error: rec.error.clone(),
+        steps: rec.steps.clone(),
+        cost: rec.cost,
+    }
+}
+
+/// The sweep record of a trial of an earlier session (for resuming).
+pub fn record_of(r: &TrialResult, data: &Dataset, plan: &Plan) -> TrialRecord {
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("fold_scores".into(), serde_json::json!(r.fold_scores));
+    if let Some(s) = r.std {
+        attrs.insert("std".into(), serde_json::json!(s));
+    }
+    attrs.insert("fit_secs".into(), serde_json::json!(r.fit_secs));
+    TrialRecord {
+        id: r.id,
+        params: params_of(&r.config),
+        state: match r.status {
+            TrialStatus::Completed => TrialState::Completed,
+            TrialStatus::Failed => TrialState::Failed,
+            TrialStatus::Pruned => TrialState::Pruned,
+            TrialStatus::TimedOut => TrialState::TimedOut,
+            TrialStatus::Cancelled => TrialState::Cancelled,
+        },
+        value: r.score.or_else(|| r.steps.last().map(|s| s.1)),
+        steps: r.steps.clone(),
+        cost: cost_of(data, plan, &r.config),
+        metrics: r.metrics.clone(),
+        attrs,
+        started_secs: r.started_secs,
+        secs: r.fit_secs,
+        error: r.error.clone(),
+    }
 }
 
 /// Completed trials best first (ties by trial id), for leaderboards.
@@ -298,7 +377,7 @@ pub fn ranked(results: &[TrialResult], metric: Metric) -> Vec<&TrialResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::space::{Params, Value};
+    use crate::space::Params;
     use crate::validation;
 
     fn diabetes() -> Dataset {
@@ -316,39 +395,35 @@ mod tests {
 
     #[test]
     fn failing_trials_are_recorded_and_the_run_goes_on() {
+        use crate::space::{ParamSpec, SearchSpace};
+        use crate::sweep::{Limits, Sweep};
         let data = diabetes();
         let plan = validation::plan(&data.target, 1, &mut Vec::new()).unwrap();
         let ctx = EvalContext {
             data: &data,
             plan: &plan,
             metric: Metric::R2,
-            seed: 1,
+            steps: vec![MAX_STEP],
         };
-        let mut bad_k = Params::default();
-        bad_k.set("k", Value::Int(0));
-        let configs = [
-            config("ridge", Params::default()),
-            config("logistic_regression", Params::default()), // classification only
-            config("knn", bad_k),
-            config("no_such_learner", Params::default()),
-        ];
-        let results = run(
-            &ctx,
-            &|i| configs[i].clone(),
-            Budget {
-                time: None,
-                max_trials: Some(4),
-            },
-            2,
-            Vec::new(),
-            &NoObserver,
-        )
-        .unwrap();
+        let space = SearchSpace::new()
+            .add(
+                LEARNER,
+                ParamSpec::choice(["ridge", "logistic_regression", "knn", "no_such_learner"]),
+            )
+            .add("knn.k", ParamSpec::choice([0i64]).when(LEARNER, ["knn"]));
+        let sweep = Sweep::builder(space)
+            .sampler(crate::samplers::SamplerKind::Grid)
+            .jobs(2)
+            .build()
+            .unwrap();
+        let out = sweep.optimize(|t| objective(&ctx, t), Limits::default()).unwrap();
+        let results: Vec<TrialResult> = out.trials.iter().map(result_of).collect();
         assert_eq!(results.len(), 4);
         assert_eq!(results[0].status, TrialStatus::Completed);
         let r2 = results[0].score.unwrap();
         assert!(r2 > 0.3 && r2 < 0.7, "ridge CV r2 {r2}");
         assert_eq!(results[0].fold_scores.len(), 5);
+        assert!(results[0].cost > 0.0);
         for (r, needle) in results[1..]
             .iter()
             .zip(["regression", "k must be at least 1", "unknown learner"])
@@ -358,6 +433,44 @@ mod tests {
             assert!(e.contains(needle), "{e}");
         }
         assert_eq!(ranked(&results, Metric::R2).len(), 1);
+    }
+
+    #[test]
+    fn steps_fit_growing_subsets_and_end_with_the_full_cv_score() {
+        use crate::space::{ParamSpec, SearchSpace};
+        use crate::sweep::{Limits, Sweep};
+        let data = diabetes();
+        let plan = validation::plan(&data.target, 1, &mut Vec::new()).unwrap();
+        let ctx = |steps: Vec<i64>| EvalContext {
+            data: &data,
+            plan: &plan,
+            metric: Metric::R2,
+            steps,
+        };
+        let space = SearchSpace::new().add(LEARNER, ParamSpec::choice(["ridge"]));
+        let run = |steps: Vec<i64>| {
+            let c = ctx(steps);
+            let sweep = Sweep::builder(space.clone())
+                .sampler(crate::samplers::SamplerKind::Grid)
+                .build()
+                .unwrap();
+            result_of(
+                &sweep
+                    .optimize(|t| objective(&c, t), Limits::default())
+                    .unwrap()
+                    .trials[0],
+            )
+        };
+        let plain = run(vec![MAX_STEP]);
+        let stepped = run(vec![1, 2, 4, MAX_STEP]);
+        assert!(plain.steps.is_empty());
+        assert_eq!(
+            stepped.steps.iter().map(|s| s.0).collect::<Vec<_>>(),
+            [1, 2, 4, 8]
+        );
+        assert_eq!(stepped.score, plain.score, "the last step is the full CV score");
+        // Ridge on one eighth of ~350 rows is worse than on all of them.
+        assert!(stepped.steps[0].1 < stepped.steps[3].1, "{:?}", stepped.steps);
     }
 
     #[test]
@@ -374,6 +487,8 @@ mod tests {
             predict_secs: 0.0,
             started_secs: 0.0,
             error: None,
+            steps: Vec::new(),
+            cost: 0.0,
         };
         let rs = vec![mk(0, 2.0), mk(1, 1.0), mk(2, 2.0)];
         let ids = |m| ranked(&rs, m).iter().map(|r| r.id).collect::<Vec<_>>();

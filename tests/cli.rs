@@ -545,7 +545,7 @@ fn kill_nine_then_resume_loses_no_completed_trial() {
         "--metric",
         "accuracy",
         "--max-trials",
-        "80",
+        "500",
         "--jobs",
         "2",
         "--seed",
@@ -622,14 +622,23 @@ fn kill_nine_then_resume_loses_no_completed_trial() {
     let ids: Vec<i64> = done.iter().map(|t| t.0).collect();
     assert_eq!(
         ids,
-        (0..80).collect::<Vec<i64>>(),
+        (0..500).collect::<Vec<i64>>(),
         "every trial id completed exactly once"
     );
     let runs: Value = serde_json::from_str(&exec(&["runs", "list", "--json"], d).1).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1);
     assert_eq!(runs[0]["status"], "completed");
+    // The replayed cost-frugal search suggests exactly what an uninterrupted run does.
+    let fresh = tempfile::tempdir().unwrap();
+    let (ok, _, err) = exec(&first, fresh.path());
+    assert!(ok, "{err}");
+    assert_eq!(
+        completed_trials(fresh.path(), 1),
+        done,
+        "a resumed run differs from an uninterrupted one"
+    );
     eprintln!(
-        "kill -9 test: {kills} kills; {} trials kept across them; 80 completed at the end",
+        "kill -9 test: {kills} kills; {} trials kept across them; 500 completed at the end",
         seen.len()
     );
 }

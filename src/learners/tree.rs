@@ -435,9 +435,15 @@ impl Forest {
         };
         let binned = Binned::new(x);
         let n = x.rows;
+        // Trees already started finish; the rest are skipped once the trial is cancelled (the
+        // caller sees the fired token and discards the partial forest).
+        let token = crate::cancel::current();
         let trees = (0..n_trees.max(1))
             .into_par_iter()
-            .map(|t| {
+            .filter_map(|t| {
+                if token.fired() {
+                    return None;
+                }
                 let tree_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t as u64);
                 let idx: Vec<u32> = if bootstrap {
                     let mut rng = ChaCha8Rng::seed_from_u64(tree_seed ^ 0xB007);
@@ -449,7 +455,7 @@ impl Forest {
                 if offset != 0.0 {
                     tree.values.iter_mut().for_each(|v| *v += offset);
                 }
-                tree
+                Some(tree)
             })
             .collect();
         Forest {

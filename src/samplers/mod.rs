@@ -204,8 +204,11 @@ pub(crate) mod testfns {
     use crate::space::ParamSpec;
     use rand::SeedableRng;
 
+    /// A test problem: its space and objective.
+    pub type Problem = (SearchSpace, fn(&Params) -> f64);
+
     /// Branin on x1 ∈ [-5, 10], x2 ∈ [0, 15]; minimum 0.397887.
-    pub fn branin() -> (SearchSpace, fn(&Params) -> f64) {
+    pub fn branin() -> Problem {
         let space = SearchSpace::new()
             .add("x1", ParamSpec::uniform(-5.0, 10.0))
             .add("x2", ParamSpec::uniform(0.0, 15.0));
@@ -224,7 +227,7 @@ pub(crate) mod testfns {
     }
 
     /// Rosenbrock in 4 dimensions on [-2, 2]; minimum 0 at (1, 1, 1, 1).
-    pub fn rosenbrock() -> (SearchSpace, fn(&Params) -> f64) {
+    pub fn rosenbrock() -> Problem {
         let mut space = SearchSpace::new();
         for i in 0..4 {
             space = space.add(&format!("x{i}"), ParamSpec::uniform(-2.0, 2.0));
@@ -242,7 +245,7 @@ pub(crate) mod testfns {
 
     /// A conditional toy: a model choice, each with its own parameters (one log-scaled, one
     /// integer); the best value 0 is reached only in branch "b" at lr = 0.01, depth = 7.
-    pub fn conditional() -> (SearchSpace, fn(&Params) -> f64) {
+    pub fn conditional() -> Problem {
         let space = SearchSpace::new()
             .add("model", ParamSpec::choice(["a", "b", "c"]))
             .add("a_x", ParamSpec::uniform(0.0, 1.0).when("model", ["a"]))
@@ -296,7 +299,7 @@ pub(crate) mod testfns {
     }
 
     /// Mean best value over seeds 0..10.
-    pub fn mean_best(kind: SamplerKind, f: fn() -> (SearchSpace, fn(&Params) -> f64), n: usize) -> f64 {
+    pub fn mean_best(kind: SamplerKind, f: fn() -> Problem, n: usize) -> f64 {
         let (space, obj) = f();
         (0..10).map(|s| best_of(kind, &space, obj, n, s)).sum::<f64>() / 10.0
     }
