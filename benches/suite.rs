@@ -1,4 +1,4 @@
-//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N]`.
+//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY]`.
 //!
 //! Runs automl on every dataset in `datasets/` and `../shared/datasets` (train.csv → test.csv),
 //! scores the test set exactly as `../shared/reference` does (binary: ROC AUC of the positive class
@@ -20,6 +20,8 @@ struct Opts {
     seed: u64,
     only: Option<Vec<String>>,
     max_trials: Option<usize>,
+    sampler: automl::samplers::SamplerKind,
+    policy: automl::pruners::Policy,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -29,6 +31,8 @@ fn parse_args() -> Result<Opts, String> {
         seed: 42,
         only: None,
         max_trials: None,
+        sampler: automl::samplers::SamplerKind::default(),
+        policy: automl::pruners::Policy::None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -39,6 +43,22 @@ fn parse_args() -> Result<Opts, String> {
             "--seed" => o.seed = val(&a)?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--max-trials" => {
                 o.max_trials = Some(val(&a)?.parse().map_err(|e| format!("--max-trials: {e}"))?)
+            }
+            "--sampler" => {
+                o.sampler = automl::samplers::SamplerKind::parse(&val(&a)?).map_err(|e| e.to_string())?
+            }
+            "--early-termination" => {
+                o.policy = match val(&a)?.as_str() {
+                    "none" => automl::pruners::Policy::None,
+                    "asha" => automl::pruners::Policy::SuccessiveHalving {
+                        min_resource: 1,
+                        reduction_factor: 2,
+                    },
+                    "median" => automl::pruners::Policy::Median {
+                        schedule: automl::pruners::Schedule::default(),
+                    },
+                    other => return Err(format!("--early-termination: none, asha or median, not {other}")),
+                }
             }
             "--only" => o.only = Some(val(&a)?.split(',').map(str::to_string).collect()),
             "--bench" => {} // passed by cargo bench
@@ -147,7 +167,11 @@ fn main() {
         let outcome = (|| -> Result<(f64, usize, String), String> {
             let data =
                 Dataset::from_path(&dir.join("train.csv"), &target, task).map_err(|e| e.to_string())?;
-            let mut b = AutoML::builder().seed(o.seed).time_budget_secs(o.budget);
+            let mut b = AutoML::builder()
+                .seed(o.seed)
+                .time_budget_secs(o.budget)
+                .sampler(o.sampler)
+                .early_termination(o.policy.clone());
             if let Some(j) = o.jobs {
                 b = b.jobs(j);
             }

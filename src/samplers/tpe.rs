@@ -18,6 +18,10 @@ pub struct TpeSampler {
     /// Candidates drawn from `l` per parameter.
     pub n_candidates: usize,
     seen: Vec<Observation>,
+    /// Per seen trial, each parameter's value mapped to `[0, 1]` (by parameter index).
+    units: Vec<Vec<Option<f64>>>,
+    /// (loss, id, index into `seen`) of completed trials, kept sorted.
+    ranked: Vec<(f64, usize, usize)>,
 }
 
 impl Default for TpeSampler {
@@ -26,6 +30,8 @@ impl Default for TpeSampler {
             n_startup: 10,
             n_candidates: 24,
             seen: Vec::new(),
+            units: Vec::new(),
+            ranked: Vec::new(),
         }
     }
 }
@@ -38,8 +44,14 @@ fn gamma(n: usize) -> usize {
 /// A Parzen mixture on `[0, 1]`: the uniform-ish prior N(0.5, 1) plus one truncated normal per
 /// observation, bandwidth from the distances to its neighbours.
 struct Parzen {
+    /// Component means, sorted; the last component is the prior N(0.5, 1).
     mus: Vec<f64>,
     sigmas: Vec<f64>,
+    inv: Vec<f64>,
+    /// Per component: 1 / (sigma · sqrt(2π) · mass inside [0, 1] · number of components).
+    scale: Vec<f64>,
+    /// Beyond this distance no observation component contributes (9 of its sigmas).
+    reach: f64,
 }
 
 fn erf(x: f64) -> f64 {
@@ -64,36 +76,57 @@ fn phi(x: f64) -> f64 {
 impl Parzen {
     fn new(points: &[f64]) -> Parzen {
         let n = points.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| points[a].total_cmp(&points[b]));
-        let min_sigma = 1.0 / (n as f64 + 1.0).min(100.0);
-        let mut sigmas = vec![1.0; n + 1];
-        for (k, &i) in order.iter().enumerate() {
-            let left = if k > 0 {
-                points[i] - points[order[k - 1]]
-            } else {
-                points[i]
-            };
-            let right = if k + 1 < n {
-                points[order[k + 1]] - points[i]
-            } else {
-                1.0 - points[i]
-            };
-            sigmas[i] = left.max(right).clamp(min_sigma, 1.0);
-        }
         let mut mus = points.to_vec();
+        mus.sort_by(f64::total_cmp);
+        let min_sigma = 1.0 / (n as f64 + 1.0).min(100.0);
+        let mut sigmas: Vec<f64> = (0..n)
+            .map(|k| {
+                let left = if k > 0 { mus[k] - mus[k - 1] } else { mus[k] };
+                let right = if k + 1 < n {
+                    mus[k + 1] - mus[k]
+                } else {
+                    1.0 - mus[k]
+                };
+                left.max(right).clamp(min_sigma, 1.0)
+            })
+            .collect();
+        let reach = 9.0 * sigmas.iter().copied().fold(0.0, f64::max);
         mus.push(0.5); // the prior, sigma 1
-        Parzen { mus, sigmas }
+        sigmas.push(1.0);
+        let k = mus.len() as f64;
+        let scale = mus
+            .iter()
+            .zip(&sigmas)
+            .map(|(&m, &s)| {
+                let mass = if m / s > 8.0 && (1.0 - m) / s > 8.0 {
+                    1.0 // the truncation removes less than 1e-15
+                } else {
+                    (phi((1.0 - m) / s) - phi(-m / s)).max(1e-12)
+                };
+                1.0 / (s * (2.0 * std::f64::consts::PI).sqrt() * mass * k)
+            })
+            .collect();
+        let inv = sigmas.iter().map(|s| 1.0 / s).collect();
+        Parzen {
+            mus,
+            sigmas,
+            inv,
+            scale,
+            reach,
+        }
     }
 
     fn density(&self, x: f64) -> f64 {
+        let n = self.mus.len() - 1;
+        let obs = &self.mus[..n];
+        let lo = obs.partition_point(|m| *m < x - self.reach);
+        let hi = obs.partition_point(|m| *m <= x + self.reach);
         let mut total = 0.0;
-        for (&m, &s) in self.mus.iter().zip(&self.sigmas) {
-            let z = (x - m) / s;
-            let mass = (phi((1.0 - m) / s) - phi(-m / s)).max(1e-12);
-            total += (-0.5 * z * z).exp() / (s * (2.0 * std::f64::consts::PI).sqrt()) / mass;
+        for i in (lo..hi).chain(std::iter::once(n)) {
+            let z = (x - self.mus[i]) * self.inv[i];
+            total += self.scale[i] * (-0.5 * z * z).exp();
         }
-        total / self.mus.len() as f64
+        total
     }
 
     fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
@@ -113,20 +146,24 @@ impl Parzen {
 }
 
 impl TpeSampler {
+    fn units(&self, i: usize, set: &[usize]) -> Vec<f64> {
+        set.iter()
+            .filter_map(|&o| self.units[o].get(i).copied().flatten())
+            .collect()
+    }
+
     fn pick_numeric(
         &self,
+        i: usize,
         p: &SpaceParam,
-        space: &SearchSpace,
-        good: &[&Observation],
-        bad: &[&Observation],
+        good: &[usize],
+        bad: &[usize],
         rng: &mut ChaCha8Rng,
     ) -> Value {
-        let units = |set: &[&Observation]| -> Vec<f64> {
-            set.iter()
-                .filter_map(|o| unit_of(space, &p.name, &o.params))
-                .collect()
-        };
-        let (l, g) = (Parzen::new(&units(good)), Parzen::new(&units(bad)));
+        let (l, g) = (
+            Parzen::new(&self.units(i, good)),
+            Parzen::new(&self.units(i, bad)),
+        );
         let mut best = (f64::NEG_INFINITY, 0.5);
         for _ in 0..self.n_candidates {
             let x = l.sample(rng);
@@ -140,24 +177,17 @@ impl TpeSampler {
 
     fn pick_choice(
         &self,
-        p: &SpaceParam,
+        i: usize,
         values: &[Value],
-        good: &[&Observation],
-        bad: &[&Observation],
+        good: &[usize],
+        bad: &[usize],
         rng: &mut ChaCha8Rng,
     ) -> Value {
         let k = values.len();
-        let weights = |set: &[&Observation]| -> Vec<f64> {
+        let weights = |set: &[usize]| -> Vec<f64> {
             let mut w = vec![1.0 / k as f64; k];
-            for o in set {
-                if let Some(i) = o
-                    .params
-                    .0
-                    .get(&p.name)
-                    .and_then(|v| values.iter().position(|x| x == v))
-                {
-                    w[i] += 1.0;
-                }
+            for u in self.units(i, set) {
+                w[((u * k as f64).floor() as usize).min(k - 1)] += 1.0;
             }
             let s: f64 = w.iter().sum();
             w.iter().map(|x| x / s).collect()
@@ -168,41 +198,46 @@ impl TpeSampler {
         let ratio: Vec<f64> = l.iter().zip(&g).map(|(a, b)| a / b).collect();
         let total: f64 = ratio.iter().sum();
         let mut u = rng.gen::<f64>() * total;
-        let mut best = (0.0, k - 1);
-        for (i, r) in ratio.iter().enumerate() {
+        for (j, r) in ratio.iter().enumerate() {
             if u < *r {
-                best = (*r, i);
-                break;
+                return values[j].clone();
             }
             u -= r;
         }
-        values[best.1].clone()
+        values[k - 1].clone()
     }
 }
 
 impl Sampler for TpeSampler {
     fn ask(&mut self, _id: usize, space: &SearchSpace, rng: &mut ChaCha8Rng) -> Option<Params> {
-        let mut done: Vec<&Observation> = self.seen.iter().filter(|o| o.final_loss().is_some()).collect();
-        if done.len() < self.n_startup {
+        if self.ranked.len() < self.n_startup {
             return Some(space.sample(rng));
         }
-        done.sort_by(|a, b| {
-            a.final_loss()
-                .unwrap_or(f64::INFINITY)
-                .total_cmp(&b.final_loss().unwrap_or(f64::INFINITY))
-                .then(a.id.cmp(&b.id))
-        });
-        let n_good = gamma(done.len());
-        let good: Vec<&Observation> = done[..n_good].to_vec();
-        let mut bad: Vec<&Observation> = done[n_good..].to_vec();
-        bad.extend(self.seen.iter().filter(|o| o.final_loss().is_none()));
-        Some(space.build(|_, p, _| match is_choice(&p.spec.dist) {
-            Some(values) => self.pick_choice(p, values, &good, &bad, rng),
-            None => self.pick_numeric(p, space, &good, &bad, rng),
+        let n_good = gamma(self.ranked.len());
+        let good: Vec<usize> = self.ranked[..n_good].iter().map(|r| r.2).collect();
+        let mut bad: Vec<usize> = self.ranked[n_good..].iter().map(|r| r.2).collect();
+        bad.extend((0..self.seen.len()).filter(|&o| self.seen[o].final_loss().is_none()));
+        Some(space.build(|i, p, _| match is_choice(&p.spec.dist) {
+            Some(values) => self.pick_choice(i, values, &good, &bad, rng),
+            None => self.pick_numeric(i, p, &good, &bad, rng),
         }))
     }
 
-    fn tell(&mut self, _space: &SearchSpace, obs: &Observation) {
+    fn tell(&mut self, space: &SearchSpace, obs: &Observation) {
+        self.units.push(
+            space
+                .params
+                .iter()
+                .map(|p| unit_of(space, &p.name, &obs.params))
+                .collect(),
+        );
+        if let Some(l) = obs.final_loss() {
+            let key = (l, obs.id, self.seen.len());
+            let at = self
+                .ranked
+                .partition_point(|r| r.0.total_cmp(&l).then(r.1.cmp(&obs.id)).is_lt());
+            self.ranked.insert(at, key);
+        }
         self.seen.push(obs.clone());
     }
 }
