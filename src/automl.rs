@@ -123,8 +123,10 @@ impl AutoMLBuilder {
         self
     }
 
-    /// Early-termination policy (default none). With a policy, each trial reports its score on
-    /// 1/8, 2/8, 4/8 of the training rows (the policy's rungs) before the full fit.
+    /// Early-termination policy (default none). With a policy, each trial reports as it goes:
+    /// with cross-validation, the mean score of the folds done after each fold (step = folds);
+    /// with a holdout, its score on 1/8, 2/8, 4/8 of the training rows (the policy's rungs) before
+    /// the full fit (step 8).
     pub fn early_termination(mut self, p: Policy) -> Self {
         self.policy = Some(p);
         self
@@ -706,15 +708,18 @@ impl AutoML {
         let policy = s.policy.clone().unwrap_or(Policy::None);
         let mut warnings = data.warnings.clone();
         let plan = validation::plan(&data.target, s.seed, &mut warnings)?;
+        // Steps under a policy: folds for cross-validation, growing subsets for a holdout.
+        let fold_steps = policy != Policy::None && plan.folds.len() >= 2;
         let ctx = EvalContext {
             data,
             plan: &plan,
             metric,
-            steps: if policy == Policy::None {
+            steps: if policy == Policy::None || fold_steps {
                 vec![trials::MAX_STEP]
             } else {
                 policy.report_steps(trials::MAX_STEP)
             },
+            fold_steps,
         };
         let jobs = s.jobs.unwrap_or_else(default_jobs);
         // A resumed run keeps its finished trials and the time it already spent.

@@ -58,6 +58,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The message without its kind prefix, for wrapping in a more specific error.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Config(m) => m.clone(),
+            e => e.to_string(),
+        }
+    }
+}
+
+impl Error {
     /// Build an [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

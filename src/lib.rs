@@ -1,8 +1,10 @@
 //! automl: an AutoML and hyperparameter-sweep engine.
 //!
 //! Data flows one way: [`data`] (read, infer schema) → [`prep`] (impute, scale, encode) →
-//! [`learners`] → [`space`] / [`sampler`] (what to try) → [`trials`] (validate in parallel) →
-//! [`model`] (the fitted pipeline and its file). [`AutoML`] ties them together.
+//! [`learners`] → [`space`] / [`samplers`] / [`pruners`] (what to try, when to stop) →
+//! [`sweep`] (the trial scheduler: Sweep / Trial, ask / tell) → [`trials`] (the objective of
+//! `automl run`) → [`model`] / [`store`]. [`AutoML`] ties them together; [`sweep::Sweep`] sweeps
+//! any objective.
 
 pub mod automl;
 pub mod cancel;
@@ -22,6 +24,11 @@ pub mod trials;
 pub mod validation;
 
 pub use crate::automl::{AutoML, AutoMLBuilder, RunSummary};
+
+/// The README's Rust examples, compiled (and run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use crate::data::{Dataset, Table, Task};
 pub use crate::error::{Error, Result};
 pub use crate::metrics::Metric;

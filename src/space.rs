@@ -268,7 +268,7 @@ impl LearnerSpace {
         for (name, p) in &space.params {
             p.dist
                 .check(name)
-                .map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+                .map_err(|e| Error::Config(format!("{origin}: {}", e.detail())))?;
         }
         Ok(space)
     }
@@ -719,7 +719,7 @@ impl SearchSpace {
                 .find(|p| e.to_string().contains(&format!("parameter {}:", p.name)))
                 .map(|p| p.name.clone())
                 .unwrap_or_default();
-            Error::Config(format!("{origin}{}: {e}", line_suffix(text, &name)))
+            Error::Config(format!("{origin}{}: {}", line_suffix(text, &name), e.detail()))
         })?;
         Ok(space)
     }
@@ -802,8 +802,9 @@ impl SpaceFile {
                 })?;
                 spec.dist.check(&format!("{key}.{name}")).map_err(|e| {
                     Error::Config(format!(
-                        "{origin}{}: {e}",
-                        line_suffix(text, &format!("{key}.{name}"))
+                        "{origin}{}: {}",
+                        line_suffix(text, &format!("{key}.{name}")),
+                        e.detail()
                     ))
                 })?;
                 specs.insert(name, spec);

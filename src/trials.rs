@@ -102,8 +102,12 @@ pub struct EvalContext<'a> {
     /// Primary metric.
     pub metric: Metric,
     /// Steps at which to fit on `step / MAX_STEP` of each fold's training rows and report the
-    /// mean score; `[MAX_STEP]` alone when no early-termination policy is on.
+    /// mean score; `[MAX_STEP]` alone when no early-termination policy is on, or when folds are
+    /// the steps.
     pub steps: Vec<i64>,
+    /// Report after each fold `k` (step `k`) the mean score of folds `1..=k` (cross-validation
+    /// under an early-termination policy: no extra fits, a stopped trial skips its other folds).
+    pub fold_steps: bool,
 }
 
 /// The full-data step: steps count eighths of each fold's training rows.
@@ -202,9 +206,17 @@ struct StepScores {
     predict_secs: f64,
 }
 
+/// A failure that coincides with a fired token is the stop, not a learner error.
+fn stop_or(trial: &Trial, e: Error) -> TrialError {
+    match trial.check() {
+        Err(s) => TrialError::Stopped(s),
+        Ok(()) => TrialError::from(e),
+    }
+}
+
 fn fold_scores(
     ctx: &EvalContext,
-    trial: &Trial,
+    trial: &mut Trial,
     config: &TrialConfig,
     frac: f64,
 ) -> std::result::Result<StepScores, TrialError> {
@@ -215,11 +227,6 @@ fn fold_scores(
         sums: BTreeMap::new(),
         fit_secs: 0.0,
         predict_secs: 0.0,
-    };
-    // A failure that coincides with a fired token is the stop, not a learner error.
-    let stop_or = |e: Error| match trial.check() {
-        Err(s) => TrialError::Stopped(s),
-        Ok(()) => TrialError::from(e),
     };
     for (i, fold) in ctx.plan.folds.iter().enumerate() {
         trial.check()?;
@@ -233,10 +240,12 @@ fn fold_scores(
             Some(&rows),
             trial.seed(),
         )
-        .map_err(stop_or)?;
+        .map_err(|e| stop_or(trial, e))?;
         out.fit_secs += t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        let pred = pipe.predict(&data.features, Some(&fold.valid)).map_err(stop_or)?;
+        let pred = pipe
+            .predict(&data.features, Some(&fold.valid))
+            .map_err(|e| stop_or(trial, e))?;
         out.predict_secs += t1.elapsed().as_secs_f64();
         let truth = subset_target(&data.target, Some(&fold.valid));
         let s = ctx.metric.score(&truth, &pred)?;
@@ -257,13 +266,21 @@ fn fold_scores(
         if !report.contains(&ctx.metric) {
             *out.sums.entry(ctx.metric.name().to_string()).or_insert(0.0) += s;
         }
+        let k = out.folds.len();
+        let mean = out.folds.iter().sum::<f64>() / k as f64;
+        if ctx.fold_steps && k < ctx.plan.folds.len() {
+            trial.report(k as i64, mean)?;
+        } else if ctx.fold_steps {
+            trial.record_step(k as i64, mean);
+        }
     }
     Ok(out)
 }
 
 /// The objective of `automl run`: validate the trial's pipeline over all folds and return the
-/// mean primary metric. With several steps, each step first fits on `step / MAX_STEP` of every
-/// fold's training rows and reports the mean score, so a policy can stop the trial early.
+/// mean primary metric. Under an early-termination policy the trial reports as it goes: after
+/// each fold (cross-validation), or — with a single holdout — on growing subsets: each step fits
+/// on `step / MAX_STEP` of the training rows first.
 pub fn objective(ctx: &EvalContext, trial: &mut Trial) -> std::result::Result<f64, TrialError> {
     let config = config_of(trial.params())?;
     trial.set_cost(cost_of(ctx.data, ctx.plan, &config));
@@ -404,6 +421,7 @@ mod tests {
             plan: &plan,
             metric: Metric::R2,
             steps: vec![MAX_STEP],
+            fold_steps: false,
         };
         let space = SearchSpace::new()
             .add(
@@ -446,6 +464,7 @@ mod tests {
             plan: &plan,
             metric: Metric::R2,
             steps,
+            fold_steps: false,
         };
         let space = SearchSpace::new().add(LEARNER, ParamSpec::choice(["ridge"]));
         let run = |steps: Vec<i64>| {
@@ -471,6 +490,27 @@ mod tests {
         assert_eq!(stepped.score, plain.score, "the last step is the full CV score");
         // Ridge on one eighth of ~350 rows is worse than on all of them.
         assert!(stepped.steps[0].1 < stepped.steps[3].1, "{:?}", stepped.steps);
+        // Folds as steps: step k is the mean of the first k folds; no extra fits.
+        let c = EvalContext {
+            data: &data,
+            plan: &plan,
+            metric: Metric::R2,
+            steps: vec![MAX_STEP],
+            fold_steps: true,
+        };
+        let sweep = Sweep::builder(space.clone())
+            .sampler(crate::samplers::SamplerKind::Grid)
+            .build()
+            .unwrap();
+        let by_fold = result_of(
+            &sweep
+                .optimize(|t| objective(&c, t), Limits::default())
+                .unwrap()
+                .trials[0],
+        );
+        assert_eq!(by_fold.steps.len(), 5);
+        assert_eq!(by_fold.steps[0], (1, by_fold.fold_scores[0]));
+        assert_eq!(by_fold.steps[4].1, plain.score.unwrap());
     }
 
     #[test]

@@ -741,3 +741,103 @@ fn model_registry_round_trip() {
         "no registered model named 'ghost'",
     );
 }
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn samplers_search_spaces_and_policies_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tr = data("breast_cancer", "train.csv");
+    let tr = tr.to_str().unwrap();
+    let base = ["run", tr, "--target", "diagnosis", "--no-store", "-q"];
+    let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| s.to_string()).collect() };
+
+    // Grid sampling needs choice parameters only.
+    let v = with(&["--sampler", "grid"]);
+    fails_with(&args(&v), d, "grid sampling takes choice parameters only");
+
+    // A search-space file narrows the space to a 6-point grid, run to exhaustion.
+    let space = d.join("space.toml");
+    std::fs::write(
+        &space,
+        "learners = [\"logistic_regression\"]\n\n[logistic_regression.alpha]\ntype = \"choice\"\nvalues = [0.1, 1.0]\n\n\
+         [preprocessing.impute]\ntype = \"choice\"\nvalues = [\"median\"]\n[preprocessing.scale]\ntype = \"choice\"\nvalues = [\"standard\"]\n\
+         [preprocessing.encode]\ntype = \"choice\"\nvalues = [\"onehot\"]\n[preprocessing.max_categories]\ntype = \"choice\"\nvalues = [20]\n",
+    )
+    .unwrap();
+    let sp = space.to_str().unwrap();
+    let v = with(&["--sampler", "grid", "--search-space", sp, "--json"]);
+    let out = json_run(&args(&v), d);
+    assert_eq!(out["trials"], 6, "{out}");
+    assert_eq!(out["sampler"], "grid");
+    assert_eq!(out["best"]["learner"], "logistic_regression");
+
+    // A bad space file names its line.
+    std::fs::write(&space, "[knn.k]\ntype = \"loguniform\"\nlow = 5\nhigh = 2\n\n[random_forest.n_tress]\ntype = \"randint\"\nlow = 1\nhigh = 2\n").unwrap();
+    let v = with(&["--search-space", sp]);
+    fails_with(
+        &args(&v),
+        d,
+        "space.toml, line 1: parameter knn.k: log-uniform bounds",
+    );
+    std::fs::write(
+        &space,
+        "[random_forest.n_tress]\ntype = \"randint\"\nlow = 1\nhigh = 2\n",
+    )
+    .unwrap();
+    fails_with(&args(&v), d, "line 1: random_forest has no parameter 'n_tress'");
+
+    // Policies: ASHA stops trials (recorded as pruned, with their step scores in the store).
+    let v: Vec<String> = [
+        "run",
+        tr,
+        "--target",
+        "diagnosis",
+        "-q",
+        "--json",
+        "--sampler",
+        "random",
+        "--max-trials",
+        "40",
+        "--seed",
+        "3",
+        "--early-termination",
+        "asha",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = json_run(&args(&v), d);
+    let pruned = out["pruned"].as_u64().unwrap();
+    assert!(pruned >= 10, "asha pruned only {pruned} of 40: {out}");
+    let (ok, show, err) = exec(&["runs", "show", "1", "--json"], d);
+    assert!(ok, "{err}");
+    let show: Value = serde_json::from_str(&show).unwrap();
+    let kids = show["children"].as_array().unwrap();
+    let p = kids
+        .iter()
+        .find(|c| c["status"] == "pruned")
+        .expect("a pruned child run");
+    assert!(p["metrics"]["step_roc_auc"].is_number(), "{p}");
+    assert_eq!(kids.len(), 40);
+
+    // Bad policy settings are named.
+    let v = with(&["--early-termination", "bandit"]);
+    fails_with(&args(&v), d, "needs --slack-factor or --slack-amount");
+    let v = with(&[
+        "--early-termination",
+        "truncation",
+        "--truncation-percentage",
+        "120",
+    ]);
+    fails_with(&args(&v), d, "between 1 and 99");
+    let v = with(&["--sampler", "annealing"]);
+    fails_with(&args(&v), d, "unknown sampler 'annealing'");
+
+    // A per-trial timeout far below one fit stops every trial; the run says why.
+    let v = with(&["--trial-timeout", "0.000001", "--max-trials", "4"]);
+    fails_with(&args(&v), d, "trial timeout");
+}
