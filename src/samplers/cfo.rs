@@ -159,12 +159,15 @@ impl CfoSampler {
                 if !t.best.is_finite() || t.best <= global {
                     return eci1;
                 }
+                // Behind the best: twice the gap over the branch's rate of progress, measured as
+                // its last improvement over the cost spent since the improvement before it (so
+                // the rate decays while the branch stagnates).
                 let gap = t.best - global;
                 let eci2 = if t.prev_best.is_finite() && t.prev_best > t.best {
-                    let speed = (t.prev_best - t.best) / (t.k1 - t.k2).max(1e-12);
-                    gap / speed
+                    let speed = (t.prev_best - t.best) / (t.k0 - t.k2).max(1e-12);
+                    2.0 * gap / speed
                 } else {
-                    t.k0 * (1.0 + gap / global.abs().max(1e-9))
+                    eci1
                 };
                 eci1.max(eci2)
             })
