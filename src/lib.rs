@@ -8,6 +8,7 @@
 
 pub mod automl;
 pub mod cancel;
+pub mod command;
 pub mod data;
 pub mod error;
 pub mod learners;
