@@ -11,6 +11,7 @@ pub mod cancel;
 pub mod command;
 pub mod data;
 pub mod error;
+pub mod job;
 pub mod learners;
 pub mod matrix;
 pub mod metrics;

@@ -12,11 +12,13 @@ use serde_json::json;
 
 use automl::automl::Recording;
 use automl::data::Task;
+use automl::job::SweepJob;
 use automl::model::{predictions_csv, write_atomic};
-use automl::pruners::{Policy, Schedule, Slack};
+use automl::pruners::{Policy, PolicySettings};
 use automl::samplers::SamplerKind;
 use automl::space::SpaceFile;
 use automl::store::{ModelRef, RunFilter, RunRecord, RunStatus, Store, Workspace};
+use automl::sweep::{Goal, Sweep, TrialRecord, TrialState};
 use automl::trials::{TrialResult, TrialStatus};
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary, Table};
 
@@ -36,6 +38,10 @@ enum Command {
     /// Search for the best pipeline on a training table, save it, optionally score and predict.
     #[command(after_help = RUN_HELP)]
     Run(Box<RunArgs>),
+    /// Tune any program's hyperparameters: run it once per trial with sampled parameters, read
+    /// its metric lines, stop hopeless or slow trials.
+    #[command(after_help = SWEEP_HELP)]
+    Sweep(SweepArgs),
     /// Predict with a saved model.
     Predict(PredictArgs),
     /// Experiments recorded in the workspace.
@@ -50,6 +56,37 @@ enum Command {
     /// The model registry: named, versioned models with tags and aliases.
     #[command(subcommand)]
     Models(ModelsCmd),
+}
+
+const SWEEP_HELP: &str = "\
+The program reports metrics by printing JSON lines on standard output:
+  {\"automl_metric\": \"val_loss\", \"value\": 0.31, \"step\": 4}
+Other lines pass through to the trial's stdout.log. Each trial gets its parameters in the
+command's ${{search_space.NAME}} placeholders (one argument each, never through a shell), and in
+the environment: AUTOML_TRIAL_ID, AUTOML_PARAMS (JSON), AUTOML_PARAM_<NAME>.
+
+Example:
+  automl sweep examples/sweep/quadratic.toml";
+
+#[derive(Args)]
+struct SweepArgs {
+    /// Sweep spec (TOML): command, search_space, objective, sampling, early_termination, limits.
+    spec: PathBuf,
+    /// Folder for each trial's stdout.log / stderr.log (default: automl-sweep next to the spec).
+    #[arg(long, value_name = "DIR")]
+    artifacts: Option<PathBuf>,
+    /// Worker threads starting trials (default: max_concurrent_trials).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Leaderboard rows to print.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+    /// Print a JSON summary on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -353,68 +390,20 @@ struct RunArgs {
 
 /// The early-termination policy given by the run flags.
 fn policy_of(a: &RunArgs) -> Result<Policy> {
-    let schedule = Schedule {
-        evaluation_interval: a.evaluation_interval,
-        delay_evaluation: a.delay_evaluation,
-    };
-    if a.evaluation_interval < 1 || a.delay_evaluation < 0 {
-        return Err(Error::Config(
-            "--evaluation-interval must be at least 1 and --delay-evaluation at least 0".into(),
-        ));
-    }
-    if a.reduction_factor < 2 || a.min_resource < 1 || a.max_resource < a.min_resource {
-        return Err(Error::Config(
-            "--reduction-factor must be at least 2, and 1 <= --min-resource <= --max-resource".into(),
-        ));
-    }
-    Ok(match a.early_termination.to_ascii_lowercase().as_str() {
-        "none" => Policy::None,
-        "bandit" => {
-            let slack = match (a.slack_factor, a.slack_amount) {
-                (Some(f), _) if f > 0.0 && f.is_finite() => Slack::Factor(f),
-                (None, Some(x)) if x > 0.0 && x.is_finite() => Slack::Amount(x),
-                (None, None) => {
-                    return Err(Error::Config(
-                        "--early-termination bandit needs --slack-factor or --slack-amount".into(),
-                    ))
-                }
-                _ => {
-                    return Err(Error::Config(
-                        "--slack-factor / --slack-amount must be a positive number".into(),
-                    ))
-                }
-            };
-            Policy::Bandit { slack, schedule }
-        }
-        "median" | "median_stopping" => Policy::Median { schedule },
-        "truncation" | "truncation_selection" => {
-            let p = a.truncation_percentage;
-            if !(1.0..=99.0).contains(&p) {
-                return Err(Error::Config(format!(
-                    "--truncation-percentage must be between 1 and 99, got {p}"
-                )));
-            }
-            Policy::Truncation {
-                percentage: p,
-                exclude_finished: a.exclude_finished,
-                schedule,
-            }
-        }
-        "asha" | "successive_halving" => Policy::SuccessiveHalving {
-            min_resource: a.min_resource,
+    Policy::from_settings(
+        &a.early_termination,
+        &PolicySettings {
+            slack_factor: a.slack_factor,
+            slack_amount: a.slack_amount,
+            evaluation_interval: a.evaluation_interval,
+            delay_evaluation: a.delay_evaluation,
+            truncation_percentage: a.truncation_percentage,
+            exclude_finished: a.exclude_finished,
             reduction_factor: a.reduction_factor,
-        },
-        "hyperband" => Policy::Hyperband {
             min_resource: a.min_resource,
             max_resource: a.max_resource,
-            reduction_factor: a.reduction_factor,
         },
-        o => {
-            return Err(Error::Config(format!(
-                "unknown early-termination policy '{o}' (none, bandit, median, truncation, asha, hyperband)"
-            )))
-        }
-    })
+    )
 }
 
 #[derive(Args)]
@@ -445,6 +434,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run(*a),
+        Command::Sweep(a) => sweep_cmd(a),
         Command::Predict(a) => predict(a),
         Command::Experiments(ExperimentsCmd::List(ws)) => experiments_list(&ws),
         Command::Runs(RunsCmd::List {
@@ -703,6 +693,165 @@ fn run(a: RunArgs) -> Result<()> {
         }
         print_leaderboard(&run, a.top);
         print_summary(&run, &a, test_scores.as_deref(), registered);
+    }
+    Ok(())
+}
+
+/// Progress of a sweep: trials done, running, pruned, failed, best value.
+struct SweepProgress {
+    bar: ProgressBar,
+    goal: Goal,
+    counts: Mutex<(usize, usize, usize, usize, Option<f64>)>,
+}
+
+impl automl::sweep::Monitor for SweepProgress {
+    fn started(&self, _id: usize, _p: &automl::space::Params) {
+        if let Ok(mut c) = self.counts.lock() {
+            c.1 += 1;
+        }
+    }
+    fn finished(&self, r: &TrialRecord) {
+        if let Ok(mut c) = self.counts.lock() {
+            c.0 += 1;
+            c.1 = c.1.saturating_sub(1);
+            match r.state {
+                TrialState::Pruned => c.2 += 1,
+                TrialState::Failed | TrialState::TimedOut | TrialState::Cancelled => c.3 += 1,
+                TrialState::Completed => {}
+            }
+            if r.state == TrialState::Completed {
+                if let Some(v) = r.value {
+                    let better = match self.goal {
+                        Goal::Maximize => c.4.is_none_or(|b| v > b),
+                        Goal::Minimize => c.4.is_none_or(|b| v < b),
+                    };
+                    if better {
+                        c.4 = Some(v);
+                    }
+                }
+            }
+            let best = c.4.map_or("-".into(), |b| format!("{b:.6}"));
+            self.bar.set_message(format!(
+                "running {}, pruned {}, failed/timed out {}, best {best}",
+                c.1, c.2, c.3
+            ));
+        }
+        self.bar.inc(1);
+    }
+}
+
+fn sweep_cmd(a: SweepArgs) -> Result<()> {
+    let job = SweepJob::load(&a.spec)?;
+    let dir = a.artifacts.clone().unwrap_or_else(|| {
+        a.spec
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            .join("automl-sweep")
+    });
+    let sweep = Sweep::builder(job.space.clone())
+        .goal(job.goal)
+        .sampler(job.sampler)
+        .policy(job.policy.clone())
+        .seed(job.seed)
+        .max_concurrent(job.max_concurrent)
+        .jobs(a.jobs.unwrap_or(job.max_concurrent))
+        .build()?;
+    let progress = SweepProgress {
+        bar: progress_bar(a.quiet || a.json, job.limits.max_trials),
+        goal: job.goal,
+        counts: Mutex::new((0, 0, 0, 0, None)),
+    };
+    let command = &job.command;
+    let out = sweep.optimize_with(
+        |t| command.run(t, &dir.join(format!("trial-{}", t.id()))),
+        job.limits,
+        &progress,
+    )?;
+    progress.bar.finish_and_clear();
+    let mut order: Vec<&TrialRecord> = out.ranked();
+    order.extend(out.trials.iter().filter(|t| t.state != TrialState::Completed));
+    if a.json {
+        let v = json!({
+            "spec": a.spec,
+            "goal": if job.goal == Goal::Maximize { "maximize" } else { "minimize" },
+            "primary_metric": job.command.primary_metric,
+            "sampler": job.sampler.name(),
+            "early_termination": job.policy.describe(),
+            "trials": out.trials.len(),
+            "completed": out.count(TrialState::Completed),
+            "pruned": out.count(TrialState::Pruned),
+            "failed": out.count(TrialState::Failed),
+            "timed_out": out.count(TrialState::TimedOut),
+            "secs": out.secs,
+            "best": out.best().map(|b| json!({"trial": b.id, "value": b.value, "params": b.params})),
+            "leaderboard": order.iter().map(|t| json!({
+                "trial": t.id, "status": t.state.name(), "value": t.value, "params": t.params,
+                "steps": t.steps.len(), "secs": t.secs, "error": t.error,
+            })).collect::<Vec<_>>(),
+            "artifacts": dir,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        let mut t = grid(&[
+            "rank",
+            "trial",
+            "status",
+            &job.command.primary_metric,
+            "steps",
+            "secs",
+            "params",
+        ]);
+        for (i, r) in order.iter().take(a.top).enumerate() {
+            t.add_row(vec![
+                if r.state == TrialState::Completed {
+                    (i + 1).to_string()
+                } else {
+                    "-".into()
+                },
+                r.id.to_string(),
+                r.state.name().to_string(),
+                r.value.map_or("-".into(), |v| format!("{v:.6}")),
+                r.steps.len().to_string(),
+                format!("{:.2}", r.secs),
+                r.params.short(),
+            ]);
+        }
+        println!("{t}");
+        println!(
+            "{} trials in {:.1}s: {} completed, {} pruned, {} failed, {} timed out (sampler {}, early termination {}); logs in {}",
+            out.trials.len(),
+            out.secs,
+            out.count(TrialState::Completed),
+            out.count(TrialState::Pruned),
+            out.count(TrialState::Failed),
+            out.count(TrialState::TimedOut),
+            job.sampler.name(),
+            job.policy.describe(),
+            dir.display()
+        );
+        if let Some(f) = out.trials.iter().find(|t| t.state == TrialState::Failed) {
+            println!(
+                "  trial {} failed: {}",
+                f.id,
+                f.error.as_deref().unwrap_or("").lines().next().unwrap_or("")
+            );
+        }
+        match out.best() {
+            Some(b) => println!(
+                "best: trial {} {} = {:.6} with {}",
+                b.id,
+                job.command.primary_metric,
+                b.value.unwrap_or(f64::NAN),
+                b.params.short()
+            ),
+            None => println!("no trial completed"),
+        }
+    }
+    if out.best().is_none() {
+        return Err(Error::NoModel(format!(
+            "none of {} trial(s) completed",
+            out.trials.len()
+        )));
     }
     Ok(())
 }

@@ -152,6 +152,115 @@ pub enum Policy {
     },
 }
 
+/// Policy parameters as given by flags or a sweep spec (Azure ML names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySettings {
+    /// Bandit ratio slack.
+    pub slack_factor: Option<f64>,
+    /// Bandit absolute slack.
+    pub slack_amount: Option<f64>,
+    /// Apply every N steps.
+    pub evaluation_interval: i64,
+    /// First step at which the policy applies.
+    pub delay_evaluation: i64,
+    /// Truncation share, 1–99.
+    pub truncation_percentage: f64,
+    /// Truncation: leave finished trials out.
+    pub exclude_finished: bool,
+    /// ASHA / Hyperband reduction factor.
+    pub reduction_factor: i64,
+    /// ASHA / Hyperband first rung.
+    pub min_resource: i64,
+    /// Hyperband largest resource.
+    pub max_resource: i64,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            slack_factor: None,
+            slack_amount: None,
+            evaluation_interval: 1,
+            delay_evaluation: 0,
+            truncation_percentage: 25.0,
+            exclude_finished: false,
+            reduction_factor: 2,
+            min_resource: 1,
+            max_resource: 8,
+        }
+    }
+}
+
+impl Policy {
+    /// Build the policy `kind` (none, bandit, median[_stopping], truncation[_selection], asha,
+    /// hyperband) from its settings, checking them.
+    pub fn from_settings(kind: &str, s: &PolicySettings) -> crate::error::Result<Policy> {
+        use crate::error::Error;
+        let schedule = Schedule {
+            evaluation_interval: s.evaluation_interval,
+            delay_evaluation: s.delay_evaluation,
+        };
+        if s.evaluation_interval < 1 || s.delay_evaluation < 0 {
+            return Err(Error::Config(
+                "evaluation interval must be at least 1 and delay evaluation at least 0".into(),
+            ));
+        }
+        if s.reduction_factor < 2 || s.min_resource < 1 || s.max_resource < s.min_resource {
+            return Err(Error::Config(
+                "reduction factor must be at least 2, and 1 <= min resource <= max resource".into(),
+            ));
+        }
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        Ok(match kind.to_ascii_lowercase().as_str() {
+            "none" => Policy::None,
+            "bandit" => {
+                let slack =
+                    match (s.slack_factor, s.slack_amount) {
+                        (Some(_), Some(_)) => {
+                            return Err(Error::Config(
+                                "bandit takes a slack factor or a slack amount, not both".into(),
+                            ))
+                        }
+                        (Some(f), None) if positive(f) => Slack::Factor(f),
+                        (None, Some(a)) if positive(a) => Slack::Amount(a),
+                        (None, None) => return Err(Error::Config(
+                            "bandit needs a slack factor or a slack amount (--slack-factor / --slack-amount)"
+                                .into(),
+                        )),
+                        _ => return Err(Error::Config("the bandit slack must be a positive number".into())),
+                    };
+                Policy::Bandit { slack, schedule }
+            }
+            "median" | "median_stopping" => Policy::Median { schedule },
+            "truncation" | "truncation_selection" => {
+                let p = s.truncation_percentage;
+                if !(1.0..=99.0).contains(&p) {
+                    return Err(Error::Config(format!(
+                        "truncation percentage must be between 1 and 99, got {p}"
+                    )));
+                }
+                Policy::Truncation {
+                    percentage: p,
+                    exclude_finished: s.exclude_finished,
+                    schedule,
+                }
+            }
+            "asha" | "successive_halving" => Policy::SuccessiveHalving {
+                min_resource: s.min_resource,
+                reduction_factor: s.reduction_factor,
+            },
+            "hyperband" => Policy::Hyperband {
+                min_resource: s.min_resource,
+                max_resource: s.max_resource,
+                reduction_factor: s.reduction_factor,
+            },
+            o => return Err(Error::Config(format!(
+                "unknown early-termination policy '{o}' (none, bandit, median, truncation, asha, hyperband)"
+            ))),
+        })
+    }
+}
+
 /// What a decision may look at: the trials of `told` with id below `limit` (other than the
 /// deciding trial), plus the deciding trial's own curve.
 struct View<'a> {

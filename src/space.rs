@@ -681,6 +681,12 @@ impl SearchSpace {
     pub fn from_toml(text: &str, origin: &str) -> Result<SearchSpace> {
         let table: BTreeMap<String, ParamSpec> = toml::from_str(text)
             .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
+        SearchSpace::from_specs(table, text, origin)
+    }
+
+    /// A space from named specs (parents ordered first, then checked); `text` and `origin` name
+    /// the lines of errors.
+    pub fn from_specs(table: BTreeMap<String, ParamSpec>, text: &str, origin: &str) -> Result<SearchSpace> {
         let mut space = SearchSpace::new();
         let mut left: Vec<(String, ParamSpec)> = table.into_iter().collect();
         // Parents first: repeatedly take parameters whose condition is already placed.

@@ -841,3 +841,175 @@ fn samplers_search_spaces_and_policies_end_to_end() {
     let v = with(&["--trial-timeout", "0.000001", "--max-trials", "4"]);
     fails_with(&args(&v), d, "trial timeout");
 }
+
+/// Write a sweep spec running examples/sweep/train.py over the given layer values (grid, one
+/// trial at a time so every decision sees all earlier trials), with extra TOML appended.
+fn layer_sweep(d: &Path, layers: &[i64], extra: &str) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sweep/train.py");
+    let spec = d.join("spec.toml");
+    let text = format!(
+        "command = [\"python3\", {script:?}, \"--lr\", \"0.01\", \"--layers\", \"${{{{search_space.layers}}}}\", \"--epochs\", \"5\", \"--epoch-seconds\", \"0\", \"--fail-if-layers\", \"9\", \"--hang-if-layers\", \"8\", \"--tag\", \"${{{{search_space.tag}}}}\"]\n\
+         [objective]\ngoal = \"minimize\"\nprimary_metric = \"val_loss\"\n\
+         [sampling]\nalgorithm = \"grid\"\n\
+         [search_space.layers]\ntype = \"choice\"\nvalues = {layers:?}\n\
+         [search_space.tag]\ntype = \"choice\"\nvalues = [\"; rm -rf / $(whoami) `id` 'q'\"]\n\
+         {extra}",
+        script = script.display().to_string()
+    );
+    std::fs::write(&spec, text).unwrap();
+    spec
+}
+
+fn sweep_json(spec: &Path, d: &Path) -> Value {
+    let (ok, out, err) = exec(
+        &[
+            "sweep",
+            spec.to_str().unwrap(),
+            "--json",
+            "--artifacts",
+            d.join("art").to_str().unwrap(),
+        ],
+        d,
+    );
+    assert!(ok, "sweep failed: {err}\n{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad json ({e}): {out}"))
+}
+
+fn states(v: &Value) -> Vec<(i64, String, u64)> {
+    let mut s: Vec<(i64, String, u64)> = v["leaderboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["trial"].as_i64().unwrap(),
+                t["status"].as_str().unwrap().to_string(),
+                t["steps"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    s.sort();
+    s
+}
+
+#[test]
+fn sweep_grid_finds_the_known_best_and_passes_values_literally() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sweep/grid.toml");
+    let v = sweep_json(&spec, d);
+    assert_eq!(v["trials"], 9);
+    assert_eq!(v["completed"], 9);
+    assert_eq!(v["best"]["params"]["lr"], 0.01);
+    assert_eq!(v["best"]["params"]["layers"], 3);
+    assert!((v["best"]["value"].as_f64().unwrap() - 0.2).abs() < 1e-9);
+    // A value full of shell syntax reaches the program as one literal argument.
+    let spec = layer_sweep(d, &[3], "");
+    let v = sweep_json(&spec, d);
+    assert_eq!(v["completed"], 1, "{v}");
+    let log = std::fs::read_to_string(d.join("art/trial-0/stdout.log")).unwrap();
+    assert!(log.contains("tag=; rm -rf / $(whoami) `id` 'q'\n"), "{log}");
+    assert!(
+        !log.contains("automl_metric"),
+        "metric lines are not copied to the log"
+    );
+}
+
+#[test]
+fn sweep_policies_stop_the_expected_trials() {
+    // loss(epoch) = 0.1 * |layers - 3| + 1 / epoch; trials 0..3 have layers 3, 1, 5, 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let layers = [3, 1, 5, 2];
+    let limits = "[limits]\nmax_concurrent_trials = 1\n";
+    let run = |policy: &str| {
+        let spec = layer_sweep(d, &layers, &format!("{limits}[early_termination]\n{policy}\n"));
+        states(&sweep_json(&spec, d))
+    };
+    let s = |v: &[(&str, u64)]| -> Vec<(i64, String, u64)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, (st, n))| (i as i64, st.to_string(), *n))
+            .collect()
+    };
+    // Bandit, slack 0.25: stop when loss > 1.25 x best at that epoch.
+    // Trial 1: epoch 2 0.7 > 0.625; trial 3: epoch 3 0.433 > 0.417.
+    assert_eq!(
+        run("policy = \"bandit\"\nslack_factor = 0.25"),
+        s(&[("completed", 5), ("pruned", 2), ("pruned", 2), ("pruned", 3)])
+    );
+    // Median: stop when the best so far is worse than the median of the others' running averages.
+    assert_eq!(
+        run("policy = \"median_stopping\""),
+        s(&[("completed", 5), ("pruned", 1), ("pruned", 1), ("completed", 5)])
+    );
+    // Truncation 50 %: the worse half at each epoch stops (ties: the later trial).
+    assert_eq!(
+        run("policy = \"truncation_selection\"\ntruncation_percentage = 50"),
+        s(&[("completed", 5), ("pruned", 1), ("pruned", 1), ("pruned", 2)])
+    );
+}
+
+#[test]
+fn sweep_kills_hanging_trials_and_goes_on_after_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // layers 8 hangs (sleeps an hour), 9 exits 1, 3 works.
+    let spec = layer_sweep(
+        d,
+        &[8, 9, 3],
+        "[limits]\nmax_concurrent_trials = 3\ntrial_timeout = 1.5\n",
+    );
+    let t0 = std::time::Instant::now();
+    let v = sweep_json(&spec, d);
+    assert!(
+        t0.elapsed().as_secs_f64() < 20.0,
+        "the hanging trial was not stopped"
+    );
+    let lb = v["leaderboard"].as_array().unwrap();
+    let by = |id: i64| lb.iter().find(|t| t["trial"] == id).unwrap();
+    assert_eq!(by(0)["status"], "timed_out", "{v}");
+    assert!(by(0)["secs"].as_f64().unwrap() < 10.0);
+    assert_eq!(by(1)["status"], "failed");
+    let e = by(1)["error"].as_str().unwrap();
+    assert!(e.contains("code 1") && e.contains("diverged: loss is nan"), "{e}");
+    assert_eq!(by(2)["status"], "completed");
+    assert_eq!(v["best"]["trial"], 2);
+}
+
+#[test]
+fn sweep_spec_errors_name_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let bad = |text: &str, needle: &str| {
+        let p = d.join("bad.toml");
+        std::fs::write(&p, text).unwrap();
+        fails_with(&["sweep", p.to_str().unwrap()], d, needle);
+    };
+    let ok = "command = \"true ${{search_space.x}}\"\n[objective]\ngoal = \"minimize\"\nprimary_metric = \"m\"\n[limits]\nmax_total_trials = 2\n[search_space.x]\ntype = \"uniform\"\nlow = 0\nhigh = 1\n";
+    bad(
+        &ok.replace("${{search_space.x}}", "${{search_space.y}}"),
+        "${{search_space.y}}, which is not defined",
+    );
+    bad(
+        &ok.replace("goal = \"minimize\"", "goal = \"lowest\""),
+        "objective.goal must be minimize or maximize",
+    );
+    bad(
+        &ok.replace("max_total_trials = 2", "max_total_trial = 2"),
+        "unknown field `max_total_trial`",
+    );
+    bad(&ok.replace("low = 0", "low = 2"), "low must not exceed high");
+    bad(
+        &format!("{ok}[early_termination]\npolicy = \"bandit\"\n"),
+        "needs a slack factor",
+    );
+    // A program that reports nothing fails every trial; the sweep says why.
+    let p = d.join("silent.toml");
+    std::fs::write(&p, ok).unwrap();
+    fails_with(
+        &["sweep", p.to_str().unwrap(), "-q"],
+        d,
+        "none of 2 trial(s) completed",
+    );
+}

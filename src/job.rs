@@ -1,0 +1,270 @@
+//! Sweep jobs: a user program plus a search space, sampler, objective, early termination and
+//! limits, read from a TOML spec (the shape of an Azure ML sweep job, in TOML):
+//!
+//! ```toml
+//! command = "python3 train.py --lr ${{search_space.lr}} --data ${{inputs.data}}"
+//! [inputs]
+//! data = "data.csv"
+//! [objective]
+//! goal = "minimize"
+//! primary_metric = "val_loss"
+//! [sampling]
+//! algorithm = "random"          # grid | random | bayesian (TPE) | tpe | cfo
+//! seed = 1
+//! [early_termination]
+//! policy = "bandit"             # none | bandit | median_stopping | truncation_selection | asha | hyperband
+//! slack_factor = 0.1
+//! [limits]
+//! max_total_trials = 20
+//! max_concurrent_trials = 4
+//! timeout = 600                 # seconds for the whole sweep
+//! trial_timeout = 60
+//! [search_space.lr]
+//! type = "loguniform"
+//! low = 1e-4
+//! high = 1e-1
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::command::{placeholders, split_words, CommandSpec};
+use crate::error::{Error, Result};
+use crate::pruners::{Goal, Policy, PolicySettings};
+use crate::samplers::SamplerKind;
+use crate::space::{line_suffix, ParamSpec, SearchSpace};
+use crate::sweep::Limits;
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CommandText {
+    Line(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Objective {
+    goal: String,
+    primary_metric: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sampling {
+    #[serde(default)]
+    algorithm: Option<String>,
+    #[serde(default)]
+    seed: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Termination {
+    policy: String,
+    slack_factor: Option<f64>,
+    slack_amount: Option<f64>,
+    evaluation_interval: Option<i64>,
+    delay_evaluation: Option<i64>,
+    truncation_percentage: Option<f64>,
+    exclude_finished_jobs: Option<bool>,
+    reduction_factor: Option<i64>,
+    min_resource: Option<i64>,
+    max_resource: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsText {
+    max_total_trials: Option<usize>,
+    max_concurrent_trials: Option<usize>,
+    timeout: Option<f64>,
+    trial_timeout: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobText {
+    command: CommandText,
+    #[serde(default)]
+    shell: bool,
+    #[serde(default)]
+    cwd: Option<PathBuf>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    inputs: BTreeMap<String, toml::Value>,
+    objective: Objective,
+    #[serde(default)]
+    sampling: Sampling,
+    #[serde(default)]
+    early_termination: Option<Termination>,
+    #[serde(default)]
+    limits: LimitsText,
+    search_space: BTreeMap<String, ParamSpec>,
+}
+
+/// A sweep job, checked and ready to run.
+#[derive(Debug, Clone)]
+pub struct SweepJob {
+    /// How each trial's program starts.
+    pub command: CommandSpec,
+    /// The parameters.
+    pub space: SearchSpace,
+    /// Minimise or maximise the primary metric.
+    pub goal: Goal,
+    /// The sampler.
+    pub sampler: SamplerKind,
+    /// Sampler seed.
+    pub seed: u64,
+    /// Early-termination policy.
+    pub policy: Policy,
+    /// Trials at once, and the determinism window.
+    pub max_concurrent: usize,
+    /// Trial count, sweep time and per-trial time limits.
+    pub limits: Limits,
+}
+
+impl SweepJob {
+    /// Read a TOML spec; relative paths (cwd) are relative to `dir`. Errors name `origin` and the
+    /// line where known.
+    pub fn from_toml(text: &str, origin: &str, dir: &Path) -> Result<SweepJob> {
+        let j: JobText = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
+        let at = |key: &str, e: Error| {
+            Error::Config(format!("{origin}{}: {}", line_suffix(text, key), e.detail()))
+        };
+        let space = SearchSpace::from_specs(j.search_space, text, origin)?;
+        let argv = match j.command {
+            CommandText::Line(l) => split_words(&l).map_err(|e| at("command", e))?,
+            CommandText::Argv(v) => v,
+        };
+        if argv.is_empty() {
+            return Err(Error::Config(format!(
+                "{origin}{}: the command is empty",
+                line_suffix(text, "command")
+            )));
+        }
+        let inputs: BTreeMap<String, String> = j
+            .inputs
+            .into_iter()
+            .map(|(k, v)| {
+                let s = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, s)
+            })
+            .collect();
+        for arg in &argv {
+            for ph in placeholders(arg) {
+                let ok = match ph.split_once('.') {
+                    Some(("search_space", n)) => space.get(n).is_some(),
+                    Some(("inputs", n)) => inputs.contains_key(n),
+                    _ => false,
+                };
+                if !ok {
+                    return Err(Error::Config(format!(
+                        "{origin}{}: the command uses ${{{{{ph}}}}}, which is not defined (search_space.NAME or inputs.NAME)",
+                        line_suffix(text, "command")
+                    )));
+                }
+            }
+        }
+        let goal = match j.objective.goal.to_ascii_lowercase().as_str() {
+            "minimize" | "min" => Goal::Minimize,
+            "maximize" | "max" => Goal::Maximize,
+            g => {
+                return Err(Error::Config(format!(
+                    "{origin}{}: objective.goal must be minimize or maximize, not '{g}'",
+                    line_suffix(text, "goal")
+                )))
+            }
+        };
+        let sampler = match j.sampling.algorithm.as_deref() {
+            None => SamplerKind::Random,
+            Some(a) => SamplerKind::parse(a).map_err(|e| at("algorithm", e))?,
+        };
+        let policy = match &j.early_termination {
+            None => Policy::None,
+            Some(t) => {
+                let d = PolicySettings::default();
+                Policy::from_settings(
+                    &t.policy,
+                    &PolicySettings {
+                        slack_factor: t.slack_factor,
+                        slack_amount: t.slack_amount,
+                        evaluation_interval: t.evaluation_interval.unwrap_or(d.evaluation_interval),
+                        delay_evaluation: t.delay_evaluation.unwrap_or(d.delay_evaluation),
+                        truncation_percentage: t.truncation_percentage.unwrap_or(d.truncation_percentage),
+                        exclude_finished: t.exclude_finished_jobs.unwrap_or(false),
+                        reduction_factor: t.reduction_factor.unwrap_or(d.reduction_factor),
+                        min_resource: t.min_resource.unwrap_or(d.min_resource),
+                        max_resource: t.max_resource.unwrap_or(d.max_resource),
+                    },
+                )
+                .map_err(|e| at("policy", e))?
+            }
+        };
+        let secs = |v: Option<f64>, key: &str| -> Result<Option<Duration>> {
+            match v {
+                None => Ok(None),
+                Some(s) if s.is_finite() && s > 0.0 && s <= 1e9 => Ok(Some(Duration::from_secs_f64(s))),
+                Some(s) => Err(Error::Config(format!(
+                    "{origin}{}: limits.{key} must be a positive number of seconds, got {s}",
+                    line_suffix(text, key)
+                ))),
+            }
+        };
+        let limits = Limits {
+            max_trials: j.limits.max_total_trials,
+            time: secs(j.limits.timeout, "timeout")?,
+            trial_timeout: secs(j.limits.trial_timeout, "trial_timeout")?,
+        };
+        if limits.max_trials == Some(0) || j.limits.max_concurrent_trials == Some(0) {
+            return Err(Error::Config(format!(
+                "{origin}: limits.max_total_trials and limits.max_concurrent_trials must be at least 1"
+            )));
+        }
+        if limits.max_trials.is_none() && limits.time.is_none() && sampler != SamplerKind::Grid {
+            return Err(Error::Config(format!(
+                "{origin}: set limits.max_total_trials or limits.timeout (only a grid ends by itself)"
+            )));
+        }
+        let cwd = j.cwd.map_or_else(|| dir.to_path_buf(), |c| dir.join(c));
+        Ok(SweepJob {
+            command: CommandSpec {
+                argv,
+                shell: j.shell,
+                cwd,
+                env: j.env,
+                inputs,
+                primary_metric: j.objective.primary_metric,
+                grace: Duration::from_secs(3),
+            },
+            space,
+            goal,
+            sampler,
+            seed: j.sampling.seed.unwrap_or(0),
+            policy,
+            max_concurrent: j
+                .limits
+                .max_concurrent_trials
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            limits,
+        })
+    }
+
+    /// Read a spec file.
+    pub fn load(path: &Path) -> Result<SweepJob> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read sweep spec {}: {e}", path.display())))?;
+        let dir = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        SweepJob::from_toml(&text, &path.display().to_string(), &dir)
+    }
+}
