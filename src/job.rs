@@ -107,6 +107,165 @@ struct JobText {
     search_space: BTreeMap<String, ParamSpec>,
 }
 
+type Ignored = Option<serde::de::IgnoredAny>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AzureTrial {
+    command: String,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    environment_variables: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    environment: Ignored,
+    #[serde(default)]
+    resources: Ignored,
+    #[serde(default)]
+    distribution: Ignored,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AzureInput {
+    Asset {
+        #[serde(rename = "type")]
+        #[allow(dead_code)]
+        kind: Option<String>,
+        path: String,
+        #[allow(dead_code)]
+        mode: Option<String>,
+    },
+    Whole(i64),
+    Number(f64),
+    Flag(bool),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AzureSampling {
+    Name(String),
+    Full {
+        #[serde(rename = "type")]
+        kind: String,
+        seed: Option<u64>,
+        rule: Option<String>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AzureTermination {
+    #[serde(rename = "type")]
+    kind: String,
+    slack_factor: Option<f64>,
+    slack_amount: Option<f64>,
+    evaluation_interval: Option<i64>,
+    delay_evaluation: Option<i64>,
+    truncation_percentage: Option<f64>,
+    exclude_finished_jobs: Option<bool>,
+}
+
+/// Azure ML search-space expressions (bounds of log distributions are in log space, `randint`
+/// draws from `[0, upper)`).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum AzureParam {
+    Choice { values: Vec<crate::space::Value> },
+    Randint { upper: i64 },
+    Uniform { min_value: f64, max_value: f64 },
+    Loguniform { min_value: f64, max_value: f64 },
+    Quniform { min_value: f64, max_value: f64, q: f64 },
+    Qloguniform { min_value: f64, max_value: f64, q: f64 },
+    Normal { mu: f64, sigma: f64 },
+    Qnormal { mu: f64, sigma: f64, q: f64 },
+    Lognormal { mu: f64, sigma: f64 },
+    Qlognormal { mu: f64, sigma: f64, q: f64 },
+}
+
+impl AzureParam {
+    fn into_spec(self) -> ParamSpec {
+        use crate::space::Dist;
+        ParamSpec::new(match self {
+            AzureParam::Choice { values } => Dist::Choice { values },
+            AzureParam::Randint { upper } => Dist::Randint {
+                low: 0,
+                high: upper - 1,
+            },
+            AzureParam::Uniform { min_value, max_value } => Dist::Uniform {
+                low: min_value,
+                high: max_value,
+            },
+            AzureParam::Loguniform { min_value, max_value } => Dist::Loguniform {
+                low: min_value.exp(),
+                high: max_value.exp(),
+            },
+            AzureParam::Quniform {
+                min_value,
+                max_value,
+                q,
+            } => Dist::Quniform {
+                low: min_value,
+                high: max_value,
+                q,
+            },
+            AzureParam::Qloguniform {
+                min_value,
+                max_value,
+                q,
+            } => Dist::Qloguniform {
+                low: min_value.exp(),
+                high: max_value.exp(),
+                q,
+            },
+            AzureParam::Normal { mu, sigma } => Dist::Normal { mu, sigma },
+            AzureParam::Qnormal { mu, sigma, q } => Dist::Qnormal { mu, sigma, q },
+            AzureParam::Lognormal { mu, sigma } => Dist::Lognormal { mu, sigma },
+            AzureParam::Qlognormal { mu, sigma, q } => Dist::Qlognormal { mu, sigma, q },
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AzureJob {
+    #[serde(rename = "$schema", default)]
+    schema: Ignored,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    name: Ignored,
+    #[serde(default)]
+    display_name: Ignored,
+    #[serde(default)]
+    experiment_name: Ignored,
+    #[serde(default)]
+    description: Ignored,
+    #[serde(default)]
+    tags: Ignored,
+    #[serde(default)]
+    compute: Ignored,
+    #[serde(default)]
+    identity: Ignored,
+    #[serde(default)]
+    outputs: Ignored,
+    #[serde(default)]
+    resources: Ignored,
+    #[serde(default)]
+    queue_settings: Ignored,
+    trial: AzureTrial,
+    #[serde(default)]
+    inputs: Option<BTreeMap<String, AzureInput>>,
+    sampling_algorithm: AzureSampling,
+    search_space: BTreeMap<String, AzureParam>,
+    objective: Objective,
+    #[serde(default)]
+    early_termination: Option<AzureTermination>,
+    #[serde(default)]
+    limits: Option<LimitsText>,
+}
+
 /// A sweep job, checked and ready to run.
 #[derive(Debug, Clone)]
 pub struct SweepJob {
@@ -126,6 +285,8 @@ pub struct SweepJob {
     pub max_concurrent: usize,
     /// Trial count, sweep time and per-trial time limits.
     pub limits: Limits,
+    /// Spec fields read but ignored (cloud-only settings of an Azure ML job).
+    pub ignored: Vec<String>,
 }
 
 impl SweepJob {
@@ -134,6 +295,16 @@ impl SweepJob {
     pub fn from_toml(text: &str, origin: &str, dir: &Path) -> Result<SweepJob> {
         let j: JobText = toml::from_str(text)
             .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
+        SweepJob::from_parts(j, text, origin, dir, Vec::new())
+    }
+
+    fn from_parts(
+        j: JobText,
+        text: &str,
+        origin: &str,
+        dir: &Path,
+        ignored: Vec<String>,
+    ) -> Result<SweepJob> {
         let at = |key: &str, e: Error| {
             Error::Config(format!("{origin}{}: {}", line_suffix(text, key), e.detail()))
         };
@@ -255,16 +426,120 @@ impl SweepJob {
                 .max_concurrent_trials
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             limits,
+            ignored,
         })
     }
 
-    /// Read a spec file.
+    /// Read a spec file: Azure ML sweep-job YAML (`.yml` / `.yaml`) or our TOML.
     pub fn load(path: &Path) -> Result<SweepJob> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Config(format!("cannot read sweep spec {}: {e}", path.display())))?;
         let dir = path
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        SweepJob::from_toml(&text, &path.display().to_string(), &dir)
+        let origin = path.display().to_string();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("yml" | "yaml") => SweepJob::from_azure_yaml(&text, &origin, &dir),
+            _ => SweepJob::from_toml(&text, &origin, &dir),
+        }
+    }
+
+    /// Read an Azure ML v2 sweep job (`type: sweep`) as is. Cloud-only fields (compute,
+    /// environment, resources, …) are read and listed in [`SweepJob::ignored`]; unknown fields are
+    /// errors naming them.
+    pub fn from_azure_yaml(text: &str, origin: &str, dir: &Path) -> Result<SweepJob> {
+        let a: AzureJob = serde_saphyr::from_str(text)
+            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
+        if a.kind != "sweep" {
+            return Err(Error::Config(format!(
+                "{origin}: type is '{}', only 'sweep' jobs can run here",
+                a.kind
+            )));
+        }
+        let mut ignored = Vec::new();
+        for (name, present) in [
+            ("$schema", a.schema.is_some()),
+            ("name", a.name.is_some()),
+            ("display_name", a.display_name.is_some()),
+            ("experiment_name", a.experiment_name.is_some()),
+            ("description", a.description.is_some()),
+            ("tags", a.tags.is_some()),
+            ("compute", a.compute.is_some()),
+            ("identity", a.identity.is_some()),
+            ("outputs", a.outputs.is_some()),
+            ("resources", a.resources.is_some()),
+            ("queue_settings", a.queue_settings.is_some()),
+            ("trial.environment", a.trial.environment.is_some()),
+            ("trial.resources", a.trial.resources.is_some()),
+            ("trial.distribution", a.trial.distribution.is_some()),
+        ] {
+            if present {
+                ignored.push(name.to_string());
+            }
+        }
+        let (algorithm, seed) = match a.sampling_algorithm {
+            AzureSampling::Name(n) => (n, None),
+            AzureSampling::Full { kind, seed, rule } => {
+                if let Some(r) = rule.filter(|r| r != "random") {
+                    return Err(Error::Config(format!(
+                        "{origin}{}: sampling_algorithm.rule '{r}' is not supported here (only random)",
+                        line_suffix(text, "rule")
+                    )));
+                }
+                (kind, seed)
+            }
+        };
+        let mut space = BTreeMap::new();
+        for (name, p) in a.search_space {
+            let spec = p.into_spec();
+            spec.dist.check(&name).map_err(|e| {
+                Error::Config(format!(
+                    "{origin}{}: search_space.{}",
+                    line_suffix(text, &name),
+                    e.detail()
+                ))
+            })?;
+            space.insert(name, spec);
+        }
+        let inputs = a
+            .inputs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    AzureInput::Asset { path, .. } => toml::Value::String(path),
+                    AzureInput::Whole(i) => toml::Value::Integer(i),
+                    AzureInput::Number(x) => toml::Value::Float(x),
+                    AzureInput::Text(t) => toml::Value::String(t),
+                    AzureInput::Flag(b) => toml::Value::Boolean(b),
+                };
+                (k, value)
+            })
+            .collect::<BTreeMap<_, _>>();
+        let j = JobText {
+            command: CommandText::Line(a.trial.command),
+            shell: false,
+            cwd: a.trial.code.map(PathBuf::from),
+            env: a.trial.environment_variables.unwrap_or_default(),
+            inputs,
+            objective: a.objective,
+            sampling: Sampling {
+                algorithm: Some(algorithm),
+                seed,
+            },
+            early_termination: a.early_termination.map(|t| Termination {
+                policy: t.kind,
+                slack_factor: t.slack_factor,
+                slack_amount: t.slack_amount,
+                evaluation_interval: t.evaluation_interval,
+                delay_evaluation: t.delay_evaluation,
+                truncation_percentage: t.truncation_percentage,
+                exclude_finished_jobs: t.exclude_finished_jobs,
+                ..Termination::default()
+            }),
+            limits: a.limits.unwrap_or_default(),
+            search_space: space,
+        };
+        SweepJob::from_parts(j, text, origin, dir, ignored)
     }
 }

@@ -742,6 +742,12 @@ impl automl::sweep::Monitor for SweepProgress {
 
 fn sweep_cmd(a: SweepArgs) -> Result<()> {
     let job = SweepJob::load(&a.spec)?;
+    if !job.ignored.is_empty() && !a.json {
+        eprintln!(
+            "note: cloud-only fields read and ignored: {}",
+            job.ignored.join(", ")
+        );
+    }
     let dir = a.artifacts.clone().unwrap_or_else(|| {
         a.spec
             .parent()
@@ -773,6 +779,7 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
     if a.json {
         let v = json!({
             "spec": a.spec,
+            "ignored": job.ignored,
             "goal": if job.goal == Goal::Maximize { "maximize" } else { "minimize" },
             "primary_metric": job.command.primary_metric,
             "sampler": job.sampler.name(),

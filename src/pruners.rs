@@ -254,9 +254,11 @@ impl Policy {
                 max_resource: s.max_resource,
                 reduction_factor: s.reduction_factor,
             },
-            o => return Err(Error::Config(format!(
+            o => {
+                return Err(Error::Config(format!(
                 "unknown early-termination policy '{o}' (none, bandit, median, truncation, asha, hyperband)"
-            ))),
+            )))
+            }
         })
     }
 }

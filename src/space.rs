@@ -159,12 +159,31 @@ pub enum Dist {
         /// Deviation of the logarithm.
         sigma: f64,
     },
+    /// Normal, rounded to a multiple of `q`.
+    Qnormal {
+        /// Mean.
+        mu: f64,
+        /// Standard deviation.
+        sigma: f64,
+        /// Step.
+        q: f64,
+    },
+    /// exp(Normal(mu, sigma)), rounded to a multiple of `q`.
+    Qlognormal {
+        /// Mean of the logarithm.
+        mu: f64,
+        /// Deviation of the logarithm.
+        sigma: f64,
+        /// Step.
+        q: f64,
+    },
 }
 
 impl Dist {
     // Negated comparisons on purpose: a NaN bound must fail every check.
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    fn check(&self, name: &str) -> Result<()> {
+    /// Check the bounds; errors name parameter `name`.
+    pub fn check(&self, name: &str) -> Result<()> {
         let bad = |m: &str| Err(Error::Config(format!("parameter {name}: {m}")));
         match self {
             Dist::Choice { values } if values.is_empty() => bad("choice needs at least one value"),
@@ -176,11 +195,21 @@ impl Dist {
             {
                 bad("log-uniform bounds must satisfy 0 < low <= high")
             }
-            Dist::Quniform { q, .. } | Dist::Qloguniform { q, .. } if !(*q > 0.0) => {
+            Dist::Quniform { q, .. }
+            | Dist::Qloguniform { q, .. }
+            | Dist::Qnormal { q, .. }
+            | Dist::Qlognormal { q, .. }
+                if !(*q > 0.0) =>
+            {
                 bad("q must be positive")
             }
             Dist::Randint { low, high } if low > high => bad("low must not exceed high"),
-            Dist::Normal { sigma, .. } | Dist::Lognormal { sigma, .. } if !(*sigma > 0.0) => {
+            Dist::Normal { sigma, .. }
+            | Dist::Lognormal { sigma, .. }
+            | Dist::Qnormal { sigma, .. }
+            | Dist::Qlognormal { sigma, .. }
+                if !(*sigma > 0.0) =>
+            {
                 bad("sigma must be positive")
             }
             _ => Ok(()),
@@ -200,6 +229,10 @@ impl Dist {
             Dist::Randint { low, high } => Value::Int(rng.gen_range(*low..=*high)),
             Dist::Normal { mu, sigma } => Value::Float(mu + sigma * std_normal(rng)),
             Dist::Lognormal { mu, sigma } => Value::Float((mu + sigma * std_normal(rng)).exp()),
+            Dist::Qnormal { mu, sigma, q } => Value::Float(quantize(mu + sigma * std_normal(rng), *q)),
+            Dist::Qlognormal { mu, sigma, q } => {
+                Value::Float(quantize((mu + sigma * std_normal(rng)).exp(), *q))
+            }
         }
     }
 }
@@ -463,8 +496,12 @@ impl ParamSpec {
                 (low.ln(), high.ln(), true)
             }
             Dist::Randint { low, high } => (*low as f64 - 0.5, *high as f64 + 0.5, false),
-            Dist::Normal { mu, sigma } => (mu - 3.0 * sigma, mu + 3.0 * sigma, false),
-            Dist::Lognormal { mu, sigma } => (mu - 3.0 * sigma, mu + 3.0 * sigma, true),
+            Dist::Normal { mu, sigma } | Dist::Qnormal { mu, sigma, .. } => {
+                (mu - 3.0 * sigma, mu + 3.0 * sigma, false)
+            }
+            Dist::Lognormal { mu, sigma } | Dist::Qlognormal { mu, sigma, .. } => {
+                (mu - 3.0 * sigma, mu + 3.0 * sigma, true)
+            }
         }
     }
 
@@ -514,6 +551,7 @@ impl ParamSpec {
             Dist::Uniform { low, high } | Dist::Loguniform { low, high } => {
                 Value::Float(x.clamp(*low, *high))
             }
+            Dist::Qnormal { q, .. } | Dist::Qlognormal { q, .. } => Value::Float(quantize(x, *q)),
             _ => Value::Float(x),
         };
         self.finish(v)

@@ -1013,3 +1013,51 @@ fn sweep_spec_errors_name_the_problem() {
         "none of 2 trial(s) completed",
     );
 }
+
+#[test]
+fn sweep_runs_an_azure_ml_sweep_yaml_as_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sweep/azure-sweep.yml");
+    let v = sweep_json(&spec, d);
+    assert_eq!(v["trials"], 16, "{v}");
+    assert_eq!(v["sampler"], "random");
+    assert!(v["early_termination"].as_str().unwrap().starts_with("median"));
+    let ignored: Vec<&str> = v["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for f in ["$schema", "compute", "trial.environment", "display_name"] {
+        assert!(ignored.contains(&f), "{f} not reported as ignored: {ignored:?}");
+    }
+    for t in v["leaderboard"].as_array().unwrap() {
+        // loguniform bounds are exponents in Azure ML: exp(-9.2) .. exp(0).
+        let lr = t["params"]["learning_rate"].as_f64().unwrap();
+        assert!((1.0e-4..=1.0).contains(&lr), "{lr}");
+        let dropout = t["params"]["dropout"].as_f64().unwrap();
+        assert!(
+            ((dropout * 10.0).round() - dropout * 10.0).abs() < 1e-9,
+            "quniform q=0.1: {dropout}"
+        );
+    }
+    assert!(v["completed"].as_u64().unwrap() >= 8);
+    // Errors name the field or the unsupported value.
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let bad = |t: String, needle: &str| {
+        let p = d.join("bad.yml");
+        std::fs::write(&p, t).unwrap();
+        fails_with(&["sweep", p.to_str().unwrap()], d, needle);
+    };
+    bad(
+        text.replace("  seed: 11", "  seed: 11\n  rule: sobol"),
+        "rule 'sobol' is not supported",
+    );
+    bad(text.replace("limits:", "limitz:"), "limitz");
+    bad(text.replace("type: sweep", "type: command"), "only 'sweep' jobs");
+    bad(
+        text.replace("max_value: 0.5", "max_value: -0.5"),
+        "low must not exceed high",
+    );
+}
