@@ -543,3 +543,188 @@ impl SweepJob {
         SweepJob::from_parts(j, text, origin, dir, ignored)
     }
 }
+
+/// Records a sweep in a workspace store: the parent run holds the spec and settings; each trial
+/// is a child run (`running` when it starts, then its step values of the primary metric, other
+/// metrics, status and error in one transaction); `inner` hears of every trial too.
+pub struct JobRecorder<'a> {
+    /// The store.
+    pub store: &'a dyn crate::store::Store,
+    /// The parent run.
+    pub parent: crate::store::RunId,
+    /// Experiment of the parent run.
+    pub experiment: String,
+    /// Primary metric name.
+    pub metric: String,
+    /// Folder of the trials' logs (recorded as artifacts).
+    pub artifacts: PathBuf,
+    /// Another monitor (progress display).
+    pub inner: &'a dyn crate::sweep::Monitor,
+    runs: std::sync::Mutex<std::collections::HashMap<usize, crate::store::RunId>>,
+    /// The first recording error, if any (the sweep goes on).
+    pub error: std::sync::Mutex<Option<String>>,
+}
+
+impl<'a> JobRecorder<'a> {
+    /// A recorder for run `parent`.
+    pub fn new(
+        store: &'a dyn crate::store::Store,
+        parent: crate::store::RunId,
+        experiment: String,
+        metric: String,
+        artifacts: PathBuf,
+        inner: &'a dyn crate::sweep::Monitor,
+    ) -> JobRecorder<'a> {
+        JobRecorder {
+            store,
+            parent,
+            experiment,
+            metric,
+            artifacts,
+            inner,
+            runs: std::sync::Mutex::new(std::collections::HashMap::new()),
+            error: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn note(&self, e: Error) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(e.to_string());
+        }
+    }
+}
+
+fn point(key: &str, step: i64, value: f64) -> crate::store::MetricPoint {
+    crate::store::MetricPoint {
+        key: key.to_string(),
+        value,
+        step,
+        timestamp: crate::store::now(),
+    }
+}
+
+impl crate::sweep::Monitor for JobRecorder<'_> {
+    fn started(&self, id: usize, p: &crate::space::Params) {
+        let mut params = serde_json::Map::new();
+        params.insert("trial".into(), id.into());
+        params.insert("params".into(), serde_json::to_value(&p.0).unwrap_or_default());
+        let run = crate::store::NewRun {
+            experiment: self.experiment.clone(),
+            parent: Some(self.parent),
+            name: format!("trial {id}"),
+            status: Some(crate::store::RunStatus::Running),
+            params,
+            environment: serde_json::Value::Null,
+        };
+        match self.store.create_run(&run) {
+            Ok(rid) => {
+                if let Ok(mut m) = self.runs.lock() {
+                    m.insert(id, rid);
+                }
+            }
+            Err(e) => self.note(e),
+        }
+        self.inner.started(id, p);
+    }
+
+    fn finished(&self, r: &crate::sweep::TrialRecord) {
+        use crate::store::RunStatus;
+        use crate::sweep::TrialState;
+        let rid = self.runs.lock().ok().and_then(|mut m| m.remove(&r.id));
+        if let Some(rid) = rid {
+            let mut points: Vec<_> = r.steps.iter().map(|(s, v)| point(&self.metric, *s, *v)).collect();
+            if r.steps.is_empty() {
+                if let Some(v) = r.value {
+                    points.push(point(&self.metric, 0, v));
+                }
+            }
+            points.extend(r.metrics.iter().map(|(k, v)| point(k, 0, *v)));
+            points.push(point("trial_secs", 0, r.secs));
+            let status = match r.state {
+                TrialState::Completed => RunStatus::Completed,
+                TrialState::Pruned => RunStatus::Pruned,
+                TrialState::Failed => RunStatus::Failed,
+                TrialState::TimedOut => RunStatus::TimedOut,
+                TrialState::Cancelled => RunStatus::Killed,
+            };
+            if let Err(e) = self.store.complete_run(rid, &points, status, r.error.as_deref()) {
+                self.note(e);
+            }
+            let dir = self.artifacts.join(format!("trial-{}", r.id));
+            for log in ["stdout.log", "stderr.log"] {
+                if dir.join(log).exists() {
+                    let path = dir.join(log).display().to_string();
+                    if let Err(e) = self.store.add_artifact(rid, log, &path) {
+                        self.note(e);
+                    }
+                }
+            }
+        }
+        self.inner.finished(r);
+    }
+}
+
+/// The finished trials of sweep run `id` (for `--resume`): trials left `running` or killed are
+/// marked killed and run again; the others are rebuilt for the sampler to replay.
+pub fn finished_trials(
+    store: &dyn crate::store::Store,
+    id: crate::store::RunId,
+    metric: &str,
+) -> Result<Vec<crate::sweep::TrialRecord>> {
+    use crate::store::RunStatus;
+    use crate::sweep::TrialState;
+    let kids = store.runs(&crate::store::RunFilter {
+        parent: Some(id),
+        ..Default::default()
+    })?;
+    let running: Vec<_> = kids
+        .iter()
+        .filter(|k| k.status == RunStatus::Running)
+        .map(|k| k.id)
+        .collect();
+    store.mark_running_killed(&running)?;
+    let mut out = Vec::new();
+    for k in &kids {
+        let state = match k.status {
+            RunStatus::Completed => TrialState::Completed,
+            RunStatus::Pruned => TrialState::Pruned,
+            RunStatus::Failed => TrialState::Failed,
+            RunStatus::TimedOut => TrialState::TimedOut,
+            _ => continue,
+        };
+        let Some(trial) = k.params.get("trial").and_then(|v| v.as_u64()) else {
+            continue;
+        };
+        let params: BTreeMap<String, crate::space::Value> = k
+            .params
+            .get("params")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        let mut steps: Vec<(i64, f64)> = store
+            .metric_history(k.id)?
+            .iter()
+            .filter(|p| p.key == metric && p.step > 0)
+            .map(|p| (p.step, p.value))
+            .collect();
+        steps.sort_by_key(|s| s.0);
+        let value = k
+            .metrics
+            .get(metric)
+            .and_then(|v| v.as_f64())
+            .or_else(|| steps.last().map(|s| s.1));
+        out.push(crate::sweep::TrialRecord {
+            id: trial as usize,
+            params: crate::space::Params(params),
+            state,
+            value: if state == TrialState::Failed { None } else { value },
+            steps,
+            cost: 1.0,
+            metrics: BTreeMap::new(),
+            attrs: serde_json::Map::new(),
+            started_secs: 0.0,
+            secs: k.duration(),
+            error: k.error.clone(),
+        });
+    }
+    Ok(out)
+}

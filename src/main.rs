@@ -17,7 +17,7 @@ use automl::model::{predictions_csv, write_atomic};
 use automl::pruners::{Policy, PolicySettings};
 use automl::samplers::SamplerKind;
 use automl::space::SpaceFile;
-use automl::store::{ModelRef, RunFilter, RunRecord, RunStatus, Store, Workspace};
+use automl::store::{MetricPoint, ModelRef, NewRun, RunFilter, RunRecord, RunStatus, Store, Workspace};
 use automl::sweep::{Goal, Sweep, TrialRecord, TrialState};
 use automl::trials::{TrialResult, TrialStatus};
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary, Table};
@@ -70,8 +70,23 @@ Example:
 
 #[derive(Args)]
 struct SweepArgs {
-    /// Sweep spec (TOML): command, search_space, objective, sampling, early_termination, limits.
-    spec: PathBuf,
+    /// Sweep spec: our TOML (command, search_space, objective, sampling, early_termination,
+    /// limits) or an Azure ML sweep-job YAML (.yml/.yaml).
+    #[arg(required_unless_present = "resume")]
+    spec: Option<PathBuf>,
+    /// Workspace recording the sweep (default: $AUTOML_WORKSPACE, else ./automl-workspace).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Experiment name (default: the spec file's name without extension).
+    #[arg(long, value_name = "NAME")]
+    experiment: Option<String>,
+    /// Do not record the sweep in a workspace.
+    #[arg(long, conflicts_with_all = ["workspace", "experiment", "resume"])]
+    no_store: bool,
+    /// Continue an interrupted sweep of the workspace: finished trials are kept (and replayed by
+    /// the sampler), trials killed by the interruption run again.
+    #[arg(long, value_name = "RUN")]
+    resume: Option<i64>,
     /// Folder for each trial's stdout.log / stderr.log (default: automl-sweep next to the spec).
     #[arg(long, value_name = "DIR")]
     artifacts: Option<PathBuf>,
@@ -741,19 +756,108 @@ impl automl::sweep::Monitor for SweepProgress {
 }
 
 fn sweep_cmd(a: SweepArgs) -> Result<()> {
-    let job = SweepJob::load(&a.spec)?;
+    let workspace = if a.no_store {
+        None
+    } else {
+        Some(Workspace::open(&Workspace::locate(a.workspace.as_deref()))?)
+    };
+    // The spec: given, or the one a resumed run was started with.
+    let (spec, resume) = match (a.resume, &workspace) {
+        (Some(id), Some(ws)) => {
+            let parent = ws.store.run(id)?;
+            if parent.params.get("kind").and_then(|v| v.as_str()) != Some("sweep") {
+                return Err(Error::Config(format!("run {id} is not a sweep")));
+            }
+            if parent.status == RunStatus::Completed {
+                return Err(Error::Config(format!(
+                    "sweep run {id} already completed; there is nothing to resume"
+                )));
+            }
+            let recorded = parent
+                .params
+                .get("spec")
+                .and_then(|v| v.as_str())
+                .map(PathBuf::from)
+                .ok_or_else(|| Error::Config(format!("run {id} has no recorded spec")))?;
+            (a.spec.clone().unwrap_or(recorded), Some((id, parent.experiment)))
+        }
+        (Some(id), None) => {
+            return Err(Error::Config(format!(
+                "cannot resume run {id} without a workspace"
+            )))
+        }
+        (None, _) => (a.spec.clone().unwrap_or_default(), None),
+    };
+    let spec = std::fs::canonicalize(&spec)
+        .map_err(|e| Error::Config(format!("cannot read sweep spec {}: {e}", spec.display())))?;
+    let job = SweepJob::load(&spec)?;
     if !job.ignored.is_empty() && !a.json {
         eprintln!(
             "note: cloud-only fields read and ignored: {}",
             job.ignored.join(", ")
         );
     }
-    let dir = a.artifacts.clone().unwrap_or_else(|| {
-        a.spec
+    let goal_name = if job.goal == Goal::Maximize {
+        "maximize"
+    } else {
+        "minimize"
+    };
+    // Parent run, prior trials of a resumed sweep, and where logs go.
+    let mut prior = Vec::new();
+    let mut run_id = None;
+    let mut experiment = String::new();
+    if let Some(ws) = &workspace {
+        match resume {
+            Some((id, exp)) => {
+                prior = automl::job::finished_trials(ws.store.as_ref(), id, &job.command.primary_metric)?;
+                ws.store.reopen_run(id)?;
+                if !a.json {
+                    eprintln!("resuming sweep run {id}: {} finished trial(s) kept", prior.len());
+                }
+                run_id = Some(id);
+                experiment = exp;
+            }
+            None => {
+                experiment = a.experiment.clone().unwrap_or_else(|| {
+                    spec.file_stem()
+                        .map_or("sweep".into(), |s| s.to_string_lossy().to_string())
+                });
+                let mut params = serde_json::Map::new();
+                params.insert("kind".into(), json!("sweep"));
+                params.insert("spec".into(), json!(spec.display().to_string()));
+                params.insert("primary_metric".into(), json!(job.command.primary_metric));
+                params.insert("goal".into(), json!(goal_name));
+                params.insert("sampler".into(), json!(job.sampler.name()));
+                params.insert("early_termination".into(), json!(job.policy.describe()));
+                params.insert("seed".into(), json!(job.seed));
+                params.insert("max_concurrent".into(), json!(job.max_concurrent));
+                let args: Vec<String> = std::env::args_os()
+                    .map(|a| a.to_string_lossy().to_string())
+                    .collect();
+                let id = ws.store.create_run(&NewRun {
+                    experiment: experiment.clone(),
+                    parent: None,
+                    name: format!(
+                        "sweep {}",
+                        spec.file_name()
+                            .map_or(String::new(), |s| s.to_string_lossy().to_string())
+                    ),
+                    status: Some(RunStatus::Running),
+                    params,
+                    environment: json!({"automl_version": env!("CARGO_PKG_VERSION"), "args": args}),
+                })?;
+                run_id = Some(id);
+            }
+        }
+    }
+    let dir = match (&a.artifacts, &workspace, run_id) {
+        (Some(d), _, _) => d.clone(),
+        (None, Some(ws), Some(id)) => ws.artifact_dir(id)?,
+        _ => spec
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-            .join("automl-sweep")
-    });
+            .join("automl-sweep"),
+    };
     let sweep = Sweep::builder(job.space.clone())
         .goal(job.goal)
         .sampler(job.sampler)
@@ -761,26 +865,81 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
         .seed(job.seed)
         .max_concurrent(job.max_concurrent)
         .jobs(a.jobs.unwrap_or(job.max_concurrent))
+        .prior(prior)
         .build()?;
+    // Ctrl-C: no new trials; running ones are stopped (their process groups killed) and recorded
+    // as cancelled; the run is marked killed and can be resumed.
+    let cancel = sweep.cancel_flag();
+    let _ = ctrlc::set_handler(move || cancel.store(true, std::sync::atomic::Ordering::SeqCst));
     let progress = SweepProgress {
         bar: progress_bar(a.quiet || a.json, job.limits.max_trials),
         goal: job.goal,
         counts: Mutex::new((0, 0, 0, 0, None)),
     };
     let command = &job.command;
-    let out = sweep.optimize_with(
-        |t| command.run(t, &dir.join(format!("trial-{}", t.id()))),
-        job.limits,
-        &progress,
-    )?;
+    let objective = |t: &mut automl::sweep::Trial| command.run(t, &dir.join(format!("trial-{}", t.id())));
+    let out = match (&workspace, run_id) {
+        (Some(ws), Some(id)) => {
+            let recorder = automl::job::JobRecorder::new(
+                ws.store.as_ref(),
+                id,
+                experiment.clone(),
+                job.command.primary_metric.clone(),
+                dir.clone(),
+                &progress,
+            );
+            let out = sweep.optimize_with(objective, job.limits, &recorder);
+            if let Ok(Some(e)) = recorder.error.into_inner() {
+                warn(
+                    a.quiet || a.json,
+                    &format!("some trials could not be recorded: {e}"),
+                );
+            }
+            let out = out?;
+            if out.cancelled {
+                ws.store
+                    .finish_run(id, RunStatus::Killed, Some("interrupted (Ctrl-C)"))?;
+            } else {
+                if let Some(b) = out.best() {
+                    let (trial, params) = (
+                        b.id.to_string(),
+                        serde_json::to_string(&b.params.0).unwrap_or_default(),
+                    );
+                    ws.store
+                        .set_tags(id, &[("best_trial", &trial), ("best_params", &params)])?;
+                    if let Some(v) = b.value {
+                        ws.store.log_metrics(
+                            id,
+                            &[MetricPoint {
+                                key: job.command.primary_metric.clone(),
+                                value: v,
+                                step: 0,
+                                timestamp: automl::store::now(),
+                            }],
+                        )?;
+                    }
+                }
+                let status = if out.best().is_some() {
+                    RunStatus::Completed
+                } else {
+                    RunStatus::Failed
+                };
+                ws.store.finish_run(id, status, None)?;
+            }
+            out
+        }
+        _ => sweep.optimize_with(objective, job.limits, &progress)?,
+    };
     progress.bar.finish_and_clear();
     let mut order: Vec<&TrialRecord> = out.ranked();
     order.extend(out.trials.iter().filter(|t| t.state != TrialState::Completed));
     if a.json {
         let v = json!({
-            "spec": a.spec,
+            "spec": spec,
+            "run_id": run_id,
+            "cancelled": out.cancelled,
             "ignored": job.ignored,
-            "goal": if job.goal == Goal::Maximize { "maximize" } else { "minimize" },
+            "goal": goal_name,
             "primary_metric": job.command.primary_metric,
             "sampler": job.sampler.name(),
             "early_termination": job.policy.describe(),
@@ -825,13 +984,14 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
         }
         println!("{t}");
         println!(
-            "{} trials in {:.1}s: {} completed, {} pruned, {} failed, {} timed out (sampler {}, early termination {}); logs in {}",
+            "{} trials in {:.1}s: {} completed, {} pruned, {} failed, {} timed out, {} cancelled (sampler {}, early termination {}); logs in {}",
             out.trials.len(),
             out.secs,
             out.count(TrialState::Completed),
             out.count(TrialState::Pruned),
             out.count(TrialState::Failed),
             out.count(TrialState::TimedOut),
+            out.count(TrialState::Cancelled),
             job.sampler.name(),
             job.policy.describe(),
             dir.display()
@@ -853,6 +1013,12 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
             ),
             None => println!("no trial completed"),
         }
+    }
+    if out.cancelled {
+        let hint = run_id.map_or(String::new(), |id| {
+            format!("; resume with: automl sweep --resume {id}")
+        });
+        return Err(Error::Config(format!("the sweep was interrupted{hint}")));
     }
     if out.best().is_none() {
         return Err(Error::NoModel(format!(

@@ -826,7 +826,7 @@ fn samplers_search_spaces_and_policies_end_to_end() {
 
     // Bad policy settings are named.
     let v = with(&["--early-termination", "bandit"]);
-    fails_with(&args(&v), d, "needs --slack-factor or --slack-amount");
+    fails_with(&args(&v), d, "needs a slack factor or a slack amount (--slack-factor");
     let v = with(&[
         "--early-termination",
         "truncation",
@@ -1060,4 +1060,57 @@ fn sweep_runs_an_azure_ml_sweep_yaml_as_is() {
         text.replace("max_value: 0.5", "max_value: -0.5"),
         "low must not exceed high",
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn sweep_ctrl_c_marks_the_run_killed_and_resume_finishes_it_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let spec = layer_sweep(d, &[3, 1, 5, 2, 4, 6], "[limits]\nmax_concurrent_trials = 2\n");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("\"--epoch-seconds\", \"0\"", "\"--epoch-seconds\", \"0.15\"");
+    std::fs::write(&spec, text).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("automl");
+    let child = std::process::Command::new(&bin)
+        .args(["sweep", spec.to_str().unwrap(), "-q"])
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: signals the child we spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("interrupted") && err.contains("automl sweep --resume 1"),
+        "{err}"
+    );
+    let (ok, show, e) = exec(&["runs", "show", "1", "--json"], d);
+    assert!(ok, "{e}");
+    let show: Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(show["run"]["status"], "killed");
+    // Resume finishes the sweep; the result equals an uninterrupted sweep's.
+    let (ok, resumed, e) = exec(&["sweep", "--resume", "1", "--json"], d);
+    assert!(ok, "{e}");
+    let resumed: Value = serde_json::from_str(&resumed).unwrap();
+    assert_eq!(resumed["trials"], 6);
+    let fresh = tempfile::tempdir().unwrap();
+    let again = sweep_json(&spec, fresh.path());
+    assert_eq!(states(&resumed), states(&again));
+    assert_eq!(resumed["best"], again["best"]);
+    let (ok, show, _) = exec(&["runs", "show", "1", "--json"], d);
+    assert!(ok);
+    let show: Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(show["run"]["status"], "completed");
+    assert_eq!(show["run"]["tags"]["best_trial"], "0");
+    let kids = show["children"].as_array().unwrap();
+    assert!(kids.iter().any(|k| k["status"] == "killed"), "the interrupted trials stay recorded");
+    assert_eq!(kids.iter().filter(|k| k["status"] == "completed").count(), 6);
 }
