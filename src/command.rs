@@ -265,6 +265,23 @@ impl CommandSpec {
                 .collect();
             cmd.env(format!("AUTOML_PARAM_{key}"), arg_text(v));
         }
+        // What ran, where, with which variables: kept beside the logs.
+        let mut env_seen: BTreeMap<String, String> = self.env.clone();
+        env_seen.insert("AUTOML_TRIAL_ID".into(), trial.id().to_string());
+        env_seen.insert(
+            "AUTOML_PARAMS".into(),
+            serde_json::to_string(&trial.params().0).unwrap_or_default(),
+        );
+        let record = serde_json::json!({
+            "argv": argv,
+            "shell": self.shell,
+            "cwd": self.cwd,
+            "env": env_seen,
+        });
+        let _ = std::fs::write(
+            dir.join("command.json"),
+            serde_json::to_string_pretty(&record).unwrap_or_default(),
+        );
         let err_path = dir.join("stderr.log");
         let err_file = std::fs::File::create(&err_path)
             .map_err(|e| TrialError::Failed(format!("cannot create {}: {e}", err_path.display())))?;

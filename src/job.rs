@@ -651,7 +651,7 @@ impl crate::sweep::Monitor for JobRecorder<'_> {
                 self.note(e);
             }
             let dir = self.artifacts.join(format!("trial-{}", r.id));
-            for log in ["stdout.log", "stderr.log"] {
+            for log in ["stdout.log", "stderr.log", "command.json"] {
                 if dir.join(log).exists() {
                     let path = dir.join(log).display().to_string();
                     if let Err(e) = self.store.add_artifact(rid, log, &path) {

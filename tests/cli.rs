@@ -826,7 +826,11 @@ fn samplers_search_spaces_and_policies_end_to_end() {
 
     // Bad policy settings are named.
     let v = with(&["--early-termination", "bandit"]);
-    fails_with(&args(&v), d, "needs a slack factor or a slack amount (--slack-factor");
+    fails_with(
+        &args(&v),
+        d,
+        "needs a slack factor or a slack amount (--slack-factor",
+    );
     let v = with(&[
         "--early-termination",
         "truncation",
@@ -1111,6 +1115,9 @@ fn sweep_ctrl_c_marks_the_run_killed_and_resume_finishes_it_identically() {
     assert_eq!(show["run"]["status"], "completed");
     assert_eq!(show["run"]["tags"]["best_trial"], "0");
     let kids = show["children"].as_array().unwrap();
-    assert!(kids.iter().any(|k| k["status"] == "killed"), "the interrupted trials stay recorded");
+    assert!(
+        kids.iter().any(|k| k["status"] == "killed"),
+        "the interrupted trials stay recorded"
+    );
     assert_eq!(kids.iter().filter(|k| k["status"] == "completed").count(), 6);
 }
