@@ -1121,3 +1121,18 @@ fn sweep_ctrl_c_marks_the_run_killed_and_resume_finishes_it_identically() {
     );
     assert_eq!(kids.iter().filter(|k| k["status"] == "completed").count(), 6);
 }
+
+#[test]
+fn sweep_runs_a_shell_script_trial_reading_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sweep/shell.toml");
+    let v = sweep_json(&spec, d);
+    assert_eq!(v["trials"], 30);
+    assert_eq!(v["completed"], 30, "{v}");
+    // score = -(x - 0.7)^2, maximised: TPE gets close to 0.7.
+    let x = v["best"]["params"]["x"].as_f64().unwrap();
+    assert!((x - 0.7).abs() < 0.1, "best x {x}");
+    let log = std::fs::read_to_string(d.join("art/trial-0/stdout.log")).unwrap();
+    assert!(log.starts_with("trial 0: x="), "{log}");
+}
