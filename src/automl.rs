@@ -393,6 +393,7 @@ impl Monitor for Recorder<'_> {
                 points.extend(t.steps.iter().map(|(s, v)| point(&step_key, *s, *v)));
                 points.extend(t.metrics.iter().map(|(k, v)| point(k, 0, *v)));
                 points.push(point(FIT_SECS, 0, t.fit_secs));
+                points.push(point(PREDICT_SECS, 0, t.predict_secs));
                 let status = match t.status {
                     TrialStatus::Completed => RunStatus::Completed,
                     TrialStatus::Failed => RunStatus::Failed,
@@ -429,6 +430,7 @@ impl Monitor for Recorder<'_> {
 
 const PREP_PREFIX: &str = "prep.";
 const FIT_SECS: &str = "fit_secs";
+const PREDICT_SECS: &str = "predict_secs";
 const SEARCH_SECS: &str = "search_secs";
 /// Parent-run parameters that must match for a resume.
 const RESUME_KEYS: &[&str] = &[
@@ -590,7 +592,9 @@ fn trial_from_record(
     let metrics: std::collections::BTreeMap<String, f64> = rec
         .metrics
         .iter()
-        .filter(|(k, _)| *k != &fold_key && *k != &step_key && k.as_str() != FIT_SECS)
+        .filter(|(k, _)| {
+            *k != &fold_key && *k != &step_key && k.as_str() != FIT_SECS && k.as_str() != PREDICT_SECS
+        })
         .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
         .collect();
     let completed = rec.status == RunStatus::Completed;

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod model;
 pub mod prep;
 pub mod pruners;
+pub mod report;
 pub mod samplers;
 pub mod space;
 pub mod store;

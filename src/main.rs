@@ -42,6 +42,9 @@ enum Command {
     /// its metric lines, stop hopeless or slow trials.
     #[command(after_help = SWEEP_HELP)]
     Sweep(SweepArgs),
+    /// The leaderboard of a recorded run (or of every run of an experiment): table, Markdown, CSV
+    /// or versioned JSON.
+    Leaderboard(LeaderboardArgs),
     /// Predict with a saved model.
     Predict(PredictArgs),
     /// Experiments recorded in the workspace.
@@ -192,6 +195,60 @@ struct WorkspaceArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct LeaderboardArgs {
+    /// Run id, or experiment name (every run of it).
+    which: String,
+    /// Completed trials to show (failed, pruned and other trials are summarised).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    top: usize,
+    /// table, md, csv or json (json lists every trial; schema in src/report.rs).
+    #[arg(long, default_value = "table", value_name = "FORMAT")]
+    format: String,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Workspace folder (default: $AUTOML_WORKSPACE, else ./automl-workspace).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+}
+
+fn leaderboard_cmd(a: LeaderboardArgs) -> Result<()> {
+    let w = open_existing(&WorkspaceArgs {
+        workspace: a.workspace.clone(),
+        json: false,
+    })?;
+    let lb = automl::report::Leaderboard::load(w.store.as_ref(), &a.which)?;
+    let text = match a.format.as_str() {
+        "md" | "markdown" => lb.markdown(a.top),
+        "csv" => lb.csv(a.top),
+        "json" => lb.json() + "\n",
+        "table" => {
+            let (header, rows) = lb.cells(a.top);
+            let mut t = grid(&header.iter().map(String::as_str).collect::<Vec<_>>());
+            for r in rows {
+                t.add_row(r);
+            }
+            format!("{t}\n{}\n", lb.summary())
+        }
+        "html" => {
+            return Err(Error::Config(
+                "--format html is not available yet (table, md, csv, json)".into(),
+            ))
+        }
+        o => {
+            return Err(Error::Config(format!(
+                "unknown format '{o}' (table, md, csv, json)"
+            )))
+        }
+    };
+    match &a.out {
+        Some(p) => automl::model::write_atomic(p, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -450,6 +507,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run(*a),
         Command::Sweep(a) => sweep_cmd(a),
+        Command::Leaderboard(a) => leaderboard_cmd(a),
         Command::Predict(a) => predict(a),
         Command::Experiments(ExperimentsCmd::List(ws)) => experiments_list(&ws),
         Command::Runs(RunsCmd::List {

@@ -1136,3 +1136,100 @@ fn sweep_runs_a_shell_script_trial_reading_the_environment() {
     let log = std::fs::read_to_string(d.join("art/trial-0/stdout.log")).unwrap();
     assert!(log.starts_with("trial 0: x="), "{log}");
 }
+
+/// Replace the two timing columns (3rd- and 2nd-last) of Markdown / CSV rows with `t`.
+fn mask_timings(text: &str, sep: char) -> String {
+    text.lines()
+        .map(|l| {
+            let mut cells: Vec<String> = l.split(sep).map(str::to_string).collect();
+            let n = cells.len();
+            let data_row = l.contains("completed") || l.contains("pruned") || l.contains("failed");
+            if data_row && n >= 4 {
+                let (a, b) = if sep == '|' {
+                    (n - 4, n - 3)
+                } else {
+                    (n - 3, n - 2)
+                };
+                cells[a] = if sep == '|' { " t ".into() } else { "t".into() };
+                cells[b] = cells[a].clone();
+            }
+            cells.join(&sep.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn leaderboard_reports_match_their_golden_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tr = data("penguins", "train.csv");
+    let (ok, _, err) = exec(
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "species",
+            "--max-trials",
+            "30",
+            "--seed",
+            "42",
+            "--jobs",
+            "2",
+            "--early-termination",
+            "median",
+            "-q",
+        ],
+        d,
+    );
+    assert!(ok, "{err}");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let check = |name: &str, got: String| {
+        let path = golden.join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(&golden).unwrap();
+            std::fs::write(&path, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("missing {} (run with UPDATE_GOLDEN=1)", path.display()));
+        assert_eq!(got, want, "{name} differs from its golden file");
+    };
+    let (ok, md, err) = exec(&["leaderboard", "1", "--top", "8", "--format", "md"], d);
+    assert!(ok, "{err}");
+    check("leaderboard.md", mask_timings(&md, '|'));
+    let (ok, csv, err) = exec(&["leaderboard", "1", "--top", "8", "--format", "csv"], d);
+    assert!(ok, "{err}");
+    check("leaderboard.csv", mask_timings(&csv, ','));
+    let out = d.join("lb.json");
+    let (ok, _, err) = exec(
+        &[
+            "leaderboard",
+            "penguins",
+            "--format",
+            "json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        d,
+    );
+    assert!(ok, "{err}");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["schema"], "automl-leaderboard");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 30, "json lists every trial");
+    for r in v["rows"].as_array_mut().unwrap() {
+        r["fit_secs"] = Value::Null;
+        r["predict_secs"] = Value::Null;
+    }
+    check("leaderboard.json", serde_json::to_string_pretty(&v).unwrap());
+    fails_with(
+        &["leaderboard", "1", "--format", "pdf"],
+        d,
+        "unknown format 'pdf'",
+    );
+    fails_with(
+        &["leaderboard", "nosuch"],
+        d,
+        "no run or experiment called 'nosuch'",
+    );
+}

@@ -1,0 +1,384 @@
+//! Leaderboard reports of recorded runs: one data model ([`Leaderboard`], read from the store)
+//! rendered as a terminal table, Markdown, CSV or versioned JSON.
+//!
+//! JSON schema (`"schema": "automl-leaderboard", "version": 1`): `source` (what was asked for),
+//! `runs` (run ids), `metric`, `goal` (`maximize` | `minimize`), `counts` (trials by status),
+//! `rows` (completed trials best first, then the others), each row: `rank` (null unless
+//! completed), `run`, `trial`, `learner` (null for sweeps of a program), `preprocessing`,
+//! `params` (object), `score`, `std`, `metrics` (object of secondary metrics), `fit_secs`,
+//! `predict_secs`, `status`, `error`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::store::{RunFilter, RunId, RunRecord, RunStatus, Store};
+
+/// Version of the JSON layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One trial in a leaderboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// 1-based rank among completed trials.
+    pub rank: Option<usize>,
+    /// Parent run.
+    pub run: RunId,
+    /// Trial number in its run.
+    pub trial: i64,
+    /// Learner (`automl run`), none for program sweeps.
+    pub learner: Option<String>,
+    /// Preprocessing, e.g. `median+standard+onehot`.
+    pub preprocessing: String,
+    /// Hyperparameters.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Primary metric (CV mean, or the program's last value).
+    pub score: Option<f64>,
+    /// Standard deviation over folds.
+    pub std: Option<f64>,
+    /// Secondary metrics.
+    pub metrics: BTreeMap<String, f64>,
+    /// Seconds fitting (all folds) or running the trial.
+    pub fit_secs: Option<f64>,
+    /// Seconds predicting validation rows.
+    pub predict_secs: Option<f64>,
+    /// Final state.
+    pub status: String,
+    /// Error of a failed trial.
+    pub error: Option<String>,
+}
+
+/// A leaderboard of one run or of every run of an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Leaderboard {
+    /// Always `automl-leaderboard`.
+    pub schema: &'static str,
+    /// [`SCHEMA_VERSION`].
+    pub version: u32,
+    /// What was asked for (`run 3`, `experiment iris`).
+    pub source: String,
+    /// Runs included.
+    pub runs: Vec<RunId>,
+    /// Primary metric.
+    pub metric: String,
+    /// `maximize` or `minimize`.
+    pub goal: String,
+    /// Trials by status.
+    pub counts: BTreeMap<String, usize>,
+    /// Completed trials best first, then the others by run and trial.
+    pub rows: Vec<Row>,
+}
+
+const HIGHER_IS_BETTER: &[&str] = &["accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "r2"];
+const INTERNAL: &[&str] = &["fit_secs", "predict_secs", "trial_secs", "search_secs"];
+
+fn primary(run: &RunRecord) -> (String, bool) {
+    if let Some(m) = run.params.get("metric").and_then(|v| v.as_str()) {
+        return (m.to_string(), HIGHER_IS_BETTER.contains(&m));
+    }
+    let m = run
+        .params
+        .get("primary_metric")
+        .and_then(|v| v.as_str())
+        .unwrap_or("value")
+        .to_string();
+    let max = run.params.get("goal").and_then(|v| v.as_str()) == Some("maximize");
+    (m, max)
+}
+
+fn row_of(store: &dyn Store, parent: &RunRecord, kid: &RunRecord, metric: &str) -> Result<Row> {
+    let f = |k: &str| kid.metrics.get(k).and_then(|v| v.as_f64());
+    let sweep = parent.params.get("kind").and_then(|v| v.as_str()) == Some("sweep");
+    let mut params = BTreeMap::new();
+    let mut prep = BTreeMap::new();
+    let mut learner = None;
+    if sweep {
+        if let Some(serde_json::Value::Object(m)) = kid.params.get("params") {
+            params = m.clone().into_iter().collect();
+        }
+    } else {
+        for (k, v) in &kid.params {
+            match k.as_str() {
+                "trial" => {}
+                "learner" => learner = v.as_str().map(str::to_string),
+                _ => match k.strip_prefix("prep.") {
+                    Some(p) => {
+                        prep.insert(p.to_string(), v.clone());
+                    }
+                    None => {
+                        params.insert(k.clone(), v.clone());
+                    }
+                },
+            }
+        }
+    }
+    let text = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => "?".into(),
+    };
+    let preprocessing = if prep.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{}+{}+{}",
+            text(prep.get("impute")),
+            text(prep.get("scale")),
+            text(prep.get("encode"))
+        )
+    };
+    let completed = kid.status == RunStatus::Completed;
+    let std = if sweep || !completed {
+        None
+    } else {
+        let folds: Vec<f64> = store
+            .metric_history(kid.id)?
+            .iter()
+            .filter(|p| p.key == format!("fold_{metric}"))
+            .map(|p| p.value)
+            .collect();
+        (!folds.is_empty()).then(|| {
+            let m = folds.iter().sum::<f64>() / folds.len() as f64;
+            (folds.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / folds.len() as f64).sqrt()
+        })
+    };
+    let metrics = kid
+        .metrics
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() != metric
+                && !INTERNAL.contains(&k.as_str())
+                && !k.starts_with("fold_")
+                && !k.starts_with("step_")
+        })
+        .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
+        .collect();
+    Ok(Row {
+        rank: None,
+        run: parent.id,
+        trial: kid.params.get("trial").and_then(|v| v.as_i64()).unwrap_or(-1),
+        learner,
+        preprocessing,
+        params,
+        score: f(metric).filter(|_| completed || sweep),
+        std,
+        metrics,
+        fit_secs: f("fit_secs").or_else(|| f("trial_secs")),
+        predict_secs: f("predict_secs"),
+        status: kid.status.name().to_string(),
+        error: kid.error.clone(),
+    })
+}
+
+impl Leaderboard {
+    /// The leaderboard of run `which` (a number) or of every top-level run of experiment `which`.
+    pub fn load(store: &dyn Store, which: &str) -> Result<Leaderboard> {
+        let (source, parents) = match which.parse::<RunId>() {
+            Ok(id) => {
+                let r = store.run(id)?;
+                if let Some(p) = r.parent {
+                    return Err(Error::Config(format!(
+                        "run {id} is a trial of run {p}; ask for run {p}"
+                    )));
+                }
+                (format!("run {id}"), vec![r])
+            }
+            Err(_) => {
+                let runs = store.runs(&RunFilter {
+                    experiment: Some(which.to_string()),
+                    ..RunFilter::default()
+                })?;
+                if runs.is_empty() {
+                    return Err(Error::Config(format!("no run or experiment called '{which}'")));
+                }
+                (format!("experiment {which}"), runs)
+            }
+        };
+        let (metric, maximize) = primary(&parents[0]);
+        if let Some(other) = parents.iter().find(|p| primary(p).0 != metric) {
+            return Err(Error::Config(format!(
+                "run {} optimises {}, not {metric}: ask for one run at a time",
+                other.id,
+                primary(other).0
+            )));
+        }
+        let mut rows = Vec::new();
+        for p in &parents {
+            let kids = store.runs(&RunFilter {
+                parent: Some(p.id),
+                ..RunFilter::default()
+            })?;
+            for k in &kids {
+                rows.push(row_of(store, p, k, &metric)?);
+            }
+        }
+        let mut counts = BTreeMap::new();
+        for r in &rows {
+            *counts.entry(r.status.clone()).or_insert(0) += 1;
+        }
+        let key = |r: &Row| (r.status != "completed" || r.score.is_none(), r.run, r.trial);
+        rows.sort_by(|a, b| {
+            let (ka, kb) = (key(a), key(b));
+            ka.0.cmp(&kb.0)
+                .then_with(|| {
+                    if ka.0 {
+                        std::cmp::Ordering::Equal
+                    } else {
+                        let (x, y) = (a.score.unwrap_or(f64::NAN), b.score.unwrap_or(f64::NAN));
+                        if maximize {
+                            y.total_cmp(&x)
+                        } else {
+                            x.total_cmp(&y)
+                        }
+                    }
+                })
+                .then(ka.1.cmp(&kb.1))
+                .then(ka.2.cmp(&kb.2))
+        });
+        let mut rank = 0;
+        for r in rows.iter_mut() {
+            if r.status == "completed" && r.score.is_some() {
+                rank += 1;
+                r.rank = Some(rank);
+            }
+        }
+        Ok(Leaderboard {
+            schema: "automl-leaderboard",
+            version: SCHEMA_VERSION,
+            source,
+            runs: parents.iter().map(|p| p.id).collect(),
+            metric,
+            goal: if maximize { "maximize" } else { "minimize" }.into(),
+            counts,
+            rows,
+        })
+    }
+
+    /// The first `top` completed rows, plus every other row when `all` (summaries otherwise).
+    fn shown(&self, top: usize) -> Vec<&Row> {
+        self.rows
+            .iter()
+            .filter(|r| r.rank.is_some_and(|k| k <= top))
+            .collect()
+    }
+
+    fn secondary(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.rows.iter().flat_map(|r| r.metrics.keys().cloned()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Cells of the shown rows, with a header: the same columns for table, Markdown and CSV.
+    pub fn cells(&self, top: usize) -> (Vec<String>, Vec<Vec<String>>) {
+        let secondary = self.secondary();
+        let mut header: Vec<String> = ["rank", "run", "trial", "learner", "preprocessing", "params"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        header.push(format!("{} (mean ± std)", self.metric));
+        header.extend(secondary.iter().cloned());
+        header.extend(["fit s", "predict s", "status"].iter().map(|s| s.to_string()));
+        let num = |x: Option<f64>, d: usize| x.map_or(String::new(), |v| format!("{v:.d$}"));
+        let rows = self
+            .shown(top)
+            .into_iter()
+            .map(|r| {
+                let params: Vec<String> = r
+                    .params
+                    .iter()
+                    .map(|(k, v)| match v {
+                        serde_json::Value::String(s) => format!("{k}={s}"),
+                        serde_json::Value::Number(n) => match n.as_f64() {
+                            Some(x) if n.is_f64() => format!("{k}={}", crate::space::Value::Float(x)),
+                            _ => format!("{k}={n}"),
+                        },
+                        v => format!("{k}={v}"),
+                    })
+                    .collect();
+                let score = match (r.score, r.std) {
+                    (Some(s), Some(d)) => format!("{s:.4} ± {d:.4}"),
+                    (Some(s), None) => format!("{s:.4}"),
+                    _ => String::new(),
+                };
+                let mut row = vec![
+                    r.rank.map_or(String::new(), |k| k.to_string()),
+                    r.run.to_string(),
+                    r.trial.to_string(),
+                    r.learner.clone().unwrap_or_default(),
+                    r.preprocessing.clone(),
+                    params.join(" "),
+                    score,
+                ];
+                row.extend(secondary.iter().map(|m| num(r.metrics.get(m).copied(), 4)));
+                row.extend([num(r.fit_secs, 3), num(r.predict_secs, 3), r.status.clone()]);
+                row
+            })
+            .collect();
+        (header, rows)
+    }
+
+    /// One line on the trials not shown: counts by status, and the most common errors.
+    pub fn summary(&self) -> String {
+        let counts: Vec<String> = self.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+        for r in &self.rows {
+            if let Some(e) = &r.error {
+                let first = e.lines().next().unwrap_or("").to_string();
+                *errors.entry(first).or_insert(0) += 1;
+            }
+        }
+        let mut errors: Vec<(String, usize)> = errors.into_iter().collect();
+        errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut s = format!("{} trials: {}", self.rows.len(), counts.join(", "));
+        for (e, n) in errors.iter().take(3) {
+            s.push_str(&format!("\n  {n}× {e}"));
+        }
+        s
+    }
+
+    /// Markdown table of the top `top` completed trials and the summary.
+    pub fn markdown(&self, top: usize) -> String {
+        let (header, rows) = self.cells(top);
+        let esc = |s: &str| s.replace('|', "\\|");
+        let mut out = format!(
+            "# Leaderboard: {} ({} {})\n\n| {} |\n|{}|\n",
+            self.source,
+            self.goal,
+            self.metric,
+            header.join(" | "),
+            header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+        );
+        for r in rows {
+            out.push_str(&format!(
+                "| {} |\n",
+                r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
+            ));
+        }
+        out.push_str(&format!("\n{}\n", self.summary().replace("\n  ", "\n- ")));
+        out
+    }
+
+    /// CSV (RFC 4180 quoting) of the top `top` completed trials.
+    pub fn csv(&self, top: usize) -> String {
+        let (header, rows) = self.cells(top);
+        let q = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut out = header.iter().map(|h| q(h)).collect::<Vec<_>>().join(",") + "\n";
+        for r in rows {
+            out.push_str(&(r.iter().map(|c| q(c)).collect::<Vec<_>>().join(",") + "\n"));
+        }
+        out
+    }
+
+    /// Pretty JSON of the whole leaderboard (every row; see the module docs for the schema).
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
