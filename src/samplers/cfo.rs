@@ -146,6 +146,21 @@ impl CfoSampler {
         })
     }
 
+    /// Remember trial `id` as thread `t`'s proposal `x` (a local move `mv`, or a start point) and
+    /// return its configuration.
+    fn propose(
+        &mut self,
+        space: &SearchSpace,
+        id: usize,
+        t: usize,
+        x: Vec<f64>,
+        mv: Option<(Vec<f64>, bool, u64)>,
+    ) -> Params {
+        let p = self.decode(space, t, &x);
+        self.pending.insert(id, Pending { thread: t, x, mv });
+        p
+    }
+
     /// Estimated cost for improvement of each thread.
     fn eci(&self) -> Vec<f64> {
         let global = self.threads.iter().map(|t| t.best).fold(f64::INFINITY, f64::min);
@@ -228,15 +243,7 @@ impl Sampler for CfoSampler {
         if let Some(t) = self.threads.iter().position(|t| !t.init_asked) {
             self.threads[t].init_asked = true;
             let x = self.threads[t].start.clone();
-            self.pending.insert(
-                id,
-                Pending {
-                    thread: t,
-                    x: x.clone(),
-                    mv: None,
-                },
-            );
-            return Some(self.decode(space, t, &x));
+            return Some(self.propose(space, id, t, x, None));
         }
         let t = self.choose_thread(rng);
         let d = self.threads[t].dims.len();
@@ -248,15 +255,7 @@ impl Sampler for CfoSampler {
             } else {
                 (0..d).map(|_| rng.gen()).collect()
             };
-            self.pending.insert(
-                id,
-                Pending {
-                    thread: t,
-                    x: x.clone(),
-                    mv: None,
-                },
-            );
-            return Some(self.decode(space, t, &x));
+            return Some(self.propose(space, id, t, x, None));
         }
         let current = self.decode(space, t, &self.threads[t].x);
         let th = &mut self.threads[t];
@@ -279,16 +278,7 @@ impl Sampler for CfoSampler {
             x = moved(&th.x, &dir, th.step, true);
             mv = (dir, true, version);
         }
-        let p = self.decode(space, t, &x);
-        self.pending.insert(
-            id,
-            Pending {
-                thread: t,
-                x,
-                mv: Some(mv),
-            },
-        );
-        Some(p)
+        Some(self.propose(space, id, t, x, Some(mv)))
     }
 
     fn tell(&mut self, _space: &SearchSpace, obs: &Observation) {
