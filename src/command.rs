@@ -320,6 +320,8 @@ impl CommandSpec {
         let mut counts: BTreeMap<String, i64> = BTreeMap::new();
         let mut last: Option<f64> = None;
         let mut stopped: Option<Stop> = None;
+        let mut reader_done = false;
+        let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
         loop {
             if let Err(s) = trial.check() {
                 stopped = Some(s);
@@ -332,7 +334,10 @@ impl CommandSpec {
                     let step = r.step.unwrap_or(*n);
                     if r.metric == self.primary_metric {
                         last = Some(r.value);
-                        if let Err(s) = trial.report(step, r.value) {
+                        // After the program exited, late lines are recorded, not judged.
+                        if exited.is_some() {
+                            trial.record_step(step, r.value);
+                        } else if let Err(s) = trial.report(step, r.value) {
                             stopped = Some(s);
                             break;
                         }
@@ -340,21 +345,62 @@ impl CommandSpec {
                         trial.set_metric(&r.metric, r.value);
                     }
                 }
-                Ok(Line::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Ok(Line::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    reader_done = true;
+                    break;
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if exited.is_none() {
+                if let Ok(Some(st)) = child.try_wait() {
+                    exited = Some((st, Instant::now()));
+                }
+            }
+            // The program exited but something it started still holds its output open.
+            if exited.is_some_and(|(_, at)| at.elapsed() > Duration::from_millis(500)) {
+                break;
             }
         }
         if let Some(s) = stopped {
             stop(&mut child, self.grace);
-            let _ = reader.join();
+            if reader_done {
+                let _ = reader.join();
+            }
             return Err(s.into());
         }
-        let status = child
-            .wait()
-            .map_err(|e| TrialError::Failed(format!("waiting for the program: {e}")))?;
-        let _ = reader.join();
+        // Wait for the exit (the program may have closed its output early), still honouring the
+        // trial timeout and cancellation.
+        let status = loop {
+            if let Some((st, _)) = exited {
+                break st;
+            }
+            match child.try_wait() {
+                Ok(Some(st)) => break st,
+                Ok(None) => {}
+                Err(e) => {
+                    stop(&mut child, self.grace);
+                    return Err(TrialError::Failed(format!("waiting for the program: {e}")));
+                }
+            }
+            if let Err(s) = trial.check() {
+                stop(&mut child, self.grace);
+                return Err(s.into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if reader_done {
+            let _ = reader.join();
+        } else {
+            // Leftover processes of the trial's group hold the pipe: stop them; the reader thread
+            // ends when the pipe closes.
+            #[cfg(unix)]
+            signal_group(&child, libc::SIGKILL);
+            drop(reader);
+        }
         // Reports that arrived between the last poll and the end.
-        while let Ok(Line::Report(r)) = rx.try_recv() {
+        while let Ok(Line::Report(r)) =
+            rx.recv_timeout(Duration::from_millis(if reader_done { 0 } else { 100 }))
+        {
             let n = counts.entry(r.metric.clone()).or_insert(0);
             *n += 1;
             if r.metric == self.primary_metric {

@@ -491,6 +491,14 @@ impl SweepJob {
         };
         let mut space = BTreeMap::new();
         for (name, p) in a.search_space {
+            if let AzureParam::Randint { upper } = &p {
+                if *upper < 1 {
+                    return Err(Error::Config(format!(
+                        "{origin}{}: search_space.{name}: randint upper must be at least 1 (values are drawn from [0, upper)), got {upper}",
+                        line_suffix(text, &name)
+                    )));
+                }
+            }
             let spec = p.into_spec();
             spec.dist.check(&name).map_err(|e| {
                 Error::Config(format!(

@@ -322,8 +322,10 @@ impl Policy {
                     return false;
                 };
                 let limit = match (slack, goal) {
-                    (Slack::Factor(f), Goal::Maximize) => best / (1.0 + f),
-                    (Slack::Factor(f), Goal::Minimize) => best * (1.0 + f),
+                    // best/(1+f) and best·(1+f) for positive values, written with |best| so a
+                    // negative best still leaves the limit on the worse side.
+                    (Slack::Factor(f), Goal::Maximize) => best - best.abs() * f / (1.0 + f),
+                    (Slack::Factor(f), Goal::Minimize) => best + best.abs() * f,
                     (Slack::Amount(a), Goal::Maximize) => best - a,
                     (Slack::Amount(a), Goal::Minimize) => best + a,
                 };
@@ -392,7 +394,7 @@ impl Policy {
                 let eta = (*reduction_factor).max(2);
                 let brackets = hyperband_brackets(*min_resource, *max_resource, eta);
                 let b = (trial % brackets as usize) as u32;
-                let first = min_resource.max(&1) * eta.pow(b);
+                let first = eta.saturating_pow(b).saturating_mul(*min_resource.max(&1));
                 asha(&v, value, step, first, eta, |t| {
                     t % brackets as usize == b as usize
                 })
@@ -461,7 +463,7 @@ impl Policy {
         let mut s = first;
         while s < max {
             steps.push(s);
-            s *= eta;
+            s = s.saturating_mul(eta);
         }
         steps.push(max);
         steps
@@ -471,7 +473,11 @@ impl Policy {
 /// Number of Hyperband brackets for resources `min..=max` and reduction factor `eta`.
 fn hyperband_brackets(min_resource: i64, max_resource: i64, eta: i64) -> u32 {
     let mut brackets = 1;
-    while min_resource.max(1) * eta.pow(brackets) <= max_resource {
+    while eta
+        .checked_pow(brackets)
+        .and_then(|p| p.checked_mul(min_resource.max(1)))
+        .is_some_and(|r| r <= max_resource)
+    {
         brackets += 1;
     }
     brackets
@@ -482,7 +488,10 @@ fn asha(v: &View, value: f64, step: i64, min_resource: i64, eta: i64, peer: impl
     let eta = eta.max(2);
     let mut rung = min_resource.max(1);
     while rung < step {
-        rung *= eta;
+        match rung.checked_mul(eta) {
+            Some(r) => rung = r,
+            None => return false, // beyond every rung
+        }
     }
     if rung != step {
         return false;

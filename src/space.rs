@@ -185,8 +185,25 @@ impl Dist {
     /// Check the bounds; errors name parameter `name`.
     pub fn check(&self, name: &str) -> Result<()> {
         let bad = |m: &str| Err(Error::Config(format!("parameter {name}: {m}")));
+        let finite = |xs: &[f64]| xs.iter().all(|x| x.is_finite()) && (xs[1] - xs[0]).is_finite();
         match self {
             Dist::Choice { values } if values.is_empty() => bad("choice needs at least one value"),
+            Dist::Uniform { low, high }
+            | Dist::Loguniform { low, high }
+            | Dist::Quniform { low, high, .. }
+            | Dist::Qloguniform { low, high, .. }
+                if !finite(&[*low, *high]) =>
+            {
+                bad("bounds must be finite numbers (and their difference too)")
+            }
+            Dist::Normal { mu, sigma }
+            | Dist::Lognormal { mu, sigma }
+            | Dist::Qnormal { mu, sigma, .. }
+            | Dist::Qlognormal { mu, sigma, .. }
+                if !finite(&[*mu, *sigma]) =>
+            {
+                bad("mu and sigma must be finite numbers")
+            }
             Dist::Uniform { low, high } | Dist::Quniform { low, high, .. } if !(low <= high) => {
                 bad("low must not exceed high")
             }

@@ -694,9 +694,13 @@ impl Sweep {
             .map_err(|e| Error::Config(format!("cannot start {workers} worker threads: {e}")))?;
         self.lock().started = Instant::now();
         let objective = &objective;
-        pool.scope(|s| {
+        // Worker loops are plain threads; each trial runs inside the rayon pool (learners use it
+        // for their own parallel work), so a learner's work-stealing can never pick up another
+        // worker loop and block on it.
+        let pool = &pool;
+        std::thread::scope(|s| {
             for _ in 0..workers {
-                s.spawn(move |_| loop {
+                s.spawn(move || loop {
                     let (id, params, started_secs) = {
                         let mut st = self.lock();
                         loop {
@@ -716,12 +720,13 @@ impl Sweep {
                             }
                         }
                     };
-                    monitor.started(id, &params);
+                    // A panicking monitor must not leave the trial unrecorded (others wait on it).
+                    let _ = guarded(|| monitor.started(id, &params));
                     let mut trial = self.make_trial(id, params, &limits);
                     let token = trial.token.clone();
-                    let outcome = guarded(|| cancel::with(token, || objective(&mut trial)));
+                    let outcome = pool.install(|| guarded(|| cancel::with(token, || objective(&mut trial))));
                     let rec = self.record(trial, outcome, started_secs);
-                    monitor.finished(&rec);
+                    let _ = guarded(|| monitor.finished(&rec));
                     let mut st = self.lock();
                     self.store_record(&mut st, rec, true);
                     drop(st);
@@ -920,5 +925,72 @@ mod tests {
         let r = sweep.result();
         assert_eq!(r.trials.len(), 40);
         assert!(r.best().unwrap().value.unwrap() < 2.0);
+    }
+
+    #[test]
+    fn edge_cases_found_in_review_neither_hang_nor_panic() {
+        // A branch value without parameters, under the cost-frugal sampler with parallel trials.
+        let space = SearchSpace::new()
+            .add("model", ParamSpec::choice(["a", "b"]))
+            .add("x", ParamSpec::uniform(0.0, 1.0).when("model", ["a"]));
+        let sweep = Sweep::builder(space)
+            .sampler(SamplerKind::Cfo)
+            .jobs(2)
+            .max_concurrent(4)
+            .build()
+            .unwrap();
+        let r = sweep
+            .optimize(
+                |t: &mut Trial| Ok(t.float("x").unwrap_or(0.5)),
+                Limits {
+                    max_trials: Some(30),
+                    ..Limits::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(r.trials.len(), 30);
+        // ASHA with a step far beyond every rung, and Hyperband with a huge max resource.
+        let h = History::new(Goal::Minimize);
+        let mut c = Curve::default();
+        c.values.insert(i64::MAX, 1.0);
+        let asha = Policy::SuccessiveHalving {
+            min_resource: 1,
+            reduction_factor: 3,
+        };
+        assert!(!asha.decide(&h, usize::MAX, 0, &c, i64::MAX));
+        let hb = Policy::Hyperband {
+            min_resource: 1,
+            max_resource: i64::MAX,
+            reduction_factor: 2,
+        };
+        assert!(!hb.decide(&h, usize::MAX, 0, &c, i64::MAX));
+        // Infinite bounds are refused before any draw.
+        let inf = SearchSpace::new().add("lr", ParamSpec::loguniform(1e-3, f64::INFINITY));
+        assert!(inf.check().unwrap_err().to_string().contains("finite"));
+        let wide = SearchSpace::new().add("x", ParamSpec::uniform(-1e308, 1e308));
+        assert!(wide.check().is_err());
+    }
+
+    #[test]
+    fn bandit_slack_factor_works_with_negative_values() {
+        // Minimise; best -1.0, slack 0.2: the limit is -1 + 0.2 = -0.8.
+        let mut h = History::new(Goal::Minimize);
+        h.report(0, 1, -1.0);
+        h.report(1, 1, -0.85);
+        h.report(2, 1, -0.7);
+        let p = Policy::Bandit {
+            slack: Slack::Factor(0.2),
+            schedule: Schedule::default(),
+        };
+        assert!(!p.should_stop(&h, 0, 1), "the best is never cut");
+        assert!(!p.should_stop(&h, 1, 1));
+        assert!(p.should_stop(&h, 2, 1));
+        // Maximise with a negative best -1.0: limit -1 - 1·0.2/1.2 = -1.1667.
+        let mut h = History::new(Goal::Maximize);
+        h.report(0, 1, -1.0);
+        h.report(1, 1, -1.1);
+        h.report(2, 1, -1.2);
+        assert!(!p.should_stop(&h, 0, 1) && !p.should_stop(&h, 1, 1));
+        assert!(p.should_stop(&h, 2, 1));
     }
 }

@@ -1233,3 +1233,32 @@ fn leaderboard_reports_match_their_golden_files() {
         "no run or experiment called 'nosuch'",
     );
 }
+
+#[test]
+fn sweep_trials_that_close_their_output_or_leave_children_behind_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let spec = d.join("odd.toml");
+    // Trial 0 reports then leaves a background child holding stdout; trial 1 closes stdout and
+    // sleeps past the timeout.
+    std::fs::write(
+        &spec,
+        "command = [\"sh\", \"-c\", \"${{search_space.script}}\"]\n\
+         [objective]\ngoal = \"minimize\"\nprimary_metric = \"m\"\n\
+         [sampling]\nalgorithm = \"grid\"\n\
+         [limits]\nmax_concurrent_trials = 1\ntrial_timeout = 2\n\
+         [search_space.script]\ntype = \"choice\"\nvalues = [\
+         \"echo '{\\\"automl_metric\\\": \\\"m\\\", \\\"value\\\": 1}'; sleep 30 &\", \
+         \"exec >/dev/null; sleep 30\"]\n",
+    )
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    let (ok, out, err) = exec(&["sweep", spec.to_str().unwrap(), "--json", "--no-store"], d);
+    assert!(ok, "{err}");
+    assert!(t0.elapsed().as_secs_f64() < 15.0, "a trial hung");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        states(&v),
+        [(0, "completed".to_string(), 1), (1, "timed_out".to_string(), 0)]
+    );
+}

@@ -148,7 +148,10 @@ pub fn cost_estimate(learner: &str, params: &Params, n: usize, d: usize, k: usiz
         "gaussian_nb" => 10.0 * n * d * k,
         _ => n * d,
     };
-    units.max(1.0)
+    // Work every trial pays whatever the learner: preprocessing (impute, scale, encode), predicting
+    // the validation rows and scoring them.
+    let shared = 50.0 * n * d;
+    (units + shared).max(1.0)
 }
 
 /// Fit `learner` with `params` on `x` / `y`. `seed` drives any randomness.

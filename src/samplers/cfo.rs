@@ -167,7 +167,7 @@ impl CfoSampler {
         self.threads
             .iter()
             .map(|t| {
-                if t.told >= 3 && t.ok == 0 || (t.dims.is_empty() && t.told > 0) {
+                if t.told >= 3 && t.ok == 0 || t.dims.is_empty() {
                     return f64::INFINITY;
                 }
                 let eci1 = (t.k0 - t.k1).max(t.k1 - t.k2).max(t.incumbent_cost).max(1e-12);
@@ -214,6 +214,9 @@ impl CfoSampler {
 }
 
 fn direction(rng: &mut ChaCha8Rng, d: usize) -> Vec<f64> {
+    if d == 0 {
+        return Vec::new();
+    }
     loop {
         let v: Vec<f64> = (0..d)
             .map(|_| {
@@ -306,6 +309,29 @@ impl Sampler for CfoSampler {
             th.fails = 0;
             th.opposite.clear();
             th.incumbent_cost = obs.cost.max(0.0);
+            return;
+        }
+        // A tie (discrete metrics such as accuracy have plateaus): move there, so the search
+        // drifts across the plateau towards its edge, but count it as a failure for the step size.
+        if l.is_finite() && l == th.loss {
+            if let Some((_, _, v)) = &pend.mv {
+                if *v == th.version {
+                    th.x = pend.x;
+                    th.version += 1;
+                    th.opposite.clear();
+                }
+            }
+            th.fails += 1;
+            if th.fails >= th.patience {
+                th.fails = 0;
+                th.step *= 0.7;
+                if th.step < th.step_lb {
+                    th.step = th.step0;
+                    th.loss = f64::INFINITY;
+                    th.version += 1;
+                    th.opposite.clear();
+                }
+            }
             return;
         }
         match pend.mv {
