@@ -310,9 +310,17 @@ impl SweepJob {
         };
         let space = SearchSpace::from_specs(j.search_space, text, origin)?;
         let argv = match j.command {
+            // A shell gets the script verbatim (its own quoting intact).
+            CommandText::Line(l) if j.shell => vec![l],
             CommandText::Line(l) => split_words(&l).map_err(|e| at("command", e))?,
             CommandText::Argv(v) => v,
         };
+        if j.shell && argv.iter().any(|a| !placeholders(a).is_empty()) {
+            return Err(Error::Config(format!(
+                "{origin}{}: with shell = true, parameters reach the script only through the environment ($AUTOML_PARAM_<NAME>, $AUTOML_PARAMS); remove the ${{{{...}}}} placeholders",
+                line_suffix(text, "command")
+            )));
+        }
         if argv.is_empty() {
             return Err(Error::Config(format!(
                 "{origin}{}: the command is empty",

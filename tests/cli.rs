@@ -1262,3 +1262,38 @@ fn sweep_trials_that_close_their_output_or_leave_children_behind_end() {
         [(0, "completed".to_string(), 1), (1, "timed_out".to_string(), 0)]
     );
 }
+
+#[test]
+fn sweep_shell_mode_runs_the_script_verbatim_with_parameters_in_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let spec = d.join("sh.toml");
+    let body = r#"
+[objective]
+goal = "minimize"
+primary_metric = "m"
+[sampling]
+algorithm = "grid"
+[search_space.x]
+type = "choice"
+values = [3]
+"#;
+    let script = r#"shell = true
+command = '''printf '%s\n' 'a  b' > 'out file.txt'; echo "{\"automl_metric\": \"m\", \"value\": $AUTOML_PARAM_X}"'''
+"#;
+    std::fs::write(&spec, format!("{script}{body}")).unwrap();
+    let (ok, out, err) = exec(&["sweep", spec.to_str().unwrap(), "--json", "--no-store"], d);
+    assert!(ok, "{err}\n{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["best"]["value"], 3.0, "{v}");
+    // The script's own quoting survived: one file with a space in its name, holding "a  b".
+    assert_eq!(std::fs::read_to_string(d.join("out file.txt")).unwrap(), "a  b\n");
+    // Placeholders are refused in shell mode (values would be pasted into a script).
+    let bad = "shell = true\ncommand = \"echo ${{search_space.x}}\"\n";
+    std::fs::write(&spec, format!("{bad}{body}")).unwrap();
+    fails_with(
+        &["sweep", spec.to_str().unwrap(), "--no-store"],
+        d,
+        "with shell = true, parameters reach the script only through the environment",
+    );
+}
