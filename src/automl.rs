@@ -235,15 +235,6 @@ impl RunSummary {
     }
 }
 
-fn point(key: &str, step: i64, value: f64) -> MetricPoint {
-    MetricPoint {
-        key: key.to_string(),
-        value,
-        step,
-        timestamp: crate::store::now(),
-    }
-}
-
 fn parent_run(
     r: &Recording,
     data: &Dataset,
@@ -388,12 +379,12 @@ impl Monitor for Recorder<'_> {
                     .fold_scores
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| point(&fold_key, i as i64, *v))
+                    .map(|(i, v)| MetricPoint::now(&fold_key, i as i64, *v))
                     .collect();
-                points.extend(t.steps.iter().map(|(s, v)| point(&step_key, *s, *v)));
-                points.extend(t.metrics.iter().map(|(k, v)| point(k, 0, *v)));
-                points.push(point(FIT_SECS, 0, t.fit_secs));
-                points.push(point(PREDICT_SECS, 0, t.predict_secs));
+                points.extend(t.steps.iter().map(|(s, v)| MetricPoint::now(&step_key, *s, *v)));
+                points.extend(t.metrics.iter().map(|(k, v)| MetricPoint::now(k, 0, *v)));
+                points.push(MetricPoint::now(FIT_SECS, 0, t.fit_secs));
+                points.push(MetricPoint::now(PREDICT_SECS, 0, t.predict_secs));
                 let status = match t.status {
                     TrialStatus::Completed => RunStatus::Completed,
                     TrialStatus::Failed => RunStatus::Failed,
@@ -408,7 +399,7 @@ impl Monitor for Recorder<'_> {
                 let spent = self.spent_before + self.started.elapsed().as_secs_f64();
                 if let Err(e) = r
                     .store
-                    .log_metrics(parent, &[point(SEARCH_SECS, t.id as i64, spent)])
+                    .log_metrics(parent, &[MetricPoint::now(SEARCH_SECS, t.id as i64, spent)])
                 {
                     self.note(e);
                 }
@@ -864,8 +855,12 @@ impl AutoML {
         let model = ModelFile { info, pipeline };
         let best_trial = best.id;
         if let (Some(r), Some(id)) = (&s.recording, run_id) {
-            let mut points = vec![point(&format!("cv_{}", metric.name()), 0, model.cv_score)];
-            points.extend(model.metrics.iter().map(|(k, v)| point(k, 0, *v)));
+            let mut points = vec![MetricPoint::now(
+                &format!("cv_{}", metric.name()),
+                0,
+                model.cv_score,
+            )];
+            points.extend(model.metrics.iter().map(|(k, v)| MetricPoint::now(k, 0, *v)));
             r.store.log_metrics(id, &points)?;
             let (trial, n) = (best_trial.to_string(), results.len().to_string());
             r.store.set_tags(

@@ -610,15 +610,6 @@ impl<'a> JobRecorder<'a> {
     }
 }
 
-fn point(key: &str, step: i64, value: f64) -> crate::store::MetricPoint {
-    crate::store::MetricPoint {
-        key: key.to_string(),
-        value,
-        step,
-        timestamp: crate::store::now(),
-    }
-}
-
 impl crate::sweep::Monitor for JobRecorder<'_> {
     fn started(&self, id: usize, p: &crate::space::Params) {
         let mut params = serde_json::Map::new();
@@ -648,14 +639,22 @@ impl crate::sweep::Monitor for JobRecorder<'_> {
         use crate::sweep::TrialState;
         let rid = self.runs.lock().ok().and_then(|mut m| m.remove(&r.id));
         if let Some(rid) = rid {
-            let mut points: Vec<_> = r.steps.iter().map(|(s, v)| point(&self.metric, *s, *v)).collect();
+            let mut points: Vec<_> = r
+                .steps
+                .iter()
+                .map(|(s, v)| crate::store::MetricPoint::now(&self.metric, *s, *v))
+                .collect();
             if r.steps.is_empty() {
                 if let Some(v) = r.value {
-                    points.push(point(&self.metric, 0, v));
+                    points.push(crate::store::MetricPoint::now(&self.metric, 0, v));
                 }
             }
-            points.extend(r.metrics.iter().map(|(k, v)| point(k, 0, *v)));
-            points.push(point("trial_secs", 0, r.secs));
+            points.extend(
+                r.metrics
+                    .iter()
+                    .map(|(k, v)| crate::store::MetricPoint::now(k, 0, *v)),
+            );
+            points.push(crate::store::MetricPoint::now("trial_secs", 0, r.secs));
             let status = match r.state {
                 TrialState::Completed => RunStatus::Completed,
                 TrialState::Pruned => RunStatus::Pruned,

@@ -387,8 +387,9 @@ struct RunArgs {
     max_concurrent: Option<usize>,
 
     /// Early-termination policy: none, bandit, median, truncation, asha, hyperband. Trials then
-    /// report their score on 1/8, 2/8, 4/8 of the training rows before the full fit (steps 1, 2,
-    /// 4, 8).
+    /// report as they go: with cross-validation, the mean score of the folds done after each fold
+    /// (steps 1..K); with a holdout, their score on 1/8, 2/8, 4/8 of the training rows before the
+    /// full fit (steps 1, 2, 4, 8).
     #[arg(
         long,
         default_value = "none",
@@ -966,15 +967,8 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
                     ws.store
                         .set_tags(id, &[("best_trial", &trial), ("best_params", &params)])?;
                     if let Some(v) = b.value {
-                        ws.store.log_metrics(
-                            id,
-                            &[MetricPoint {
-                                key: job.command.primary_metric.clone(),
-                                value: v,
-                                step: 0,
-                                timestamp: automl::store::now(),
-                            }],
-                        )?;
+                        ws.store
+                            .log_metrics(id, &[MetricPoint::now(&job.command.primary_metric, 0, v)])?;
                     }
                 }
                 let status = if out.best().is_some() {

@@ -52,6 +52,24 @@ struct Thread {
     incumbent_cost: f64,
 }
 
+impl Thread {
+    /// A proposal that did not improve: after `patience` of them the step shrinks, and below its
+    /// floor the search restarts from a random point (the next told result wins).
+    fn count_failure(&mut self) {
+        self.fails += 1;
+        if self.fails >= self.patience {
+            self.fails = 0;
+            self.step *= 0.7;
+            if self.step < self.step_lb {
+                self.step = self.step0;
+                self.loss = f64::INFINITY;
+                self.version += 1;
+                self.opposite.clear();
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Pending {
     thread: usize,
@@ -321,35 +339,12 @@ impl Sampler for CfoSampler {
                     th.opposite.clear();
                 }
             }
-            th.fails += 1;
-            if th.fails >= th.patience {
-                th.fails = 0;
-                th.step *= 0.7;
-                if th.step < th.step_lb {
-                    th.step = th.step0;
-                    th.loss = f64::INFINITY;
-                    th.version += 1;
-                    th.opposite.clear();
-                }
-            }
+            th.count_failure();
             return;
         }
         match pend.mv {
             Some((dir, true, v)) if v == th.version => th.opposite.push((v, dir)),
-            Some((_, false, v)) if v == th.version => {
-                th.fails += 1;
-                if th.fails >= th.patience {
-                    th.fails = 0;
-                    th.step *= 0.7;
-                    if th.step < th.step_lb {
-                        // Converged: restart from a random point (the next told result wins).
-                        th.step = th.step0;
-                        th.loss = f64::INFINITY;
-                        th.version += 1;
-                        th.opposite.clear();
-                    }
-                }
-            }
+            Some((_, false, v)) if v == th.version => th.count_failure(),
             _ => {}
         }
     }

@@ -122,6 +122,18 @@ pub struct MetricPoint {
     pub timestamp: f64,
 }
 
+impl MetricPoint {
+    /// `value` of `key` at `step`, stamped with the current time.
+    pub fn now(key: &str, step: i64, value: f64) -> MetricPoint {
+        MetricPoint {
+            key: key.to_string(),
+            value,
+            step,
+            timestamp: now(),
+        }
+    }
+}
+
 /// A stored run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {

@@ -533,12 +533,7 @@ mod tests {
     }
 
     fn point(key: &str, step: i64, value: f64) -> MetricPoint {
-        MetricPoint {
-            key: key.into(),
-            value,
-            step,
-            timestamp: now(),
-        }
+        MetricPoint::now(key, step, value)
     }
 
     #[test]
