@@ -226,6 +226,33 @@ impl CommandSpec {
             .collect()
     }
 
+    /// Apply one metric report to the trial: the primary metric becomes a step value (numbered
+    /// 1, 2, … per metric when the program gives no step), judged by the policy when `judge`;
+    /// other metrics are kept with the trial.
+    fn take(
+        &self,
+        trial: &mut Trial,
+        counts: &mut BTreeMap<String, i64>,
+        last: &mut Option<f64>,
+        r: Report,
+        judge: bool,
+    ) -> std::result::Result<(), Stop> {
+        let n = counts.entry(r.metric.clone()).or_insert(0);
+        *n += 1;
+        let step = r.step.unwrap_or(*n);
+        if r.metric != self.primary_metric {
+            trial.set_metric(&r.metric, r.value);
+            return Ok(());
+        }
+        *last = Some(r.value);
+        if judge {
+            trial.report(step, r.value)
+        } else {
+            trial.record_step(step, r.value);
+            Ok(())
+        }
+    }
+
     /// Run one trial: start the program in its own process group with the trial's parameters,
     /// stream its metric reports to the trial (the policy may stop it), keep its output in
     /// `dir/stdout.log` and `dir/stderr.log`, and return the last value of the primary metric.
@@ -329,20 +356,11 @@ impl CommandSpec {
             }
             match rx.recv_timeout(Duration::from_millis(25)) {
                 Ok(Line::Report(r)) => {
-                    let n = counts.entry(r.metric.clone()).or_insert(0);
-                    *n += 1;
-                    let step = r.step.unwrap_or(*n);
-                    if r.metric == self.primary_metric {
-                        last = Some(r.value);
-                        // After the program exited, late lines are recorded, not judged.
-                        if exited.is_some() {
-                            trial.record_step(step, r.value);
-                        } else if let Err(s) = trial.report(step, r.value) {
-                            stopped = Some(s);
-                            break;
-                        }
-                    } else {
-                        trial.set_metric(&r.metric, r.value);
+                    // After the program exited, late lines are recorded, not judged.
+                    let judge = exited.is_none();
+                    if let Err(s) = self.take(trial, &mut counts, &mut last, r, judge) {
+                        stopped = Some(s);
+                        break;
                     }
                 }
                 Ok(Line::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -401,14 +419,7 @@ impl CommandSpec {
         while let Ok(Line::Report(r)) =
             rx.recv_timeout(Duration::from_millis(if reader_done { 0 } else { 100 }))
         {
-            let n = counts.entry(r.metric.clone()).or_insert(0);
-            *n += 1;
-            if r.metric == self.primary_metric {
-                last = Some(r.value);
-                trial.record_step(r.step.unwrap_or(*n), r.value);
-            } else {
-                trial.set_metric(&r.metric, r.value);
-            }
+            let _ = self.take(trial, &mut counts, &mut last, r, false);
         }
         if !status.success() {
             let code = status
