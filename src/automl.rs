@@ -691,8 +691,17 @@ impl AutoML {
             trials::LEARNER,
             ParamSpec::choice(learners.iter().map(String::as_str)),
         );
-        for (name, spec) in &prep.params {
-            space = space.add(&format!("{}{name}", trials::PREP), spec.clone());
+        // Preprocessing is searched only for learners that take encoded input.
+        let encoded: Vec<&str> = learners
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !crate::learners::native_input(l))
+            .collect();
+        if !encoded.is_empty() {
+            for (name, spec) in &prep.params {
+                let spec = spec.clone().when(trials::LEARNER, encoded.iter().copied());
+                space = space.add(&format!("{}{name}", trials::PREP), spec);
+            }
         }
         for sp in &spaces {
             for (name, spec) in &sp.params {
@@ -715,6 +724,7 @@ impl AutoML {
                 policy.report_steps(trials::MAX_STEP)
             },
             fold_steps,
+            gbdt: Default::default(),
         };
         let jobs = s.jobs.unwrap_or_else(default_jobs);
         // A resumed run keeps its finished trials and the time it already spent.

@@ -289,7 +289,7 @@ How it works:
   parallel until --time-budget or --max-trials; the best pipeline is refitted on all rows and saved.
 
 Learners: logistic_regression, linear_regression, ridge, lasso, elastic_net, decision_tree,
-  random_forest, knn, gaussian_nb (search spaces: search/*.toml).
+  random_forest, knn, gaussian_nb, gbdt (search spaces: search/*.toml).
 
 Reproducibility: trial i's configuration depends only on --seed and i, so --seed S --max-trials N
   gives the same leaderboard on any number of --jobs.
@@ -1123,9 +1123,7 @@ fn print_leaderboard(run: &RunSummary, top: usize) {
         "fit s".into(),
     ]);
     for (rank, r) in run.leaderboard().into_iter().take(top).enumerate() {
-        let prep = automl::prep::PrepConfig::from_params(&r.config.prep)
-            .map(|p| p.label())
-            .unwrap_or_default();
+        let prep = r.config.prep_label();
         let mut params = r.config.params.short();
         if params.chars().count() > 60 {
             params = params.chars().take(57).collect::<String>() + "...";

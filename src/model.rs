@@ -24,6 +24,23 @@ pub struct TrialConfig {
     pub params: Params,
 }
 
+impl TrialConfig {
+    /// The preprocessing recipe this trial runs: the raw-input one for native learners (gbdt),
+    /// else the one its parameters describe.
+    pub fn recipe(&self) -> Result<PrepConfig> {
+        if learners::native_input(&self.learner) {
+            Ok(PrepConfig::native())
+        } else {
+            PrepConfig::from_params(&self.prep)
+        }
+    }
+
+    /// Short label of the preprocessing for leaderboards (`native` or e.g. `median+standard+onehot`).
+    pub fn prep_label(&self) -> String {
+        self.recipe().map(|p| p.label()).unwrap_or_default()
+    }
+}
+
 /// Preprocessing and learner fitted together; what `predict` runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pipeline {
@@ -52,14 +69,22 @@ impl Pipeline {
         rows: Option<&[usize]>,
         seed: u64,
     ) -> Result<Pipeline> {
-        let prep = PrepConfig::from_params(&config.prep)?.fit(x, rows);
+        let prep = config.recipe()?.fit(x, rows);
         let m = prep.transform(x, rows)?;
         let t = subset_target(target, rows);
         let y = match &t {
             Target::Classes(c) => Y::Classes(c, schema.classes.len()),
             Target::Values(v) => Y::Values(v),
         };
-        let learner = learners::fit(&config.learner, &config.params, schema.task, &m, y, seed)?;
+        let learner = learners::fit(
+            &config.learner,
+            &config.params,
+            schema.task,
+            &m,
+            &prep.categorical(),
+            y,
+            seed,
+        )?;
         Ok(Pipeline { prep, learner })
     }
 

@@ -45,6 +45,10 @@ pub enum Encode {
     Onehot,
     /// One column holding the category's index in sorted order.
     Ordinal,
+    /// For learners that handle raw input (gbdt): numbers as they are (NaN kept missing, no
+    /// scaling) and each categorical column as its level index (NaN for missing or unseen),
+    /// marked categorical. Independent of the rows it is fitted on.
+    Native,
 }
 
 /// A preprocessing recipe (unfitted).
@@ -72,6 +76,15 @@ impl Default for PrepConfig {
 }
 
 impl PrepConfig {
+    /// The raw-input recipe of learners that bin, split categories and route missing values
+    /// themselves.
+    pub fn native() -> PrepConfig {
+        PrepConfig {
+            encode: Encode::Native,
+            ..PrepConfig::default()
+        }
+    }
+
     /// Read the recipe from sampled parameters (`impute`, `scale`, `encode`, `max_categories`).
     pub fn from_params(p: &Params) -> Result<PrepConfig> {
         let d = PrepConfig::default();
@@ -98,9 +111,10 @@ impl PrepConfig {
         let encode = match p.str_or("encode", "onehot")? {
             "onehot" => Encode::Onehot,
             "ordinal" => Encode::Ordinal,
+            "native" => Encode::Native,
             o => {
                 return Err(Error::Config(format!(
-                    "encode: unknown value '{o}' (onehot, ordinal)"
+                    "encode: unknown value '{o}' (onehot, ordinal, native)"
                 )))
             }
         };
@@ -118,6 +132,9 @@ impl PrepConfig {
 
     /// Short label for leaderboards, e.g. `median+standard+onehot`.
     pub fn label(&self) -> String {
+        if self.encode == Encode::Native {
+            return "native".into();
+        }
         let i = match self.impute {
             Impute::Mean => "mean",
             Impute::Median => "median",
@@ -131,6 +148,7 @@ impl PrepConfig {
         let e = match self.encode {
             Encode::Onehot => "onehot",
             Encode::Ordinal => "ordinal",
+            Encode::Native => "native",
         };
         format!("{i}+{s}+{e}")
     }
@@ -149,6 +167,16 @@ impl PrepConfig {
         let mut width = 0;
         for col in &x.columns {
             let step = match col {
+                FeatureColumn::Numeric(_) if self.encode == Encode::Native => {
+                    width += 1;
+                    Step::Raw
+                }
+                FeatureColumn::Categorical { levels, .. } if self.encode == Encode::Native => {
+                    width += 1;
+                    Step::Category {
+                        levels: levels.clone(),
+                    }
+                }
                 FeatureColumn::Numeric(v) => {
                     let mut present: Vec<f64> =
                         rows.iter().map(|&i| v[i]).filter(|x| x.is_finite()).collect();
@@ -195,7 +223,7 @@ impl PrepConfig {
                             width += kept.len();
                             Step::OneHot { levels: kept, rare }
                         }
-                        Encode::Ordinal => {
+                        Encode::Ordinal | Encode::Native => {
                             let mut kept: Vec<String> = seen.into_iter().map(|(_, l)| l.clone()).collect();
                             sort_labels(&mut kept);
                             width += 1;
@@ -280,6 +308,12 @@ enum Step {
     Ordinal {
         levels: Vec<String>,
     },
+    /// A number passed through, NaN kept.
+    Raw,
+    /// Level index among all levels of the training table; NaN for missing or unseen.
+    Category {
+        levels: Vec<String>,
+    },
 }
 
 /// A fitted preprocessing recipe: the statistics it needs to transform new data identically.
@@ -295,12 +329,27 @@ impl FittedPrep {
         self.width
     }
 
+    /// Per output column, whether it holds category codes (only with native encoding).
+    pub fn categorical(&self) -> Vec<bool> {
+        let mut out = Vec::with_capacity(self.width);
+        for step in &self.steps {
+            match step {
+                Step::Numeric { .. } | Step::Ordinal { .. } | Step::Raw => out.push(false),
+                Step::OneHot { levels, .. } => out.extend(std::iter::repeat_n(false, levels.len())),
+                Step::Category { .. } => out.push(true),
+            }
+        }
+        out
+    }
+
     /// Whether `level` of categorical column `column` occurred in the training rows.
     pub fn knows(&self, schema: &Schema, column: &str, level: &str) -> bool {
         let step = schema.used().zip(&self.steps).find(|(f, _)| f.name == column);
         match step {
             Some((_, Step::OneHot { levels, rare })) => levels.iter().chain(rare).any(|l| l == level),
-            Some((_, Step::Ordinal { levels })) => levels.iter().any(|l| l == level),
+            Some((_, Step::Ordinal { levels } | Step::Category { levels })) => {
+                levels.iter().any(|l| l == level)
+            }
             _ => true,
         }
     }
@@ -347,6 +396,23 @@ impl FittedPrep {
                             _ => -1.0,
                         };
                         out.data[r * self.width + offset] = v;
+                    }
+                    offset += 1;
+                }
+                (Step::Raw, FeatureColumn::Numeric(v)) => {
+                    for r in 0..n {
+                        out.data[r * self.width + offset] = v[row_at(r)];
+                    }
+                    offset += 1;
+                }
+                (Step::Category { levels }, FeatureColumn::Categorical { codes, levels: input }) => {
+                    let map = remap(levels, input);
+                    for r in 0..n {
+                        let c = codes[row_at(r)];
+                        out.data[r * self.width + offset] = match map.get(c as usize) {
+                            Some(Some(slot)) => *slot as f64,
+                            _ => f64::NAN,
+                        };
                     }
                     offset += 1;
                 }

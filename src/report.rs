@@ -119,7 +119,10 @@ fn row_of(store: &dyn Store, parent: &RunRecord, kid: &RunRecord, metric: &str) 
         None => "?".into(),
     };
     let preprocessing = if prep.is_empty() {
-        String::new()
+        match &learner {
+            Some(l) if crate::learners::native_input(l) => "native".to_string(),
+            _ => String::new(),
+        }
     } else {
         format!(
             "{}+{}+{}",

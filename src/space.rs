@@ -392,6 +392,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "search/gaussian_nb.toml",
         include_str!("../search/gaussian_nb.toml"),
     ),
+    ("search/gbdt.toml", include_str!("../search/gbdt.toml")),
 ];
 
 /// The preprocessing space and every learner space shipped with the crate.

@@ -3,6 +3,7 @@
 //! records built from the sweep's results.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -12,8 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Target};
 use crate::error::{Error, Result};
+use crate::learners::gbdt::{self, GbdtData, GbdtParams};
+use crate::learners::{Prediction, Y};
 use crate::metrics::Metric;
 use crate::model::{subset_target, Pipeline, TrialConfig};
+use crate::prep::PrepConfig;
 use crate::space::{Params, Value};
 pub use crate::sweep::{guarded, in_trial, trial_seed};
 use crate::sweep::{Trial, TrialError, TrialRecord, TrialState};
@@ -108,6 +112,44 @@ pub struct EvalContext<'a> {
     /// Report after each fold `k` (step `k`) the mean score of folds `1..=k` (cross-validation
     /// under an early-termination policy: no extra fits, a stopped trial skips its other folds).
     pub fold_steps: bool,
+    /// Boosting input shared by the run's gbdt trials (built on first use).
+    pub gbdt: GbdtCache,
+}
+
+/// The whole table in native encoding, binned once, with a view per fold: every gbdt trial of a
+/// run trains on these instead of re-encoding and re-binning its rows. The quantile cuts come
+/// from all rows' feature values (no targets), as a binned dataset shared across folds must.
+#[derive(Debug, Default)]
+pub struct GbdtCache {
+    inner: OnceLock<std::result::Result<GbdtShared, String>>,
+}
+
+#[derive(Debug)]
+struct GbdtShared {
+    all: GbdtData,
+    train: Vec<GbdtData>,
+    valid: Vec<GbdtData>,
+}
+
+impl GbdtCache {
+    fn get(&self, data: &Dataset, plan: &Plan) -> Result<&GbdtShared> {
+        let built = self.inner.get_or_init(|| {
+            let build = || -> Result<GbdtShared> {
+                let prep = PrepConfig::native().fit(&data.features, None);
+                let m = prep.transform(&data.features, None)?;
+                let all = GbdtData::new(&m, &prep.categorical())?;
+                let mut train = Vec::with_capacity(plan.folds.len());
+                let mut valid = Vec::with_capacity(plan.folds.len());
+                for f in &plan.folds {
+                    train.push(all.rows(&f.train)?);
+                    valid.push(all.rows(&f.valid)?);
+                }
+                Ok(GbdtShared { all, train, valid })
+            };
+            build().map_err(|e| e.to_string())
+        });
+        built.as_ref().map_err(|e| Error::learner("gbdt", e.clone()))
+    }
 }
 
 /// The full-data step: steps count eighths of each fold's training rows.
@@ -231,22 +273,27 @@ fn fold_scores(
     for (i, fold) in ctx.plan.folds.iter().enumerate() {
         trial.check()?;
         let rows = subset(&fold.train, &data.target, frac, trial.seed() ^ (i as u64 + 1));
-        let t0 = Instant::now();
-        let pipe = Pipeline::fit(
-            &data.schema,
-            &data.features,
-            &data.target,
-            config,
-            Some(&rows),
-            trial.seed(),
-        )
-        .map_err(|e| stop_or(trial, e))?;
-        out.fit_secs += t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let pred = pipe
-            .predict(&data.features, Some(&fold.valid))
+        let pred = if config.learner == "gbdt" {
+            shared_gbdt(ctx, trial, config, i, &rows, &mut out)?
+        } else {
+            let t0 = Instant::now();
+            let pipe = Pipeline::fit(
+                &data.schema,
+                &data.features,
+                &data.target,
+                config,
+                Some(&rows),
+                trial.seed(),
+            )
             .map_err(|e| stop_or(trial, e))?;
-        out.predict_secs += t1.elapsed().as_secs_f64();
+            out.fit_secs += t0.elapsed().as_secs_f64();
+            let t1 = Instant::now();
+            let pred = pipe
+                .predict(&data.features, Some(&fold.valid))
+                .map_err(|e| stop_or(trial, e))?;
+            out.predict_secs += t1.elapsed().as_secs_f64();
+            pred
+        };
         let truth = subset_target(&data.target, Some(&fold.valid));
         let s = ctx.metric.score(&truth, &pred)?;
         if !s.is_finite() {
@@ -275,6 +322,53 @@ fn fold_scores(
         }
     }
     Ok(out)
+}
+
+/// Fit and predict fold `i` of a gbdt trial on the run's shared binned data.
+fn shared_gbdt(
+    ctx: &EvalContext,
+    trial: &Trial,
+    config: &TrialConfig,
+    i: usize,
+    rows: &[usize],
+    out: &mut StepScores,
+) -> std::result::Result<Prediction, TrialError> {
+    let data = ctx.data;
+    let shared = ctx.gbdt.get(data, ctx.plan)?;
+    let t0 = Instant::now();
+    let params = GbdtParams::from_params(&config.params)?;
+    let view;
+    let train = if rows.len() == ctx.plan.folds[i].train.len() {
+        &shared.train[i]
+    } else {
+        view = shared.all.rows(rows)?;
+        &view
+    };
+    let target = subset_target(&data.target, Some(rows));
+    let y = match &target {
+        Target::Classes(c) => Y::Classes(c, data.schema.classes.len()),
+        Target::Values(v) => Y::Values(v),
+    };
+    let fit = gbdt::Fit {
+        data: train,
+        y,
+        valid: None,
+    };
+    let model = gbdt::train(&params, fit, trial.seed(), &mut |_| true).map_err(|e| stop_or(trial, e))?;
+    out.fit_secs += t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let pred = model
+        .predict_data(&shared.valid[i])
+        .map_err(|e| stop_or(trial, e))?;
+    out.predict_secs += t1.elapsed().as_secs_f64();
+    let finite = match &pred {
+        Prediction::Proba(m) => m.data.iter().all(|v| v.is_finite()),
+        Prediction::Values(v) => v.iter().all(|v| v.is_finite()),
+    };
+    if !finite {
+        return Err(Error::learner("gbdt", "the model produced non-finite predictions").into());
+    }
+    Ok(pred)
 }
 
 /// The objective of `automl run`: validate the trial's pipeline over all folds and return the
@@ -422,6 +516,7 @@ mod tests {
             metric: Metric::R2,
             steps: vec![MAX_STEP],
             fold_steps: false,
+            gbdt: Default::default(),
         };
         let space = SearchSpace::new()
             .add(
@@ -465,6 +560,7 @@ mod tests {
             metric: Metric::R2,
             steps,
             fold_steps: false,
+            gbdt: Default::default(),
         };
         let space = SearchSpace::new().add(LEARNER, ParamSpec::choice(["ridge"]));
         let run = |steps: Vec<i64>| {
@@ -497,6 +593,7 @@ mod tests {
             metric: Metric::R2,
             steps: vec![MAX_STEP],
             fold_steps: true,
+            gbdt: Default::default(),
         };
         let sweep = Sweep::builder(space.clone())
             .sampler(crate::samplers::SamplerKind::Grid)

@@ -5,6 +5,7 @@
 //! smartcore for ridge (linfa has no fast ridge); our own binned CART for trees and forests
 //! (neither library gives leaf probabilities).
 
+pub mod gbdt;
 pub mod tree;
 
 use linfa::prelude::*;
@@ -34,7 +35,14 @@ pub const LEARNERS: &[&str] = &[
     "random_forest",
     "knn",
     "gaussian_nb",
+    "gbdt",
 ];
+
+/// Whether `learner` takes raw input ([`crate::prep::Encode::Native`]: missing values and
+/// categories as they are) instead of a searched preprocessing recipe.
+pub fn native_input(learner: &str) -> bool {
+    learner == "gbdt"
+}
 
 /// Training targets for one fit.
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +112,11 @@ pub enum Fitted {
         /// Number of classes (0 for regression).
         n_classes: usize,
     },
+    /// Histogram gradient-boosted trees.
+    Gbdt {
+        /// The boosted model.
+        model: gbdt::GbdtModel,
+    },
     /// Gaussian naive Bayes.
     GaussianNb {
         /// The linfa model.
@@ -146,6 +159,19 @@ pub fn cost_estimate(learner: &str, params: &Params, n: usize, d: usize, k: usiz
         }
         "knn" => 2.0 * n * n.log2().max(1.0) * d * 8.0,
         "gaussian_nb" => 10.0 * n * d * k,
+        "gbdt" => {
+            // Per round: a histogram pass over the rows (halved by the subtraction trick) plus
+            // the split search over bins, per class; binning is shared, so it is not charged.
+            let rounds = params.int_or("n_estimators", 100).unwrap_or(100).max(1) as f64;
+            let leaves = params.int_or("num_leaves", 31).unwrap_or(31).max(2) as f64;
+            let cols = params
+                .f64_or("colsample_bytree", 1.0)
+                .unwrap_or(1.0)
+                .clamp(0.05, 1.0);
+            let rows = params.f64_or("subsample", 1.0).unwrap_or(1.0).clamp(0.05, 1.0);
+            let classes = if k > 2.0 { k } else { 1.0 };
+            rounds * classes * (1.5 * n * rows * d * cols * leaves.log2() + 256.0 * d * cols * leaves)
+        }
         _ => n * d,
     };
     // Work every trial pays whatever the learner: preprocessing (impute, scale, encode), predicting
@@ -154,8 +180,17 @@ pub fn cost_estimate(learner: &str, params: &Params, n: usize, d: usize, k: usiz
     (units + shared).max(1.0)
 }
 
-/// Fit `learner` with `params` on `x` / `y`. `seed` drives any randomness.
-pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u64) -> Result<Fitted> {
+/// Fit `learner` with `params` on `x` / `y`. `categorical` marks the columns holding category
+/// codes (only `gbdt` reads it; the others get encoded columns). `seed` drives any randomness.
+pub fn fit(
+    learner: &str,
+    params: &Params,
+    task: Task,
+    x: &Matrix,
+    categorical: &[bool],
+    y: Y,
+    seed: u64,
+) -> Result<Fitted> {
     if x.rows == 0 {
         return Err(Error::learner(learner, "no training rows"));
     }
@@ -305,6 +340,9 @@ pub fn fit(learner: &str, params: &Params, task: Task, x: &Matrix, y: Y, seed: u
                 .map_err(|err| e(err.to_string()))?;
             Ok(Fitted::GaussianNb { model, n_classes: k })
         }
+        ("gbdt", y) => Ok(Fitted::Gbdt {
+            model: gbdt::fit_matrix(params, x, categorical, y, seed)?,
+        }),
         (l, _) if LEARNERS.contains(&l) => Err(Error::learner(
             l,
             format!("does not support {} tasks", task.name()),
@@ -401,6 +439,7 @@ impl Fitted {
                 distance_weights,
                 n_classes,
             } => knn_predict(train, y, *k, *distance_weights, *n_classes, x)?,
+            Fitted::Gbdt { model } => model.predict(x)?,
             Fitted::GaussianNb { model, n_classes } => {
                 // Normalise the joint log-likelihoods with log-sum-exp ourselves: linfa-bayes'
                 // predict_proba skips the max shift and turns far-out rows into inf/NaN.
@@ -494,7 +533,7 @@ mod tests {
     use super::*;
 
     fn fit_predict(learner: &str, task: Task, x: &Matrix, y: Y, q: &Matrix) -> Prediction {
-        fit(learner, &Params::default(), task, x, y, 1)
+        fit(learner, &Params::default(), task, x, &vec![false; x.cols], y, 1)
             .unwrap()
             .predict(q)
             .unwrap()
@@ -518,7 +557,7 @@ mod tests {
         for l in ["linear_regression", "ridge", "lasso", "elastic_net"] {
             let mut p = Params::default();
             p.set("alpha", crate::space::Value::Float(1e-4));
-            let m = fit(l, &p, Task::Regression, &x, Y::Values(&y), 1).unwrap();
+            let m = fit(l, &p, Task::Regression, &x, &[false], Y::Values(&y), 1).unwrap();
             let Prediction::Values(v) = m.predict(&q).unwrap() else {
                 panic!("values")
             };
@@ -593,6 +632,7 @@ mod tests {
             "random_forest",
             "knn",
             "gaussian_nb",
+            "gbdt",
         ] {
             let Prediction::Proba(p) = fit_predict(l, Task::Multiclass, &x, Y::Classes(&y, 4), &x) else {
                 panic!("proba")

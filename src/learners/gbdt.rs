@@ -1,0 +1,613 @@
+//! Histogram gradient-boosted trees (learner `gbdt`), trained by the hessboost crate.
+//!
+//! What hessboost gives us: quantile binning (`max_bin` ≤ 255, one shared index per dataset),
+//! a missing-value bin with a learned default direction, native categorical splits (one-vs-rest up
+//! to 4 categories, gradient-sorted partitions above, capped at 64), leaf-wise growth, L1/L2,
+//! `min_split_gain`, bagging and column sampling, the objectives, early stopping, a per-round
+//! hook, exact continuation, batch prediction and importances.
+//!
+//! What is ours: the parameter names and checks (LightGBM's), the shared [`GbdtData`] and its
+//! fold views, `min_child_samples` (a row count per child, built on hessboost's split groups with
+//! one group per row), the internal early-stopping split, cooperative cancellation and the
+//! per-round [`Round`] callback, and the thread policy: training runs on the caller's rayon pool,
+//! so the trials of a sweep share its `--jobs` threads instead of each starting its own.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use hessboost::config::{GrowPolicy, LeafEstimation, TrainingParamsBuilder};
+use hessboost::data::{FeatureType, ViewCuts};
+use hessboost::objective::{Multiclass, PseudoHuber};
+use hessboost::prelude::*;
+use hessboost::training::RoundEval;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::space::Params;
+
+use super::{Prediction, Y};
+
+fn err(e: impl fmt::Display) -> Error {
+    Error::learner("gbdt", e.to_string())
+}
+
+/// The loss a regression model minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum RegressionLoss {
+    /// Squared error.
+    L2,
+    /// Absolute error, with each leaf set to the median residual of its rows.
+    L1,
+    /// Pseudo-Huber loss with slope `delta` (hessboost has no exact Huber).
+    Huber(f64),
+}
+
+/// Checked training parameters, named as in LightGBM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GbdtParams {
+    /// Boosting rounds (trees per class).
+    pub n_estimators: usize,
+    /// Most leaves per tree (leaf-wise growth).
+    pub num_leaves: usize,
+    /// Deepest level a leaf may sit at; 0 means no limit.
+    pub max_depth: usize,
+    /// Shrinkage per round.
+    pub learning_rate: f64,
+    /// Fewest training rows in a child (1 = no limit).
+    pub min_child_samples: usize,
+    /// Smallest hessian sum in a child.
+    pub min_child_weight: f64,
+    /// L1 regularisation of leaf values.
+    pub reg_alpha: f64,
+    /// L2 regularisation of leaf values.
+    pub reg_lambda: f64,
+    /// Smallest loss reduction a split must bring.
+    pub min_split_gain: f64,
+    /// Fraction of rows drawn per round (1 = no bagging).
+    pub subsample: f64,
+    /// Fraction of columns drawn per tree.
+    pub colsample_bytree: f64,
+    /// Bins per numeric feature (2..=255).
+    pub max_bin: usize,
+    /// Regression loss (ignored for classification).
+    pub loss: RegressionLoss,
+    /// Stop after this many rounds without improvement on an internal validation split (0 = off).
+    pub early_stopping_rounds: usize,
+}
+
+impl Default for GbdtParams {
+    fn default() -> Self {
+        GbdtParams {
+            n_estimators: 100,
+            num_leaves: 31,
+            max_depth: 0,
+            learning_rate: 0.1,
+            min_child_samples: 1,
+            min_child_weight: 1e-3,
+            reg_alpha: 0.0,
+            reg_lambda: 0.0,
+            min_split_gain: 0.0,
+            subsample: 1.0,
+            colsample_bytree: 1.0,
+            max_bin: 255,
+            loss: RegressionLoss::L2,
+            early_stopping_rounds: 0,
+        }
+    }
+}
+
+impl GbdtParams {
+    /// Read and check sampled parameters; absent ones keep their defaults.
+    pub fn from_params(p: &Params) -> Result<GbdtParams> {
+        let d = GbdtParams::default();
+        let count = |name: &str, default: usize, low: i64, high: i64| -> Result<usize> {
+            let v = p.int_or(name, default as i64)?;
+            if v < low || v > high {
+                return Err(Error::Config(format!(
+                    "gbdt.{name} must be in [{low}, {high}], got {v}"
+                )));
+            }
+            Ok(v as usize)
+        };
+        let real = |name: &str, default: f64, low: f64, high: f64, open_low: bool| -> Result<f64> {
+            let v = p.f64_or(name, default)?;
+            let ok = v.is_finite() && v <= high && if open_low { v > low } else { v >= low };
+            if !ok {
+                let l = if open_low { "(" } else { "[" };
+                return Err(Error::Config(format!(
+                    "gbdt.{name} must be in {l}{low}, {high}], got {v}"
+                )));
+            }
+            Ok(v)
+        };
+        let loss = match p.str_or("objective", "l2")? {
+            "l2" | "regression" => RegressionLoss::L2,
+            "l1" => RegressionLoss::L1,
+            "huber" => RegressionLoss::Huber(real("huber_delta", 1.0, 0.0, f64::MAX, true)?),
+            o => {
+                return Err(Error::Config(format!(
+                    "gbdt.objective: unknown value '{o}' (l2, l1, huber)"
+                )))
+            }
+        };
+        let max_depth = p.int_or("max_depth", 0)?;
+        let params = GbdtParams {
+            n_estimators: count("n_estimators", d.n_estimators, 1, 100_000)?,
+            num_leaves: count("num_leaves", d.num_leaves, 2, 131_072)?,
+            max_depth: if max_depth <= 0 {
+                0
+            } else {
+                max_depth.min(64) as usize
+            },
+            learning_rate: real("learning_rate", d.learning_rate, 0.0, 1.0, true)?,
+            min_child_samples: count("min_child_samples", d.min_child_samples, 1, 1 << 30)?,
+            min_child_weight: real("min_child_weight", d.min_child_weight, 0.0, 1e9, false)?,
+            reg_alpha: real("reg_alpha", d.reg_alpha, 0.0, 1e9, false)?,
+            reg_lambda: real("reg_lambda", d.reg_lambda, 0.0, 1e9, false)?,
+            min_split_gain: real("min_split_gain", d.min_split_gain, 0.0, 1e9, false)?,
+            subsample: real("subsample", d.subsample, 0.0, 1.0, true)?,
+            colsample_bytree: real("colsample_bytree", d.colsample_bytree, 0.0, 1.0, true)?,
+            max_bin: count("max_bin", d.max_bin, 2, 255)?,
+            loss,
+            early_stopping_rounds: count("early_stopping_rounds", 0, 0, 100_000)?,
+        };
+        Ok(params)
+    }
+
+    fn builder(&self, kind: Kind, seed: u64) -> Result<TrainingParamsBuilder> {
+        let mut b = TrainingParams::builder()
+            .tree_method(TreeMethod::Hist)
+            .grow_policy(GrowPolicy::LossGuide)
+            .max_leaves(self.num_leaves)
+            .eta(self.learning_rate)
+            .min_child_weight(self.min_child_weight)
+            .lambda(self.reg_lambda)
+            .alpha(self.reg_alpha)
+            .gamma(self.min_split_gain)
+            .subsample(self.subsample)
+            .colsample_bytree(self.colsample_bytree)
+            // hessboost counts the missing-value bin apart; 255 value bins + missing fit a u8.
+            .max_bin(self.max_bin)
+            .seed(seed);
+        b = if self.max_depth == 0 {
+            b.unlimited_depth()
+        } else {
+            b.max_depth(self.max_depth)
+        };
+        if self.min_child_samples > 1 {
+            b = b.min_child_groups(self.min_child_samples);
+        }
+        b = match kind {
+            Kind::Binary => b
+                .objective(Objective::BinaryLogistic(RegLoss::default()))
+                .eval_metric(EvalMetric::LogLoss),
+            Kind::Multiclass(k) => b
+                .objective(Objective::Softprob(Multiclass::new(k).map_err(err)?))
+                .eval_metric(EvalMetric::MLogLoss),
+            Kind::Regression(RegressionLoss::L2) => b
+                .objective(Objective::SquaredError(RegLoss::default()))
+                .eval_metric(EvalMetric::Rmse),
+            Kind::Regression(RegressionLoss::L1) => b
+                .objective(Objective::AbsoluteError)
+                .leaf_estimation(LeafEstimation::Exact)
+                .eval_metric(EvalMetric::Mae),
+            Kind::Regression(RegressionLoss::Huber(delta)) => {
+                let h = PseudoHuber::new(delta).map_err(err)?;
+                b.objective(Objective::PseudoHuber(h))
+                    .eval_metric(EvalMetric::Mphe(h))
+            }
+        };
+        Ok(b)
+    }
+}
+
+/// What a model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Kind {
+    /// Probability of class 1 of 2.
+    Binary,
+    /// Probabilities of `k` classes.
+    Multiclass(usize),
+    /// Real values under a loss.
+    Regression(RegressionLoss),
+}
+
+impl Kind {
+    /// The model kind for targets `y` with regression loss `loss`.
+    pub fn of(y: &Y, loss: RegressionLoss) -> Kind {
+        match y {
+            Y::Classes(_, k) if *k <= 2 => Kind::Binary,
+            Y::Classes(_, k) => Kind::Multiclass(*k),
+            Y::Values(_) => Kind::Regression(loss),
+        }
+    }
+}
+
+/// Features ready for boosting: values as `f32` (NaN = missing) with the categorical columns
+/// marked. Its quantile bins are computed once, on first training, and shared (read-only, across
+/// threads) by every training on it and on its [`rows`](GbdtData::rows) views.
+#[derive(Clone)]
+pub struct GbdtData {
+    dm: DMatrix,
+    categorical: Arc<Vec<bool>>,
+}
+
+impl fmt::Debug for GbdtData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GbdtData({} × {})", self.dm.n_rows(), self.dm.n_cols())
+    }
+}
+
+/// `f64` features as `f32` boosting input: NaN stays missing, ±∞ and out-of-range values clamp
+/// to the largest finite `f32` (hessboost refuses infinities).
+fn to_f32(data: &[f64]) -> Vec<f32> {
+    data.iter()
+        .map(|&v| {
+            if v.is_nan() {
+                f32::NAN
+            } else {
+                v.clamp(-(f32::MAX as f64), f32::MAX as f64) as f32
+            }
+        })
+        .collect()
+}
+
+impl GbdtData {
+    /// Wrap a dense matrix; `categorical[j]` marks column `j` as category codes (whole numbers
+    /// ≥ 0, NaN for missing).
+    pub fn new(x: &Matrix, categorical: &[bool]) -> Result<GbdtData> {
+        if x.rows == 0 || x.cols == 0 {
+            return Err(err("no rows or no feature columns to train on"));
+        }
+        if categorical.len() != x.cols {
+            return Err(err(format!(
+                "{} categorical flags for {} columns",
+                categorical.len(),
+                x.cols
+            )));
+        }
+        let mut values = to_f32(&x.data);
+        for (j, _) in categorical.iter().enumerate().filter(|(_, c)| **c) {
+            for i in 0..x.rows {
+                let v = &mut values[i * x.cols + j];
+                // A code that is not a whole number ≥ 0 cannot be a category: treat it as missing.
+                if !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0 && *v < 16_777_216.0) {
+                    *v = f32::NAN;
+                }
+            }
+        }
+        let types: Vec<FeatureType> = categorical
+            .iter()
+            .map(|&c| {
+                if c {
+                    FeatureType::Categorical
+                } else {
+                    FeatureType::Numerical
+                }
+            })
+            .collect();
+        let dm = DMatrix::from_dense_vec(values, x.rows, x.cols)
+            .and_then(|d| d.with_feature_types(&types))
+            .map_err(err)?;
+        Ok(GbdtData {
+            dm,
+            categorical: Arc::new(categorical.to_vec()),
+        })
+    }
+
+    /// A view of some rows that reuses this data's bins (no re-binning).
+    pub fn rows(&self, idx: &[usize]) -> Result<GbdtData> {
+        let dm = self
+            .dm
+            .select_rows_with_cuts(idx, ViewCuts::Source)
+            .map_err(err)?;
+        Ok(GbdtData {
+            dm,
+            categorical: self.categorical.clone(),
+        })
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.dm.n_rows()
+    }
+
+    /// Number of feature columns.
+    pub fn n_cols(&self) -> usize {
+        self.dm.n_cols()
+    }
+
+    fn labelled(&self, y: &Y) -> Result<DMatrix> {
+        let labels: Vec<f32> = match y {
+            Y::Classes(c, _) => c.iter().map(|&c| c as f32).collect(),
+            Y::Values(v) => v.iter().map(|&v| v as f32).collect(),
+        };
+        if labels.len() != self.n_rows() {
+            return Err(err(format!(
+                "{} targets for {} rows",
+                labels.len(),
+                self.n_rows()
+            )));
+        }
+        self.dm.clone().with_labels(&labels).map_err(err)
+    }
+}
+
+/// One boosting round, as the per-round callback sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Round {
+    /// Rounds trained so far (1-based; counts earlier rounds of a continued model).
+    pub round: usize,
+    /// The validation loss after this round (log loss, multiclass log loss, RMSE, MAE or
+    /// pseudo-Huber), when there is a validation set.
+    pub valid_loss: Option<f64>,
+}
+
+/// What to train on: the rows, their targets, and an optional validation set.
+#[derive(Debug, Clone, Copy)]
+pub struct Fit<'a> {
+    /// Training rows.
+    pub data: &'a GbdtData,
+    /// Training targets.
+    pub y: Y<'a>,
+    /// Validation rows and targets: per-round losses and early stopping.
+    pub valid: Option<(&'a GbdtData, Y<'a>)>,
+}
+
+/// A fitted boosted model.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(into = "Stored", try_from = "Stored")]
+pub struct GbdtModel {
+    model: BoostedModel,
+    kind: Kind,
+}
+
+/// The model-file form: hessboost's own compressed, checksummed binary encoding.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    kind: Kind,
+    bytes: Vec<u8>,
+}
+
+impl From<GbdtModel> for Stored {
+    fn from(m: GbdtModel) -> Stored {
+        // Encoding a validated in-memory model only fails on an internal hessboost error; an empty
+        // payload then fails loudly at load time instead of writing a corrupt file silently.
+        Stored {
+            kind: m.kind,
+            bytes: m.model.encode(ModelFormat::Binary).unwrap_or_default(),
+        }
+    }
+}
+
+impl TryFrom<Stored> for GbdtModel {
+    type Error = String;
+    fn try_from(s: Stored) -> std::result::Result<GbdtModel, String> {
+        let model =
+            BoostedModel::decode(&s.bytes, ModelFormat::Binary).map_err(|e| format!("gbdt model: {e}"))?;
+        Ok(GbdtModel { model, kind: s.kind })
+    }
+}
+
+impl fmt::Debug for GbdtModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "GbdtModel({:?}, {} rounds, {} features)",
+            self.kind,
+            self.rounds(),
+            self.model.n_features()
+        )
+    }
+}
+
+/// Which importance to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Importance {
+    /// Total loss reduction brought by the feature's splits.
+    Gain,
+    /// Number of splits on the feature.
+    Splits,
+}
+
+/// Train on `fit`, calling `on_round` after every round; it returns `false` to stop. Training also
+/// stops between rounds when the current trial's token fires (deadline or cancel), with an error.
+pub fn train(
+    params: &GbdtParams,
+    fit: Fit,
+    seed: u64,
+    on_round: &mut (dyn FnMut(Round) -> bool + Send),
+) -> Result<GbdtModel> {
+    train_from(params, fit, seed, None, on_round)
+}
+
+fn train_from(
+    params: &GbdtParams,
+    fit: Fit,
+    seed: u64,
+    init: Option<&GbdtModel>,
+    on_round: &mut (dyn FnMut(Round) -> bool + Send),
+) -> Result<GbdtModel> {
+    let kind = Kind::of(&fit.y, params.loss);
+    if let Some(m) = init {
+        if m.kind != kind {
+            return Err(err(format!("cannot continue a {:?} model as {kind:?}", m.kind)));
+        }
+    }
+    let tp = params.builder(kind, seed)?.build().map_err(err)?;
+    let mut dtrain = fit.data.labelled(&fit.y)?;
+    if params.min_child_samples > 1 {
+        let groups: Vec<u64> = (0..dtrain.n_rows() as u64).collect();
+        dtrain = dtrain.with_split_groups(&groups).map_err(err)?;
+    }
+    // The internal early-stopping split: a seeded tenth of the training rows.
+    let (dtrain, inner_valid) = match (params.early_stopping_rounds, fit.valid) {
+        (0, _) | (_, Some(_)) => (dtrain, None),
+        _ => {
+            let n = dtrain.n_rows();
+            if n < 20 {
+                (dtrain, None)
+            } else {
+                let mut idx: Vec<usize> = (0..n).collect();
+                idx.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9));
+                let cut = n / 10;
+                let (va, tr) = idx.split_at(cut);
+                let (mut va, mut tr) = (va.to_vec(), tr.to_vec());
+                va.sort_unstable();
+                tr.sort_unstable();
+                let t = dtrain.select_rows_with_cuts(&tr, ViewCuts::Source).map_err(err)?;
+                let v = dtrain.select_rows(&va).map_err(err)?;
+                (t, Some(v))
+            }
+        }
+    };
+    let dvalid = match fit.valid {
+        Some((v, y)) => Some(v.labelled(&y)?),
+        None => inner_valid,
+    };
+    let token = crate::cancel::current();
+    let mut stopped = None;
+    let base = init.map_or(0, GbdtModel::rounds);
+    let mut trainer = Trainer::new(&tp, &dtrain, params.n_estimators);
+    if let Some(v) = &dvalid {
+        trainer = trainer.eval(v, "valid");
+        if params.early_stopping_rounds > 0 {
+            if let Some(n) = NonZeroUsize::new(params.early_stopping_rounds) {
+                trainer = trainer.early_stopping_rounds(n);
+            }
+        }
+    }
+    if let Some(m) = init {
+        trainer = trainer.init_model(&m.model);
+    }
+    let hook = |r: RoundEval<'_>| {
+        if let Some(why) = token.reason() {
+            stopped = Some(why);
+            return ControlFlow::Break(());
+        }
+        let round = Round {
+            round: base.max(r.iteration()) + 1,
+            valid_loss: r.values().last().copied(),
+        };
+        if on_round(round) {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    };
+    let result = trainer.on_round(hook).train().map_err(err)?;
+    if let Some(why) = stopped {
+        return Err(err(format!("stopped while boosting ({why:?})")));
+    }
+    let mut model = result.model;
+    // Keep only the rounds up to the best one, so the model file holds what it predicts with.
+    if let Some(best) = model.best_iteration() {
+        if best + 1 < model.num_boost_rounds() {
+            model = model.slice(..best + 1, 1).map_err(err)?;
+        }
+    }
+    Ok(GbdtModel { model, kind })
+}
+
+/// Train on a dense matrix (the pipeline's path): `categorical` marks category-code columns.
+pub fn fit_matrix(params: &Params, x: &Matrix, categorical: &[bool], y: Y, seed: u64) -> Result<GbdtModel> {
+    let p = GbdtParams::from_params(params)?;
+    let data = GbdtData::new(x, categorical)?;
+    train(
+        &p,
+        Fit {
+            data: &data,
+            y,
+            valid: None,
+        },
+        seed,
+        &mut |_| true,
+    )
+}
+
+impl GbdtModel {
+    /// Boosting rounds in the model.
+    pub fn rounds(&self) -> usize {
+        self.model.num_boost_rounds()
+    }
+
+    /// Add up to `params.n_estimators` rounds to this model (same data layout and task). The
+    /// result equals training all rounds in one go with the same parameters and seed.
+    pub fn continue_training(
+        &self,
+        params: &GbdtParams,
+        fit: Fit,
+        seed: u64,
+        on_round: &mut (dyn FnMut(Round) -> bool + Send),
+    ) -> Result<GbdtModel> {
+        train_from(params, fit, seed, Some(self), on_round)
+    }
+
+    /// Predict a dense matrix (same columns as in training).
+    pub fn predict(&self, x: &Matrix) -> Result<Prediction> {
+        if x.cols != self.model.n_features() {
+            return Err(err(format!(
+                "{} feature columns, the model was trained on {}",
+                x.cols,
+                self.model.n_features()
+            )));
+        }
+        let p = self
+            .model
+            .predict_rows(&to_f32(&x.data), Iterations::Best)
+            .map_err(err)?;
+        Ok(self.shape(p.as_slice(), x.rows))
+    }
+
+    /// Predict the rows of `data` (no conversion: reads its `f32` values).
+    pub fn predict_data(&self, data: &GbdtData) -> Result<Prediction> {
+        let p = self.model.predict(&data.dm, Iterations::Best).map_err(err)?;
+        Ok(self.shape(p.as_slice(), data.n_rows()))
+    }
+
+    fn shape(&self, p: &[f32], rows: usize) -> Prediction {
+        match self.kind {
+            Kind::Binary => {
+                let mut out = Matrix::zeros(rows, 2);
+                for (i, &v) in p.iter().take(rows).enumerate() {
+                    let v = f64::from(v).clamp(0.0, 1.0);
+                    out.data[2 * i] = 1.0 - v;
+                    out.data[2 * i + 1] = v;
+                }
+                Prediction::Proba(out)
+            }
+            Kind::Multiclass(k) => {
+                // f32 softmax rows sum to 1 only within ~1e-7: renormalise in f64.
+                let mut data: Vec<f64> = p.iter().map(|&v| f64::from(v)).collect();
+                for row in data.chunks_mut(k.max(1)) {
+                    let z: f64 = row.iter().sum();
+                    if z > 0.0 {
+                        row.iter_mut().for_each(|v| *v /= z);
+                    }
+                }
+                Prediction::Proba(Matrix { data, rows, cols: k })
+            }
+            Kind::Regression(_) => Prediction::Values(p.iter().map(|&v| f64::from(v)).collect()),
+        }
+    }
+
+    /// Importance per feature column (0 for columns never split on).
+    pub fn importance(&self, kind: Importance) -> Vec<f64> {
+        let t = match kind {
+            Importance::Gain => ImportanceType::TotalGain,
+            Importance::Splits => ImportanceType::Weight,
+        };
+        let mut out = vec![0.0; self.model.n_features()];
+        for (j, v) in self.model.feature_importance(t) {
+            if let Some(o) = out.get_mut(j) {
+                *o = v;
+            }
+        }
+        out
+    }
+}
