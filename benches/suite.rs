@@ -1,4 +1,4 @@
-//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY]`.
+//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY] [--learners a,b | --exclude a,b]`.
 //!
 //! Runs automl on every dataset in `datasets/` and `../shared/datasets` (train.csv → test.csv),
 //! scores the test set exactly as `../shared/reference` does (binary: ROC AUC of the positive class
@@ -22,6 +22,7 @@ struct Opts {
     max_trials: Option<usize>,
     sampler: automl::samplers::SamplerKind,
     policy: automl::pruners::Policy,
+    learners: Option<Vec<String>>,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -33,6 +34,7 @@ fn parse_args() -> Result<Opts, String> {
         max_trials: None,
         sampler: automl::samplers::SamplerKind::default(),
         policy: automl::pruners::Policy::None,
+        learners: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -59,6 +61,17 @@ fn parse_args() -> Result<Opts, String> {
                     },
                     other => return Err(format!("--early-termination: none, asha or median, not {other}")),
                 }
+            }
+            "--learners" => o.learners = Some(val(&a)?.split(',').map(str::to_string).collect()),
+            "--exclude" => {
+                let skip: Vec<String> = val(&a)?.split(',').map(str::to_string).collect();
+                o.learners = Some(
+                    automl::learners::LEARNERS
+                        .iter()
+                        .filter(|l| !skip.iter().any(|s| s == *l))
+                        .map(|l| l.to_string())
+                        .collect(),
+                );
             }
             "--only" => o.only = Some(val(&a)?.split(',').map(str::to_string).collect()),
             "--bench" => {} // passed by cargo bench
@@ -177,6 +190,9 @@ fn main() {
             }
             if let Some(n) = o.max_trials {
                 b = b.max_trials(n);
+            }
+            if let Some(l) = &o.learners {
+                b = b.learners(l.iter().cloned());
             }
             let run = b.build().and_then(|a| a.fit(&data)).map_err(|e| e.to_string())?;
             let test = Table::read(&dir.join("test.csv")).map_err(|e| e.to_string())?;
