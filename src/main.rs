@@ -1212,7 +1212,7 @@ fn print_json(
         json!({
             "trial": r.id,
             "learner": r.config.learner,
-            "preprocessing": r.config.prep,
+            "preprocessing": r.config.prep_params(),
             "params": r.config.params,
             "status": r.status,
             "score": r.score,
@@ -1237,7 +1237,7 @@ fn print_json(
         "best": {
             "trial": run.best_trial,
             "learner": run.best.config.learner,
-            "preprocessing": run.best.config.prep,
+            "preprocessing": run.best.config.prep_params(),
             "params": run.best.config.params,
             "cv_score": run.best.cv_score,
             "cv_std": run.best.cv_std,

@@ -35,6 +35,17 @@ impl TrialConfig {
         }
     }
 
+    /// The preprocessing parameters as reported: `{encode: native}` for native learners.
+    pub fn prep_params(&self) -> Params {
+        if learners::native_input(&self.learner) {
+            let mut p = Params::default();
+            p.set("encode", crate::space::Value::Str("native".into()));
+            p
+        } else {
+            self.prep.clone()
+        }
+    }
+
     /// Short label of the preprocessing for leaderboards (`native` or e.g. `median+standard+onehot`).
     pub fn prep_label(&self) -> String {
         self.recipe().map(|p| p.label()).unwrap_or_default()

@@ -1297,3 +1297,74 @@ command = '''printf '%s\n' 'a  b' > 'out file.txt'; echo "{\"automl_metric\": \"
         "with shell = true, parameters reach the script only through the environment",
     );
 }
+
+#[test]
+fn gbdt_runs_on_raw_missing_values_and_categories_and_predicts_unseen_ones() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/titanic");
+    if !dir.join("train.csv").exists() {
+        eprintln!("skipped: ../shared/datasets/titanic not present");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (train, test) = (dir.join("train.csv"), dir.join("test.csv"));
+    let (train, test) = (train.to_str().unwrap(), test.to_str().unwrap());
+    let v = json_run(
+        &[
+            "run",
+            train,
+            "--target",
+            "survived",
+            "--learners",
+            "gbdt",
+            "--max-trials",
+            "25",
+            "--seed",
+            "3",
+            "--test",
+            test,
+            "--model-out",
+            "m.automl",
+            "--json",
+        ],
+        d,
+    );
+    for t in v["leaderboard"].as_array().unwrap() {
+        assert_eq!(t["learner"], "gbdt");
+        assert_eq!(t["preprocessing"]["encode"], "native", "{t}");
+    }
+    let auc = v["test"]["roc_auc"].as_f64().unwrap();
+    assert!(auc >= 0.85, "titanic test AUC {auc}");
+    // Unseen categories, a missing age and an unseen numeric range all predict.
+    let text = std::fs::read_to_string(test).unwrap();
+    let header = text.lines().next().unwrap();
+    let cols: Vec<&str> = header.split(',').collect();
+    let row: Vec<&str> = cols
+        .iter()
+        .map(|c| match *c {
+            "pclass" => "9th",
+            "sex" => "unknown",
+            "age" => "",
+            "sibsp" => "42",
+            "parch" => "7",
+            "survived" => "yes",
+            _ => "1",
+        })
+        .collect();
+    let odd = write(d, "odd.csv", &format!("{header}\n{}\n", row.join(",")));
+    let (ok, _, err) = exec(
+        &["predict", "--model", "m.automl", "--data", &odd, "--out", "p.csv"],
+        d,
+    );
+    assert!(ok, "{err}");
+    let p = std::fs::read_to_string(d.join("p.csv")).unwrap();
+    let probs: f64 = p
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(|x| x.parse::<f64>().unwrap())
+        .sum();
+    assert!((probs - 1.0).abs() < 1e-9, "{p}");
+}

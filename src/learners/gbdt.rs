@@ -920,6 +920,80 @@ mod tests {
     }
 
     #[test]
+    fn rounds_report_to_a_sweep_whose_policy_stops_bad_trials_mid_boosting() {
+        use crate::pruners::Policy;
+        use crate::samplers::SamplerKind;
+        use crate::space::{ParamSpec, SearchSpace};
+        use crate::sweep::{Limits, Sweep, TrialError, TrialState};
+        let (x, y) = noisy_regression(1500);
+        let all = GbdtData::new(&x, &[false; 4]).unwrap();
+        let (tr, va): (Vec<usize>, Vec<usize>) = (0..1500).partition(|i| i % 5 != 0);
+        let (train_rows, valid_rows) = (all.rows(&tr).unwrap(), all.rows(&va).unwrap());
+        let ytr: Vec<f64> = tr.iter().map(|&i| y[i]).collect();
+        let yva: Vec<f64> = va.iter().map(|&i| y[i]).collect();
+        let space = SearchSpace::new().add("learning_rate", ParamSpec::loguniform(0.001, 0.5));
+        let sweep = Sweep::builder(space)
+            .sampler(SamplerKind::Random)
+            .policy(Policy::SuccessiveHalving {
+                min_resource: 4,
+                reduction_factor: 2,
+            })
+            .seed(1)
+            .jobs(2)
+            .build()
+            .unwrap();
+        let result = sweep
+            .optimize(
+                |t| {
+                    let p = GbdtParams {
+                        n_estimators: 64,
+                        learning_rate: t.float("learning_rate")?,
+                        ..GbdtParams::default()
+                    };
+                    let fit = Fit {
+                        data: &train_rows,
+                        y: Y::Values(&ytr),
+                        valid: Some((&valid_rows, Y::Values(&yva))),
+                    };
+                    let (mut stop, mut last) = (None, f64::INFINITY);
+                    train(&p, fit, t.seed(), &mut |r| {
+                        last = r.valid_loss.unwrap_or(f64::INFINITY);
+                        match t.report(r.round as i64, last) {
+                            Ok(()) => true,
+                            Err(s) => {
+                                stop = Some(s);
+                                false
+                            }
+                        }
+                    })
+                    .map_err(|e| TrialError::Failed(e.to_string()))?;
+                    match stop {
+                        Some(s) => Err(s.into()),
+                        None => Ok(last),
+                    }
+                },
+                Limits {
+                    max_trials: Some(16),
+                    ..Limits::default()
+                },
+            )
+            .unwrap();
+        let pruned: Vec<_> = result
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Pruned)
+            .collect();
+        assert!(pruned.len() >= 4, "{} pruned", pruned.len());
+        assert!(
+            pruned.iter().all(|t| t.steps.len() < 64),
+            "pruned trials stopped boosting early"
+        );
+        let best = result.best().unwrap();
+        assert_eq!(best.state, TrialState::Completed);
+        assert_eq!(best.steps.len(), 64, "one report per round");
+    }
+
+    #[test]
     fn bad_parameters_are_named() {
         for (name, v) in [
             ("learning_rate", Value::Float(0.0)),
