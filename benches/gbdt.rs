@@ -176,8 +176,9 @@ fn score(s: &Set, pred: &Prediction) -> f64 {
 }
 
 fn run(s: &Set, variant: &str, params: &GbdtParams, repeat: usize) -> Result<serde_json::Value, String> {
+    let threads = std::env::var("GBDT_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
+        .num_threads(threads)
         .build()
         .map_err(|e| e.to_string())?;
     let classes: Vec<usize> = s.y_train.iter().map(|&y| usize::from(y > 0.5)).collect();

@@ -10,8 +10,13 @@
 //! fold views, `min_child_samples` (a row count per child: a hessian sum under squared error, else
 //! hessboost's split groups with one group per row, which is exact but measured 2–6× slower, so
 //! the search space tunes `min_child_weight` instead), the internal early-stopping split, cooperative cancellation and the
-//! per-round [`Round`] callback, and the thread policy: training runs on the caller's rayon pool,
-//! so the trials of a sweep share its `--jobs` threads instead of each starting its own.
+//! per-round [`Round`] callback, and the thread policy: training runs on the caller's rayon pool.
+//! A sweep runs every trial inside one pool of `--jobs` threads, so parallel trials share those
+//! threads by work stealing (no oversubscription) and a trial left alone, or the final refit, gets
+//! them all. Measured against one private thread per trial (`threads: Some(1)`, a pool per
+//! training): the shared pool ran 11 % more trials on telco_churn (324 vs 292 in 20 s) and 19 %
+//! more on titanic (1233 vs 1033 in 15 s), 2 jobs. A single training on small data is another
+//! matter: telco_churn alone trains 11 % faster on 1 thread than on 2.
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -79,6 +84,8 @@ pub struct GbdtParams {
     pub loss: RegressionLoss,
     /// Stop after this many rounds without improvement on an internal validation split (0 = off).
     pub early_stopping_rounds: usize,
+    /// Threads for one training: `None` runs on the caller's rayon pool (all its threads).
+    pub threads: Option<usize>,
 }
 
 impl Default for GbdtParams {
@@ -98,6 +105,7 @@ impl Default for GbdtParams {
             max_bin: 255,
             loss: RegressionLoss::L2,
             early_stopping_rounds: 0,
+            threads: None,
         }
     }
 }
@@ -156,6 +164,7 @@ impl GbdtParams {
             max_bin: count("max_bin", d.max_bin, 2, 255)?,
             loss,
             early_stopping_rounds: count("early_stopping_rounds", 0, 0, 100_000)?,
+            threads: None,
         };
         Ok(params)
     }
@@ -175,6 +184,9 @@ impl GbdtParams {
             // hessboost counts the missing-value bin apart; 255 value bins + missing fit a u8.
             .max_bin(self.max_bin)
             .seed(seed);
+        if let Some(n) = self.threads {
+            b = b.nthread(n.max(1));
+        }
         b = if self.max_depth == 0 {
             b.unlimited_depth()
         } else {
