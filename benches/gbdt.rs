@@ -176,7 +176,10 @@ fn score(s: &Set, pred: &Prediction) -> f64 {
 }
 
 fn run(s: &Set, variant: &str, params: &GbdtParams, repeat: usize) -> Result<serde_json::Value, String> {
-    let threads = std::env::var("GBDT_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let threads = std::env::var("GBDT_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()

@@ -99,6 +99,9 @@ struct SweepArgs {
     /// Leaderboard rows to print.
     #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
+    /// Write a self-contained HTML report of the sweep to FILE (needs the workspace).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_store")]
+    report: Option<PathBuf>,
     /// Print a JSON summary on stdout instead of tables.
     #[arg(long)]
     json: bool,
@@ -204,7 +207,8 @@ struct LeaderboardArgs {
     /// Completed trials to show (failed, pruned and other trials are summarised).
     #[arg(long, default_value_t = 20, value_name = "N")]
     top: usize,
-    /// table, md, csv or json (json lists every trial; schema in src/report.rs).
+    /// table, md, csv, json (every trial; schema in src/report/mod.rs) or html (a self-contained
+    /// page with charts and, for `automl run` runs, data profile and best-model diagnostics).
     #[arg(long, default_value = "table", value_name = "FORMAT")]
     format: String,
     /// Write the report to this file instead of standard output.
@@ -233,14 +237,10 @@ fn leaderboard_cmd(a: LeaderboardArgs) -> Result<()> {
             }
             format!("{t}\n{}\n", lb.summary())
         }
-        "html" => {
-            return Err(Error::Config(
-                "--format html is not available yet (table, md, csv, json)".into(),
-            ))
-        }
+        "html" => automl::report::Report::load(w.store.as_ref(), &a.which, Some(&w.root))?.html(),
         o => {
             return Err(Error::Config(format!(
-                "unknown format '{o}' (table, md, csv, json)"
+                "unknown format '{o}' (table, md, csv, json, html)"
             )))
         }
     };
@@ -340,6 +340,11 @@ struct RunArgs {
     /// Where to save the best model.
     #[arg(long, value_name = "FILE", default_value = "model.automl")]
     model_out: PathBuf,
+    /// Write a self-contained HTML report of the run to FILE (summary, data profile, leaderboard,
+    /// charts, diagnostics of the best model); `automl leaderboard RUN --format html` renders it
+    /// again later from the workspace.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Leaderboard rows to print.
     #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
@@ -742,6 +747,31 @@ fn run(a: RunArgs) -> Result<()> {
             registered = Some(format!("{name}:{v}"));
         }
     }
+    // The report's insight (summary, data profile, best-model diagnostics: one extra fit), kept
+    // beside the run so `automl leaderboard RUN --format html` can render it later.
+    if workspace.is_some() || a.report.is_some() {
+        let t0 = std::time::Instant::now();
+        let report = automl::report::Report::of(&run, &data);
+        if let (Some(ws), Some(id), Some(insight)) = (&workspace, run.run_id, &report.insight) {
+            let path = ws.artifact_dir(id)?.join("insight.json");
+            let text = serde_json::to_string(insight).map_err(|e| Error::Config(e.to_string()))?;
+            write_atomic(&path, text.as_bytes())?;
+            ws.store
+                .add_artifact(id, "insight", &format!("artifacts/{id}/insight.json"))?;
+        }
+        if let Some(path) = &a.report {
+            let html = report.html();
+            write_atomic(path, html.as_bytes())?;
+            if !a.quiet && !a.json {
+                eprintln!(
+                    "report written to {} ({} KB, {:.2}s)",
+                    path.display(),
+                    html.len().div_ceil(1024),
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
     // Predict and score with the model decoded from the bytes just saved (not re-read from a path
     // another process may overwrite), so `automl predict` gives identical output.
     let model = ModelFile::from_bytes(&run.best.to_bytes()?, &a.model_out)?;
@@ -983,6 +1013,13 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
         _ => sweep.optimize_with(objective, job.limits, &progress)?,
     };
     progress.bar.finish_and_clear();
+    if let (Some(path), Some(ws), Some(id)) = (&a.report, &workspace, run_id) {
+        let html = automl::report::Report::load(ws.store.as_ref(), &id.to_string(), Some(&ws.root))?.html();
+        write_atomic(path, html.as_bytes())?;
+        if !a.quiet && !a.json {
+            eprintln!("report written to {}", path.display());
+        }
+    }
     let mut order: Vec<&TrialRecord> = out.ranked();
     order.extend(out.trials.iter().filter(|t| t.state != TrialState::Completed));
     if a.json {

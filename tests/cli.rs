@@ -1159,30 +1159,34 @@ fn mask_timings(text: &str, sep: char) -> String {
         .join("\n")
 }
 
+/// The fixed-seed penguins run behind the golden leaderboards and the HTML report test.
+fn fixed_penguins_run(d: &Path, extra: &[&str]) {
+    let tr = data("penguins", "train.csv");
+    let mut args = vec![
+        "run",
+        tr.to_str().unwrap(),
+        "--target",
+        "species",
+        "--max-trials",
+        "30",
+        "--seed",
+        "42",
+        "--jobs",
+        "2",
+        "--early-termination",
+        "median",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    let (ok, _, err) = exec(&args, d);
+    assert!(ok, "{err}");
+}
+
 #[test]
 fn leaderboard_reports_match_their_golden_files() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let tr = data("penguins", "train.csv");
-    let (ok, _, err) = exec(
-        &[
-            "run",
-            tr.to_str().unwrap(),
-            "--target",
-            "species",
-            "--max-trials",
-            "30",
-            "--seed",
-            "42",
-            "--jobs",
-            "2",
-            "--early-termination",
-            "median",
-            "-q",
-        ],
-        d,
-    );
-    assert!(ok, "{err}");
+    fixed_penguins_run(d, &[]);
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let check = |name: &str, got: String| {
         let path = golden.join(name);
@@ -1220,6 +1224,8 @@ fn leaderboard_reports_match_their_golden_files() {
     for r in v["rows"].as_array_mut().unwrap() {
         r["fit_secs"] = Value::Null;
         r["predict_secs"] = Value::Null;
+        r["started_secs"] = Value::Null;
+        r["secs"] = Value::Null;
     }
     check("leaderboard.json", serde_json::to_string_pretty(&v).unwrap());
     fails_with(
@@ -1367,4 +1373,134 @@ fn gbdt_runs_on_raw_missing_values_and_categories_and_predicts_unseen_ones() {
         .map(|x| x.parse::<f64>().unwrap())
         .sum();
     assert!((probs - 1.0).abs() < 1e-9, "{p}");
+}
+
+/// A headless Chromium (or Chrome) binary, if one is installed.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for name in [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ] {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn headless(browser: &Path, extra: &[&str], page: &Path, dir: &Path) -> (bool, String, String) {
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--hide-scrollbars",
+        ])
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .env("HOME", dir)
+        .current_dir(dir)
+        .output()
+        .expect("browser runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium_without_errors() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromium for the HTML report test (.ci/run installs it)"
+        );
+        eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fixed_penguins_run(d, &["--report", "report.html"]);
+    let page = d.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(
+        html.matches("http").count(),
+        html.matches("http://www.w3.org/2000/svg").count(),
+        "no link leaves the file except the SVG namespace"
+    );
+    assert!(
+        !html.contains("<script src") && !html.contains("<link "),
+        "the report loads nothing"
+    );
+    // The same report renders again from the workspace.
+    let (ok, again, err) = exec(&["leaderboard", "1", "--format", "html"], d);
+    assert!(ok, "{err}");
+    assert!(again.contains("Confusion matrix") && again.contains("Data profile"));
+
+    let (ok, dom, err) = headless(&browser, &["--dump-dom"], &page, d);
+    assert!(ok, "chromium failed: {err}");
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the report's script did not finish: {err}"
+    );
+    if let Some(i) = dom.find("data-js-error=\"") {
+        panic!("JavaScript error: {}", &dom[i..(i + 200).min(dom.len())]);
+    }
+    let completed = dom.matches("data-trial=").count();
+    let lb = std::fs::read_to_string(golden_dir().join("leaderboard.md")).unwrap();
+    let expected: usize = lb
+        .lines()
+        .last()
+        .and_then(|l| l.split(", ").next())
+        .and_then(|l| l.split(": ").nth(1))
+        .and_then(|n| n.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(completed, expected, "one leaderboard row per completed trial");
+    for section in [
+        "Run summary",
+        "Data profile",
+        "Leaderboard",
+        "Optimization history",
+        "Best score per learner",
+        "Hyperparameters",
+        "Confusion matrix",
+        "ROC curve",
+        "Permutation feature importance",
+    ] {
+        assert!(dom.contains(section), "missing section {section}");
+    }
+
+    let shot = d.join("shot.png");
+    let arg = format!("--screenshot={}", shot.display());
+    let (ok, _, err) = headless(&browser, &[&arg, "--window-size=1280,2400"], &page, d);
+    assert!(ok && shot.exists(), "no screenshot: {err}");
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = info.color_type.samples();
+    let pixels = &buf[..info.buffer_size()];
+    let background = &pixels[..3];
+    let differing = pixels.chunks(px).filter(|p| p[..3] != *background).count();
+    let share = differing as f64 / (pixels.len() / px) as f64;
+    assert!(
+        share > 0.05,
+        "screenshot looks blank: {:.1}% of pixels differ from the corner",
+        share * 100.0
+    );
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }

@@ -6,7 +6,14 @@
 //! `rows` (completed trials best first, then the others), each row: `rank` (null unless
 //! completed), `run`, `trial`, `learner` (null for sweeps of a program), `preprocessing`,
 //! `params` (object), `score`, `std`, `metrics` (object of secondary metrics), `fit_secs`,
-//! `predict_secs`, `status`, `error`.
+//! `predict_secs`, `status`, `error`, `started_secs` (seconds after the run started, when
+//! known), `secs` (the trial's wall seconds, when known).
+//!
+//! [`html`] renders a [`Report`] (a leaderboard plus [`insight::RunInsight`]) as one
+//! self-contained HTML file.
+
+pub mod html;
+pub mod insight;
 
 use std::collections::BTreeMap;
 
@@ -47,6 +54,28 @@ pub struct Row {
     pub status: String,
     /// Error of a failed trial.
     pub error: Option<String>,
+    /// Seconds after its run started when the trial began.
+    pub started_secs: Option<f64>,
+    /// Wall seconds the trial took.
+    pub secs: Option<f64>,
+}
+
+impl Row {
+    /// Hyperparameters as `name=value` pairs, space-separated, floats shortened.
+    pub fn params_text(&self) -> String {
+        self.params
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                serde_json::Value::Number(n) => match n.as_f64() {
+                    Some(x) if n.is_f64() => format!("{k}={}", crate::space::Value::Float(x)),
+                    _ => format!("{k}={n}"),
+                },
+                v => format!("{k}={v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// A leaderboard of one run or of every run of an experiment.
@@ -171,10 +200,130 @@ fn row_of(store: &dyn Store, parent: &RunRecord, kid: &RunRecord, metric: &str) 
         predict_secs: f("predict_secs"),
         status: kid.status.name().to_string(),
         error: kid.error.clone(),
+        started_secs: Some((kid.started - parent.started).max(0.0)),
+        secs: kid.ended.map(|e| (e - kid.started).max(0.0)),
     })
 }
 
+/// A leaderboard and, when known, the run's insight: what the HTML report renders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Title shown at the top.
+    pub title: String,
+    /// The trials.
+    pub leaderboard: Leaderboard,
+    /// Summary, data profile and diagnostics (absent for program sweeps and old runs).
+    pub insight: Option<insight::RunInsight>,
+}
+
+impl Report {
+    /// The report of a run just finished in this process (the library path): `data` is what it
+    /// trained on. Computes the diagnostics (one extra fit of the best configuration).
+    pub fn of(summary: &crate::automl::RunSummary, data: &crate::Dataset) -> Report {
+        Report {
+            title: format!("automl run: {} ({})", data.schema.target, summary.task.name()),
+            leaderboard: Leaderboard::from_summary(summary),
+            insight: Some(insight::RunInsight::of(summary, data)),
+        }
+    }
+
+    /// The report of a recorded run or experiment, with the insight saved beside the run
+    /// (`artifacts/<run>/insight.json`) when there is one.
+    pub fn load(store: &dyn Store, which: &str, workspace: Option<&std::path::Path>) -> Result<Report> {
+        let leaderboard = Leaderboard::load(store, which)?;
+        let mut insight = None;
+        if let (Some(root), [one]) = (workspace, leaderboard.runs.as_slice()) {
+            let run = store.run(*one)?;
+            if let Some((_, rel)) = run.artifacts.iter().find(|(n, _)| n == "insight") {
+                let path = root.join(rel);
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                insight = Some(serde_json::from_str(&text).map_err(|e| Error::Parse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?);
+            }
+        }
+        Ok(Report {
+            title: format!("automl leaderboard: {}", leaderboard.source),
+            leaderboard,
+            insight,
+        })
+    }
+
+    /// The report as one self-contained HTML page.
+    pub fn html(&self) -> String {
+        html::render(self)
+    }
+}
+
 impl Leaderboard {
+    /// The leaderboard of a run just finished in this process.
+    pub fn from_summary(summary: &crate::automl::RunSummary) -> Leaderboard {
+        let metric = summary.metric;
+        let run = summary.run_id.unwrap_or(0);
+        let row = |t: &crate::trials::TrialResult, rank: Option<usize>| Row {
+            rank,
+            run,
+            trial: t.id as i64,
+            learner: Some(t.config.learner.clone()),
+            preprocessing: t.config.prep_label(),
+            params: t
+                .config
+                .params
+                .0
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+                .collect(),
+            score: t.score,
+            std: t.std,
+            metrics: t
+                .metrics
+                .iter()
+                .filter(|(k, _)| k.as_str() != metric.name())
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            fit_secs: Some(t.fit_secs),
+            predict_secs: Some(t.predict_secs),
+            status: t.status.name().to_string(),
+            error: t.error.clone(),
+            started_secs: Some(t.started_secs),
+            secs: Some(t.fit_secs + t.predict_secs),
+        };
+        let ranked = summary.leaderboard();
+        let mut rows: Vec<Row> = ranked
+            .iter()
+            .enumerate()
+            .map(|(i, t)| row(t, Some(i + 1)))
+            .collect();
+        let ranked_ids: std::collections::BTreeSet<usize> = ranked.iter().map(|t| t.id).collect();
+        rows.extend(
+            summary
+                .trials
+                .iter()
+                .filter(|t| !ranked_ids.contains(&t.id))
+                .map(|t| row(t, None)),
+        );
+        let mut counts = BTreeMap::new();
+        for r in &rows {
+            *counts.entry(r.status.clone()).or_insert(0) += 1;
+        }
+        Leaderboard {
+            schema: "automl-leaderboard",
+            version: SCHEMA_VERSION,
+            source: summary.run_id.map_or("this run".into(), |id| format!("run {id}")),
+            runs: summary.run_id.into_iter().collect(),
+            metric: metric.name().to_string(),
+            goal: if metric.higher_is_better() {
+                "maximize"
+            } else {
+                "minimize"
+            }
+            .into(),
+            counts,
+            rows,
+        }
+    }
+
     /// The leaderboard of run `which` (a number) or of every top-level run of experiment `which`.
     pub fn load(store: &dyn Store, which: &str) -> Result<Leaderboard> {
         let (source, parents) = match which.parse::<RunId>() {
@@ -288,18 +437,6 @@ impl Leaderboard {
             .shown(top)
             .into_iter()
             .map(|r| {
-                let params: Vec<String> = r
-                    .params
-                    .iter()
-                    .map(|(k, v)| match v {
-                        serde_json::Value::String(s) => format!("{k}={s}"),
-                        serde_json::Value::Number(n) => match n.as_f64() {
-                            Some(x) if n.is_f64() => format!("{k}={}", crate::space::Value::Float(x)),
-                            _ => format!("{k}={n}"),
-                        },
-                        v => format!("{k}={v}"),
-                    })
-                    .collect();
                 let score = match (r.score, r.std) {
                     (Some(s), Some(d)) => format!("{s:.4} ± {d:.4}"),
                     (Some(s), None) => format!("{s:.4}"),
@@ -311,7 +448,7 @@ impl Leaderboard {
                     r.trial.to_string(),
                     r.learner.clone().unwrap_or_default(),
                     r.preprocessing.clone(),
-                    params.join(" "),
+                    r.params_text(),
                     score,
                 ];
                 row.extend(secondary.iter().map(|m| num(r.metrics.get(m).copied(), 4)));
