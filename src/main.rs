@@ -747,11 +747,12 @@ fn run(a: RunArgs) -> Result<()> {
             registered = Some(format!("{name}:{v}"));
         }
     }
-    // The report's insight (summary, data profile, best-model diagnostics: one extra fit), kept
-    // beside the run so `automl leaderboard RUN --format html` can render it later.
+    // The report's insight (summary, data profile; with --report also the best-model
+    // diagnostics, one extra fit), kept beside the run so `automl leaderboard RUN --format html`
+    // can render it later.
     if workspace.is_some() || a.report.is_some() {
         let t0 = std::time::Instant::now();
-        let report = automl::report::Report::of(&run, &data);
+        let report = automl::report::Report::of_run(&run, &data, a.report.is_some());
         if let (Some(ws), Some(id), Some(insight)) = (&workspace, run.run_id, &report.insight) {
             let path = ws.artifact_dir(id)?.join("insight.json");
             let text = serde_json::to_string(insight).map_err(|e| Error::Config(e.to_string()))?;

@@ -17,6 +17,8 @@ use super::{Report, Row};
 const MAX_ROWS: usize = 200;
 /// Rows shown before "show all".
 const FIRST_ROWS: usize = 20;
+/// Most dots in the history chart (scatters get half).
+const MAX_DOTS: usize = 800;
 /// Hyperparameter scatters drawn.
 const MAX_SCATTERS: usize = 6;
 
@@ -556,7 +558,19 @@ fn history_section(r: &Report) -> String {
         }
         best.push((end(row), cur.unwrap_or(v)));
     }
-    for row in &done {
+    // Dots: every trial that improved the best, plus an even sample of the others.
+    let improving: std::collections::BTreeSet<i64> = done
+        .iter()
+        .zip(&best)
+        .enumerate()
+        .filter(|(i, (r, b))| *i == 0 || r.score == Some(b.1) && best[*i - 1].1 != b.1)
+        .map(|(_, (r, _))| r.trial)
+        .collect();
+    let every = done.len().div_ceil(MAX_DOTS).max(1);
+    for (i, row) in done.iter().enumerate() {
+        if i % every != 0 && !improving.contains(&row.trial) {
+            continue;
+        }
         let l = row.learner.clone().unwrap_or_else(|| "trial".into());
         let c = colors.get(&l).copied().unwrap_or("#888");
         plot.point(
@@ -569,7 +583,8 @@ fn history_section(r: &Report) -> String {
     }
     plot.line(&best, "#222", false, true);
     let body = format!(
-        "<p class=\"muted\">Each dot is a completed trial; the black line is the best score so far.</p>{}{}",
+        "<p class=\"muted\">Each dot is a completed trial{}; the black line is the best score so far.</p>{}{}",
+        if every > 1 { format!(" (every trial that improved the best, and 1 in {every} of the others)") } else { String::new() },
         plot.finish(),
         legend(&colors)
     );
@@ -640,11 +655,13 @@ fn hyper_section(r: &Report) -> String {
             Some((l, p)) => (Some(l), p),
             None => (None, name.as_str()),
         };
-        let pts: Vec<(f64, f64, &Row)> = done
+        let all: Vec<(f64, f64, &Row)> = done
             .iter()
             .filter(|r| learner.is_none_or(|l| r.learner.as_deref() == Some(l)))
             .filter_map(|r| Some((r.params.get(param)?.as_f64()?, r.score?, *r)))
             .collect();
+        let every = all.len().div_ceil(MAX_DOTS / 2).max(1);
+        let pts: Vec<(f64, f64, &Row)> = all.into_iter().step_by(every).collect();
         if pts.len() < 3 {
             continue;
         }
@@ -878,8 +895,15 @@ pub fn render(report: &Report) -> String {
         html.push_str(&per_learner_section(report));
     }
     html.push_str(&hyper_section(report));
-    if let Some(d) = insight.and_then(|i| i.diagnostics.as_ref()) {
-        html.push_str(&diagnostics_section(d, lb.goal == "maximize"));
+    match insight.map(|i| i.diagnostics.as_ref()) {
+        Some(Some(d)) => html.push_str(&diagnostics_section(d, lb.goal == "maximize")),
+        Some(None) => html.push_str(&section(
+            "best-model",
+            "Best model on validation rows",
+            "<p class=\"muted\">Not computed for this run: diagnostics cost one more fit, so \
+             <code>automl run</code> computes them with <code>--report FILE</code>.</p>",
+        )),
+        None => {}
     }
     let _ = writeln!(
         html,

@@ -342,16 +342,23 @@ pub fn diagnose(summary: &RunSummary, data: &Dataset) -> Result<Diagnostics> {
 }
 
 impl RunInsight {
-    /// The insight of a finished run of `data`; diagnostics that fail become a warning.
+    /// The insight of a finished run of `data`, diagnostics included (one extra fit of the best
+    /// configuration); diagnostics that fail become a warning.
     pub fn of(summary: &RunSummary, data: &Dataset) -> RunInsight {
-        let mut warnings = summary.warnings.clone();
-        let diagnostics = match diagnose(summary, data) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                warnings.push(format!("diagnostics of the best model unavailable: {e}"));
-                None
-            }
-        };
+        let mut insight = RunInsight::summary_only(summary, data);
+        match diagnose(summary, data) {
+            Ok(d) => insight.diagnostics = Some(d),
+            Err(e) => insight
+                .warnings
+                .push(format!("diagnostics of the best model unavailable: {e}")),
+        }
+        insight
+    }
+
+    /// The summary and data profile only: no extra fit (what a run without `--report` keeps).
+    pub fn summary_only(summary: &RunSummary, data: &Dataset) -> RunInsight {
+        let warnings = summary.warnings.clone();
+        let diagnostics = None;
         let n_used = data.schema.used().count();
         let mut facts = vec![
             (

@@ -220,10 +220,21 @@ impl Report {
     /// The report of a run just finished in this process (the library path): `data` is what it
     /// trained on. Computes the diagnostics (one extra fit of the best configuration).
     pub fn of(summary: &crate::automl::RunSummary, data: &crate::Dataset) -> Report {
+        Report::of_run(summary, data, true)
+    }
+
+    /// As [`Report::of`], with the best-model diagnostics only when `diagnostics` is set (they
+    /// cost one more fit of the best configuration and one prediction per feature).
+    pub fn of_run(summary: &crate::automl::RunSummary, data: &crate::Dataset, diagnostics: bool) -> Report {
+        let insight = if diagnostics {
+            insight::RunInsight::of(summary, data)
+        } else {
+            insight::RunInsight::summary_only(summary, data)
+        };
         Report {
             title: format!("automl run: {} ({})", data.schema.target, summary.task.name()),
             leaderboard: Leaderboard::from_summary(summary),
-            insight: Some(insight::RunInsight::of(summary, data)),
+            insight: Some(insight),
         }
     }
 
