@@ -872,6 +872,8 @@ fn sweep_json(spec: &Path, d: &Path) -> Value {
             "--json",
             "--artifacts",
             d.join("art").to_str().unwrap(),
+            "--report",
+            "sweep.html",
         ],
         d,
     );
@@ -903,6 +905,13 @@ fn sweep_grid_finds_the_known_best_and_passes_values_literally() {
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sweep/grid.toml");
     let v = sweep_json(&spec, d);
     assert_eq!(v["trials"], 9);
+    // The sweep's HTML report lists the 9 trials with their settings.
+    let html = std::fs::read_to_string(d.join("sweep.html")).unwrap();
+    assert_eq!(html.matches("data-trial=").count(), 9);
+    assert!(
+        html.contains("<th>sampler</th><td>grid</td>"),
+        "settings in the summary"
+    );
     assert_eq!(v["completed"], 9);
     assert_eq!(v["best"]["params"]["lr"], 0.01);
     assert_eq!(v["best"]["params"]["layers"], 3);

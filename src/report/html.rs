@@ -314,8 +314,10 @@ fn summary_section(r: &Report, insight: Option<&RunInsight>) -> String {
     let lb = &r.leaderboard;
     let mut rows: Vec<(String, String)> = match insight {
         Some(i) => i.summary.clone(),
+        None if !r.facts.is_empty() => r.facts.clone(),
         None => vec![("source".into(), lb.source.clone())],
     };
+    rows.retain(|(k, _)| k != "primary metric");
     rows.push(("primary metric".into(), format!("{} ({})", lb.metric, lb.goal)));
     let counts: Vec<String> = lb.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     rows.push(("trial outcomes".into(), counts.join(", ")));

@@ -214,6 +214,8 @@ pub struct Report {
     pub leaderboard: Leaderboard,
     /// Summary, data profile and diagnostics (absent for program sweeps and old runs).
     pub insight: Option<insight::RunInsight>,
+    /// Facts shown when there is no insight: the recorded run's settings.
+    pub facts: Vec<(String, String)>,
 }
 
 impl Report {
@@ -235,6 +237,7 @@ impl Report {
             title: format!("automl run: {} ({})", data.schema.target, summary.task.name()),
             leaderboard: Leaderboard::from_summary(summary),
             insight: Some(insight),
+            facts: Vec::new(),
         }
     }
 
@@ -243,6 +246,24 @@ impl Report {
     pub fn load(store: &dyn Store, which: &str, workspace: Option<&std::path::Path>) -> Result<Report> {
         let leaderboard = Leaderboard::load(store, which)?;
         let mut insight = None;
+        let mut facts = Vec::new();
+        if let [one] = leaderboard.runs.as_slice() {
+            let run = store.run(*one)?;
+            facts.push(("run".to_string(), format!("{} ({})", run.id, run.name)));
+            facts.push(("experiment".to_string(), run.experiment.clone()));
+            facts.push(("status".to_string(), run.status.name().to_string()));
+            if let Some(end) = run.ended {
+                facts.push(("duration".to_string(), format!("{:.1} s", end - run.started)));
+            }
+            for (k, v) in &run.params {
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => v.to_string(),
+                    _ => continue,
+                };
+                facts.push((k.replace('_', " "), text));
+            }
+        }
         if let (Some(root), [one]) = (workspace, leaderboard.runs.as_slice()) {
             let run = store.run(*one)?;
             if let Some((_, rel)) = run.artifacts.iter().find(|(n, _)| n == "insight") {
@@ -258,6 +279,7 @@ impl Report {
             title: format!("automl leaderboard: {}", leaderboard.source),
             leaderboard,
             insight,
+            facts,
         })
     }
 
