@@ -108,16 +108,20 @@ impl PrepConfig {
                 )))
             }
         };
-        let encode = match p.str_or("encode", "onehot")? {
-            "onehot" => Encode::Onehot,
-            "ordinal" => Encode::Ordinal,
-            "native" => Encode::Native,
-            o => {
-                return Err(Error::Config(format!(
-                    "encode: unknown value '{o}' (onehot, ordinal, native)"
-                )))
-            }
-        };
+        let encode =
+            match p.str_or("encode", "onehot")? {
+                "onehot" => Encode::Onehot,
+                "ordinal" => Encode::Ordinal,
+                "native" => return Err(Error::Config(
+                    "encode: 'native' is the raw input of gbdt, not a searchable encoding (onehot, ordinal)"
+                        .into(),
+                )),
+                o => {
+                    return Err(Error::Config(format!(
+                        "encode: unknown value '{o}' (onehot, ordinal)"
+                    )))
+                }
+            };
         let max_categories = p.int_or("max_categories", d.max_categories as i64)?;
         if max_categories < 1 {
             return Err(Error::Config("max_categories must be at least 1".into()));

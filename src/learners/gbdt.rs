@@ -340,10 +340,11 @@ impl GbdtData {
         self.dm.n_cols()
     }
 
-    fn labelled(&self, y: &Y) -> Result<DMatrix> {
+    /// This data with labels; real targets become `(v - shift) / scale`.
+    fn labelled(&self, y: &Y, shift: f64, scale: f64) -> Result<DMatrix> {
         let labels: Vec<f32> = match y {
             Y::Classes(c, _) => c.iter().map(|&c| c as f32).collect(),
-            Y::Values(v) => v.iter().map(|&v| v as f32).collect(),
+            Y::Values(v) => v.iter().map(|&v| ((v - shift) / scale) as f32).collect(),
         };
         if labels.len() != self.n_rows() {
             return Err(err(format!(
@@ -383,12 +384,18 @@ pub struct Fit<'a> {
 pub struct GbdtModel {
     model: BoostedModel,
     kind: Kind,
+    /// Regression targets are boosted standardised, `(y - shift) / scale`, so large values keep
+    /// their precision in hessboost's `f32` labels and leaves; predictions are mapped back.
+    shift: f64,
+    scale: f64,
 }
 
 /// The model-file form: hessboost's own compressed, checksummed binary encoding.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     kind: Kind,
+    shift: f64,
+    scale: f64,
     bytes: Vec<u8>,
 }
 
@@ -398,6 +405,8 @@ impl From<GbdtModel> for Stored {
         // payload then fails loudly at load time instead of writing a corrupt file silently.
         Stored {
             kind: m.kind,
+            shift: m.shift,
+            scale: m.scale,
             bytes: m.model.encode(ModelFormat::Binary).unwrap_or_default(),
         }
     }
@@ -408,7 +417,15 @@ impl TryFrom<Stored> for GbdtModel {
     fn try_from(s: Stored) -> std::result::Result<GbdtModel, String> {
         let model =
             BoostedModel::decode(&s.bytes, ModelFormat::Binary).map_err(|e| format!("gbdt model: {e}"))?;
-        Ok(GbdtModel { model, kind: s.kind })
+        if !(s.shift.is_finite() && s.scale.is_finite() && s.scale > 0.0) {
+            return Err("gbdt model: bad target scaling".into());
+        }
+        Ok(GbdtModel {
+            model,
+            kind: s.kind,
+            shift: s.shift,
+            scale: s.scale,
+        })
     }
 }
 
@@ -457,8 +474,19 @@ fn train_from(
             return Err(err(format!("cannot continue a {:?} model as {kind:?}", m.kind)));
         }
     }
+    // Standardise real targets (a continued model keeps its scaling).
+    let (shift, scale) = match (init, &fit.y) {
+        (Some(m), _) => (m.shift, m.scale),
+        (None, Y::Values(v)) => standardisation(v),
+        (None, Y::Classes(..)) => (0.0, 1.0),
+    };
+    let kind = match kind {
+        Kind::Regression(RegressionLoss::Huber(d)) => Kind::Regression(RegressionLoss::Huber(d / scale)),
+        k => k,
+    };
     let tp = params.builder(kind, seed)?.build().map_err(err)?;
-    let mut dtrain = fit.data.labelled(&fit.y)?;
+    let kind = Kind::of(&fit.y, params.loss);
+    let mut dtrain = fit.data.labelled(&fit.y, shift, scale)?;
     if params.min_child_samples > 1 && kind != Kind::Regression(RegressionLoss::L2) {
         let groups: Vec<u64> = (0..dtrain.n_rows() as u64).collect();
         dtrain = dtrain.with_split_groups(&groups).map_err(err)?;
@@ -485,7 +513,7 @@ fn train_from(
         }
     };
     let dvalid = match fit.valid {
-        Some((v, y)) => Some(v.labelled(&y)?),
+        Some((v, y)) => Some(v.labelled(&y, shift, scale)?),
         None => inner_valid,
     };
     let token = crate::cancel::current();
@@ -508,9 +536,15 @@ fn train_from(
             stopped = Some(why);
             return ControlFlow::Break(());
         }
+        // Losses back in target units: RMSE and MAE scale with the target, pseudo-Huber with its square.
+        let unit = match kind {
+            Kind::Regression(RegressionLoss::Huber(_)) => scale * scale,
+            Kind::Regression(_) => scale,
+            _ => 1.0,
+        };
         let round = Round {
             round: base.max(r.iteration()) + 1,
-            valid_loss: r.values().last().copied(),
+            valid_loss: r.values().last().map(|v| v * unit),
         };
         if on_round(round) {
             ControlFlow::Continue(())
@@ -529,7 +563,31 @@ fn train_from(
             model = model.slice(..best + 1, 1).map_err(err)?;
         }
     }
-    Ok(GbdtModel { model, kind })
+    Ok(GbdtModel {
+        model,
+        kind,
+        shift,
+        scale,
+    })
+}
+
+/// Mean and standard deviation of the finite values (0 and 1 when degenerate).
+fn standardisation(v: &[f64]) -> (f64, f64) {
+    let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if finite.is_empty() {
+        return (0.0, 1.0);
+    }
+    let n = finite.len() as f64;
+    let mean = finite.iter().map(|x| x / n).sum::<f64>();
+    let var = finite.iter().map(|x| (x - mean) * (x - mean) / n).sum::<f64>();
+    let sd = var.sqrt();
+    if mean.is_finite() && sd.is_finite() && sd > 0.0 {
+        (mean, sd)
+    } else if mean.is_finite() {
+        (mean, 1.0)
+    } else {
+        (0.0, 1.0)
+    }
 }
 
 /// Train on a dense matrix (the pipeline's path): `categorical` marks category-code columns.
@@ -610,7 +668,11 @@ impl GbdtModel {
                 }
                 Prediction::Proba(Matrix { data, rows, cols: k })
             }
-            Kind::Regression(_) => Prediction::Values(p.iter().map(|&v| f64::from(v)).collect()),
+            Kind::Regression(_) => Prediction::Values(
+                p.iter()
+                    .map(|&v| f64::from(v) * self.scale + self.shift)
+                    .collect(),
+            ),
         }
     }
 
@@ -1003,6 +1065,19 @@ mod tests {
         let best = result.best().unwrap();
         assert_eq!(best.state, TrialState::Completed);
         assert_eq!(best.steps.len(), 64, "one report per round");
+    }
+
+    #[test]
+    fn large_regression_targets_keep_their_precision() {
+        // y = 1e8 + a signal of amplitude 10: f32 labels alone would be spaced 8 apart.
+        let (x, y) = noisy_regression(1000);
+        let big: Vec<f64> = y.iter().map(|v| 1e8 + 5.0 * v).collect();
+        let data = GbdtData::new(&x, &[false; 4]).unwrap();
+        let m = fit(&GbdtParams::default(), &data, Y::Values(&big), 1);
+        let r2 = Metric::R2
+            .score(&Target::Values(big.clone()), &m.predict(&x).unwrap())
+            .unwrap();
+        assert!(r2 > 0.7, "R² {r2}");
     }
 
     #[test]

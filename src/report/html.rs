@@ -18,7 +18,7 @@ const MAX_ROWS: usize = 200;
 /// Rows shown before "show all".
 const FIRST_ROWS: usize = 20;
 /// Most dots in the history chart (scatters get half).
-const MAX_DOTS: usize = 800;
+const MAX_DOTS: usize = 400;
 /// Hyperparameter scatters drawn.
 const MAX_SCATTERS: usize = 6;
 
@@ -128,6 +128,9 @@ struct Plot {
     body: String,
     xlabel: String,
     ylabel: String,
+    /// Dots already drawn (half-pixel cells and colour): a dot on top of an identical one adds
+    /// bytes, not information.
+    drawn: std::collections::HashSet<(i64, i64, &'static str)>,
 }
 
 const ML: f64 = 62.0;
@@ -146,6 +149,7 @@ impl Plot {
             body: String::new(),
             xlabel: xlabel.into(),
             ylabel: ylabel.into(),
+            drawn: std::collections::HashSet::new(),
         }
     }
 
@@ -166,8 +170,16 @@ impl Plot {
         self.h - MB - (v - self.y.0) / (self.y.1 - self.y.0).max(1e-300) * (self.h - MT - MB)
     }
 
-    fn point(&mut self, x: f64, y: f64, color: &str, hollow: bool, title: &str) {
+    fn point(&mut self, x: f64, y: f64, color: &'static str, hollow: bool, title: &str) {
         if !(x.is_finite() && y.is_finite()) {
+            return;
+        }
+        let cell = (
+            (self.px(x) * 2.0).round() as i64,
+            (self.py(y) * 2.0).round() as i64,
+            color,
+        );
+        if !self.drawn.insert(cell) {
             return;
         }
         let (fill, stroke) = if hollow { ("none", color) } else { (color, "none") };
@@ -561,16 +573,16 @@ fn history_section(r: &Report) -> String {
         best.push((end(row), cur.unwrap_or(v)));
     }
     // Dots: every trial that improved the best, plus an even sample of the others.
-    let improving: std::collections::BTreeSet<i64> = done
+    let improving: std::collections::BTreeSet<(i64, i64)> = done
         .iter()
         .zip(&best)
         .enumerate()
         .filter(|(i, (r, b))| *i == 0 || r.score == Some(b.1) && best[*i - 1].1 != b.1)
-        .map(|(_, (r, _))| r.trial)
+        .map(|(_, (r, _))| (r.run, r.trial))
         .collect();
     let every = done.len().div_ceil(MAX_DOTS).max(1);
     for (i, row) in done.iter().enumerate() {
-        if i % every != 0 && !improving.contains(&row.trial) {
+        if i % every != 0 && !improving.contains(&(row.run, row.trial)) {
             continue;
         }
         let l = row.learner.clone().unwrap_or_else(|| "trial".into());
@@ -635,11 +647,12 @@ fn hyper_section(r: &Report) -> String {
     let mut body = String::from(
         "<h3>Importance</h3><p class=\"muted\">Share of the score's variance across completed trials explained by each hyperparameter (η², values binned by quantile).</p>",
     );
-    body.push_str(&bars(
-        &importance.iter().take(15).cloned().collect::<Vec<_>>(),
-        true,
-        "",
-    ));
+    let shares: Vec<(String, f64)> = importance
+        .iter()
+        .take(15)
+        .map(|p| (p.label.clone(), p.share))
+        .collect();
+    body.push_str(&bars(&shares, true, ""));
     // Scatters of the most important numeric hyperparameters.
     let done: Vec<&Row> = lb
         .rows
@@ -649,17 +662,14 @@ fn hyper_section(r: &Report) -> String {
     let colors = learner_colors(&lb.rows);
     let mut charts = String::new();
     let mut drawn = 0;
-    for (name, _) in &importance {
+    for imp in &importance {
         if drawn >= MAX_SCATTERS {
             break;
         }
-        let (learner, param) = match name.split_once('.') {
-            Some((l, p)) => (Some(l), p),
-            None => (None, name.as_str()),
-        };
+        let (name, param) = (&imp.label, imp.param.as_str());
         let all: Vec<(f64, f64, &Row)> = done
             .iter()
-            .filter(|r| learner.is_none_or(|l| r.learner.as_deref() == Some(l)))
+            .filter(|r| imp.learner.is_none() || r.learner == imp.learner)
             .filter_map(|r| Some((r.params.get(param)?.as_f64()?, r.score?, *r)))
             .collect();
         let every = all.len().div_ceil(MAX_DOTS / 2).max(1);
@@ -854,7 +864,10 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
         if (isNaN(c)) { c = 0; }
         return asc ? c : -c;
       });
-      rows.forEach(function (r) { body.appendChild(r); });
+      rows.forEach(function (r, i) {
+        if (r.classList.contains('trial')) { r.classList.toggle('more', i >= FIRST_ROWS); }
+        body.appendChild(r);
+      });
     });
   });
 });
@@ -871,6 +884,7 @@ document.body.setAttribute('data-ready', '1');
 
 /// Render `report` as one self-contained HTML page.
 pub fn render(report: &Report) -> String {
+    let script = SCRIPT.replace("FIRST_ROWS", &FIRST_ROWS.to_string());
     let insight = report.insight.as_ref();
     let lb = &report.leaderboard;
     let mut html = String::with_capacity(64 * 1024);
@@ -909,7 +923,7 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(
         html,
-        "</main><footer>automl {} · self-contained report: no network access needed</footer><script>{SCRIPT}</script></body></html>",
+        "</main><footer>automl {} · self-contained report: no network access needed</footer><script>{script}</script></body></html>",
         env!("CARGO_PKG_VERSION")
     );
     html

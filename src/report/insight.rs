@@ -128,7 +128,8 @@ pub fn profile(data: &Dataset) -> Vec<ColumnProfile> {
                     let stats = (!present.is_empty()).then(|| {
                         let min = present.iter().copied().fold(f64::INFINITY, f64::min);
                         let max = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                        [min, present.iter().sum::<f64>() / present.len() as f64, max]
+                        let n = present.len() as f64;
+                        [min, present.iter().map(|v| v / n).sum::<f64>(), max]
                     });
                     (stats, Vec::new())
                 }
@@ -182,6 +183,9 @@ pub fn histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
         return Vec::new();
     }
     let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
+    if !width.is_finite() {
+        return Vec::new();
+    }
     let mut counts = vec![0usize; bins];
     for v in &finite {
         counts[(((v - lo) / width) as usize).min(bins - 1)] += 1;
@@ -195,6 +199,11 @@ pub fn histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
 
 /// ROC and precision-recall curves of `score` for `positive` rows.
 pub fn curves(class: &str, score: &[f64], positive: &[bool]) -> Curves {
+    // A non-finite score ranks lowest (and never stalls the tie grouping below).
+    let score: Vec<f64> = score
+        .iter()
+        .map(|&v| if v.is_finite() { v } else { f64::NEG_INFINITY })
+        .collect();
     let mut idx: Vec<usize> = (0..score.len()).collect();
     idx.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
     let n_pos = positive.iter().filter(|&&p| p).count() as f64;
@@ -207,7 +216,7 @@ pub fn curves(class: &str, score: &[f64], positive: &[bool]) -> Curves {
     while i < idx.len() {
         // Rows with equal scores move together (one threshold).
         let s = score[idx[i]];
-        while i < idx.len() && score[idx[i]] == s {
+        while i < idx.len() && score[idx[i]].total_cmp(&s).is_eq() {
             if positive[idx[i]] {
                 tp += 1.0;
             } else {
@@ -243,18 +252,29 @@ pub fn diagnose(summary: &RunSummary, data: &Dataset) -> Result<Diagnostics> {
         return Err(crate::error::Error::Data("no validation fold".into()));
     };
     let config = &summary.best.config;
-    let pipe = Pipeline::fit(
-        &data.schema,
-        &data.features,
-        &data.target,
-        config,
-        Some(&fold.train),
-        seed,
-    )?;
+    // The seed the best trial ran with, so this is the model that was scored.
+    let trial_seed = crate::trials::trial_seed(seed, summary.best_trial);
+    let pipe = crate::trials::guarded(|| {
+        Pipeline::fit(
+            &data.schema,
+            &data.features,
+            &data.target,
+            config,
+            Some(&fold.train),
+            trial_seed,
+        )
+    })
+    .map_err(|p| crate::error::Error::learner(&config.learner, format!("panicked: {p}")))??;
     let truth = subset_target(&data.target, Some(&fold.valid));
     let pred = pipe.predict(&data.features, Some(&fold.valid))?;
     let metric = summary.metric;
     let score = metric.score(&truth, &pred)?;
+    if !score.is_finite() {
+        return Err(crate::error::Error::Data(format!(
+            "{} is not finite",
+            metric.name()
+        )));
+    }
     let diagnosis = match (&truth, &pred) {
         (Target::Classes(y), Prediction::Proba(p)) => {
             let classes = data.schema.classes.clone();
@@ -267,8 +287,10 @@ pub fn diagnose(summary: &RunSummary, data: &Dataset) -> Result<Diagnostics> {
                 }
             }
             let which: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
+            // A curve needs both positive and negative rows in the fold.
             let curves = which
                 .into_iter()
+                .filter(|&c| y.contains(&c) && y.iter().any(|&t| t != c))
                 .map(|c| {
                     let s: Vec<f64> = (0..p.rows).map(|i| p.get(i, c)).collect();
                     let pos: Vec<bool> = y.iter().map(|&t| t == c).collect();
@@ -282,7 +304,14 @@ pub fn diagnose(summary: &RunSummary, data: &Dataset) -> Result<Diagnostics> {
             }
         }
         (Target::Values(y), Prediction::Values(v)) => Diagnosis::Regression {
-            points: thin(y.iter().copied().zip(v.iter().copied()).collect(), MAX_POINTS),
+            points: thin(
+                y.iter()
+                    .copied()
+                    .zip(v.iter().copied())
+                    .filter(|(a, p)| a.is_finite() && p.is_finite())
+                    .collect(),
+                MAX_POINTS,
+            ),
             residuals: histogram(&y.iter().zip(v).map(|(a, p)| a - p).collect::<Vec<_>>(), 24),
         },
         _ => {
@@ -324,7 +353,9 @@ pub fn diagnose(summary: &RunSummary, data: &Dataset) -> Result<Diagnostics> {
             } else {
                 s - score
             };
-            permutation.push((name.clone(), drop));
+            if drop.is_finite() {
+                permutation.push((name.clone(), drop));
+            }
         }
     }
     permutation.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -434,31 +465,33 @@ impl RunInsight {
 /// How much of the score's variance each hyperparameter explains across completed trials
 /// (correlation ratio η²: numeric values in up to 5 quantile bins, choices as they are), largest
 /// first. Parameters seen in fewer than 5 scored trials are skipped.
-pub fn hyperparameter_importance(rows: &[super::Row]) -> Vec<(String, f64)> {
+pub fn hyperparameter_importance(rows: &[super::Row]) -> Vec<ParamImportance> {
     use std::collections::BTreeMap;
     let scored: Vec<&super::Row> = rows
         .iter()
-        .filter(|r| r.rank.is_some() && r.score.is_some())
+        .filter(|r| r.rank.is_some() && r.score.is_some_and(f64::is_finite))
         .collect();
-    let mut by_param: BTreeMap<String, Vec<(serde_json::Value, f64)>> = BTreeMap::new();
+    // Keyed by (learner the parameter belongs to, parameter); the learner choice itself is
+    // (None, "learner") when trials have learners.
+    type Key = (Option<String>, String);
+    let mut by_param: BTreeMap<Key, Vec<(serde_json::Value, f64)>> = BTreeMap::new();
     for r in &scored {
         let s = r.score.unwrap_or(f64::NAN);
         if let Some(l) = &r.learner {
             by_param
-                .entry("learner".into())
+                .entry((None, "learner".into()))
                 .or_default()
                 .push((serde_json::Value::String(l.clone()), s));
         }
         for (k, v) in &r.params {
-            let key = match &r.learner {
-                Some(l) => format!("{l}.{k}"),
-                None => k.clone(),
-            };
-            by_param.entry(key).or_default().push((v.clone(), s));
+            by_param
+                .entry((r.learner.clone(), k.clone()))
+                .or_default()
+                .push((v.clone(), s));
         }
     }
     let mut out = Vec::new();
-    for (name, pairs) in by_param {
+    for ((learner, param), pairs) in by_param {
         if pairs.len() < 5 {
             continue;
         }
@@ -495,10 +528,32 @@ pub fn hyperparameter_importance(rows: &[super::Row]) -> Vec<(String, f64)> {
             .values()
             .map(|(sum, c)| *c as f64 * (sum / *c as f64 - mean).powi(2))
             .sum();
-        out.push((name, (between / total).clamp(0.0, 1.0)));
+        let label = match &learner {
+            Some(l) => format!("{l}.{param}"),
+            None => param.clone(),
+        };
+        out.push(ParamImportance {
+            label,
+            learner,
+            param,
+            share: (between / total).clamp(0.0, 1.0),
+        });
     }
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.label.cmp(&b.label)));
     out
+}
+
+/// How much one hyperparameter explains of the score's variance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamImportance {
+    /// Shown name: `learner.param`, or the parameter alone.
+    pub label: String,
+    /// The learner the parameter belongs to (none for program sweeps and the learner choice).
+    pub learner: Option<String>,
+    /// Parameter name as in the trials' parameters.
+    pub param: String,
+    /// Share of variance explained, 0..=1.
+    pub share: f64,
 }
 
 #[cfg(test)]

@@ -266,13 +266,11 @@ impl Report {
         }
         if let (Some(root), [one]) = (workspace, leaderboard.runs.as_slice()) {
             let run = store.run(*one)?;
+            // A missing or unreadable insight file leaves the report without it, not failed.
             if let Some((_, rel)) = run.artifacts.iter().find(|(n, _)| n == "insight") {
-                let path = root.join(rel);
-                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-                insight = Some(serde_json::from_str(&text).map_err(|e| Error::Parse {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?);
+                insight = std::fs::read_to_string(root.join(rel))
+                    .ok()
+                    .and_then(|text| serde_json::from_str(&text).ok());
             }
         }
         Ok(Report {
