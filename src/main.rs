@@ -26,8 +26,9 @@ use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary, Tabl
 #[derive(Parser)]
 #[command(name = "automl", version, about, long_about = None)]
 #[command(after_help = "Examples:\n  \
-automl run datasets/penguins/train.csv --target species --time-budget 30 --test datasets/penguins/test.csv\n  \
-automl predict --model model.automl --data datasets/penguins/test.csv --out predictions.csv")]
+automl run datasets/penguins/train.csv --target species --time-budget 30 --test datasets/penguins/test.csv --report report.html\n  \
+automl predict --model model.automl --data datasets/penguins/test.csv --out predictions.csv\n  \
+automl leaderboard 1 --format html --out report.html")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
