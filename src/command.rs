@@ -186,6 +186,24 @@ fn signal_group(child: &Child, sig: i32) {
     }
 }
 
+/// Kills a trial's process group when the thread unwinds past it (a panic while the program
+/// runs), so no process outlives its trial; normal endings stop the group themselves.
+struct KillOnUnwind(u32);
+
+impl Drop for KillOnUnwind {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if std::thread::panicking() {
+            if let Ok(pid) = i32::try_from(self.0) {
+                // SAFETY: kill(2) with a negative pid signals that process group; no memory is touched.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
 /// Stop the trial's process group: SIGTERM, then SIGKILL after `grace`.
 fn stop(child: &mut Child, grace: Duration) {
     #[cfg(unix)]
@@ -321,6 +339,7 @@ impl CommandSpec {
         let mut child = cmd
             .spawn()
             .map_err(|e| TrialError::Failed(format!("cannot start '{}': {e}", argv.join(" "))))?;
+        let _guard = KillOnUnwind(child.id());
         let Some(stdout) = child.stdout.take() else {
             stop(&mut child, self.grace);
             return Err(TrialError::Failed("no standard output pipe".into()));
@@ -442,6 +461,46 @@ impl CommandSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_panic_while_the_program_runs_kills_its_process_group() {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let id = child.id();
+        let unwound = std::panic::catch_unwind(|| {
+            let _guard = KillOnUnwind(id);
+            panic!("a bug in the trial loop");
+        });
+        assert!(unwound.is_err());
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "the program outlived its trial"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+        // Without a panic the guard leaves the program alone.
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        drop(KillOnUnwind(other.id()));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(other.try_wait().unwrap().is_none());
+        let _ = other.kill();
+        let _ = other.wait();
+    }
 
     #[test]
     fn placeholders_stay_inside_their_argument() {
