@@ -83,10 +83,7 @@ impl Pipeline {
         let prep = config.recipe()?.fit(x, rows);
         let m = prep.transform(x, rows)?;
         let t = subset_target(target, rows);
-        let y = match &t {
-            Target::Classes(c) => Y::Classes(c, schema.classes.len()),
-            Target::Values(v) => Y::Values(v),
-        };
+        let y = Y::of(&t, schema.classes.len());
         let learner = learners::fit(
             &config.learner,
             &config.params,
@@ -102,18 +99,7 @@ impl Pipeline {
     /// Predict the given rows of `x` (all when `None`); errors on non-finite output.
     pub fn predict(&self, x: &Features, rows: Option<&[usize]>) -> Result<Prediction> {
         let m = self.prep.transform(x, rows)?;
-        let p = self.learner.predict(&m)?;
-        let finite = match &p {
-            Prediction::Proba(m) => m.data.iter().all(|v| v.is_finite()),
-            Prediction::Values(v) => v.iter().all(|v| v.is_finite()),
-        };
-        if !finite {
-            return Err(Error::Learner {
-                learner: "pipeline".into(),
-                message: "the model produced non-finite predictions".into(),
-            });
-        }
-        Ok(p)
+        self.learner.predict(&m)?.checked("pipeline")
     }
 }
 

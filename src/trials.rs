@@ -338,20 +338,16 @@ fn shared_gbdt(
     let t0 = Instant::now();
     let params = GbdtParams::from_params(&config.params)?;
     let view;
-    let train = if rows.len() == ctx.plan.folds[i].train.len() {
+    let train = if rows == ctx.plan.folds[i].train.as_slice() {
         &shared.train[i]
     } else {
         view = shared.all.rows(rows)?;
         &view
     };
     let target = subset_target(&data.target, Some(rows));
-    let y = match &target {
-        Target::Classes(c) => Y::Classes(c, data.schema.classes.len()),
-        Target::Values(v) => Y::Values(v),
-    };
     let fit = gbdt::Fit {
         data: train,
-        y,
+        y: Y::of(&target, data.schema.classes.len()),
         valid: None,
     };
     let model = gbdt::train(&params, fit, trial.seed(), &mut |_| true).map_err(|e| stop_or(trial, e))?;
@@ -359,15 +355,9 @@ fn shared_gbdt(
     let t1 = Instant::now();
     let pred = model
         .predict_data(&shared.valid[i])
+        .and_then(|p| p.checked("gbdt"))
         .map_err(|e| stop_or(trial, e))?;
     out.predict_secs += t1.elapsed().as_secs_f64();
-    let finite = match &pred {
-        Prediction::Proba(m) => m.data.iter().all(|v| v.is_finite()),
-        Prediction::Values(v) => v.iter().all(|v| v.is_finite()),
-    };
-    if !finite {
-        return Err(Error::learner("gbdt", "the model produced non-finite predictions").into());
-    }
     Ok(pred)
 }
 

@@ -62,6 +62,34 @@ pub enum Prediction {
     Values(Vec<f64>),
 }
 
+impl Prediction {
+    /// This prediction, or an error naming `learner` when a value is NaN or infinite.
+    pub fn checked(self, learner: &str) -> Result<Prediction> {
+        let finite = match &self {
+            Prediction::Proba(m) => m.data.iter().all(|v| v.is_finite()),
+            Prediction::Values(v) => v.iter().all(|v| v.is_finite()),
+        };
+        if finite {
+            Ok(self)
+        } else {
+            Err(Error::learner(
+                learner,
+                "the model produced non-finite predictions",
+            ))
+        }
+    }
+}
+
+impl<'a> Y<'a> {
+    /// The targets of a task with `n_classes` classes (unused for regression).
+    pub fn of(target: &'a crate::data::Target, n_classes: usize) -> Y<'a> {
+        match target {
+            crate::data::Target::Classes(c) => Y::Classes(c, n_classes),
+            crate::data::Target::Values(v) => Y::Values(v),
+        }
+    }
+}
+
 type Logistic = linfa_logistic::FittedLogisticRegression<f64, usize>;
 type MultiLogistic = linfa_logistic::MultiFittedLogisticRegression<f64, usize>;
 type Ols = smartcore::linear::linear_regression::LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>;
