@@ -144,12 +144,8 @@ impl Metric {
                     roc_auc(&s, &pos)
                 } else {
                     let aucs: Vec<f64> = (0..k)
-                        .filter(|&c| y.contains(&c) && y.iter().any(|&t| t != c))
-                        .map(|c| {
-                            let s: Vec<f64> = (0..p.rows).map(|i| p.get(i, c)).collect();
-                            let pos: Vec<bool> = y.iter().map(|&t| t == c).collect();
-                            roc_auc(&s, &pos)
-                        })
+                        .filter_map(|c| one_vs_rest(y, p, c))
+                        .map(|(s, pos)| roc_auc(&s, &pos))
                         .collect();
                     aucs.iter().sum::<f64>() / aucs.len().max(1) as f64
                 }
@@ -218,6 +214,16 @@ pub fn argmax(row: &[f64]) -> usize {
         }
     }
     best
+}
+
+/// Class `c` against the rest: its probability column and which rows are of class `c`; `None`
+/// when the rows hold only class `c` or none of it (no curve can be drawn).
+pub fn one_vs_rest(y: &[usize], p: &crate::matrix::Matrix, c: usize) -> Option<(Vec<f64>, Vec<bool>)> {
+    if !(y.contains(&c) && y.iter().any(|&t| t != c)) {
+        return None;
+    }
+    let s: Vec<f64> = (0..p.rows).map(|i| p.get(i, c)).collect();
+    Some((s, y.iter().map(|&t| t == c).collect()))
 }
 
 /// ROC AUC by the rank-sum formula, ties counted half.

@@ -480,12 +480,18 @@ fn train_from(
         (None, Y::Values(v)) => standardisation(v),
         (None, Y::Classes(..)) => (0.0, 1.0),
     };
-    let kind = match kind {
+    // hessboost sees standardised targets: the Huber slope is in those units too.
+    let boosted = match kind {
         Kind::Regression(RegressionLoss::Huber(d)) => Kind::Regression(RegressionLoss::Huber(d / scale)),
         k => k,
     };
-    let tp = params.builder(kind, seed)?.build().map_err(err)?;
-    let kind = Kind::of(&fit.y, params.loss);
+    let tp = params.builder(boosted, seed)?.build().map_err(err)?;
+    // Losses back in target units: RMSE and MAE scale with the target, pseudo-Huber with its square.
+    let unit = match kind {
+        Kind::Regression(RegressionLoss::Huber(_)) => scale * scale,
+        Kind::Regression(_) => scale,
+        _ => 1.0,
+    };
     let mut dtrain = fit.data.labelled(&fit.y, shift, scale)?;
     if params.min_child_samples > 1 && kind != Kind::Regression(RegressionLoss::L2) {
         let groups: Vec<u64> = (0..dtrain.n_rows() as u64).collect();
@@ -522,10 +528,8 @@ fn train_from(
     let mut trainer = Trainer::new(&tp, &dtrain, params.n_estimators);
     if let Some(v) = &dvalid {
         trainer = trainer.eval(v, "valid");
-        if params.early_stopping_rounds > 0 {
-            if let Some(n) = NonZeroUsize::new(params.early_stopping_rounds) {
-                trainer = trainer.early_stopping_rounds(n);
-            }
+        if let Some(n) = NonZeroUsize::new(params.early_stopping_rounds) {
+            trainer = trainer.early_stopping_rounds(n);
         }
     }
     if let Some(m) = init {
@@ -536,12 +540,6 @@ fn train_from(
             stopped = Some(why);
             return ControlFlow::Break(());
         }
-        // Losses back in target units: RMSE and MAE scale with the target, pseudo-Huber with its square.
-        let unit = match kind {
-            Kind::Regression(RegressionLoss::Huber(_)) => scale * scale,
-            Kind::Regression(_) => scale,
-            _ => 1.0,
-        };
         let round = Round {
             round: base.max(r.iteration()) + 1,
             valid_loss: r.values().last().map(|v| v * unit),

@@ -190,13 +190,11 @@ pub fn cost_estimate(learner: &str, params: &Params, n: usize, d: usize, k: usiz
         "gbdt" => {
             // Per round: a histogram pass over the rows (halved by the subtraction trick) plus
             // the split search over bins, per class; binning is shared, so it is not charged.
-            let rounds = params.int_or("n_estimators", 100).unwrap_or(100).max(1) as f64;
-            let leaves = params.int_or("num_leaves", 31).unwrap_or(31).max(2) as f64;
-            let cols = params
-                .f64_or("colsample_bytree", 1.0)
-                .unwrap_or(1.0)
-                .clamp(0.05, 1.0);
-            let rows = params.f64_or("subsample", 1.0).unwrap_or(1.0).clamp(0.05, 1.0);
+            let p = gbdt::GbdtParams::from_params(params).unwrap_or_default();
+            let rounds = p.n_estimators as f64;
+            let leaves = p.num_leaves as f64;
+            let cols = p.colsample_bytree.clamp(0.05, 1.0);
+            let rows = p.subsample.clamp(0.05, 1.0);
             let classes = if k > 2.0 { k } else { 1.0 };
             rounds * classes * (1.5 * n * rows * d * cols * leaves.log2() + 256.0 * d * cols * leaves)
         }

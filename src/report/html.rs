@@ -474,14 +474,8 @@ fn leaderboard_section(r: &Report) -> String {
     let others: Vec<&Row> = lb.rows.iter().filter(|r| r.rank.is_none()).collect();
     if !others.is_empty() {
         let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut errors: BTreeMap<String, usize> = BTreeMap::new();
         for o in &others {
             *by_status.entry(o.status.as_str()).or_insert(0) += 1;
-            if let Some(e) = &o.error {
-                *errors
-                    .entry(e.lines().next().unwrap_or("").to_string())
-                    .or_insert(0) += 1;
-            }
         }
         let counts: Vec<String> = by_status.iter().map(|(k, v)| format!("{v} {k}")).collect();
         let _ = write!(
@@ -489,8 +483,7 @@ fn leaderboard_section(r: &Report) -> String {
             "<div class=\"others\"><p><b>Not completed:</b> {}.</p>",
             esc(&counts.join(", "))
         );
-        let mut errors: Vec<(String, usize)> = errors.into_iter().collect();
-        errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let errors = lb.top_errors();
         if !errors.is_empty() {
             s.push_str("<ul>");
             for (e, n) in errors.iter().take(5) {
@@ -528,7 +521,7 @@ fn legend(colors: &BTreeMap<String, &str>) -> String {
 
 fn history_section(r: &Report) -> String {
     let lb = &r.leaderboard;
-    let max = lb.goal == "maximize";
+    let max = lb.maximize();
     let timed = lb.rows.iter().all(|r| r.started_secs.is_some());
     let end = |r: &Row| {
         if timed {
@@ -607,7 +600,7 @@ fn history_section(r: &Report) -> String {
 
 fn per_learner_section(r: &Report) -> String {
     let lb = &r.leaderboard;
-    let max = lb.goal == "maximize";
+    let max = lb.maximize();
     let mut best: BTreeMap<String, f64> = BTreeMap::new();
     for row in lb.rows.iter().filter(|r| r.rank.is_some()) {
         let (Some(l), Some(v)) = (row.learner.clone(), row.score) else {
@@ -912,7 +905,7 @@ pub fn render(report: &Report) -> String {
     }
     html.push_str(&hyper_section(report));
     match insight.map(|i| i.diagnostics.as_ref()) {
-        Some(Some(d)) => html.push_str(&diagnostics_section(d, lb.goal == "maximize")),
+        Some(Some(d)) => html.push_str(&diagnostics_section(d, lb.maximize())),
         Some(None) => html.push_str(&section(
             "best-model",
             "Best model on validation rows",

@@ -290,11 +290,9 @@ pub fn diagnose(summary: &RunSummary, data: &Dataset) -> Result<Diagnostics> {
             // A curve needs both positive and negative rows in the fold.
             let curves = which
                 .into_iter()
-                .filter(|&c| y.contains(&c) && y.iter().any(|&t| t != c))
-                .map(|c| {
-                    let s: Vec<f64> = (0..p.rows).map(|i| p.get(i, c)).collect();
-                    let pos: Vec<bool> = y.iter().map(|&t| t == c).collect();
-                    curves(&classes[c], &s, &pos)
+                .filter_map(|c| {
+                    let (s, pos) = crate::metrics::one_vs_rest(y, p, c)?;
+                    Some(curves(&classes[c], &s, &pos))
                 })
                 .collect();
             Diagnosis::Classification {

@@ -263,11 +263,10 @@ impl Report {
                 };
                 facts.push((k.replace('_', " "), text));
             }
-        }
-        if let (Some(root), [one]) = (workspace, leaderboard.runs.as_slice()) {
-            let run = store.run(*one)?;
             // A missing or unreadable insight file leaves the report without it, not failed.
-            if let Some((_, rel)) = run.artifacts.iter().find(|(n, _)| n == "insight") {
+            if let (Some(root), Some((_, rel))) =
+                (workspace, run.artifacts.iter().find(|(n, _)| n == "insight"))
+            {
                 insight = std::fs::read_to_string(root.join(rel))
                     .ok()
                     .and_then(|text| serde_json::from_str(&text).ok());
@@ -334,6 +333,23 @@ impl Leaderboard {
                 .filter(|t| !ranked_ids.contains(&t.id))
                 .map(|t| row(t, None)),
         );
+        Leaderboard::assemble(
+            summary.run_id.map_or("this run".into(), |id| format!("run {id}")),
+            summary.run_id.into_iter().collect(),
+            metric.name().to_string(),
+            metric.higher_is_better(),
+            rows,
+        )
+    }
+
+    /// A leaderboard of ranked `rows`, with its status counts.
+    fn assemble(
+        source: String,
+        runs: Vec<RunId>,
+        metric: String,
+        maximize: bool,
+        rows: Vec<Row>,
+    ) -> Leaderboard {
         let mut counts = BTreeMap::new();
         for r in &rows {
             *counts.entry(r.status.clone()).or_insert(0) += 1;
@@ -341,18 +357,33 @@ impl Leaderboard {
         Leaderboard {
             schema: "automl-leaderboard",
             version: SCHEMA_VERSION,
-            source: summary.run_id.map_or("this run".into(), |id| format!("run {id}")),
-            runs: summary.run_id.into_iter().collect(),
-            metric: metric.name().to_string(),
-            goal: if metric.higher_is_better() {
-                "maximize"
-            } else {
-                "minimize"
-            }
-            .into(),
+            source,
+            runs,
+            metric,
+            goal: if maximize { "maximize" } else { "minimize" }.into(),
             counts,
             rows,
         }
+    }
+
+    /// Whether larger scores are better.
+    pub fn maximize(&self) -> bool {
+        self.goal == "maximize"
+    }
+
+    /// First lines of the trials' errors with how often each occurs, commonest first.
+    pub fn top_errors(&self) -> Vec<(String, usize)> {
+        let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+        for r in &self.rows {
+            if let Some(e) = &r.error {
+                *errors
+                    .entry(e.lines().next().unwrap_or("").to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+        let mut errors: Vec<(String, usize)> = errors.into_iter().collect();
+        errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        errors
     }
 
     /// The leaderboard of run `which` (a number) or of every top-level run of experiment `which`.
@@ -396,10 +427,6 @@ impl Leaderboard {
                 rows.push(row_of(store, p, k, &metric)?);
             }
         }
-        let mut counts = BTreeMap::new();
-        for r in &rows {
-            *counts.entry(r.status.clone()).or_insert(0) += 1;
-        }
         let key = |r: &Row| (r.status != "completed" || r.score.is_none(), r.run, r.trial);
         rows.sort_by(|a, b| {
             let (ka, kb) = (key(a), key(b));
@@ -426,16 +453,13 @@ impl Leaderboard {
                 r.rank = Some(rank);
             }
         }
-        Ok(Leaderboard {
-            schema: "automl-leaderboard",
-            version: SCHEMA_VERSION,
+        Ok(Leaderboard::assemble(
             source,
-            runs: parents.iter().map(|p| p.id).collect(),
+            parents.iter().map(|p| p.id).collect(),
             metric,
-            goal: if maximize { "maximize" } else { "minimize" }.into(),
-            counts,
+            maximize,
             rows,
-        })
+        ))
     }
 
     /// The first `top` completed rows, plus every other row when `all` (summaries otherwise).
@@ -493,15 +517,7 @@ impl Leaderboard {
     /// One line on the trials not shown: counts by status, and the most common errors.
     pub fn summary(&self) -> String {
         let counts: Vec<String> = self.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let mut errors: BTreeMap<String, usize> = BTreeMap::new();
-        for r in &self.rows {
-            if let Some(e) = &r.error {
-                let first = e.lines().next().unwrap_or("").to_string();
-                *errors.entry(first).or_insert(0) += 1;
-            }
-        }
-        let mut errors: Vec<(String, usize)> = errors.into_iter().collect();
-        errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let errors = self.top_errors();
         let mut s = format!("{} trials: {}", self.rows.len(), counts.join(", "));
         for (e, n) in errors.iter().take(3) {
             s.push_str(&format!("\n  {n}× {e}"));
