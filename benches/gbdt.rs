@@ -262,7 +262,7 @@ fn main() {
     let base = GbdtParams {
         n_estimators: 200,
         min_child_samples: 20,
-        ..GbdtParams::default()
+        ..GbdtParams::lightgbm()
     };
     let no_count = GbdtParams {
         min_child_samples: 1,

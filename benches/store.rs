@@ -4,7 +4,7 @@
 //! recording a whole trial (child run + params, then fold metrics + status) — the per-trial store
 //! overhead of `automl run`. Uses a SQLite file in a temporary folder (WAL, as in a workspace).
 
-use automl::store::{MetricPoint, NewRun, RunStatus, SqliteStore, Store};
+use automl::store::{MetricPoint, NewRun, SqliteStore, Store, TrialState};
 
 fn main() {
     divan::main();
@@ -76,14 +76,14 @@ fn record_whole_trial(b: divan::Bencher) {
         experiment: "bench".into(),
         parent: Some(run),
         name: "trial".into(),
-        status: Some(RunStatus::Running),
+        status: Some(TrialState::Running),
         params,
         environment: serde_json::Value::Null,
     };
     let p = points(10);
     b.bench_local(|| {
         let id = s.create_run(&trial).expect("start");
-        s.complete_run(id, &p, RunStatus::Completed, None)
+        s.complete_run(id, &p, TrialState::Completed, None)
             .expect("complete");
     });
 }

@@ -66,8 +66,8 @@ fn parse_args() -> Result<Opts, String> {
             "--exclude" => {
                 let skip: Vec<String> = val(&a)?.split(',').map(str::to_string).collect();
                 o.learners = Some(
-                    automl::learners::LEARNERS
-                        .iter()
+                    automl::learners::names()
+                        .into_iter()
                         .filter(|l| !skip.iter().any(|s| s == *l))
                         .map(|l| l.to_string())
                         .collect(),

@@ -603,7 +603,7 @@ impl Dataset {
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            crate::prep::sort_labels(&mut classes);
+            sort_labels(&mut classes);
             if task == Task::Binary && classes.len() != 2 {
                 return Err(Error::Data(format!(
                     "task is binary but target '{target}' has {} classes",
@@ -785,6 +785,18 @@ fn is_row_counter(col: &RawColumn) -> bool {
     match &col.values {
         Values::Numeric(v) => v.windows(2).all(|w| w[1] - w[0] == 1.0),
         Values::Text(_) => false,
+    }
+}
+
+/// Sort labels numerically when they are all numbers (so "2" < "10"), else as text.
+pub fn sort_labels(labels: &mut [String]) {
+    let nums: Option<Vec<f64>> = labels.iter().map(|l| l.parse::<f64>().ok()).collect();
+    match nums {
+        Some(_) => labels.sort_by(|a, b| {
+            let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+            x.total_cmp(&y)
+        }),
+        None => labels.sort(),
     }
 }
 

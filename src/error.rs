@@ -33,6 +33,14 @@ pub enum Error {
     /// A configuration value (CLI flag, search space, parameter) is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A parameter value is out of its range or of the wrong kind.
+    #[error("invalid configuration: parameter {name}: {message}")]
+    Param {
+        /// The parameter, as named in search spaces (`max_depth`, `gbdt.num_leaves`).
+        name: String,
+        /// What is wrong with the value.
+        message: String,
+    },
     /// A learner failed to fit or predict.
     #[error("{learner}: {message}")]
     Learner {
@@ -62,6 +70,7 @@ impl Error {
     pub fn detail(&self) -> String {
         match self {
             Error::Config(m) => m.clone(),
+            Error::Param { name, message } => format!("parameter {name}: {message}"),
             e => e.to_string(),
         }
     }
@@ -73,6 +82,14 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// Build an [`Error::Param`].
+    pub fn param(name: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Error::Param {
+            name: name.into(),
+            message: message.to_string(),
         }
     }
 

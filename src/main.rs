@@ -17,9 +17,9 @@ use automl::model::{predictions_csv, write_atomic};
 use automl::pruners::{Policy, PolicySettings};
 use automl::samplers::SamplerKind;
 use automl::space::SpaceFile;
-use automl::store::{MetricPoint, ModelRef, NewRun, RunFilter, RunRecord, RunStatus, Store, Workspace};
-use automl::sweep::{Goal, Sweep, TrialRecord, TrialState};
-use automl::trials::{TrialResult, TrialStatus};
+use automl::store::{ModelRef, RunFilter, RunRecord, Store, TrialState, Workspace};
+use automl::sweep::{Goal, Sweep, TrialRecord};
+use automl::trials::TrialResult;
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary, Table};
 
 /// AutoML for tables: search preprocessing + learners + hyperparameters, keep the best model.
@@ -37,7 +37,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Search for the best pipeline on a training table, save it, optionally score and predict.
-    #[command(after_help = RUN_HELP)]
+    #[command(after_help = run_help())]
     Run(Box<RunArgs>),
     /// Tune any program's hyperparameters: run it once per trial with sampled parameters, read
     /// its metric lines, stop hopeless or slow trials.
@@ -282,6 +282,11 @@ enum RunsCmd {
     },
 }
 
+/// `automl run --help`'s closing text, with the learner list from the registry.
+fn run_help() -> String {
+    RUN_HELP.replace("{LEARNERS}", &automl::learners::names().join(", "))
+}
+
 const RUN_HELP: &str = "\
 How it works:
   Column kinds and the task are inferred from TRAIN (a schema summary is printed). Each trial fits
@@ -289,8 +294,7 @@ How it works:
   5-fold (stratified) cross-validation up to 10,000 rows, one 80/20 holdout above. Trials run in
   parallel until --time-budget or --max-trials; the best pipeline is refitted on all rows and saved.
 
-Learners: logistic_regression, linear_regression, ridge, lasso, elastic_net, decision_tree,
-  random_forest, knn, gaussian_nb, gbdt (search spaces: search/*.toml).
+Learners: {LEARNERS} (search spaces: search/*.toml).
 
 Reproducibility: trial i's configuration depends only on --seed and i, so --seed S --max-trials N
   gives the same leaderboard on any number of --jobs.
@@ -670,7 +674,7 @@ fn run(a: RunArgs) -> Result<()> {
         let best = best.clone();
         builder = builder.on_trial(move |r: &TrialResult| {
             if let Ok(mut b) = best.lock() {
-                if r.status != TrialStatus::Completed {
+                if r.status != TrialState::Completed {
                     b.2 += 1;
                 }
                 if let Some(s) = r.score {
@@ -822,8 +826,8 @@ impl automl::sweep::Monitor for SweepProgress {
             c.1 = c.1.saturating_sub(1);
             match r.state {
                 TrialState::Pruned => c.2 += 1,
-                TrialState::Failed | TrialState::TimedOut | TrialState::Cancelled => c.3 += 1,
-                TrialState::Completed => {}
+                TrialState::Failed | TrialState::TimedOut | TrialState::Killed => c.3 += 1,
+                TrialState::Completed | TrialState::Queued | TrialState::Running => {}
             }
             if r.state == TrialState::Completed {
                 if let Some(v) = r.value {
@@ -855,22 +859,8 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
     // The spec: given, or the one a resumed run was started with.
     let (spec, resume) = match (a.resume, &workspace) {
         (Some(id), Some(ws)) => {
-            let parent = ws.store.run(id)?;
-            if parent.params.get("kind").and_then(|v| v.as_str()) != Some("sweep") {
-                return Err(Error::Config(format!("run {id} is not a sweep")));
-            }
-            if parent.status == RunStatus::Completed {
-                return Err(Error::Config(format!(
-                    "sweep run {id} already completed; there is nothing to resume"
-                )));
-            }
-            let recorded = parent
-                .params
-                .get("spec")
-                .and_then(|v| v.as_str())
-                .map(PathBuf::from)
-                .ok_or_else(|| Error::Config(format!("run {id} has no recorded spec")))?;
-            (a.spec.clone().unwrap_or(recorded), Some((id, parent.experiment)))
+            let (recorded, experiment) = automl::job::resumed_spec(ws.store.as_ref(), id)?;
+            (a.spec.clone().unwrap_or(recorded), Some((id, experiment)))
         }
         (Some(id), None) => {
             return Err(Error::Config(format!(
@@ -893,71 +883,58 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
     } else {
         "minimize"
     };
-    // Parent run, prior trials of a resumed sweep, and where logs go.
-    let mut prior = Vec::new();
-    let mut run_id = None;
-    let mut experiment = String::new();
-    if let Some(ws) = &workspace {
-        match resume {
-            Some((id, exp)) => {
-                prior = automl::job::finished_trials(ws.store.as_ref(), id, &job.command.primary_metric)?;
-                ws.store.reopen_run(id)?;
-                if !a.json {
-                    eprintln!("resuming sweep run {id}: {} finished trial(s) kept", prior.len());
-                }
-                run_id = Some(id);
-                experiment = exp;
-            }
-            None => {
-                experiment = a.experiment.clone().unwrap_or_else(|| {
+    // Parent run and the study of its trials (a resumed sweep's finished trials are kept), and
+    // where logs go.
+    let default_logs = || {
+        spec.parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            .join("automl-sweep")
+    };
+    let recorded = match &workspace {
+        Some(ws) => {
+            let experiment = match &resume {
+                Some((_, exp)) => exp.clone(),
+                None => a.experiment.clone().unwrap_or_else(|| {
                     spec.file_stem()
                         .map_or("sweep".into(), |s| s.to_string_lossy().to_string())
-                });
-                let mut params = serde_json::Map::new();
-                params.insert("kind".into(), json!("sweep"));
-                params.insert("spec".into(), json!(spec.display().to_string()));
-                params.insert("primary_metric".into(), json!(job.command.primary_metric));
-                params.insert("goal".into(), json!(goal_name));
-                params.insert("sampler".into(), json!(job.sampler.name()));
-                params.insert("early_termination".into(), json!(job.policy.describe()));
-                params.insert("seed".into(), json!(job.seed));
-                params.insert("max_concurrent".into(), json!(job.max_concurrent));
-                let args: Vec<String> = std::env::args_os()
-                    .map(|a| a.to_string_lossy().to_string())
-                    .collect();
-                let id = ws.store.create_run(&NewRun {
-                    experiment: experiment.clone(),
-                    parent: None,
-                    name: format!(
-                        "sweep {}",
-                        spec.file_name()
-                            .map_or(String::new(), |s| s.to_string_lossy().to_string())
-                    ),
-                    status: Some(RunStatus::Running),
-                    params,
-                    environment: json!({"automl_version": env!("CARGO_PKG_VERSION"), "args": args}),
-                })?;
-                run_id = Some(id);
+                }),
+            };
+            let logs = |id| match &a.artifacts {
+                Some(d) => Ok(d.clone()),
+                None => ws.artifact_dir(id),
+            };
+            let run = automl::job::open_run(
+                ws.store.clone(),
+                &job,
+                &spec,
+                &experiment,
+                resume.as_ref().map(|r| r.0),
+                logs,
+            )?;
+            if let (Some(note), false) = (&run.note, a.json) {
+                eprintln!("{note}");
             }
+            Some(run)
         }
-    }
-    let dir = match (&a.artifacts, &workspace, run_id) {
-        (Some(d), _, _) => d.clone(),
-        (None, Some(ws), Some(id)) => ws.artifact_dir(id)?,
-        _ => spec
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-            .join("automl-sweep"),
+        None => None,
     };
-    let sweep = Sweep::builder(job.space.clone())
+    let run_id = recorded.as_ref().map(|r| r.id);
+    let dir = match (&recorded, &a.artifacts) {
+        (Some(r), _) => r.logs.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => default_logs(),
+    };
+    let mut builder = Sweep::builder(job.space.clone())
         .goal(job.goal)
         .sampler(job.sampler)
         .policy(job.policy.clone())
         .seed(job.seed)
         .max_concurrent(job.max_concurrent)
-        .jobs(a.jobs.unwrap_or(job.max_concurrent))
-        .prior(prior)
-        .build()?;
+        .jobs(a.jobs.unwrap_or(job.max_concurrent));
+    if let Some(r) = &recorded {
+        builder = builder.store(r.study.clone());
+    }
+    let sweep = builder.build()?;
     // Ctrl-C: no new trials; running ones are stopped (their process groups killed) and recorded
     // as cancelled; the run is marked killed and can be resumed.
     let cancel = sweep.cancel_flag();
@@ -969,51 +946,16 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
     };
     let command = &job.command;
     let objective = |t: &mut automl::sweep::Trial| command.run(t, &dir.join(format!("trial-{}", t.id())));
-    let out = match (&workspace, run_id) {
-        (Some(ws), Some(id)) => {
-            let recorder = automl::job::JobRecorder::new(
-                ws.store.as_ref(),
-                id,
-                experiment.clone(),
-                job.command.primary_metric.clone(),
-                dir.clone(),
-                &progress,
-            );
-            let out = sweep.optimize_with(objective, job.limits, &recorder);
-            if let Ok(Some(e)) = recorder.error.into_inner() {
-                warn(
-                    a.quiet || a.json,
-                    &format!("some trials could not be recorded: {e}"),
-                );
-            }
-            let out = out?;
-            if out.cancelled {
-                ws.store
-                    .finish_run(id, RunStatus::Killed, Some("interrupted (Ctrl-C)"))?;
-            } else {
-                if let Some(b) = out.best() {
-                    let (trial, params) = (
-                        b.id.to_string(),
-                        serde_json::to_string(&b.params.0).unwrap_or_default(),
-                    );
-                    ws.store
-                        .set_tags(id, &[("best_trial", &trial), ("best_params", &params)])?;
-                    if let Some(v) = b.value {
-                        ws.store
-                            .log_metrics(id, &[MetricPoint::now(&job.command.primary_metric, 0, v)])?;
-                    }
-                }
-                let status = if out.best().is_some() {
-                    RunStatus::Completed
-                } else {
-                    RunStatus::Failed
-                };
-                ws.store.finish_run(id, status, None)?;
-            }
-            out
-        }
-        _ => sweep.optimize_with(objective, job.limits, &progress)?,
-    };
+    let out = sweep.optimize_with(objective, job.limits, &progress)?;
+    if let Some(e) = &out.store_error {
+        warn(
+            a.quiet || a.json,
+            &format!("some trials could not be recorded: {e}"),
+        );
+    }
+    if let (Some(ws), Some(id)) = (&workspace, run_id) {
+        automl::job::finish_run(ws.store.as_ref(), id, &out, &job.command.primary_metric)?;
+    }
     progress.bar.finish_and_clear();
     if let (Some(path), Some(ws), Some(id)) = (&a.report, &workspace, run_id) {
         let html = automl::report::Report::load(ws.store.as_ref(), &id.to_string(), Some(&ws.root))?.html();
@@ -1082,7 +1024,7 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
             out.count(TrialState::Pruned),
             out.count(TrialState::Failed),
             out.count(TrialState::TimedOut),
-            out.count(TrialState::Cancelled),
+            out.count(TrialState::Killed),
             job.sampler.name(),
             job.policy.describe(),
             dir.display()
@@ -1184,7 +1126,7 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, 
     let done = run.trials.len();
     let failed = run.failed();
     let mut ended = format!("{failed} failed");
-    for st in [TrialStatus::Pruned, TrialStatus::TimedOut, TrialStatus::Cancelled] {
+    for st in [TrialState::Pruned, TrialState::TimedOut, TrialState::Killed] {
         let n = run.count(st);
         if n > 0 {
             ended.push_str(&format!(", {n} {}", st.name()));
@@ -1268,8 +1210,8 @@ fn print_json(
         "learners": run.learners,
         "trials": run.trials.len(),
         "failed": run.failed(),
-        "pruned": run.count(TrialStatus::Pruned),
-        "timed_out": run.count(TrialStatus::TimedOut),
+        "pruned": run.count(TrialState::Pruned),
+        "timed_out": run.count(TrialState::TimedOut),
         "sampler": run.sampler,
         "early_termination": run.policy,
         "search_secs": run.search_secs,
@@ -1448,7 +1390,7 @@ fn runs_list(
     ws: &WorkspaceArgs,
 ) -> Result<()> {
     let w = open_existing(ws)?;
-    let status = status.as_deref().map(str::parse::<RunStatus>).transpose()?;
+    let status = status.as_deref().map(str::parse::<TrialState>).transpose()?;
     let mut runs = w.store.runs(&RunFilter {
         experiment,
         status,
@@ -1557,7 +1499,7 @@ fn runs_show(id: i64, ws: &WorkspaceArgs) -> Result<()> {
             .and_then(|m| m.as_str())
             .unwrap_or("")
             .to_string();
-        let failed = children.iter().filter(|c| c.status == RunStatus::Failed).count();
+        let failed = children.iter().filter(|c| c.status == TrialState::Failed).count();
         println!(
             "{} trial runs ({failed} failed); `automl runs show <trial run>` for one",
             children.len()
@@ -1818,9 +1760,9 @@ fn models_cmd(c: ModelsCmd) -> Result<()> {
 mod tests {
     #[test]
     fn run_help_lists_every_learner() {
-        for l in automl::learners::LEARNERS {
+        for l in automl::learners::names() {
             assert!(
-                super::RUN_HELP.contains(l),
+                super::run_help().contains(l),
                 "{l} missing from `automl run --help`"
             );
         }

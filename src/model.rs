@@ -10,8 +10,8 @@ use crate::data::{Features, Schema, Table, Target};
 use crate::error::{Error, Result};
 use crate::learners::{self, Fitted, Prediction, Y};
 use crate::metrics::argmax;
+use crate::param::Params;
 use crate::prep::{FittedPrep, PrepConfig};
-use crate::space::Params;
 
 /// What one trial tries: preprocessing parameters, a learner and its hyperparameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +39,7 @@ impl TrialConfig {
     pub fn prep_params(&self) -> Params {
         if learners::native_input(&self.learner) {
             let mut p = Params::default();
-            p.set("encode", crate::space::Value::Str("native".into()));
+            p.set("encode", crate::param::Value::Str("native".into()));
             p
         } else {
             self.prep.clone()
@@ -215,7 +215,7 @@ impl ModelFile {
                 unseen.join(", ")
             ));
         }
-        crate::trials::guarded(|| self.pipeline.predict(&x, None)).map_err(|p| Error::Learner {
+        crate::guard::guarded(|| self.pipeline.predict(&x, None)).map_err(|p| Error::Learner {
             learner: self.config.learner.clone(),
             message: format!("the saved model is inconsistent (damaged file?): {p}"),
         })?

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{FeatureColumn, Features, Schema, MISSING_CODE};
+use crate::data::{sort_labels, FeatureColumn, Features, Schema, MISSING_CODE};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use crate::space::Params;
+use crate::param::Params;
 
 /// How to fill missing numeric cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,18 +239,6 @@ impl PrepConfig {
             steps.push(step);
         }
         FittedPrep { steps, width }
-    }
-}
-
-/// Sort labels numerically when they are all numbers (so "2" < "10"), else as text.
-pub fn sort_labels(labels: &mut [String]) {
-    let nums: Option<Vec<f64>> = labels.iter().map(|l| l.parse::<f64>().ok()).collect();
-    match nums {
-        Some(_) => labels.sort_by(|a, b| {
-            let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
-            x.total_cmp(&y)
-        }),
-        None => labels.sort(),
     }
 }
 

@@ -10,92 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Task;
 use crate::error::{Error, Result};
-
-/// One parameter value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Value {
-    /// A whole number.
-    Int(i64),
-    /// A real number.
-    Float(f64),
-    /// A boolean.
-    Bool(bool),
-    /// A string (choices such as `"gini"`).
-    Str(String),
-}
-
-impl std::fmt::Display for Value {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => {
-                if x.abs() >= 1e-3 && x.abs() < 1e4 || *x == 0.0 {
-                    write!(f, "{}", (x * 1e4).round() / 1e4)
-                } else {
-                    write!(f, "{x:.3e}")
-                }
-            }
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Str(s) => write!(f, "{s}"),
-        }
-    }
-}
-
-/// A named set of parameter values, ordered by name.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Params(pub BTreeMap<String, Value>);
-
-impl Params {
-    /// Set a value.
-    pub fn set(&mut self, name: &str, v: Value) {
-        self.0.insert(name.to_string(), v);
-    }
-
-    /// A real value, or `default` when absent.
-    pub fn f64_or(&self, name: &str, default: f64) -> Result<f64> {
-        match self.0.get(name) {
-            None => Ok(default),
-            Some(Value::Float(x)) => Ok(*x),
-            Some(Value::Int(i)) => Ok(*i as f64),
-            Some(v) => Err(Error::Config(format!(
-                "parameter {name}: expected a number, got '{v}'"
-            ))),
-        }
-    }
-
-    /// A whole value, or `default` when absent (reals are rounded).
-    pub fn int_or(&self, name: &str, default: i64) -> Result<i64> {
-        match self.0.get(name) {
-            None => Ok(default),
-            Some(Value::Int(i)) => Ok(*i),
-            Some(Value::Float(x)) if x.is_finite() => Ok(x.round() as i64),
-            Some(v) => Err(Error::Config(format!(
-                "parameter {name}: expected a whole number, got '{v}'"
-            ))),
-        }
-    }
-
-    /// A string value, or `default` when absent.
-    pub fn str_or<'a>(&'a self, name: &str, default: &'a str) -> Result<&'a str> {
-        match self.0.get(name) {
-            None => Ok(default),
-            Some(Value::Str(s)) => Ok(s),
-            Some(v) => Err(Error::Config(format!(
-                "parameter {name}: expected a string, got '{v}'"
-            ))),
-        }
-    }
-
-    /// A short `k=v, …` rendering for tables.
-    pub fn short(&self) -> String {
-        self.0
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
+pub use crate::param::{Params, Value};
 
 /// A parameter's distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,7 +99,7 @@ impl Dist {
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
     /// Check the bounds; errors name parameter `name`.
     pub fn check(&self, name: &str) -> Result<()> {
-        let bad = |m: &str| Err(Error::Config(format!("parameter {name}: {m}")));
+        let bad = |m: &str| Err(Error::param(name, m));
         let finite = |xs: &[f64]| xs.iter().all(|x| x.is_finite()) && (xs[1] - xs[0]).is_finite();
         match self {
             Dist::Choice { values } if values.is_empty() => bad("choice needs at least one value"),
@@ -359,48 +274,31 @@ impl LearnerSpace {
     }
 }
 
-/// The spaces shipped in `search/`, embedded at build time.
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "search/preprocessing.toml",
+/// The spaces shipped in `search/`, embedded at build time: preprocessing, then each learner's
+/// (from [`crate::learners::REGISTRY`]), as (file, text).
+pub fn builtin_files() -> Vec<(String, &'static str)> {
+    let mut out = vec![(
+        "search/preprocessing.toml".to_string(),
         include_str!("../search/preprocessing.toml"),
-    ),
-    (
-        "search/logistic_regression.toml",
-        include_str!("../search/logistic_regression.toml"),
-    ),
-    (
-        "search/linear_regression.toml",
-        include_str!("../search/linear_regression.toml"),
-    ),
-    ("search/ridge.toml", include_str!("../search/ridge.toml")),
-    ("search/lasso.toml", include_str!("../search/lasso.toml")),
-    (
-        "search/elastic_net.toml",
-        include_str!("../search/elastic_net.toml"),
-    ),
-    (
-        "search/decision_tree.toml",
-        include_str!("../search/decision_tree.toml"),
-    ),
-    (
-        "search/random_forest.toml",
-        include_str!("../search/random_forest.toml"),
-    ),
-    ("search/knn.toml", include_str!("../search/knn.toml")),
-    (
-        "search/gaussian_nb.toml",
-        include_str!("../search/gaussian_nb.toml"),
-    ),
-    ("search/gbdt.toml", include_str!("../search/gbdt.toml")),
-];
+    )];
+    for l in crate::learners::REGISTRY {
+        out.push((format!("search/{}.toml", l.name()), l.space()));
+    }
+    out
+}
 
 /// The preprocessing space and every learner space shipped with the crate.
 pub fn builtin_spaces() -> Result<(LearnerSpace, Vec<LearnerSpace>)> {
     let mut prep = None;
     let mut learners = Vec::new();
-    for (origin, text) in BUILTIN {
-        let s = LearnerSpace::from_toml(text, origin)?;
+    for (origin, text) in builtin_files() {
+        let s = LearnerSpace::from_toml(text, &origin)?;
+        if origin != format!("search/{}.toml", s.learner) {
+            return Err(Error::Config(format!(
+                "{origin} describes learner '{}'",
+                s.learner
+            )));
+        }
         if s.learner == "preprocessing" {
             prep = Some(s);
         } else {
@@ -576,32 +474,6 @@ impl ParamSpec {
     }
 }
 
-impl From<f64> for Value {
-    fn from(x: f64) -> Value {
-        Value::Float(x)
-    }
-}
-impl From<i64> for Value {
-    fn from(x: i64) -> Value {
-        Value::Int(x)
-    }
-}
-impl From<bool> for Value {
-    fn from(x: bool) -> Value {
-        Value::Bool(x)
-    }
-}
-impl From<&str> for Value {
-    fn from(x: &str) -> Value {
-        Value::Str(x.to_string())
-    }
-}
-impl From<String> for Value {
-    fn from(x: String) -> Value {
-        Value::Str(x)
-    }
-}
-
 /// A named parameter of a [`SearchSpace`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpaceParam {
@@ -656,34 +528,31 @@ impl SearchSpace {
         for (i, p) in self.params.iter().enumerate() {
             p.spec.dist.check(&p.name)?;
             if self.params[..i].iter().any(|q| q.name == p.name) {
-                return Err(Error::Config(format!("parameter {} is defined twice", p.name)));
+                return Err(Error::param(&p.name, "is defined twice"));
             }
             let Some(when) = &p.spec.when else { continue };
             if when.len() != 1 {
-                return Err(Error::Config(format!(
-                    "parameter {}: `when` names exactly one parameter",
-                    p.name
-                )));
+                return Err(Error::param(&p.name, "`when` names exactly one parameter"));
             }
             for (on, vals) in when {
                 let parent = self.params[..i].iter().find(|q| &q.name == on);
                 let Some(parent) = parent else {
-                    return Err(Error::Config(format!(
-                        "parameter {}: condition on '{on}', which is not a parameter defined before it",
-                        p.name
-                    )));
+                    return Err(Error::param(
+                        &p.name,
+                        format!("condition on '{on}', which is not a parameter defined before it"),
+                    ));
                 };
                 let Dist::Choice { values } = &parent.spec.dist else {
-                    return Err(Error::Config(format!(
-                        "parameter {}: condition on '{on}', which is not a choice",
-                        p.name
-                    )));
+                    return Err(Error::param(
+                        &p.name,
+                        format!("condition on '{on}', which is not a choice"),
+                    ));
                 };
                 if let Some(v) = vals.iter().find(|v| !values.contains(v)) {
-                    return Err(Error::Config(format!(
-                        "parameter {}: condition value '{v}' is not one of {on}'s choices",
-                        p.name
-                    )));
+                    return Err(Error::param(
+                        &p.name,
+                        format!("condition value '{v}' is not one of {on}'s choices"),
+                    ));
                 }
             }
         }
@@ -775,12 +644,10 @@ impl SearchSpace {
             }
         }
         space.check().map_err(|e| {
-            let name = space
-                .params
-                .iter()
-                .find(|p| e.to_string().contains(&format!("parameter {}:", p.name)))
-                .map(|p| p.name.clone())
-                .unwrap_or_default();
+            let name = match &e {
+                Error::Param { name, .. } => name.clone(),
+                _ => String::new(),
+            };
             Error::Config(format!("{origin}{}: {}", line_suffix(text, &name), e.detail()))
         })?;
         Ok(space)

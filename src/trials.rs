@@ -13,56 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Target};
 use crate::error::{Error, Result};
+pub use crate::guard::{guarded, in_trial};
 use crate::learners::gbdt::{self, GbdtData, GbdtParams};
 use crate::learners::{Prediction, Y};
 use crate::metrics::Metric;
 use crate::model::{subset_target, Pipeline, TrialConfig};
 use crate::prep::PrepConfig;
 use crate::space::{Params, Value};
-pub use crate::sweep::{guarded, in_trial, trial_seed};
-use crate::sweep::{Trial, TrialError, TrialRecord, TrialState};
+pub use crate::state::TrialState;
+pub use crate::sweep::trial_seed;
+use crate::sweep::{Trial, TrialError, TrialRecord};
 use crate::validation::Plan;
-
-/// Final state of a trial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrialStatus {
-    /// Every fold was fitted and scored.
-    Completed,
-    /// The trial returned an error or panicked.
-    Failed,
-    /// Stopped by the early-termination policy.
-    Pruned,
-    /// Stopped at the per-trial time limit.
-    TimedOut,
-    /// Stopped because the run was cancelled (incomplete).
-    Cancelled,
-}
-
-impl TrialStatus {
-    /// Name as shown.
-    pub fn name(self) -> &'static str {
-        match self {
-            TrialStatus::Completed => "completed",
-            TrialStatus::Failed => "failed",
-            TrialStatus::Pruned => "pruned",
-            TrialStatus::TimedOut => "timed_out",
-            TrialStatus::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl From<TrialState> for TrialStatus {
-    fn from(s: TrialState) -> TrialStatus {
-        match s {
-            TrialState::Completed => TrialStatus::Completed,
-            TrialState::Failed => TrialStatus::Failed,
-            TrialState::Pruned => TrialStatus::Pruned,
-            TrialState::TimedOut => TrialStatus::TimedOut,
-            TrialState::Cancelled => TrialStatus::Cancelled,
-        }
-    }
-}
 
 /// The record of one trial.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,7 +33,7 @@ pub struct TrialResult {
     /// What was tried.
     pub config: TrialConfig,
     /// How it ended.
-    pub status: TrialStatus,
+    pub status: TrialState,
     /// Mean primary-metric value over folds.
     pub score: Option<f64>,
     /// Standard deviation over folds.
@@ -387,20 +348,16 @@ pub fn objective(ctx: &EvalContext, trial: &mut Trial) -> std::result::Result<f6
         return Err(TrialError::Failed("no full-data step".into()));
     };
     let k = s.folds.len().max(1) as f64;
-    let var = s.folds.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / k;
     for (name, total) in &s.sums {
         trial.set_metric(name, total / k);
     }
-    trial.set_attr("fold_scores", serde_json::json!(s.folds));
-    trial.set_attr("std", serde_json::json!(var.sqrt()));
-    trial.set_attr("fit_secs", serde_json::json!(s.fit_secs));
-    trial.set_attr("predict_secs", serde_json::json!(s.predict_secs));
+    trial.set_folds(s.folds);
+    trial.set_times(s.fit_secs, s.predict_secs);
     Ok(mean)
 }
 
 /// The trial result of a sweep record of `automl run`.
 pub fn result_of(rec: &TrialRecord) -> TrialResult {
-    let attr = |k: &str| rec.attrs.get(k).and_then(|v| v.as_f64());
     let config = config_of(&rec.params).unwrap_or_else(|_| TrialConfig {
         learner: "?".into(),
         prep: Params::default(),
@@ -410,17 +367,13 @@ pub fn result_of(rec: &TrialRecord) -> TrialResult {
     TrialResult {
         id: rec.id,
         config,
-        status: rec.state.into(),
+        status: rec.state,
         score: if completed { rec.value } else { None },
-        std: attr("std"),
-        fold_scores: rec
-            .attrs
-            .get("fold_scores")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default(),
+        std: rec.fold_std(),
+        fold_scores: rec.folds.clone(),
         metrics: rec.metrics.clone(),
-        fit_secs: attr("fit_secs").unwrap_or(rec.secs),
-        predict_secs: attr("predict_secs").unwrap_or(0.0),
+        fit_secs: rec.fit_secs.unwrap_or(rec.secs),
+        predict_secs: rec.predict_secs.unwrap_or(0.0),
         started_secs: rec.started_secs,
         error: rec.error.clone(),
         steps: rec.steps.clone(),
@@ -428,40 +381,11 @@ pub fn result_of(rec: &TrialRecord) -> TrialResult {
     }
 }
 
-/// The sweep record of a trial of an earlier session (for resuming).
-pub fn record_of(r: &TrialResult, data: &Dataset, plan: &Plan) -> TrialRecord {
-    let mut attrs = serde_json::Map::new();
-    attrs.insert("fold_scores".into(), serde_json::json!(r.fold_scores));
-    if let Some(s) = r.std {
-        attrs.insert("std".into(), serde_json::json!(s));
-    }
-    attrs.insert("fit_secs".into(), serde_json::json!(r.fit_secs));
-    TrialRecord {
-        id: r.id,
-        params: params_of(&r.config),
-        state: match r.status {
-            TrialStatus::Completed => TrialState::Completed,
-            TrialStatus::Failed => TrialState::Failed,
-            TrialStatus::Pruned => TrialState::Pruned,
-            TrialStatus::TimedOut => TrialState::TimedOut,
-            TrialStatus::Cancelled => TrialState::Cancelled,
-        },
-        value: r.score.or_else(|| r.steps.last().map(|s| s.1)),
-        steps: r.steps.clone(),
-        cost: cost_of(data, plan, &r.config),
-        metrics: r.metrics.clone(),
-        attrs,
-        started_secs: r.started_secs,
-        secs: r.fit_secs,
-        error: r.error.clone(),
-    }
-}
-
 /// Completed trials best first (ties by trial id), for leaderboards.
 pub fn ranked(results: &[TrialResult], metric: Metric) -> Vec<&TrialResult> {
     let mut ok: Vec<&TrialResult> = results
         .iter()
-        .filter(|r| r.status == TrialStatus::Completed && r.score.is_some())
+        .filter(|r| r.status == TrialState::Completed && r.score.is_some())
         .collect();
     ok.sort_by(|a, b| {
         let (x, y) = (a.score.unwrap_or(f64::NAN), b.score.unwrap_or(f64::NAN));
@@ -522,16 +446,17 @@ mod tests {
         let out = sweep.optimize(|t| objective(&ctx, t), Limits::default()).unwrap();
         let results: Vec<TrialResult> = out.trials.iter().map(result_of).collect();
         assert_eq!(results.len(), 4);
-        assert_eq!(results[0].status, TrialStatus::Completed);
+        assert_eq!(results[0].status, TrialState::Completed);
         let r2 = results[0].score.unwrap();
         assert!(r2 > 0.3 && r2 < 0.7, "ridge CV r2 {r2}");
         assert_eq!(results[0].fold_scores.len(), 5);
         assert!(results[0].cost > 0.0);
-        for (r, needle) in results[1..]
-            .iter()
-            .zip(["regression", "k must be at least 1", "unknown learner"])
+        for (r, needle) in
+            results[1..]
+                .iter()
+                .zip(["regression", "knn.k: must be at least 1", "unknown learner"])
         {
-            assert_eq!(r.status, TrialStatus::Failed);
+            assert_eq!(r.status, TrialState::Failed);
             let e = r.error.as_deref().unwrap_or("");
             assert!(e.contains(needle), "{e}");
         }
@@ -605,7 +530,7 @@ mod tests {
         let mk = |id, s| TrialResult {
             id,
             config: config("ridge", Params::default()),
-            status: TrialStatus::Completed,
+            status: TrialState::Completed,
             score: Some(s),
             std: Some(0.0),
             fold_scores: vec![s],

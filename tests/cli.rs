@@ -644,6 +644,57 @@ fn kill_nine_then_resume_loses_no_completed_trial() {
 }
 
 #[test]
+fn resume_with_the_budget_spent_finishes_with_the_kept_trials() {
+    // A run killed after its budget is spent is resumed with a smaller budget: no new trial runs,
+    // but the kept trials are ranked, the best is refitted, saved and the run completes.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tr = data("penguins", "train.csv");
+    let bin = assert_cmd::cargo::cargo_bin("automl");
+    let mut child = std::process::Command::new(&bin)
+        .args([
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "species",
+            "--time-budget",
+            "60",
+            "--jobs",
+            "2",
+            "--seed",
+            "3",
+            "-q",
+        ])
+        .current_dir(d)
+        .spawn()
+        .expect("spawn");
+    let mut kept = Vec::new();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        if d.join("automl-workspace/automl.db").exists() {
+            kept = completed_trials(d, 1);
+            if kept.len() >= 20 {
+                break;
+            }
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = completed_trials(d, 1).len().max(kept.len());
+    assert!(kept >= 20, "the first run should have kept trials ({kept})");
+    let (ok, out, err) = exec(&["run", "--resume", "1", "--time-budget", "1", "--json"], d);
+    assert!(ok, "resume failed: {err}");
+    assert!(err.contains("the time budget is already spent"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["trials"].as_u64().unwrap() as usize >= kept, "{v}");
+    assert!(v["best"]["cv_score"].as_f64().unwrap() > 0.9, "{v}");
+    assert!(d.join("automl-workspace/artifacts/1/model.automl").exists());
+    let runs: Value = serde_json::from_str(&exec(&["runs", "list", "--json"], d).1).unwrap();
+    assert_eq!(runs[0]["status"], "completed");
+}
+
+#[test]
 fn model_registry_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

@@ -32,11 +32,62 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use crate::space::Params;
+use crate::param::Params;
 
-use super::{Prediction, Y};
+use super::checked::Checked;
+use super::{Fitted, Learner, Prediction, Y};
+
+const NAME: &str = "gbdt";
+
+/// The learner `gbdt`.
+pub struct Gbdt;
+
+impl Learner for Gbdt {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn space(&self) -> &'static str {
+        include_str!("../../search/gbdt.toml")
+    }
+
+    fn native_input(&self) -> bool {
+        true
+    }
+
+    fn check(&self, params: &Params) -> Result<()> {
+        GbdtParams::from_params(params).map(drop)
+    }
+
+    fn fit(
+        &self,
+        params: &Params,
+        _: Task,
+        x: &Matrix,
+        categorical: &[bool],
+        y: Y,
+        seed: u64,
+    ) -> Result<Fitted> {
+        Ok(Fitted::Gbdt {
+            model: fit_matrix(params, x, categorical, y, seed)?,
+        })
+    }
+
+    fn cost(&self, params: &Params, n: f64, d: f64, k: f64) -> f64 {
+        // Per round: a histogram pass over the rows (halved by the subtraction trick) plus the
+        // split search over bins, per class; binning is shared, so it is not charged.
+        let p = GbdtParams::from_params(params).unwrap_or_else(|_| GbdtParams::lightgbm());
+        let rounds = p.n_estimators as f64;
+        let leaves = p.num_leaves as f64;
+        let cols = p.colsample_bytree.clamp(0.05, 1.0);
+        let rows = p.subsample.clamp(0.05, 1.0);
+        let classes = if k > 2.0 { k } else { 1.0 };
+        rounds * classes * (1.5 * n * rows * d * cols * leaves.log2() + 256.0 * d * cols * leaves)
+    }
+}
 
 fn err(e: impl fmt::Display) -> Error {
     Error::learner("gbdt", e.to_string())
@@ -89,7 +140,19 @@ pub struct GbdtParams {
 }
 
 impl Default for GbdtParams {
+    /// The learner's defaults: the `init` values of `search/gbdt.toml` (LightGBM's values for
+    /// the parameters it does not search).
     fn default() -> Self {
+        GbdtParams::from_params(&Params::default()).unwrap_or_else(|_| GbdtParams::lightgbm())
+    }
+}
+
+impl GbdtParams {
+    /// LightGBM's defaults (100 rounds, 31 leaves, learning rate 0.1, `min_sum_hessian` 1e-3, no
+    /// regularisation, 255 bins, no bagging, no row-count limit): the reference the benchmark and
+    /// tests compare with LightGBM under. The learner's own defaults are its space's `init`
+    /// values ([`GbdtParams::from_params`] of no parameters).
+    pub fn lightgbm() -> GbdtParams {
         GbdtParams {
             n_estimators: 100,
             num_leaves: 31,
@@ -108,65 +171,62 @@ impl Default for GbdtParams {
             threads: None,
         }
     }
-}
 
-impl GbdtParams {
-    /// Read and check sampled parameters; absent ones keep their defaults.
+    /// Read and check sampled parameters. Absent searched ones take the `init` values of
+    /// `search/gbdt.toml`; parameters the space does not search (`max_depth`,
+    /// `min_child_samples`, `min_split_gain`, `subsample`, `max_bin`, `objective`,
+    /// `early_stopping_rounds`) default to LightGBM's values.
     pub fn from_params(p: &Params) -> Result<GbdtParams> {
-        let d = GbdtParams::default();
-        let count = |name: &str, default: usize, low: i64, high: i64| -> Result<usize> {
-            let v = p.int_or(name, default as i64)?;
-            if v < low || v > high {
-                return Err(Error::Config(format!(
-                    "gbdt.{name} must be in [{low}, {high}], got {v}"
-                )));
+        let c = Checked::new(NAME, p);
+        let d = GbdtParams::lightgbm();
+        let count = |name: &str, default: usize, low: usize, high: usize| -> Result<usize> {
+            if c.has(name) {
+                c.count(name, low, high)
+            } else {
+                Ok(default)
             }
-            Ok(v as usize)
         };
         let real = |name: &str, default: f64, low: f64, high: f64, open_low: bool| -> Result<f64> {
-            let v = p.f64_or(name, default)?;
-            let ok = v.is_finite() && v <= high && if open_low { v > low } else { v >= low };
-            if !ok {
-                let l = if open_low { "(" } else { "[" };
-                return Err(Error::Config(format!(
-                    "gbdt.{name} must be in {l}{low}, {high}], got {v}"
-                )));
-            }
-            Ok(v)
-        };
-        let loss = match p.str_or("objective", "l2")? {
-            "l2" | "regression" => RegressionLoss::L2,
-            "l1" => RegressionLoss::L1,
-            "huber" => RegressionLoss::Huber(real("huber_delta", 1.0, 0.0, f64::MAX, true)?),
-            o => {
-                return Err(Error::Config(format!(
-                    "gbdt.objective: unknown value '{o}' (l2, l1, huber)"
-                )))
+            match (c.has(name), open_low) {
+                (false, _) => Ok(default),
+                (true, true) => c.real_above(name, low, high),
+                (true, false) => c.real(name, low, high),
             }
         };
-        let max_depth = p.int_or("max_depth", 0)?;
-        let params = GbdtParams {
-            n_estimators: count("n_estimators", d.n_estimators, 1, 100_000)?,
-            num_leaves: count("num_leaves", d.num_leaves, 2, 131_072)?,
+        let loss = match c.has("objective") {
+            false => RegressionLoss::L2,
+            true => match c.choice("objective", &["l2", "regression", "l1", "huber"])? {
+                "l1" => RegressionLoss::L1,
+                "huber" => RegressionLoss::Huber(real("huber_delta", 1.0, 0.0, f64::MAX, true)?),
+                _ => RegressionLoss::L2,
+            },
+        };
+        let max_depth = if c.has("max_depth") {
+            c.int("max_depth", i64::MIN, i64::MAX)?
+        } else {
+            0
+        };
+        Ok(GbdtParams {
+            n_estimators: c.count("n_estimators", 1, 100_000)?,
+            num_leaves: c.count("num_leaves", 2, 131_072)?,
             max_depth: if max_depth <= 0 {
                 0
             } else {
                 max_depth.min(64) as usize
             },
-            learning_rate: real("learning_rate", d.learning_rate, 0.0, 1.0, true)?,
+            learning_rate: c.real_above("learning_rate", 0.0, 1.0)?,
             min_child_samples: count("min_child_samples", d.min_child_samples, 1, 1 << 30)?,
-            min_child_weight: real("min_child_weight", d.min_child_weight, 0.0, 1e9, false)?,
-            reg_alpha: real("reg_alpha", d.reg_alpha, 0.0, 1e9, false)?,
-            reg_lambda: real("reg_lambda", d.reg_lambda, 0.0, 1e9, false)?,
+            min_child_weight: c.real("min_child_weight", 0.0, 1e9)?,
+            reg_alpha: c.real("reg_alpha", 0.0, 1e9)?,
+            reg_lambda: c.real("reg_lambda", 0.0, 1e9)?,
             min_split_gain: real("min_split_gain", d.min_split_gain, 0.0, 1e9, false)?,
             subsample: real("subsample", d.subsample, 0.0, 1.0, true)?,
-            colsample_bytree: real("colsample_bytree", d.colsample_bytree, 0.0, 1.0, true)?,
+            colsample_bytree: c.real_above("colsample_bytree", 0.0, 1.0)?,
             max_bin: count("max_bin", d.max_bin, 2, 255)?,
             loss,
             early_stopping_rounds: count("early_stopping_rounds", 0, 0, 100_000)?,
             threads: None,
-        };
-        Ok(params)
+        })
     }
 
     fn builder(&self, kind: Kind, seed: u64) -> Result<TrainingParamsBuilder> {
@@ -695,8 +755,8 @@ mod tests {
     use super::*;
     use crate::data::{Dataset, Table, Target};
     use crate::metrics::{roc_auc, Metric};
+    use crate::param::Value;
     use crate::prep::PrepConfig;
-    use crate::space::Value;
     use rand::Rng;
     use std::path::Path;
 
@@ -704,7 +764,7 @@ mod tests {
     fn lgb_defaults() -> GbdtParams {
         GbdtParams {
             min_child_samples: 20,
-            ..GbdtParams::default()
+            ..GbdtParams::lightgbm()
         }
     }
 
@@ -804,7 +864,7 @@ mod tests {
         let p = GbdtParams {
             n_estimators: 1,
             num_leaves: 2,
-            ..GbdtParams::default()
+            ..GbdtParams::lightgbm()
         };
         let m = fit(&p, &data, Y::Classes(&y, 2), 1);
         let auc = roc_auc(
@@ -829,7 +889,7 @@ mod tests {
         let p = GbdtParams {
             n_estimators: 1,
             num_leaves: 2,
-            ..GbdtParams::default()
+            ..GbdtParams::lightgbm()
         };
         let truth: Vec<bool> = y.iter().map(|&c| c == 1).collect();
         let native = fit(
@@ -869,7 +929,7 @@ mod tests {
         let p = GbdtParams {
             subsample: 0.8,
             colsample_bytree: 0.75,
-            ..GbdtParams::default()
+            ..GbdtParams::lightgbm()
         };
         let with = |n| GbdtParams {
             n_estimators: n,
@@ -901,7 +961,7 @@ mod tests {
         let p = GbdtParams {
             subsample: 0.7,
             colsample_bytree: 0.5,
-            ..GbdtParams::default()
+            ..GbdtParams::lightgbm()
         };
         let bytes = |seed| {
             fit(&p, &data, Y::Values(&y), seed)
@@ -925,7 +985,7 @@ mod tests {
             learning_rate: 0.3,
             num_leaves: 63,
             early_stopping_rounds: 10,
-            ..GbdtParams::default()
+            ..GbdtParams::lightgbm()
         };
         let mut losses = Vec::new();
         let m = train(
@@ -956,7 +1016,7 @@ mod tests {
     fn the_round_callback_and_the_trial_token_stop_training() {
         let (x, y) = noisy_regression(500);
         let data = GbdtData::new(&x, &[false; 4]).unwrap();
-        let p = GbdtParams::default();
+        let p = GbdtParams::lightgbm();
         let fit_all = Fit {
             data: &data,
             y: Y::Values(&y),
@@ -977,7 +1037,7 @@ mod tests {
             .map(|i| usize::from(x.get(i, 0) > 0.3) + usize::from(x.get(i, 1) > 0.6))
             .collect();
         let data = GbdtData::new(&x, &[false; 4]).unwrap();
-        let m = fit(&GbdtParams::default(), &data, Y::Classes(&y, 3), 1);
+        let m = fit(&GbdtParams::lightgbm(), &data, Y::Classes(&y, 3), 1);
         let bytes = postcard::to_allocvec(&m).unwrap();
         let back: GbdtModel = postcard::from_bytes(&bytes).unwrap();
         let (a, b) = (m.predict(&x).unwrap(), back.predict(&x).unwrap());
@@ -1020,7 +1080,7 @@ mod tests {
                     let p = GbdtParams {
                         n_estimators: 64,
                         learning_rate: t.float("learning_rate")?,
-                        ..GbdtParams::default()
+                        ..GbdtParams::lightgbm()
                     };
                     let fit = Fit {
                         data: &train_rows,
@@ -1071,7 +1131,7 @@ mod tests {
         let (x, y) = noisy_regression(1000);
         let big: Vec<f64> = y.iter().map(|v| 1e8 + 5.0 * v).collect();
         let data = GbdtData::new(&x, &[false; 4]).unwrap();
-        let m = fit(&GbdtParams::default(), &data, Y::Values(&big), 1);
+        let m = fit(&GbdtParams::lightgbm(), &data, Y::Values(&big), 1);
         let r2 = Metric::R2
             .score(&Target::Values(big.clone()), &m.predict(&x).unwrap())
             .unwrap();

@@ -1,47 +1,140 @@
-//! Learners: one fit/predict interface over linfa, smartcore and our own trees.
+//! Learners: one [`Learner`] per file, each with a checked parameter type whose defaults are the
+//! `init` values of its search space (`search/<learner>.toml`, embedded), and one registry,
+//! [`REGISTRY`], from which the learner list, the help text and the space catalogue are made.
 //!
 //! Library per algorithm, chosen by measurement (see README "Learners"): linfa for logistic
-//! regression, OLS, lasso/elastic net, Gaussian naive Bayes and the k-d tree under KNN;
-//! smartcore for ridge (linfa has no fast ridge); our own binned CART for trees and forests
-//! (neither library gives leaf probabilities).
+//! regression, lasso/elastic net, Gaussian naive Bayes and the k-d tree under KNN; smartcore for
+//! OLS and ridge (linfa has no fast ridge); our own binned CART for trees and forests (neither
+//! library gives leaf probabilities); hessboost for gradient boosting.
+//!
+//! Adding a learner: its file here (a unit struct implementing [`Learner`] and its parameter
+//! type), its space file `search/<name>.toml`, a line in [`REGISTRY`], and a [`Fitted`] variant
+//! when its model is of a new kind.
 
+pub mod checked;
+pub mod decision_tree;
+pub mod elastic_net;
+pub mod gaussian_nb;
 pub mod gbdt;
+pub mod knn;
+pub mod lasso;
+pub mod linear_regression;
+pub mod logistic_regression;
+pub mod random_forest;
+pub mod ridge;
 pub mod tree;
 
-use linfa::prelude::*;
 use linfa_bayes::NaiveBayes;
-use linfa_nn::distance::L2Dist;
-use linfa_nn::{CommonNearestNeighbour, NearestNeighbour};
-use ndarray::{Array1, Array2, ArrayView1};
-use rayon::prelude::*;
+use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
-use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use crate::space::Params;
-use tree::{Criterion, Forest, Labels, TreeParams};
+use crate::param::Params;
+use tree::Forest;
 
-/// Names of all learners, in the order they are tried.
-pub const LEARNERS: &[&str] = &[
-    "logistic_regression",
-    "linear_regression",
-    "ridge",
-    "lasso",
-    "elastic_net",
-    "decision_tree",
-    "random_forest",
-    "knn",
-    "gaussian_nb",
-    "gbdt",
+/// A learning algorithm: how to fit it, what a fit costs, and where it searches.
+pub trait Learner: Sync {
+    /// Name, as in `--learners` and search spaces.
+    fn name(&self) -> &'static str;
+    /// Its search space: the text of `search/<name>.toml` (embedded at build time), whose `init`
+    /// values are the learner's defaults.
+    fn space(&self) -> &'static str;
+    /// Whether it takes raw input ([`crate::prep::Encode::Native`]: missing values and
+    /// categories as they are) instead of a searched preprocessing recipe.
+    fn native_input(&self) -> bool {
+        false
+    }
+    /// Check `params` (absent ones take their defaults); an error names the parameter.
+    fn check(&self, params: &Params) -> Result<()>;
+    /// Fit on `x` / `y`. `categorical` marks the columns holding category codes (only native-input
+    /// learners read it). `seed` drives any randomness.
+    fn fit(
+        &self,
+        params: &Params,
+        task: Task,
+        x: &Matrix,
+        categorical: &[bool],
+        y: Y,
+        seed: u64,
+    ) -> Result<Fitted>;
+    /// A deterministic estimate of the work of one fit on `n` rows, `d` features and `k` classes
+    /// (1 for regression), in units of about one nanosecond on a 2-core machine (calibrated on the
+    /// bundled datasets). Never depends on timing, so searches stay reproducible.
+    fn cost(&self, params: &Params, n: f64, d: f64, k: f64) -> f64;
+}
+
+/// Every learner, in the order they are tried.
+pub static REGISTRY: &[&dyn Learner] = &[
+    &logistic_regression::LogisticRegression,
+    &linear_regression::LinearRegression,
+    &ridge::Ridge,
+    &lasso::Lasso,
+    &elastic_net::ElasticNet,
+    &decision_tree::DecisionTree,
+    &random_forest::RandomForest,
+    &knn::Knn,
+    &gaussian_nb::GaussianNb,
+    &gbdt::Gbdt,
 ];
 
-/// Whether `learner` takes raw input ([`crate::prep::Encode::Native`]: missing values and
-/// categories as they are) instead of a searched preprocessing recipe.
+/// Names of all learners, in the order they are tried.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|l| l.name()).collect()
+}
+
+/// The learner called `name`; an error lists the known ones.
+pub fn get(name: &str) -> Result<&'static dyn Learner> {
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|l| l.name() == name)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "unknown learner '{name}' (known: {})",
+                names().join(", ")
+            ))
+        })
+}
+
+/// Whether `learner` takes raw input (see [`Learner::native_input`]); false for unknown names.
 pub fn native_input(learner: &str) -> bool {
-    learner == "gbdt"
+    get(learner).is_ok_and(|l| l.native_input())
+}
+
+/// A deterministic estimate of the work of one fit of `learner` with `params` on `n` rows, `d`
+/// features and `k` classes (0 for regression), in units of about one nanosecond: the learner's
+/// own [`Learner::cost`] plus the work every trial pays whatever the learner (preprocessing,
+/// predicting and scoring the validation rows).
+pub fn cost_estimate(learner: &str, params: &Params, n: usize, d: usize, k: usize) -> f64 {
+    let (n, d, k) = (n.max(1) as f64, d.max(1) as f64, k.max(1) as f64);
+    let units = get(learner).map_or(n * d, |l| l.cost(params, n, d, k));
+    let shared = 50.0 * n * d;
+    (units + shared).max(1.0)
+}
+
+/// Fit `learner` with `params` on `x` / `y` (see [`Learner::fit`]).
+pub fn fit(
+    learner: &str,
+    params: &Params,
+    task: Task,
+    x: &Matrix,
+    categorical: &[bool],
+    y: Y,
+    seed: u64,
+) -> Result<Fitted> {
+    let l = get(learner)?;
+    if x.rows == 0 {
+        return Err(Error::learner(learner, "no training rows"));
+    }
+    l.fit(params, task, x, categorical, y, seed)
+}
+
+/// The error of a learner asked for a task it does not do.
+fn unsupported(learner: &str, task: Task) -> Error {
+    Error::learner(learner, format!("does not support {} tasks", task.name()))
 }
 
 /// Training targets for one fit.
@@ -92,8 +185,6 @@ impl<'a> Y<'a> {
 
 type Logistic = linfa_logistic::FittedLogisticRegression<f64, usize>;
 type MultiLogistic = linfa_logistic::MultiFittedLogisticRegression<f64, usize>;
-type Ols = smartcore::linear::linear_regression::LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>;
-type Ridge = smartcore::linear::ridge_regression::RidgeRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>;
 
 /// A fitted learner, serialisable into the model file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,228 +247,6 @@ pub enum Fitted {
 
 fn labels_array(y: &[usize]) -> Array1<usize> {
     Array1::from(y.to_vec())
-}
-
-fn lerr(learner: &str) -> impl Fn(String) -> Error + '_ {
-    move |m| Error::learner(learner, m)
-}
-
-/// A deterministic estimate of the work of one fit of `learner` with `params` on `n` rows, `d`
-/// features and `k` classes (0 for regression), in units of about one nanosecond on a 2-core
-/// machine (calibrated on the bundled datasets). The cost-frugal sampler compares learners with
-/// it; it never depends on timing, so searches stay reproducible.
-pub fn cost_estimate(learner: &str, params: &Params, n: usize, d: usize, k: usize) -> f64 {
-    let (n, d, k) = (n.max(1) as f64, d.max(1) as f64, k.max(1) as f64);
-    let depth = |default: i64| {
-        let md = params.int_or("max_depth", default).unwrap_or(default).max(1) as f64;
-        md.min(n.log2().max(1.0))
-    };
-    let units = match learner {
-        "logistic_regression" => {
-            let iters = params.int_or("max_iterations", 100).unwrap_or(100).max(1) as f64;
-            iters * n * d * k * 3.0
-        }
-        "linear_regression" | "ridge" => n * d * d + d * d * d,
-        "lasso" | "elastic_net" => 100.0 * n * d,
-        "decision_tree" => 4.0 * n * d * depth(8) + 20.0 * n * d,
-        "random_forest" => {
-            let trees = params.int_or("n_trees", 100).unwrap_or(100).max(1) as f64;
-            let frac = params.f64_or("max_features", 0.5).unwrap_or(0.5).clamp(0.05, 1.0);
-            trees * (4.0 * n * d * frac * depth(32)) + 20.0 * n * d
-        }
-        "knn" => 2.0 * n * n.log2().max(1.0) * d * 8.0,
-        "gaussian_nb" => 10.0 * n * d * k,
-        "gbdt" => {
-            // Per round: a histogram pass over the rows (halved by the subtraction trick) plus
-            // the split search over bins, per class; binning is shared, so it is not charged.
-            let p = gbdt::GbdtParams::from_params(params).unwrap_or_default();
-            let rounds = p.n_estimators as f64;
-            let leaves = p.num_leaves as f64;
-            let cols = p.colsample_bytree.clamp(0.05, 1.0);
-            let rows = p.subsample.clamp(0.05, 1.0);
-            let classes = if k > 2.0 { k } else { 1.0 };
-            rounds * classes * (1.5 * n * rows * d * cols * leaves.log2() + 256.0 * d * cols * leaves)
-        }
-        _ => n * d,
-    };
-    // Work every trial pays whatever the learner: preprocessing (impute, scale, encode), predicting
-    // the validation rows and scoring them.
-    let shared = 50.0 * n * d;
-    (units + shared).max(1.0)
-}
-
-/// Fit `learner` with `params` on `x` / `y`. `categorical` marks the columns holding category
-/// codes (only `gbdt` reads it; the others get encoded columns). `seed` drives any randomness.
-pub fn fit(
-    learner: &str,
-    params: &Params,
-    task: Task,
-    x: &Matrix,
-    categorical: &[bool],
-    y: Y,
-    seed: u64,
-) -> Result<Fitted> {
-    if x.rows == 0 {
-        return Err(Error::learner(learner, "no training rows"));
-    }
-    let e = lerr(learner);
-    match (learner, y) {
-        ("logistic_regression", Y::Classes(c, k)) => {
-            let alpha = params.f64_or("alpha", 1.0)?;
-            let iters = params.int_or("max_iterations", 100)?.max(1) as u64;
-            let ds = DatasetBase::new(x.view(), labels_array(c));
-            if task == Task::Binary {
-                let model = linfa_logistic::LogisticRegression::default()
-                    .alpha(alpha)
-                    .max_iterations(iters)
-                    .fit(&ds)
-                    .map_err(|err| e(err.to_string()))?;
-                Ok(Fitted::Logistic { model, n_classes: k })
-            } else {
-                let model = linfa_logistic::MultiLogisticRegression::default()
-                    .alpha(alpha)
-                    .max_iterations(iters)
-                    .fit(&ds)
-                    .map_err(|err| e(err.to_string()))?;
-                Ok(Fitted::MultiLogistic { model, n_classes: k })
-            }
-        }
-        ("linear_regression", Y::Values(v)) => {
-            // SVD least squares: one-hot columns that sum to the intercept make X rank-deficient, and
-            // the SVD solve drops the null space (minimum-norm solution) where QR would blow up.
-            let dm = dense(x).map_err(&e)?;
-            let p = smartcore::linear::linear_regression::LinearRegressionParameters::default()
-                .with_solver(smartcore::linear::linear_regression::LinearRegressionSolverName::SVD);
-            let m = Ols::fit(&dm, &v.to_vec(), p).map_err(|err| e(err.to_string()))?;
-            Ok(Fitted::LinearCoef {
-                coef: (0..x.cols).map(|j| *m.coefficients().get((j, 0))).collect(),
-                intercept: *m.intercept(),
-            })
-        }
-        ("ridge", Y::Values(v)) => {
-            let alpha = params.f64_or("alpha", 1.0)?;
-            let dm =
-                DenseMatrix::new(x.rows, x.cols, x.data.clone(), false).map_err(|err| e(err.to_string()))?;
-            let p = smartcore::linear::ridge_regression::RidgeRegressionParameters::default()
-                .with_alpha(alpha)
-                .with_solver(smartcore::linear::ridge_regression::RidgeRegressionSolverName::Cholesky);
-            let m = Ridge::fit(&dm, &v.to_vec(), p).map_err(|err| e(err.to_string()))?;
-            let coef = (0..x.cols).map(|j| *m.coefficients().get((j, 0))).collect();
-            Ok(Fitted::LinearCoef {
-                coef,
-                intercept: *m.intercept(),
-            })
-        }
-        ("lasso" | "elastic_net", Y::Values(v)) => {
-            let alpha = params.f64_or("alpha", 0.01)?;
-            let l1 = if learner == "lasso" {
-                1.0
-            } else {
-                params.f64_or("l1_ratio", 0.5)?
-            };
-            // linfa-elasticnet centres y but not X, so its intercept is only right for centred columns:
-            // centre here and move the offset into the intercept.
-            let (xc, means) = centered(x);
-            let ds = DatasetBase::new(xc.view(), Array1::from(v.to_vec()));
-            let m = linfa_elasticnet::ElasticNet::params()
-                .penalty(alpha)
-                .l1_ratio(l1)
-                .max_iterations(1000)
-                .tolerance(1e-4)
-                .fit(&ds)
-                .map_err(|err| e(err.to_string()))?;
-            let coef: Vec<f64> = m.hyperplane().to_vec();
-            let shift: f64 = coef.iter().zip(&means).map(|(w, mu)| w * mu).sum();
-            Ok(Fitted::LinearCoef {
-                coef,
-                intercept: m.intercept() - shift,
-            })
-        }
-        ("decision_tree" | "random_forest", y) => {
-            let forest = learner == "random_forest";
-            let criterion = match params.str_or("criterion", "gini")? {
-                "gini" => Criterion::Gini,
-                "entropy" => Criterion::Entropy,
-                o => {
-                    return Err(Error::Config(format!(
-                        "criterion: unknown value '{o}' (gini, entropy)"
-                    )))
-                }
-            };
-            let frac = params.f64_or("max_features", if forest { 0.5 } else { 1.0 })?;
-            if !(frac > 0.0 && frac <= 1.0) {
-                return Err(Error::Config(format!(
-                    "max_features must be in (0, 1], got {frac}"
-                )));
-            }
-            let p = TreeParams {
-                max_depth: params.int_or("max_depth", 32)?.max(1) as usize,
-                min_samples_leaf: params.int_or("min_samples_leaf", 1)?.max(1) as usize,
-                max_features: ((frac * x.cols as f64).round() as usize).max(1),
-                criterion,
-            };
-            let n_trees = if forest {
-                params.int_or("n_trees", 100)?.clamp(1, 5000) as usize
-            } else {
-                1
-            };
-            let (labels, n_classes) = match y {
-                Y::Classes(c, k) => (Labels::Classes(c, k), k),
-                Y::Values(v) => (Labels::Values(v), 0),
-            };
-            let forest = Forest::fit(x, labels, n_trees, forest, p, seed);
-            if let Some(r) = crate::cancel::current().reason() {
-                return Err(Error::learner(learner, format!("stopped while fitting ({r:?})")));
-            }
-            Ok(Fitted::Forest { forest, n_classes })
-        }
-        ("knn", y) => {
-            let k = params.int_or("k", 5)?;
-            if k < 1 {
-                return Err(Error::Config(format!("k must be at least 1, got {k}")));
-            }
-            let distance_weights = match params.str_or("weights", "uniform")? {
-                "uniform" => false,
-                "distance" => true,
-                o => {
-                    return Err(Error::Config(format!(
-                        "weights: unknown value '{o}' (uniform, distance)"
-                    )))
-                }
-            };
-            let (y, n_classes) = match y {
-                Y::Classes(c, k) => (c.iter().map(|&c| c as f64).collect(), k),
-                Y::Values(v) => (v.to_vec(), 0),
-            };
-            Ok(Fitted::Knn {
-                x: x.clone(),
-                y,
-                k: k as usize,
-                distance_weights,
-                n_classes,
-            })
-        }
-        ("gaussian_nb", Y::Classes(c, k)) => {
-            let vs = params.f64_or("var_smoothing", 1e-9)?;
-            let ds = DatasetBase::new(x.view(), labels_array(c));
-            let model = linfa_bayes::GaussianNb::params()
-                .var_smoothing(vs)
-                .fit(&ds)
-                .map_err(|err| e(err.to_string()))?;
-            Ok(Fitted::GaussianNb { model, n_classes: k })
-        }
-        ("gbdt", y) => Ok(Fitted::Gbdt {
-            model: gbdt::fit_matrix(params, x, categorical, y, seed)?,
-        }),
-        (l, _) if LEARNERS.contains(&l) => Err(Error::learner(
-            l,
-            format!("does not support {} tasks", task.name()),
-        )),
-        (l, _) => Err(Error::Config(format!(
-            "unknown learner '{l}' (known: {})",
-            LEARNERS.join(", ")
-        ))),
-    }
 }
 
 /// Copy into smartcore's matrix type (row-major, so no transpose).
@@ -464,7 +333,7 @@ impl Fitted {
                 k,
                 distance_weights,
                 n_classes,
-            } => knn_predict(train, y, *k, *distance_weights, *n_classes, x)?,
+            } => knn::predict(train, y, *k, *distance_weights, *n_classes, x)?,
             Fitted::Gbdt { model } => model.predict(x)?,
             Fitted::GaussianNb { model, n_classes } => {
                 // Normalise the joint log-likelihoods with log-sum-exp ourselves: linfa-bayes'
@@ -488,70 +357,6 @@ impl Fitted {
             }
         })
     }
-}
-
-fn knn_predict(
-    train: &Matrix,
-    y: &[f64],
-    k: usize,
-    distance_weights: bool,
-    n_classes: usize,
-    x: &Matrix,
-) -> Result<Prediction> {
-    if train.cols != x.cols {
-        return Err(Error::learner("knn", "feature count differs from training"));
-    }
-    let tv = train.view();
-    let index = CommonNearestNeighbour::KdTree
-        .from_batch(&tv, L2Dist)
-        .map_err(|e| Error::learner("knn", e.to_string()))?;
-    let k = k.min(train.rows).max(1);
-    let width = n_classes.max(1);
-    let rows: Vec<Result<Vec<f64>>> = (0..x.rows)
-        .into_par_iter()
-        .map(|i| {
-            let q = ArrayView1::from(x.row(i));
-            let found = index
-                .k_nearest(q, k)
-                .map_err(|e| Error::learner("knn", e.to_string()))?;
-            let mut acc = vec![0.0; width];
-            let mut total = 0.0;
-            for (point, j) in found {
-                let w = if distance_weights {
-                    let d: f64 = point
-                        .iter()
-                        .zip(q.iter())
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum::<f64>()
-                        .sqrt();
-                    1.0 / (d + 1e-9)
-                } else {
-                    1.0
-                };
-                if n_classes > 0 {
-                    acc[y[j] as usize] += w;
-                } else {
-                    acc[0] += w * y[j];
-                }
-                total += w;
-            }
-            acc.iter_mut().for_each(|a| *a /= total.max(1e-300));
-            Ok(acc)
-        })
-        .collect();
-    let mut data = Vec::with_capacity(x.rows * width);
-    for r in rows {
-        data.extend(r?);
-    }
-    Ok(if n_classes > 0 {
-        Prediction::Proba(Matrix {
-            data,
-            rows: x.rows,
-            cols: width,
-        })
-    } else {
-        Prediction::Values(data)
-    })
 }
 
 #[cfg(test)]
@@ -582,7 +387,7 @@ mod tests {
         };
         for l in ["linear_regression", "ridge", "lasso", "elastic_net"] {
             let mut p = Params::default();
-            p.set("alpha", crate::space::Value::Float(1e-4));
+            p.set("alpha", crate::param::Value::Float(1e-4));
             let m = fit(l, &p, Task::Regression, &x, &[false], Y::Values(&y), 1).unwrap();
             let Prediction::Values(v) = m.predict(&q).unwrap() else {
                 panic!("values")

@@ -26,8 +26,46 @@ pub enum Criterion {
     Entropy,
 }
 
+impl Criterion {
+    /// The names a search space uses, in [`Criterion::of`]'s order.
+    pub const NAMES: &'static [&'static str] = &["gini", "entropy"];
+
+    /// The criterion called `name` (one of [`Criterion::NAMES`]; anything else is entropy).
+    pub fn of(name: &str) -> Criterion {
+        if name == "gini" {
+            Criterion::Gini
+        } else {
+            Criterion::Entropy
+        }
+    }
+}
+
+/// Grow `n_trees` trees (one without `bootstrap` is a single CART tree) for learner `learner`.
+pub(super) fn fit_learner(
+    learner: &str,
+    x: &Matrix,
+    y: super::Y,
+    n_trees: usize,
+    bootstrap: bool,
+    p: TreeParams,
+    seed: u64,
+) -> crate::error::Result<super::Fitted> {
+    let (labels, n_classes) = match y {
+        super::Y::Classes(c, k) => (Labels::Classes(c, k), k),
+        super::Y::Values(v) => (Labels::Values(v), 0),
+    };
+    let forest = Forest::fit(x, labels, n_trees, bootstrap, p, seed);
+    if let Some(r) = crate::cancel::current().reason() {
+        return Err(crate::error::Error::learner(
+            learner,
+            format!("stopped while fitting ({r:?})"),
+        ));
+    }
+    Ok(super::Fitted::Forest { forest, n_classes })
+}
+
 /// Settings for growing one tree.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TreeParams {
     /// Deepest level a node may sit at (root = 0).
     pub max_depth: usize,

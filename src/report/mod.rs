@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::store::{RunFilter, RunId, RunRecord, RunStatus, Store};
+use crate::store::{keys, RunFilter, RunId, RunRecord, Store, TrialState};
 
 /// Version of the JSON layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -100,38 +100,37 @@ pub struct Leaderboard {
 }
 
 const HIGHER_IS_BETTER: &[&str] = &["accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "r2"];
-const INTERNAL: &[&str] = &["fit_secs", "predict_secs", "trial_secs", "search_secs"];
 
 fn primary(run: &RunRecord) -> (String, bool) {
-    if let Some(m) = run.params.get("metric").and_then(|v| v.as_str()) {
+    if let Some(m) = run.params.get(keys::METRIC).and_then(|v| v.as_str()) {
         return (m.to_string(), HIGHER_IS_BETTER.contains(&m));
     }
     let m = run
         .params
-        .get("primary_metric")
+        .get(keys::PRIMARY_METRIC)
         .and_then(|v| v.as_str())
         .unwrap_or("value")
         .to_string();
-    let max = run.params.get("goal").and_then(|v| v.as_str()) == Some("maximize");
+    let max = run.params.get(keys::GOAL).and_then(|v| v.as_str()) == Some("maximize");
     (m, max)
 }
 
 fn row_of(store: &dyn Store, parent: &RunRecord, kid: &RunRecord, metric: &str) -> Result<Row> {
     let f = |k: &str| kid.metrics.get(k).and_then(|v| v.as_f64());
-    let sweep = parent.params.get("kind").and_then(|v| v.as_str()) == Some("sweep");
+    let sweep = parent.params.get(keys::KIND).and_then(|v| v.as_str()) == Some(keys::KIND_SWEEP);
     let mut params = BTreeMap::new();
     let mut prep = BTreeMap::new();
     let mut learner = None;
     if sweep {
-        if let Some(serde_json::Value::Object(m)) = kid.params.get("params") {
+        if let Some(serde_json::Value::Object(m)) = kid.params.get(keys::PARAMS) {
             params = m.clone().into_iter().collect();
         }
     } else {
         for (k, v) in &kid.params {
             match k.as_str() {
-                "trial" => {}
-                "learner" => learner = v.as_str().map(str::to_string),
-                _ => match k.strip_prefix("prep.") {
+                keys::TRIAL => {}
+                keys::LEARNER => learner = v.as_str().map(str::to_string),
+                _ => match k.strip_prefix(keys::PREP_PREFIX) {
                     Some(p) => {
                         prep.insert(p.to_string(), v.clone());
                     }
@@ -160,14 +159,14 @@ fn row_of(store: &dyn Store, parent: &RunRecord, kid: &RunRecord, metric: &str) 
             text(prep.get("encode"))
         )
     };
-    let completed = kid.status == RunStatus::Completed;
+    let completed = kid.status == TrialState::Completed;
     let std = if sweep || !completed {
         None
     } else {
         let folds: Vec<f64> = store
             .metric_history(kid.id)?
             .iter()
-            .filter(|p| p.key == format!("fold_{metric}"))
+            .filter(|p| p.key == keys::fold(metric))
             .map(|p| p.value)
             .collect();
         (!folds.is_empty()).then(|| {
@@ -178,26 +177,21 @@ fn row_of(store: &dyn Store, parent: &RunRecord, kid: &RunRecord, metric: &str) 
     let metrics = kid
         .metrics
         .iter()
-        .filter(|(k, _)| {
-            k.as_str() != metric
-                && !INTERNAL.contains(&k.as_str())
-                && !k.starts_with("fold_")
-                && !k.starts_with("step_")
-        })
+        .filter(|(k, _)| k.as_str() != metric && !keys::INTERNAL.contains(&k.as_str()) && !keys::is_series(k))
         .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
         .collect();
     Ok(Row {
         rank: None,
         run: parent.id,
-        trial: kid.params.get("trial").and_then(|v| v.as_i64()).unwrap_or(-1),
+        trial: kid.params.get(keys::TRIAL).and_then(|v| v.as_i64()).unwrap_or(-1),
         learner,
         preprocessing,
         params,
         score: f(metric).filter(|_| completed || sweep),
         std,
         metrics,
-        fit_secs: f("fit_secs").or_else(|| f("trial_secs")),
-        predict_secs: f("predict_secs"),
+        fit_secs: f(keys::FIT_SECS).or_else(|| f(keys::TRIAL_SECS)),
+        predict_secs: f(keys::PREDICT_SECS),
         status: kid.status.name().to_string(),
         error: kid.error.clone(),
         started_secs: Some((kid.started - parent.started).max(0.0)),

@@ -6,8 +6,10 @@
 //! is one transaction. The SQL is kept to what SQLite and PostgreSQL share, so a PostgreSQL backend
 //! can implement the same trait.
 
+pub mod keys;
 pub mod registry;
 mod sqlite;
+pub mod study;
 
 use std::path::{Path, PathBuf};
 
@@ -15,69 +17,15 @@ use serde::{Deserialize, Serialize};
 
 pub use registry::{DatasetVersion, ModelRef, ModelVersion, Registry};
 pub use sqlite::SqliteStore;
+pub use study::{Layout, RunStudy};
 
 use crate::error::Result;
 
 /// Run identifier (unique within a store).
 pub type RunId = i64;
 
-/// State of a run or trial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Created, not started.
-    Queued,
-    /// In progress.
-    Running,
-    /// Finished normally.
-    Completed,
-    /// Stopped early by a pruner.
-    Pruned,
-    /// Ended with an error.
-    Failed,
-    /// Stopped for exceeding its time limit.
-    TimedOut,
-    /// The process died or was interrupted while it ran.
-    Killed,
-}
-
-impl RunStatus {
-    /// Name as stored and shown.
-    pub fn name(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::Completed => "completed",
-            RunStatus::Pruned => "pruned",
-            RunStatus::Failed => "failed",
-            RunStatus::TimedOut => "timed_out",
-            RunStatus::Killed => "killed",
-        }
-    }
-
-    /// Every status.
-    pub const ALL: [RunStatus; 7] = [
-        RunStatus::Queued,
-        RunStatus::Running,
-        RunStatus::Completed,
-        RunStatus::Pruned,
-        RunStatus::Failed,
-        RunStatus::TimedOut,
-        RunStatus::Killed,
-    ];
-}
-
-impl std::str::FromStr for RunStatus {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<RunStatus> {
-        RunStatus::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| {
-            crate::Error::Config(format!(
-                "unknown status '{s}' (one of: {})",
-                RunStatus::ALL.map(|r| r.name()).join(", ")
-            ))
-        })
-    }
-}
+/// State of a run or trial (the crate's one state enum).
+pub use crate::state::TrialState;
 
 /// An experiment: a named group of runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,7 +50,7 @@ pub struct NewRun {
     /// Display name, e.g. the learner of a trial.
     pub name: String,
     /// Initial status.
-    pub status: Option<RunStatus>,
+    pub status: Option<TrialState>,
     /// Parameters, as JSON values.
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Environment snapshot (top-level runs).
@@ -146,7 +94,7 @@ pub struct RunRecord {
     /// Display name.
     pub name: String,
     /// Current state.
-    pub status: RunStatus,
+    pub status: TrialState,
     /// Start time.
     pub started: f64,
     /// End time, once ended.
@@ -184,7 +132,7 @@ pub struct RunFilter {
     /// Include runs at every level.
     pub all_levels: bool,
     /// Only runs in this state.
-    pub status: Option<RunStatus>,
+    pub status: Option<TrialState>,
 }
 
 /// Storage of experiments, runs, metrics and artifacts.
@@ -192,7 +140,7 @@ pub trait Store: Send + Sync {
     /// Start a run (creating its experiment when needed).
     fn create_run(&self, run: &NewRun) -> Result<RunId>;
     /// Record a run's end state (and error text).
-    fn finish_run(&self, id: RunId, status: RunStatus, error: Option<&str>) -> Result<()>;
+    fn finish_run(&self, id: RunId, status: TrialState, error: Option<&str>) -> Result<()>;
     /// Append metric values.
     fn log_metrics(&self, id: RunId, points: &[MetricPoint]) -> Result<()>;
     /// Set tags (overwriting existing keys).
@@ -204,7 +152,7 @@ pub trait Store: Send + Sync {
         &self,
         id: RunId,
         points: &[MetricPoint],
-        status: RunStatus,
+        status: TrialState,
         error: Option<&str>,
     ) -> Result<()>;
     /// Put an ended run back to `running` (resuming it).

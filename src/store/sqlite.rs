@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde_json::{Map, Value};
 
-use super::{now, Experiment, MetricPoint, NewRun, RunFilter, RunId, RunRecord, RunStatus, Store};
+use super::{now, Experiment, MetricPoint, NewRun, RunFilter, RunId, RunRecord, Store, TrialState};
 use crate::error::{Error, Result};
 
 /// Schema version this build writes; older databases are migrated, newer ones refused.
@@ -205,7 +205,7 @@ fn insert_run(tx: &rusqlite::Transaction, run: &NewRun) -> rusqlite::Result<RunI
             exp,
             run.parent,
             run.name,
-            run.status.unwrap_or(RunStatus::Running).name(),
+            run.status.unwrap_or(TrialState::Running).name(),
             t,
             Value::Object(run.params.clone()).to_string(),
             run.environment.to_string(),
@@ -226,7 +226,7 @@ fn insert_metrics(tx: &rusqlite::Transaction, id: RunId, points: &[MetricPoint])
 fn finish(
     tx: &rusqlite::Transaction,
     id: RunId,
-    status: RunStatus,
+    status: TrialState,
     error: Option<&str>,
 ) -> rusqlite::Result<usize> {
     tx.execute(
@@ -263,7 +263,7 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
-    fn finish_run(&self, id: RunId, status: RunStatus, error: Option<&str>) -> Result<()> {
+    fn finish_run(&self, id: RunId, status: TrialState, error: Option<&str>) -> Result<()> {
         let e = db_err(&self.label);
         let mut c = self.conn()?;
         let tx = c
@@ -318,7 +318,7 @@ impl Store for SqliteStore {
         &self,
         id: RunId,
         points: &[MetricPoint],
-        status: RunStatus,
+        status: TrialState,
         error: Option<&str>,
     ) -> Result<()> {
         let e = db_err(&self.label);
@@ -461,7 +461,7 @@ impl SqliteStore {
                     experiment: r.get(1)?,
                     parent: r.get(2)?,
                     name: r.get(3)?,
-                    status: status.parse().unwrap_or(RunStatus::Failed),
+                    status: status.parse().unwrap_or(TrialState::Failed),
                     started: r.get(5)?,
                     ended: r.get(6)?,
                     params: parse_map(&params),
@@ -512,7 +512,7 @@ mod tests {
         s: &SqliteStore,
         t: &NewRun,
         points: &[MetricPoint],
-        status: RunStatus,
+        status: TrialState,
         err: Option<&str>,
     ) -> RunId {
         let id = s.create_run(t).unwrap();
@@ -548,22 +548,22 @@ mod tests {
             })
             .unwrap();
         let pts = [point("r2", 0, 0.4), point("r2", 1, 0.6)];
-        let t1 = record(&s, &trial(parent, "ridge"), &pts, RunStatus::Completed, None);
+        let t1 = record(&s, &trial(parent, "ridge"), &pts, TrialState::Completed, None);
         let t2 = record(
             &s,
             &trial(parent, "knn"),
             &[],
-            RunStatus::Failed,
+            TrialState::Failed,
             Some("k must be at least 1"),
         );
         s.set_tags(parent, &[("best", "ridge")]).unwrap();
         s.set_tags(parent, &[("best", "knn")]).unwrap();
         s.add_artifact(parent, "model", "artifacts/1/model.automl")
             .unwrap();
-        s.finish_run(parent, RunStatus::Completed, None).unwrap();
+        s.finish_run(parent, TrialState::Completed, None).unwrap();
 
         let p = s.run(parent).unwrap();
-        assert_eq!(p.status, RunStatus::Completed);
+        assert_eq!(p.status, TrialState::Completed);
         assert_eq!(p.tags["best"], "knn");
         assert_eq!(p.environment["seed"], 3);
         assert_eq!(
@@ -586,7 +586,7 @@ mod tests {
         let failed = s
             .runs(&RunFilter {
                 all_levels: true,
-                status: Some(RunStatus::Failed),
+                status: Some(TrialState::Failed),
                 ..RunFilter::default()
             })
             .unwrap();
@@ -655,9 +655,9 @@ mod tests {
                 ..NewRun::default()
             })
             .unwrap();
-        let done = record(&s, &trial(r, "t"), &[], RunStatus::Completed, None);
+        let done = record(&s, &trial(r, "t"), &[], TrialState::Completed, None);
         assert_eq!(s.mark_running_killed(&[r, done]).unwrap(), 1);
-        assert_eq!(s.run(r).unwrap().status, RunStatus::Killed);
-        assert_eq!(s.run(done).unwrap().status, RunStatus::Completed);
+        assert_eq!(s.run(r).unwrap().status, TrialState::Killed);
+        assert_eq!(s.run(done).unwrap().status, TrialState::Completed);
     }
 }

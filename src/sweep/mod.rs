@@ -28,302 +28,33 @@
 //! (the trials run are a prefix of the same sequence), per-trial timeouts, and the wall times
 //! recorded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
-use crate::cancel::{self, Reason, Token};
+use crate::cancel::{self, Token};
 use crate::error::{Error, Result};
+pub use crate::guard::guarded;
 pub use crate::pruners::Goal;
-use crate::pruners::{Curve, History, Policy};
-use crate::samplers::{Observation, Sampler, SamplerKind};
-use crate::space::{Params, SearchSpace, Value};
+use crate::pruners::{History, Policy};
+use crate::samplers::{Sampler, SamplerKind};
+use crate::space::{Params, SearchSpace};
+/// How a trial ended (the crate's one state enum).
+pub use crate::state::TrialState;
+
+mod storage;
+mod trial;
+
+pub use storage::{MemoryStore, TrialStore};
+use trial::Pruning;
+pub use trial::{trial_seed, Limits, Monitor, Quiet, Stop, Trial, TrialError, TrialRecord};
 
 /// Default for `max_concurrent`, the determinism window.
 pub const DEFAULT_MAX_CONCURRENT: usize = 8;
-
-/// How a trial ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrialState {
-    /// The objective returned a value.
-    Completed,
-    /// Stopped by the early-termination policy.
-    Pruned,
-    /// The objective returned an error or panicked.
-    Failed,
-    /// Stopped at the per-trial time limit.
-    TimedOut,
-    /// Stopped because the sweep was cancelled (incomplete).
-    Cancelled,
-}
-
-impl TrialState {
-    /// Name as shown and stored.
-    pub fn name(self) -> &'static str {
-        match self {
-            TrialState::Completed => "completed",
-            TrialState::Pruned => "pruned",
-            TrialState::Failed => "failed",
-            TrialState::TimedOut => "timed_out",
-            TrialState::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// Why a trial stopped before returning a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    /// The early-termination policy stopped it.
-    Pruned,
-    /// It ran past the per-trial timeout.
-    TimedOut,
-    /// The sweep is being cancelled.
-    Cancelled,
-}
-
-impl From<Reason> for Stop {
-    fn from(r: Reason) -> Stop {
-        match r {
-            Reason::TimedOut => Stop::TimedOut,
-            Reason::Cancelled => Stop::Cancelled,
-        }
-    }
-}
-
-/// What an objective returns instead of a value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TrialError {
-    /// Stopped early (pruned, timed out, cancelled).
-    Stopped(Stop),
-    /// Failed, with a message.
-    Failed(String),
-}
-
-impl From<Stop> for TrialError {
-    fn from(s: Stop) -> TrialError {
-        TrialError::Stopped(s)
-    }
-}
-
-impl From<Error> for TrialError {
-    fn from(e: Error) -> TrialError {
-        TrialError::Failed(e.to_string())
-    }
-}
-
-impl From<String> for TrialError {
-    fn from(e: String) -> TrialError {
-        TrialError::Failed(e)
-    }
-}
-
-struct Pruning {
-    policy: Policy,
-    history: Arc<RwLock<History>>,
-    /// Trials with id below this are visible to the decision.
-    limit: usize,
-}
-
-/// One trial, handed to the objective: its parameters, and the way to report step values.
-pub struct Trial {
-    id: usize,
-    params: Params,
-    seed: u64,
-    started: Instant,
-    token: Token,
-    pruning: Option<Arc<Pruning>>,
-    curve: Curve,
-    pruned: bool,
-    cost: f64,
-    metrics: BTreeMap<String, f64>,
-    attrs: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Trial {
-    /// Trial number, from 0.
-    pub fn id(&self) -> usize {
-        self.id
-    }
-
-    /// Every parameter value of the trial.
-    pub fn params(&self) -> &Params {
-        &self.params
-    }
-
-    /// A seed for this trial's own randomness (derived from the sweep seed and the id).
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
-    /// A real parameter.
-    pub fn float(&self, name: &str) -> std::result::Result<f64, TrialError> {
-        match self.params.0.get(name) {
-            Some(Value::Float(x)) => Ok(*x),
-            Some(Value::Int(i)) => Ok(*i as f64),
-            Some(v) => Err(TrialError::Failed(format!(
-                "parameter {name} is not a number: {v}"
-            ))),
-            None => Err(TrialError::Failed(format!("no parameter {name} in this trial"))),
-        }
-    }
-
-    /// A whole-number parameter (reals are rounded).
-    pub fn int(&self, name: &str) -> std::result::Result<i64, TrialError> {
-        self.float(name).map(|x| x.round() as i64)
-    }
-
-    /// A string parameter (a choice).
-    pub fn str(&self, name: &str) -> std::result::Result<&str, TrialError> {
-        match self.params.0.get(name) {
-            Some(Value::Str(s)) => Ok(s),
-            Some(v) => Err(TrialError::Failed(format!(
-                "parameter {name} is not a string: {v}"
-            ))),
-            None => Err(TrialError::Failed(format!("no parameter {name} in this trial"))),
-        }
-    }
-
-    /// Record `value` at `step` (steps increase from 1), then ask the early-termination policy:
-    /// `Err(Stop::Pruned)` means stop now. Also reports a timeout or cancellation.
-    pub fn report(&mut self, step: i64, value: f64) -> std::result::Result<(), Stop> {
-        self.curve.values.insert(step, value);
-        if let Some(p) = &self.pruning {
-            if let Ok(h) = p.history.read() {
-                if value.is_nan() || p.policy.decide(&h, p.limit, self.id, &self.curve, step) {
-                    self.pruned = true;
-                }
-            }
-        }
-        if self.pruned {
-            return Err(Stop::Pruned);
-        }
-        self.check()
-    }
-
-    /// Record `value` at `step` without asking the policy (e.g. the final full-budget step).
-    pub fn record_step(&mut self, step: i64, value: f64) {
-        self.curve.values.insert(step, value);
-    }
-
-    /// Whether the last report was judged hopeless by the policy (Optuna-style polling).
-    pub fn should_prune(&self) -> bool {
-        self.pruned
-    }
-
-    /// `Err` when the trial is past its time limit or the sweep is cancelled.
-    pub fn check(&self) -> std::result::Result<(), Stop> {
-        match self.token.reason() {
-            Some(r) => Err(r.into()),
-            None => Ok(()),
-        }
-    }
-
-    /// The cancellation token (learners poll [`crate::cancel::current`], which is this token).
-    pub fn token(&self) -> &Token {
-        &self.token
-    }
-
-    /// Seconds since the trial started.
-    pub fn elapsed(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
-    }
-
-    /// Set the trial's cost, used by the cost-frugal sampler (default 1; use a deterministic
-    /// measure of work to keep the sweep reproducible).
-    pub fn set_cost(&mut self, cost: f64) {
-        if cost.is_finite() && cost >= 0.0 {
-            self.cost = cost;
-        }
-    }
-
-    /// Record a named metric of the trial (kept in its record).
-    pub fn set_metric(&mut self, name: &str, value: f64) {
-        self.metrics.insert(name.to_string(), value);
-    }
-
-    /// Attach any JSON value to the trial's record.
-    pub fn set_attr(&mut self, name: &str, value: serde_json::Value) {
-        self.attrs.insert(name.to_string(), value);
-    }
-
-    /// Values reported so far, by step.
-    pub fn steps(&self) -> &BTreeMap<i64, f64> {
-        &self.curve.values
-    }
-}
-
-/// A finished trial.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrialRecord {
-    /// Trial number.
-    pub id: usize,
-    /// What was tried.
-    pub params: Params,
-    /// How it ended.
-    pub state: TrialState,
-    /// The objective value (completed), or the last reported value (stopped early).
-    pub value: Option<f64>,
-    /// Reported step values.
-    pub steps: Vec<(i64, f64)>,
-    /// Cost given by the objective.
-    pub cost: f64,
-    /// Named metrics set by the objective.
-    pub metrics: BTreeMap<String, f64>,
-    /// Attributes set by the objective.
-    pub attrs: serde_json::Map<String, serde_json::Value>,
-    /// Seconds after the sweep started when the trial began.
-    pub started_secs: f64,
-    /// Wall seconds the trial took.
-    pub secs: f64,
-    /// Error text of a failed trial.
-    pub error: Option<String>,
-}
-
-impl TrialRecord {
-    fn observation(&self, goal: Goal) -> Observation {
-        let sign = if goal == Goal::Maximize { -1.0 } else { 1.0 };
-        Observation {
-            id: self.id,
-            params: self.params.clone(),
-            loss: self.value.map(|v| sign * v),
-            complete: self.state == TrialState::Completed,
-            cost: self.cost,
-        }
-    }
-}
-
-/// Budgets of a sweep.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Limits {
-    /// Most trials (counting trials of a resumed sweep).
-    pub max_trials: Option<usize>,
-    /// No trial starts after this much time (running trials finish).
-    pub time: Option<Duration>,
-    /// A trial running longer is stopped (cooperatively) and recorded as timed out.
-    pub trial_timeout: Option<Duration>,
-}
-
-/// Hooks into a running sweep (progress, recording).
-pub trait Monitor: Sync {
-    /// Trial `id` starts with `params`.
-    fn started(&self, _id: usize, _params: &Params) {}
-    /// A trial finished.
-    fn finished(&self, _record: &TrialRecord) {}
-    /// Seconds to keep free at the end of the time budget (e.g. for a final refit).
-    fn reserve_secs(&self) -> f64 {
-        0.0
-    }
-}
-
-/// A monitor that does nothing.
-pub struct Quiet;
-impl Monitor for Quiet {}
 
 /// Builder of a [`Sweep`].
 pub struct SweepBuilder {
@@ -334,7 +65,7 @@ pub struct SweepBuilder {
     seed: u64,
     max_concurrent: usize,
     jobs: usize,
-    prior: Vec<TrialRecord>,
+    store: Option<Arc<dyn TrialStore>>,
 }
 
 impl SweepBuilder {
@@ -368,13 +99,13 @@ impl SweepBuilder {
         self.jobs = n;
         self
     }
-    /// Trials already finished in an earlier session (a resumed sweep): the sampler replays them
-    /// and they are not run again.
-    pub fn prior(mut self, records: Vec<TrialRecord>) -> Self {
-        self.prior = records;
+    /// Where trials are written and read back (default: a new [`MemoryStore`]). Trials the store
+    /// already holds as finished (a resumed study) are replayed to the sampler and not run again.
+    pub fn store(mut self, store: Arc<dyn TrialStore>) -> Self {
+        self.store = Some(store);
         self
     }
-    /// Check the settings and build the sampler.
+    /// Check the settings, open the store and build the sampler.
     pub fn build(self) -> Result<Sweep> {
         if self.max_concurrent == 0 {
             return Err(Error::Config("max concurrent trials must be at least 1".into()));
@@ -383,7 +114,8 @@ impl SweepBuilder {
             return Err(Error::Config("jobs must be at least 1".into()));
         }
         let sampler = self.sampler.build(&self.space)?;
-        let prior = self.prior.into_iter().map(|r| (r.id, r)).collect();
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::default()));
+        let earlier = store.finished_ids()?;
         Ok(Sweep {
             history: Arc::new(RwLock::new(History::new(self.goal))),
             space: self.space,
@@ -393,15 +125,17 @@ impl SweepBuilder {
             window: self.max_concurrent,
             jobs: self.jobs,
             cancel: Arc::new(AtomicBool::new(false)),
+            store,
             state: Mutex::new(State {
                 sampler,
                 next: 0,
                 told: 0,
-                finished: BTreeMap::new(),
-                records: Vec::new(),
+                pending: BTreeMap::new(),
+                unstored: BTreeMap::new(),
+                earlier,
                 exhausted: false,
-                prior,
                 started: Instant::now(),
+                store_error: None,
             }),
             wake: Condvar::new(),
         })
@@ -412,12 +146,22 @@ struct State {
     sampler: Box<dyn Sampler>,
     next: usize,
     told: usize,
-    /// Finished, not yet told to the sampler.
-    finished: BTreeMap<usize, TrialRecord>,
-    records: Vec<TrialRecord>,
+    /// Finished in this session, not yet told to the sampler (a copy of what was written, used
+    /// only when the store cannot give the trial back).
+    pending: BTreeMap<usize, TrialRecord>,
+    /// Trials the store refused to write: kept here for the result.
+    unstored: BTreeMap<usize, TrialRecord>,
+    /// Trials the store held as finished when the sweep opened it, not yet replayed.
+    earlier: BTreeSet<usize>,
     exhausted: bool,
-    prior: BTreeMap<usize, TrialRecord>,
     started: Instant,
+    store_error: Option<String>,
+}
+
+impl State {
+    fn note(&mut self, e: &Error) {
+        self.store_error.get_or_insert_with(|| e.to_string());
+    }
 }
 
 /// A configured sweep. Share it by reference: [`Sweep::optimize`] runs trials on a worker pool;
@@ -430,7 +174,9 @@ pub struct Sweep {
     window: usize,
     jobs: usize,
     cancel: Arc<AtomicBool>,
+    /// The step curves of told trials: what the early-termination policy compares with.
     history: Arc<RwLock<History>>,
+    store: Arc<dyn TrialStore>,
     state: Mutex<State>,
     wake: Condvar,
 }
@@ -446,6 +192,9 @@ pub struct SweepResult {
     pub secs: f64,
     /// Whether the sweep was cancelled.
     pub cancelled: bool,
+    /// The first error of the trial store, if any (the sweep went on; such trials are in
+    /// `trials` all the same).
+    pub store_error: Option<String>,
 }
 
 impl SweepResult {
@@ -485,36 +234,6 @@ enum Next {
     Done,
 }
 
-thread_local! {
-    static IN_TRIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether the current thread is inside [`guarded`] (panic hooks use this to stay quiet).
-pub fn in_trial() -> bool {
-    IN_TRIAL.with(std::cell::Cell::get)
-}
-
-/// Run `f`, turning a panic into `Err(message)`; panic hooks can stay quiet meanwhile ([`in_trial`]).
-pub fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    let was = IN_TRIAL.with(|g| g.replace(true));
-    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    IN_TRIAL.with(|g| g.set(was));
-    out.map_err(|p| {
-        if let Some(s) = p.downcast_ref::<&str>() {
-            (*s).to_string()
-        } else if let Some(s) = p.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "unknown panic".to_string()
-        }
-    })
-}
-
-/// Seed of trial `id` (for the objective's own randomness).
-pub fn trial_seed(seed: u64, id: usize) -> u64 {
-    seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
 impl Sweep {
     /// Start configuring a sweep over `space`.
     pub fn builder(space: SearchSpace) -> SweepBuilder {
@@ -526,7 +245,7 @@ impl Sweep {
             seed: 0,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            prior: Vec::new(),
+            store: None,
         }
     }
 
@@ -545,6 +264,30 @@ impl Sweep {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The finished trial `id` as the store gives it back (the copy kept meanwhile when it
+    /// cannot, noting the error).
+    fn read_back(&self, st: &mut State, id: usize) -> Option<TrialRecord> {
+        let kept = st.pending.remove(&id);
+        if let Some(r) = st.unstored.get(&id) {
+            return Some(r.clone());
+        }
+        match self.store.trial(id) {
+            Ok(Some(r)) => Some(r),
+            Ok(None) => {
+                if kept.is_some() {
+                    st.note(&Error::Store(format!(
+                        "trial {id} was written but cannot be read back"
+                    )));
+                }
+                kept
+            }
+            Err(e) => {
+                st.note(&e);
+                kept
+            }
+        }
+    }
+
     /// Tell the sampler every finished trial it may see before asking for `st.next`; then ask.
     fn next_trial(&self, st: &mut State, limits: &Limits, reserve: f64) -> Next {
         loop {
@@ -554,18 +297,31 @@ impl Sweep {
             if limits.max_trials.is_some_and(|m| st.next >= m) {
                 return Next::Done;
             }
-            if let Some(t) = limits.time {
+            // A trial of an earlier session costs no time: it is replayed even when the time
+            // budget is already spent, so a resumed run always keeps what it had.
+            let replay = st.earlier.contains(&st.next);
+            if let Some(t) = limits.time.filter(|_| !replay) {
                 if st.started.elapsed().as_secs_f64() + reserve.min(t.as_secs_f64() / 2.0) >= t.as_secs_f64()
                 {
                     return Next::Done;
                 }
             }
-            // Trials 0..=next−W must be told before trial `next` is asked.
+            // Trials 0..=next−W must be told before trial `next` is asked: each is read back
+            // from the store, told to the sampler and given to the policy's history, in id order.
             while st.told + self.window <= st.next {
-                let Some(rec) = st.finished.remove(&st.told) else {
+                let id = st.told;
+                if !st.pending.contains_key(&id) && !st.unstored.contains_key(&id) {
                     break;
-                };
-                st.sampler.tell(&self.space, &rec.observation(self.goal));
+                }
+                if let Some(rec) = self.read_back(st, id) {
+                    st.sampler.tell(&self.space, &rec.observation(self.goal));
+                    if let Ok(mut h) = self.history.write() {
+                        for (s, v) in &rec.steps {
+                            h.report(rec.id, *s, *v);
+                        }
+                        h.finish(rec.id);
+                    }
+                }
                 st.told += 1;
             }
             if st.told + self.window <= st.next {
@@ -579,30 +335,42 @@ impl Sweep {
                 return Next::Done;
             };
             st.next += 1;
-            if let Some(mut rec) = st.prior.remove(&id) {
-                // A trial of an earlier session: not run again.
-                rec.params = params;
-                self.store_record(st, rec, false);
+            if replay {
+                // A trial of an earlier session: not run again; told from the store in turn.
+                st.earlier.remove(&id);
+                match self.store.trial(id) {
+                    Ok(Some(rec)) => {
+                        st.pending.insert(id, rec);
+                    }
+                    Ok(None) => {
+                        st.note(&Error::Store(format!("finished trial {id} cannot be read back")));
+                        st.next -= 1;
+                        return Next::Run(id, params);
+                    }
+                    Err(e) => {
+                        st.note(&e);
+                        st.next -= 1;
+                        return Next::Run(id, params);
+                    }
+                }
                 continue;
             }
             return Next::Run(id, params);
         }
     }
 
-    fn store_record(&self, st: &mut State, rec: TrialRecord, fresh: bool) {
-        if let Ok(mut h) = self.history.write() {
-            for (s, v) in &rec.steps {
-                h.report(rec.id, *s, *v);
-            }
-            h.finish(rec.id);
+    /// Write a finished trial through the store.
+    fn finish(&self, rec: TrialRecord) {
+        let mut st = self.lock();
+        if let Err(e) = self.store.finish(&rec) {
+            st.note(&e);
+            st.unstored.insert(rec.id, rec);
+        } else {
+            st.pending.insert(rec.id, rec);
         }
-        let _ = fresh;
-        st.records.push(rec.clone());
-        st.finished.insert(rec.id, rec);
     }
 
     fn make_trial(&self, id: usize, params: Params, limits: &Limits) -> Trial {
-        let started = Instant::now();
         let pruning = (self.policy != Policy::None).then(|| {
             Arc::new(Pruning {
                 policy: self.policy.clone(),
@@ -610,64 +378,15 @@ impl Sweep {
                 limit: (id + 1).saturating_sub(self.window),
             })
         });
-        Trial {
-            id,
-            params,
-            seed: trial_seed(self.seed, id),
-            started,
-            token: Token::new(
-                Some(self.cancel.clone()),
-                limits.trial_timeout.map(|t| started + t),
-            ),
-            pruning,
-            curve: Curve::default(),
-            pruned: false,
-            cost: 1.0,
-            metrics: BTreeMap::new(),
-            attrs: serde_json::Map::new(),
-        }
+        let deadline = limits.trial_timeout.map(|t| Instant::now() + t);
+        let token = Token::new(Some(self.cancel.clone()), deadline);
+        Trial::new(id, params, trial_seed(self.seed, id), token, pruning)
     }
 
-    fn record(
-        &self,
-        trial: Trial,
-        outcome: std::result::Result<std::result::Result<f64, TrialError>, String>,
-        started_secs: f64,
-    ) -> TrialRecord {
-        let last = trial.curve.values.iter().next_back().map(|(_, v)| *v);
-        let (state, value, error) = match outcome {
-            Ok(Ok(v)) if v.is_finite() => (TrialState::Completed, Some(v), None),
-            Ok(Ok(v)) => (
-                TrialState::Failed,
-                None,
-                Some(format!("the objective returned {v}")),
-            ),
-            Ok(Err(TrialError::Stopped(Stop::Pruned))) => (TrialState::Pruned, last, None),
-            Ok(Err(TrialError::Stopped(Stop::TimedOut))) => (
-                TrialState::TimedOut,
-                last,
-                Some(format!("stopped after {:.1}s (trial timeout)", trial.elapsed())),
-            ),
-            Ok(Err(TrialError::Stopped(Stop::Cancelled))) => (
-                TrialState::Cancelled,
-                last,
-                Some("the sweep was cancelled".into()),
-            ),
-            Ok(Err(TrialError::Failed(e))) => (TrialState::Failed, last, Some(e)),
-            Err(panic) => (TrialState::Failed, last, Some(format!("panicked: {panic}"))),
-        };
-        TrialRecord {
-            id: trial.id,
-            params: trial.params.clone(),
-            state,
-            value,
-            steps: trial.curve.values.iter().map(|(s, v)| (*s, *v)).collect(),
-            cost: trial.cost,
-            metrics: trial.metrics.clone(),
-            attrs: trial.attrs.clone(),
-            started_secs,
-            secs: trial.elapsed(),
-            error,
+    /// Record that trial `id` starts (the store marks it running).
+    fn start(&self, id: usize, params: &Params) {
+        if let Err(e) = self.store.start(id, params) {
+            self.lock().note(&e);
         }
     }
 
@@ -694,59 +413,64 @@ impl Sweep {
             .map_err(|e| Error::Config(format!("cannot start {workers} worker threads: {e}")))?;
         self.lock().started = Instant::now();
         let objective = &objective;
-        // Worker loops are plain threads; each trial runs inside the rayon pool (learners use it
-        // for their own parallel work), so a learner's work-stealing can never pick up another
-        // worker loop and block on it.
-        let pool = &pool;
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(move || loop {
-                    let (id, params, started_secs) = {
-                        let mut st = self.lock();
-                        loop {
-                            match self.next_trial(&mut st, &limits, monitor.reserve_secs()) {
-                                Next::Run(id, p) => break (id, p, st.started.elapsed().as_secs_f64()),
-                                Next::Done => {
-                                    self.wake.notify_all();
-                                    return;
-                                }
-                                Next::Wait => {
-                                    st = self
-                                        .wake
-                                        .wait_timeout(st, Duration::from_millis(200))
-                                        .map(|(g, _)| g)
-                                        .unwrap_or_else(|p| p.into_inner().0);
-                                }
-                            }
+        // One worker loop per pool thread (a broadcast): each trial runs on a thread of the pool,
+        // so a learner's own parallel work shares the `jobs` threads, with no hop between threads
+        // per trial. A broadcast job runs only on its own thread, and each thread takes it before
+        // any other work (the pool is new and has none), so one worker loop can never start
+        // nested inside another's trial while that trial waits for stolen work.
+        pool.broadcast(|_| loop {
+            let (id, params, started_secs) = {
+                let mut st = self.lock();
+                loop {
+                    match self.next_trial(&mut st, &limits, monitor.reserve_secs()) {
+                        Next::Run(id, p) => break (id, p, st.started.elapsed().as_secs_f64()),
+                        Next::Done => {
+                            self.wake.notify_all();
+                            return;
                         }
-                    };
-                    // A panicking monitor must not leave the trial unrecorded (others wait on it).
-                    let _ = guarded(|| monitor.started(id, &params));
-                    let mut trial = self.make_trial(id, params, &limits);
-                    let token = trial.token.clone();
-                    let outcome = pool.install(|| guarded(|| cancel::with(token, || objective(&mut trial))));
-                    let rec = self.record(trial, outcome, started_secs);
-                    let _ = guarded(|| monitor.finished(&rec));
-                    let mut st = self.lock();
-                    self.store_record(&mut st, rec, true);
-                    drop(st);
-                    self.wake.notify_all();
-                });
-            }
+                        Next::Wait => {
+                            st = self
+                                .wake
+                                .wait_timeout(st, Duration::from_millis(200))
+                                .map(|(g, _)| g)
+                                .unwrap_or_else(|p| p.into_inner().0);
+                        }
+                    }
+                }
+            };
+            self.start(id, &params);
+            // A panicking monitor must not leave the trial unrecorded (others wait on it).
+            let _ = guarded(|| monitor.started(id, &params));
+            let mut trial = self.make_trial(id, params, &limits);
+            let token = trial.token().clone();
+            let outcome = guarded(|| cancel::with(token, || objective(&mut trial)));
+            let rec = trial.into_record(outcome, started_secs);
+            let _ = guarded(|| monitor.finished(&rec));
+            self.finish(rec);
+            self.wake.notify_all();
         });
         Ok(self.result())
     }
 
-    /// Every finished trial so far.
+    /// Every finished trial so far, as the store holds them.
     pub fn result(&self) -> SweepResult {
-        let st = self.lock();
-        let mut trials = st.records.clone();
+        let mut st = self.lock();
+        let mut trials = match self.store.trials() {
+            Ok(t) => t,
+            Err(e) => {
+                st.note(&e);
+                st.pending.values().cloned().collect()
+            }
+        };
+        let have: BTreeSet<usize> = trials.iter().map(|t| t.id).collect();
+        trials.extend(st.unstored.values().filter(|r| !have.contains(&r.id)).cloned());
         trials.sort_by_key(|r| r.id);
         SweepResult {
             trials,
             goal: self.goal,
             secs: st.started.elapsed().as_secs_f64(),
             cancelled: self.cancel.load(Ordering::Relaxed),
+            store_error: st.store_error.clone(),
         }
     }
 
@@ -757,6 +481,7 @@ impl Sweep {
         match self.next_trial(&mut st, limits, 0.0) {
             Next::Run(id, p) => {
                 drop(st);
+                self.start(id, &p);
                 Ok(Some(self.make_trial(id, p, limits)))
             }
             Next::Done => Ok(None),
@@ -770,10 +495,9 @@ impl Sweep {
     /// Report the outcome of a trial obtained with [`Sweep::ask`]; returns its record.
     pub fn tell(&self, trial: Trial, outcome: std::result::Result<f64, TrialError>) -> TrialRecord {
         let started = self.lock().started;
-        let started_secs = trial.started.saturating_duration_since(started).as_secs_f64();
-        let rec = self.record(trial, Ok(outcome), started_secs);
-        let mut st = self.lock();
-        self.store_record(&mut st, rec.clone(), true);
+        let started_secs = trial.started().saturating_duration_since(started).as_secs_f64();
+        let rec = trial.into_record(Ok(outcome), started_secs);
+        self.finish(rec.clone());
         rec
     }
 }
@@ -781,7 +505,7 @@ impl Sweep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pruners::{Schedule, Slack};
+    use crate::pruners::{Curve, Schedule, Slack};
     use crate::samplers::testfns;
     use crate::space::ParamSpec;
 

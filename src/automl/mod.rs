@@ -1,0 +1,511 @@
+//! The library entry point: configure a search with [`AutoML::builder`], run it with [`AutoML::fit`].
+//!
+//! ```no_run
+//! use automl::{AutoML, Dataset};
+//! # fn main() -> automl::Result<()> {
+//! let data = Dataset::from_path("datasets/iris/train.csv".as_ref(), "species", None)?;
+//! let run = AutoML::builder().time_budget_secs(10.0).seed(42).build()?.fit(&data)?;
+//! println!("best: {} {:.4}", run.best.config.learner, run.best.cv_score);
+//! run.best.save("iris.automl".as_ref())?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::data::{Dataset, Task};
+use crate::error::{Error, Result};
+use crate::metrics::Metric;
+use crate::model::{ModelFile, ModelInfo, Pipeline, FORMAT, FORMAT_VERSION};
+use crate::pruners::Policy;
+use crate::samplers::SamplerKind;
+use crate::space::{builtin_spaces, ParamSpec, SearchSpace, SpaceFile};
+use crate::state::TrialState;
+use crate::store::{keys, MetricPoint, RunId};
+use crate::sweep::{Goal, Limits, Sweep, TrialStore};
+use crate::trials::{self, EvalContext, TrialResult};
+use crate::validation;
+
+mod recording;
+
+use recording::parent_run;
+pub use recording::Recording;
+
+/// Callback invoked after every trial.
+pub type TrialCallback = Arc<dyn Fn(&TrialResult) + Send + Sync>;
+
+/// Builder for [`AutoML`]; every setting has a sensible default.
+#[derive(Clone, Default)]
+pub struct AutoMLBuilder {
+    metric: Option<Metric>,
+    time_budget: Option<f64>,
+    max_trials: Option<usize>,
+    jobs: Option<usize>,
+    seed: u64,
+    learners: Option<Vec<String>>,
+    on_trial: Option<TrialCallback>,
+    recording: Option<Recording>,
+    resume: Option<RunId>,
+    sampler: SamplerKind,
+    policy: Option<Policy>,
+    trial_timeout: Option<f64>,
+    max_concurrent: Option<usize>,
+    space_file: Option<SpaceFile>,
+}
+
+impl AutoMLBuilder {
+    /// Continue run `id` of the recording store instead of starting a new one: finished trials are
+    /// kept, trials killed by the interruption run again, the remaining time budget is honoured.
+    pub fn resume(mut self, id: RunId) -> Self {
+        self.resume = Some(id);
+        self
+    }
+
+    /// Record the run, every trial and their metrics in a store.
+    pub fn record(mut self, r: Recording) -> Self {
+        self.recording = Some(r);
+        self
+    }
+
+    /// Primary metric (default: ROC AUC for binary, accuracy for multiclass, R² for regression).
+    pub fn metric(mut self, m: Metric) -> Self {
+        self.metric = Some(m);
+        self
+    }
+
+    /// Stop starting trials after this many seconds (default 60 when no trial limit is set).
+    pub fn time_budget_secs(mut self, secs: f64) -> Self {
+        self.time_budget = Some(secs);
+        self
+    }
+
+    /// Run at most this many trials.
+    pub fn max_trials(mut self, n: usize) -> Self {
+        self.max_trials = Some(n);
+        self
+    }
+
+    /// Parallel trials (default: all cores).
+    pub fn jobs(mut self, n: usize) -> Self {
+        self.jobs = Some(n);
+        self
+    }
+
+    /// Seed for sampling, splits and learners (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Restrict the search to these learners.
+    pub fn learners<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.learners = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Call `f` after every trial (for progress display).
+    pub fn on_trial(mut self, f: impl Fn(&TrialResult) + Send + Sync + 'static) -> Self {
+        self.on_trial = Some(Arc::new(f));
+        self
+    }
+
+    /// How configurations are chosen (default: the cost-frugal search).
+    pub fn sampler(mut self, s: SamplerKind) -> Self {
+        self.sampler = s;
+        self
+    }
+
+    /// Early-termination policy (default none). With a policy, each trial reports as it goes:
+    /// with cross-validation, the mean score of the folds done after each fold (step = folds);
+    /// with a holdout, its score on 1/8, 2/8, 4/8 of the training rows (the policy's rungs) before
+    /// the full fit (step 8).
+    pub fn early_termination(mut self, p: Policy) -> Self {
+        self.policy = Some(p);
+        self
+    }
+
+    /// Stop a trial running longer than this (recorded as timed out).
+    pub fn trial_timeout_secs(mut self, secs: f64) -> Self {
+        self.trial_timeout = Some(secs);
+        self
+    }
+
+    /// Most trials at once, and the determinism window (default 8; see [`crate::sweep`]).
+    pub fn max_concurrent(mut self, n: usize) -> Self {
+        self.max_concurrent = Some(n);
+        self
+    }
+
+    /// Narrow or override the built-in search spaces.
+    pub fn search_space(mut self, f: SpaceFile) -> Self {
+        self.space_file = Some(f);
+        self
+    }
+
+    /// Check the settings.
+    pub fn build(self) -> Result<AutoML> {
+        if let Some(t) = self.trial_timeout {
+            if !(t.is_finite() && t > 0.0 && t <= 1e9) {
+                return Err(Error::Config(format!(
+                    "trial timeout must be a positive number of seconds, got {t}"
+                )));
+            }
+        }
+        if self.max_concurrent == Some(0) {
+            return Err(Error::Config("max concurrent trials must be at least 1".into()));
+        }
+        if let Some(t) = self.time_budget {
+            if !(t.is_finite() && t > 0.0 && t <= 1e9) {
+                return Err(Error::Config(format!(
+                    "time budget must be a positive number of seconds (at most 1e9), got {t}"
+                )));
+            }
+        }
+        if self.max_trials == Some(0) {
+            return Err(Error::Config("max trials must be at least 1".into()));
+        }
+        if self.jobs == Some(0) {
+            return Err(Error::Config("jobs must be at least 1".into()));
+        }
+        Ok(AutoML { s: self })
+    }
+}
+
+/// A configured search.
+#[derive(Clone)]
+pub struct AutoML {
+    s: AutoMLBuilder,
+}
+
+/// The outcome of [`AutoML::fit`]: every trial and the best pipeline refitted on all rows.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The task.
+    pub task: Task,
+    /// Primary metric.
+    pub metric: Metric,
+    /// Validation scheme.
+    pub validation: String,
+    /// Learners searched.
+    pub learners: Vec<String>,
+    /// Sampler used.
+    pub sampler: String,
+    /// Early-termination policy used.
+    pub policy: String,
+    /// Every trial in id order.
+    pub trials: Vec<TrialResult>,
+    /// The best model, ready to save or predict with.
+    pub best: ModelFile,
+    /// Id of the best trial.
+    pub best_trial: usize,
+    /// Seconds spent searching.
+    pub search_secs: f64,
+    /// Seconds spent refitting the best configuration on all rows.
+    pub refit_secs: f64,
+    /// Non-fatal remarks.
+    pub warnings: Vec<String>,
+    /// The parent run in the store, when recorded.
+    pub run_id: Option<RunId>,
+    /// What was resumed, for a resumed run.
+    pub resumed: Option<String>,
+}
+
+impl RunSummary {
+    /// Completed trials, best first.
+    pub fn leaderboard(&self) -> Vec<&TrialResult> {
+        trials::ranked(&self.trials, self.metric)
+    }
+
+    /// Number of failed trials.
+    pub fn failed(&self) -> usize {
+        self.count(TrialState::Failed)
+    }
+
+    /// Number of trials that ended in `status`.
+    pub fn count(&self, status: TrialState) -> usize {
+        self.trials.iter().filter(|t| t.status == status).count()
+    }
+}
+
+/// Default worker count: every available core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl AutoML {
+    /// Start configuring a search.
+    pub fn builder() -> AutoMLBuilder {
+        AutoMLBuilder::default()
+    }
+
+    /// Search for the best pipeline on `data`, then refit it on all rows.
+    pub fn fit(&self, data: &Dataset) -> Result<RunSummary> {
+        let s = &self.s;
+        let task = data.schema.task;
+        let metric = s.metric.unwrap_or(Metric::default_for(task));
+        if !metric.fits(task) {
+            let ok: Vec<&str> = crate::metrics::ALL
+                .iter()
+                .filter(|m| m.fits(task))
+                .map(|m| m.name())
+                .collect();
+            return Err(Error::Config(format!(
+                "metric {} does not apply to {} tasks (use one of: {})",
+                metric.name(),
+                task.name(),
+                ok.join(", ")
+            )));
+        }
+        let (prep, spaces) = builtin_spaces()?;
+        let mut all = spaces;
+        all.push(prep);
+        if let Some(f) = &s.space_file {
+            f.apply(&mut all)?;
+        }
+        let prep = all
+            .pop()
+            .ok_or_else(|| Error::Config("no preprocessing space".into()))?;
+        let mut spaces: Vec<_> = all.into_iter().filter(|sp| sp.supports(task)).collect();
+        let known: BTreeSet<&str> = crate::learners::names().into_iter().collect();
+        let wanted = [
+            s.learners.clone(),
+            s.space_file.as_ref().and_then(|f| f.learners.clone()),
+        ];
+        for want in wanted.iter().flatten() {
+            for w in want {
+                if !known.contains(w.as_str()) {
+                    return Err(Error::Config(format!(
+                        "unknown learner '{w}' (known: {})",
+                        crate::learners::names().join(", ")
+                    )));
+                }
+            }
+            spaces.retain(|sp| want.contains(&sp.learner));
+        }
+        if spaces.is_empty() {
+            return Err(Error::Config(format!(
+                "none of the requested learners supports {} tasks",
+                task.name()
+            )));
+        }
+        let learners: Vec<String> = spaces.iter().map(|sp| sp.learner.clone()).collect();
+        // One search space: the learner, preprocessing, and each learner's own parameters.
+        let mut space = SearchSpace::new().add(
+            trials::LEARNER,
+            ParamSpec::choice(learners.iter().map(String::as_str)),
+        );
+        // Preprocessing is searched only for learners that take encoded input.
+        let encoded: Vec<&str> = learners
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !crate::learners::native_input(l))
+            .collect();
+        if !encoded.is_empty() {
+            for (name, spec) in &prep.params {
+                let spec = spec.clone().when(trials::LEARNER, encoded.iter().copied());
+                space = space.add(&format!("{}{name}", trials::PREP), spec);
+            }
+        }
+        for sp in &spaces {
+            for (name, spec) in &sp.params {
+                let spec = spec.clone().when(trials::LEARNER, [sp.learner.as_str()]);
+                space = space.add(&format!("{}.{name}", sp.learner), spec);
+            }
+        }
+        let policy = s.policy.clone().unwrap_or(Policy::None);
+        let mut warnings = data.warnings.clone();
+        let plan = validation::plan(&data.target, s.seed, &mut warnings)?;
+        // Steps under a policy: folds for cross-validation, growing subsets for a holdout.
+        let fold_steps = policy != Policy::None && plan.folds.len() >= 2;
+        let ctx = EvalContext {
+            data,
+            plan: &plan,
+            metric,
+            steps: if policy == Policy::None || fold_steps {
+                vec![trials::MAX_STEP]
+            } else {
+                policy.report_steps(trials::MAX_STEP)
+            },
+            fold_steps,
+            gbdt: Default::default(),
+        };
+        let jobs = s.jobs.unwrap_or_else(default_jobs);
+        // A recorded run writes its trials through its study; a resumed one keeps its finished
+        // trials (replayed, not run again) and the time it already spent.
+        let opened = match (&s.recording, s.resume) {
+            (Some(r), resume) => {
+                let expected = parent_run(r, data, metric, &plan.description, s, jobs);
+                Some(recording::open(r, &expected, metric, resume)?)
+            }
+            (None, Some(id)) => {
+                return Err(Error::Config(format!(
+                    "cannot resume run {id} without a workspace"
+                )));
+            }
+            (None, None) => None,
+        };
+        let run_id = opened.as_ref().map(|o| o.id);
+        let spent = opened.as_ref().map_or(0.0, |o| o.spent);
+        let mut resumed = opened.as_ref().and_then(|o| o.note.clone());
+        let budget = s.time_budget.or(s.max_trials.is_none().then_some(60.0));
+        if let (Some(note), Some(b)) = (resumed.as_mut(), budget) {
+            if spent >= b {
+                note.push_str("; the time budget is already spent: no new trial runs, the best kept trial is refitted and saved");
+            }
+        }
+        let limits = Limits {
+            time: match (s.time_budget, s.max_trials) {
+                (Some(t), _) => Some(Duration::from_secs_f64((t - spent).max(0.0))),
+                (None, Some(_)) => None,
+                (None, None) => Some(Duration::from_secs_f64((60.0 - spent).max(0.0))),
+            },
+            max_trials: s.max_trials,
+            trial_timeout: s.trial_timeout.map(Duration::from_secs_f64),
+        };
+        let goal = if metric.higher_is_better() {
+            Goal::Maximize
+        } else {
+            Goal::Minimize
+        };
+        let mut builder = Sweep::builder(space)
+            .goal(goal)
+            .sampler(s.sampler)
+            .policy(policy.clone())
+            .seed(s.seed)
+            .jobs(jobs)
+            .max_concurrent(s.max_concurrent.unwrap_or(crate::sweep::DEFAULT_MAX_CONCURRENT));
+        if let Some(o) = &opened {
+            builder = builder.store(o.study.clone());
+        }
+        let sweep = builder.build()?;
+        let n_rows = data.n_rows() as f64;
+        let fold_train = plan.folds.first().map_or(n_rows, |f| f.train.len().max(1) as f64);
+        let progress = recording::Progress {
+            recording: s.recording.as_ref().zip(run_id),
+            started: Instant::now(),
+            spent_before: spent,
+            metric,
+            error: std::sync::Mutex::new(None),
+            user: s.on_trial.as_ref(),
+            best: std::sync::Mutex::new(None),
+            refit_scale: n_rows / fold_train,
+            folds: plan.folds.len().max(1) as f64,
+        };
+        if let Some(o) = &opened {
+            for t in o.study.trials()? {
+                progress.consider(&trials::result_of(&t));
+            }
+        }
+        let t0 = Instant::now();
+        let results = sweep.optimize_with(|t| trials::objective(&ctx, t), limits, &progress);
+        let search_secs = t0.elapsed().as_secs_f64();
+        let store_error = results.as_ref().ok().and_then(|r| r.store_error.clone());
+        if let Some(e) = store_error.or(progress.error.into_inner().ok().flatten()) {
+            warnings.push(format!("some trials could not be recorded: {e}"));
+        }
+        let results = results.map(|r| r.trials.iter().map(trials::result_of).collect::<Vec<_>>());
+        let results = match (results, &s.recording, run_id) {
+            (Err(e), Some(r), Some(id)) => {
+                r.store.finish_run(id, TrialState::Failed, Some(&e.to_string()))?;
+                return Err(e);
+            }
+            (res, _, _) => res?,
+        };
+        let ranked = trials::ranked(&results, metric);
+        let Some(best) = ranked.first().copied() else {
+            let mut reasons: Vec<String> = results
+                .iter()
+                .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.config.learner)))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .take(3)
+                .collect();
+            if reasons.is_empty() {
+                reasons.push("the budget allowed no trial to finish".into());
+            }
+            return Err(Error::NoModel(format!(
+                "{} trial(s) ran; {}",
+                results.len(),
+                reasons.join("; ")
+            )));
+        };
+        let t1 = Instant::now();
+        let pipeline = trials::guarded(|| {
+            Pipeline::fit(
+                &data.schema,
+                &data.features,
+                &data.target,
+                &best.config,
+                None,
+                trials::trial_seed(s.seed, best.id),
+            )
+        })
+        .map_err(|p| Error::learner(&best.config.learner, format!("refit on all rows panicked: {p}")))
+        .and_then(|r| r);
+        let pipeline = match (pipeline, &s.recording, run_id) {
+            (Err(e), Some(r), Some(id)) => {
+                r.store.finish_run(id, TrialState::Failed, Some(&e.to_string()))?;
+                return Err(e);
+            }
+            (p, _, _) => p?,
+        };
+        let refit_secs = t1.elapsed().as_secs_f64();
+        let info = ModelInfo {
+            format: FORMAT.to_string(),
+            format_version: FORMAT_VERSION,
+            automl_version: env!("CARGO_PKG_VERSION").to_string(),
+            schema: data.schema.clone(),
+            metric: metric.name().to_string(),
+            validation: plan.description.clone(),
+            cv_score: best.score.unwrap_or(f64::NAN),
+            cv_std: best.std.unwrap_or(0.0),
+            metrics: best.metrics.clone(),
+            config: best.config.clone(),
+            seed: s.seed,
+        };
+        let model = ModelFile { info, pipeline };
+        let best_trial = best.id;
+        if let (Some(r), Some(id)) = (&s.recording, run_id) {
+            let mut points = vec![MetricPoint::now(
+                &format!("cv_{}", metric.name()),
+                0,
+                model.cv_score,
+            )];
+            points.extend(model.metrics.iter().map(|(k, v)| MetricPoint::now(k, 0, *v)));
+            r.store.log_metrics(id, &points)?;
+            let (trial, n) = (best_trial.to_string(), results.len().to_string());
+            r.store.set_tags(
+                id,
+                &[
+                    (keys::BEST_TRIAL, &trial),
+                    (keys::BEST_LEARNER, &model.config.learner),
+                    (keys::TRIALS, &n),
+                ],
+            )?;
+            if let Some(root) = &r.artifacts {
+                let path = root.join(id.to_string()).join("model.automl");
+                model.save(&path)?;
+                r.store
+                    .add_artifact(id, "model", &format!("artifacts/{id}/model.automl"))?;
+            }
+            r.store.finish_run(id, TrialState::Completed, None)?;
+        }
+        Ok(RunSummary {
+            task,
+            metric,
+            validation: plan.description,
+            learners,
+            sampler: s.sampler.name().to_string(),
+            policy: policy.describe(),
+            trials: results,
+            best: model,
+            best_trial,
+            search_secs,
+            refit_secs,
+            warnings,
+            run_id,
+            resumed,
+        })
+    }
+}

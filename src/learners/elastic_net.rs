@@ -1,0 +1,82 @@
+//! Elastic net (learner `elastic_net`): L1+L2-regularised linear regression by coordinate
+//! descent (linfa-elasticnet). [`fit_penalised`] also serves the lasso.
+
+use linfa::prelude::*;
+use ndarray::Array1;
+
+use super::checked::Checked;
+use super::{centered, unsupported, Fitted, Learner, Y};
+use crate::data::Task;
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::param::Params;
+
+const NAME: &str = "elastic_net";
+
+/// The learner `elastic_net`.
+pub struct ElasticNet;
+
+/// Checked parameters of [`ElasticNet`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ElasticNetParams {
+    alpha: f64,
+    l1_ratio: f64,
+}
+
+impl ElasticNetParams {
+    /// Read and check sampled parameters; absent ones take the space's `init` values.
+    pub fn check(p: &Params) -> Result<ElasticNetParams> {
+        let c = Checked::new(NAME, p);
+        Ok(ElasticNetParams {
+            alpha: c.real("alpha", 0.0, 1e12)?,
+            l1_ratio: c.real("l1_ratio", 0.0, 1.0)?,
+        })
+    }
+}
+
+/// Fit a penalised linear model (`l1_ratio` 1: the lasso) for learner `name`.
+pub(super) fn fit_penalised(name: &str, x: &Matrix, v: &[f64], alpha: f64, l1_ratio: f64) -> Result<Fitted> {
+    // linfa-elasticnet centres y but not X, so its intercept is only right for centred columns:
+    // centre here and move the offset into the intercept.
+    let (xc, means) = centered(x);
+    let ds = DatasetBase::new(xc.view(), Array1::from(v.to_vec()));
+    let m = linfa_elasticnet::ElasticNet::params()
+        .penalty(alpha)
+        .l1_ratio(l1_ratio)
+        .max_iterations(1000)
+        .tolerance(1e-4)
+        .fit(&ds)
+        .map_err(|e| Error::learner(name, e))?;
+    let coef: Vec<f64> = m.hyperplane().to_vec();
+    let shift: f64 = coef.iter().zip(&means).map(|(w, mu)| w * mu).sum();
+    Ok(Fitted::LinearCoef {
+        coef,
+        intercept: m.intercept() - shift,
+    })
+}
+
+impl Learner for ElasticNet {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn space(&self) -> &'static str {
+        include_str!("../../search/elastic_net.toml")
+    }
+
+    fn check(&self, params: &Params) -> Result<()> {
+        ElasticNetParams::check(params).map(drop)
+    }
+
+    fn fit(&self, params: &Params, task: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+        let Y::Values(v) = y else {
+            return Err(unsupported(NAME, task));
+        };
+        let p = ElasticNetParams::check(params)?;
+        fit_penalised(NAME, x, v, p.alpha, p.l1_ratio)
+    }
+
+    fn cost(&self, _: &Params, n: f64, d: f64, _: f64) -> f64 {
+        100.0 * n * d
+    }
+}

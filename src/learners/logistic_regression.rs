@@ -1,0 +1,77 @@
+//! Logistic regression (learner `logistic_regression`): L2-regularised, by linfa-logistic;
+//! multinomial for three classes or more.
+
+use linfa::prelude::*;
+
+use super::checked::Checked;
+use super::{labels_array, unsupported, Fitted, Learner, Y};
+use crate::data::Task;
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::param::Params;
+
+const NAME: &str = "logistic_regression";
+
+/// The learner `logistic_regression`.
+pub struct LogisticRegression;
+
+/// Checked parameters of [`LogisticRegression`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogisticParams {
+    alpha: f64,
+    max_iterations: u64,
+}
+
+impl LogisticParams {
+    /// Read and check sampled parameters; absent ones take the space's `init` values.
+    pub fn check(p: &Params) -> Result<LogisticParams> {
+        let c = Checked::new(NAME, p);
+        Ok(LogisticParams {
+            alpha: c.real("alpha", 0.0, 1e12)?,
+            max_iterations: c.int("max_iterations", 1, 1_000_000)? as u64,
+        })
+    }
+}
+
+impl Learner for LogisticRegression {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn space(&self) -> &'static str {
+        include_str!("../../search/logistic_regression.toml")
+    }
+
+    fn check(&self, params: &Params) -> Result<()> {
+        LogisticParams::check(params).map(drop)
+    }
+
+    fn fit(&self, params: &Params, task: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+        let Y::Classes(c, k) = y else {
+            return Err(unsupported(NAME, task));
+        };
+        let p = LogisticParams::check(params)?;
+        let e = |err: linfa_logistic::error::Error| Error::learner(NAME, err);
+        let ds = DatasetBase::new(x.view(), labels_array(c));
+        if task == Task::Binary {
+            let model = linfa_logistic::LogisticRegression::default()
+                .alpha(p.alpha)
+                .max_iterations(p.max_iterations)
+                .fit(&ds)
+                .map_err(e)?;
+            Ok(Fitted::Logistic { model, n_classes: k })
+        } else {
+            let model = linfa_logistic::MultiLogisticRegression::default()
+                .alpha(p.alpha)
+                .max_iterations(p.max_iterations)
+                .fit(&ds)
+                .map_err(e)?;
+            Ok(Fitted::MultiLogistic { model, n_classes: k })
+        }
+    }
+
+    fn cost(&self, params: &Params, n: f64, d: f64, k: f64) -> f64 {
+        let iters = LogisticParams::check(params).map_or(100, |p| p.max_iterations) as f64;
+        iters * n * d * k * 3.0
+    }
+}

@@ -1,0 +1,71 @@
+//! A random forest of binned CART trees (learner `random_forest`), trees grown in parallel: ours,
+//! see [`super::tree`].
+
+use super::checked::Checked;
+use super::tree::{self, Criterion, TreeParams};
+use super::{Fitted, Learner, Y};
+use crate::data::Task;
+use crate::error::Result;
+use crate::matrix::Matrix;
+use crate::param::Params;
+
+const NAME: &str = "random_forest";
+
+/// The learner `random_forest`.
+pub struct RandomForest;
+
+/// Checked parameters of [`RandomForest`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RandomForestParams {
+    n_trees: usize,
+    max_features: f64,
+    max_depth: usize,
+    min_samples_leaf: usize,
+    criterion: Criterion,
+}
+
+impl RandomForestParams {
+    /// Read and check sampled parameters; absent ones take the space's `init` values.
+    pub fn check(p: &Params) -> Result<RandomForestParams> {
+        let c = Checked::new(NAME, p);
+        Ok(RandomForestParams {
+            n_trees: c.count("n_trees", 1, 5000)?,
+            max_features: c.real_above("max_features", 0.0, 1.0)?,
+            max_depth: c.count("max_depth", 1, 1024)?,
+            min_samples_leaf: c.count("min_samples_leaf", 1, 1 << 30)?,
+            criterion: Criterion::of(c.choice("criterion", Criterion::NAMES)?),
+        })
+    }
+}
+
+impl Learner for RandomForest {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn space(&self) -> &'static str {
+        include_str!("../../search/random_forest.toml")
+    }
+
+    fn check(&self, params: &Params) -> Result<()> {
+        RandomForestParams::check(params).map(drop)
+    }
+
+    fn fit(&self, params: &Params, _: Task, x: &Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
+        let p = RandomForestParams::check(params)?;
+        let tp = TreeParams {
+            max_depth: p.max_depth,
+            min_samples_leaf: p.min_samples_leaf,
+            max_features: ((p.max_features * x.cols as f64).round() as usize).max(1),
+            criterion: p.criterion,
+        };
+        tree::fit_learner(NAME, x, y, p.n_trees, true, tp, seed)
+    }
+
+    fn cost(&self, params: &Params, n: f64, d: f64, _: f64) -> f64 {
+        let (trees, frac, depth) = RandomForestParams::check(params).map_or((100.0, 0.5, 32.0), |p| {
+            (p.n_trees as f64, p.max_features, p.max_depth as f64)
+        });
+        trees * (4.0 * n * d * frac.clamp(0.05, 1.0) * depth.min(n.log2().max(1.0))) + 20.0 * n * d
+    }
+}

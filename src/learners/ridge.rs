@@ -1,0 +1,69 @@
+//! Ridge regression (learner `ridge`), by smartcore's Cholesky solver.
+
+use smartcore::linalg::basic::arrays::Array;
+use smartcore::linalg::basic::matrix::DenseMatrix;
+use smartcore::linear::ridge_regression::{
+    RidgeRegression, RidgeRegressionParameters, RidgeRegressionSolverName,
+};
+
+use super::checked::Checked;
+use super::{dense, unsupported, Fitted, Learner, Y};
+use crate::data::Task;
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::param::Params;
+
+const NAME: &str = "ridge";
+
+/// The learner `ridge`.
+pub struct Ridge;
+
+/// Checked parameters of [`Ridge`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RidgeParams {
+    alpha: f64,
+}
+
+impl RidgeParams {
+    /// Read and check sampled parameters; absent ones take the space's `init` values.
+    pub fn check(p: &Params) -> Result<RidgeParams> {
+        Ok(RidgeParams {
+            alpha: Checked::new(NAME, p).real("alpha", 0.0, 1e12)?,
+        })
+    }
+}
+
+impl Learner for Ridge {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn space(&self) -> &'static str {
+        include_str!("../../search/ridge.toml")
+    }
+
+    fn check(&self, params: &Params) -> Result<()> {
+        RidgeParams::check(params).map(drop)
+    }
+
+    fn fit(&self, params: &Params, task: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+        let Y::Values(v) = y else {
+            return Err(unsupported(NAME, task));
+        };
+        let p = RidgeParams::check(params)?;
+        let dm = dense(x).map_err(|e| Error::learner(NAME, e))?;
+        let rp = RidgeRegressionParameters::default()
+            .with_alpha(p.alpha)
+            .with_solver(RidgeRegressionSolverName::Cholesky);
+        let m: RidgeRegression<f64, f64, DenseMatrix<f64>, Vec<f64>> =
+            RidgeRegression::fit(&dm, &v.to_vec(), rp).map_err(|e| Error::learner(NAME, e))?;
+        Ok(Fitted::LinearCoef {
+            coef: (0..x.cols).map(|j| *m.coefficients().get((j, 0))).collect(),
+            intercept: *m.intercept(),
+        })
+    }
+
+    fn cost(&self, _: &Params, n: f64, d: f64, _: f64) -> f64 {
+        n * d * d + d * d * d
+    }
+}

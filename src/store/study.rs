@@ -1,0 +1,364 @@
+//! A sweep's trials as the child runs of one workspace run: the [`TrialStore`] of recorded runs.
+//!
+//! Each trial is a child run, created `running` when the trial starts (so an interruption leaves
+//! it visible) and completed in one transaction with its state, error, step values, per-fold
+//! values and metrics. The sweep reads every finished trial back from here before telling it to
+//! its sampler, so a live run and a resumed one see exactly the same history. Opening the study
+//! of an interrupted run marks the trials it left `running` as killed (they run again) and offers
+//! the finished ones for replay: resuming is opening the study and continuing.
+//!
+//! Two layouts of a child run's parameters, both read back by [`RunStudy`]:
+//! - [`Layout::Pipeline`] (`automl run`): `learner`, `prep.*` and the learner's own parameters
+//!   under their short names; steps under `step_<metric>`, folds under `fold_<metric>`.
+//! - [`Layout::Program`] (`automl sweep`): the sampled parameters as one object under `params`;
+//!   steps under the metric's own name, and the trial's log files as artifacts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::param::{Params, Value};
+use crate::state::TrialState;
+use crate::sweep::{TrialRecord, TrialStore};
+
+use super::{keys, MetricPoint, NewRun, RunFilter, RunId, RunRecord, Store};
+
+/// How a trial's parameters and metrics are laid out in its child run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layout {
+    /// `automl run`: `learner`, `prep.*` and the learner's parameters by short name.
+    Pipeline {
+        /// The primary metric.
+        metric: String,
+    },
+    /// `automl sweep`: the sampled parameters under `params`, log files as artifacts.
+    Program {
+        /// The primary metric.
+        metric: String,
+        /// Folder holding `trial-<id>/` log folders (recorded as artifacts when present).
+        logs: PathBuf,
+    },
+}
+
+impl Layout {
+    fn metric(&self) -> &str {
+        match self {
+            Layout::Pipeline { metric } | Layout::Program { metric, .. } => metric,
+        }
+    }
+
+    /// Key of the primary metric's step values.
+    fn step_key(&self) -> String {
+        match self {
+            Layout::Pipeline { metric } => keys::step(metric),
+            Layout::Program { metric, .. } => metric.clone(),
+        }
+    }
+
+    /// Child-run parameters of a trial.
+    fn encode_params(&self, id: usize, params: &Params) -> serde_json::Map<String, serde_json::Value> {
+        let mut out = serde_json::Map::new();
+        out.insert(keys::TRIAL.into(), id.into());
+        let json = |v: &Value| serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+        match self {
+            Layout::Program { .. } => {
+                let all: serde_json::Map<String, serde_json::Value> =
+                    params.0.iter().map(|(k, v)| (k.clone(), json(v))).collect();
+                out.insert(keys::PARAMS.into(), all.into());
+            }
+            Layout::Pipeline { .. } => {
+                let learner = params
+                    .0
+                    .get(keys::LEARNER)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let own = format!("{learner}.");
+                for (k, v) in &params.0 {
+                    let name = if k == keys::LEARNER || k.starts_with(keys::PREP_PREFIX) {
+                        k.as_str()
+                    } else {
+                        k.strip_prefix(&own).unwrap_or(k)
+                    };
+                    out.insert(name.to_string(), json(v));
+                }
+            }
+        }
+        out
+    }
+
+    /// The sampled parameters of a child run (inverse of [`Layout::encode_params`]).
+    fn decode_params(&self, run: &RunRecord) -> Result<Params> {
+        let value = |k: &str, v: &serde_json::Value| {
+            serde_json::from_value::<Value>(v.clone())
+                .map_err(|e| Error::Store(format!("run {}: parameter {k}: {e}", run.id)))
+        };
+        let mut out = Params::default();
+        match self {
+            Layout::Program { .. } => {
+                if let Some(serde_json::Value::Object(m)) = run.params.get(keys::PARAMS) {
+                    for (k, v) in m {
+                        out.set(k, value(k, v)?);
+                    }
+                }
+            }
+            Layout::Pipeline { .. } => {
+                let learner = run
+                    .params
+                    .get(keys::LEARNER)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("");
+                for (k, v) in &run.params {
+                    if k == keys::TRIAL {
+                        continue;
+                    }
+                    if k == keys::LEARNER || k.starts_with(keys::PREP_PREFIX) {
+                        out.set(k, value(k, v)?);
+                    } else {
+                        out.set(&format!("{learner}.{k}"), value(k, v)?);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Display name of a trial's child run.
+    fn run_name(&self, id: usize, params: &Params) -> String {
+        match (self, params.0.get(keys::LEARNER)) {
+            (Layout::Pipeline { .. }, Some(l)) => format!("trial {id} {l}"),
+            _ => format!("trial {id}"),
+        }
+    }
+
+    /// The metric points of a finished trial.
+    fn encode_metrics(&self, r: &TrialRecord) -> Vec<MetricPoint> {
+        let step_key = self.step_key();
+        let fold_key = keys::fold(self.metric());
+        let mut points: Vec<MetricPoint> = r
+            .folds
+            .iter()
+            .enumerate()
+            .map(|(i, v)| MetricPoint::now(&fold_key, i as i64, *v))
+            .collect();
+        points.extend(r.steps.iter().map(|(s, v)| MetricPoint::now(&step_key, *s, *v)));
+        if let (Layout::Program { metric, .. }, true, Some(v)) = (self, r.steps.is_empty(), r.value) {
+            points.push(MetricPoint::now(metric, 0, v));
+        }
+        if let Some(v) = r.value {
+            points.push(MetricPoint::now(keys::VALUE, 0, v));
+        }
+        points.extend(r.metrics.iter().map(|(k, v)| MetricPoint::now(k, 0, *v)));
+        if let Some(s) = r.fit_secs {
+            points.push(MetricPoint::now(keys::FIT_SECS, 0, s));
+        }
+        if let Some(s) = r.predict_secs {
+            points.push(MetricPoint::now(keys::PREDICT_SECS, 0, s));
+        }
+        points.push(MetricPoint::now(keys::TRIAL_SECS, 0, r.secs));
+        points.push(MetricPoint::now(keys::STARTED_SECS, 0, r.started_secs));
+        points.push(MetricPoint::now(keys::COST, 0, r.cost));
+        points
+    }
+
+    /// The record of a finished child run.
+    fn decode(&self, id: usize, run: &RunRecord, history: &[MetricPoint]) -> Result<TrialRecord> {
+        let series = |key: &str| {
+            let mut s: Vec<(i64, f64)> = history
+                .iter()
+                .filter(|p| p.key == key)
+                .map(|p| (p.step, p.value))
+                .collect();
+            s.sort_by_key(|p| p.0);
+            s
+        };
+        let metric = self.metric();
+        let step_key = self.step_key();
+        let mut steps = series(&step_key);
+        if let Layout::Program { .. } = self {
+            // Step 0 holds the value of a trial that reported no steps.
+            steps.retain(|s| s.0 > 0);
+        }
+        let folds: Vec<f64> = series(&keys::fold(metric)).into_iter().map(|p| p.1).collect();
+        let latest = |key: &str| run.metrics.get(key).and_then(serde_json::Value::as_f64);
+        let program = matches!(self, Layout::Program { .. });
+        let skip = |k: &str| keys::INTERNAL.contains(&k) || keys::is_series(k) || (program && k == metric);
+        let metrics: BTreeMap<String, f64> = run
+            .metrics
+            .iter()
+            .filter(|(k, _)| !skip(k))
+            .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
+            .collect();
+        let state = run.status;
+        // The value as the trial ended; runs recorded before it was kept: the metric, else the
+        // last step.
+        let value = if run.metrics.contains_key(keys::VALUE) {
+            latest(keys::VALUE)
+        } else if state == TrialState::Completed {
+            latest(metric).or_else(|| steps.last().map(|s| s.1))
+        } else if program && state == TrialState::Failed {
+            None
+        } else {
+            steps.last().map(|s| s.1)
+        };
+        Ok(TrialRecord {
+            id,
+            params: self.decode_params(run)?,
+            state,
+            value,
+            steps,
+            cost: latest(keys::COST).unwrap_or(1.0),
+            metrics,
+            folds,
+            fit_secs: latest(keys::FIT_SECS),
+            predict_secs: latest(keys::PREDICT_SECS),
+            started_secs: latest(keys::STARTED_SECS).unwrap_or(0.0),
+            secs: latest(keys::TRIAL_SECS).unwrap_or_else(|| run.duration()),
+            error: run.error.clone(),
+        })
+    }
+}
+
+/// The trial id of a child run.
+pub fn trial_id(run: &RunRecord) -> Option<usize> {
+    usize::try_from(run.params.get(keys::TRIAL)?.as_u64()?).ok()
+}
+
+/// The trials of workspace run `parent`, as child runs (see the module documentation).
+pub struct RunStudy {
+    store: Arc<dyn Store>,
+    parent: RunId,
+    experiment: String,
+    layout: Layout,
+    /// Child run of each trial started or finished.
+    runs: Mutex<HashMap<usize, RunId>>,
+    /// Trials finished in earlier sessions.
+    earlier: BTreeSet<usize>,
+    /// Trials marked killed when the study was opened.
+    killed: usize,
+}
+
+impl RunStudy {
+    /// Open the study of run `parent` (of experiment `experiment`): trials it left `running` are
+    /// marked killed (they will run again), finished ones are offered for replay.
+    pub fn open(store: Arc<dyn Store>, parent: RunId, experiment: &str, layout: Layout) -> Result<RunStudy> {
+        let kids = store.runs(&RunFilter {
+            parent: Some(parent),
+            ..RunFilter::default()
+        })?;
+        let running: Vec<RunId> = kids
+            .iter()
+            .filter(|k| k.status == TrialState::Running)
+            .map(|k| k.id)
+            .collect();
+        let killed = store.mark_running_killed(&running)?;
+        let mut runs = HashMap::new();
+        let mut earlier = BTreeSet::new();
+        for k in &kids {
+            let finished = matches!(
+                k.status,
+                TrialState::Completed | TrialState::Failed | TrialState::Pruned | TrialState::TimedOut
+            );
+            if let (true, Some(id)) = (finished, trial_id(k)) {
+                runs.insert(id, k.id);
+                earlier.insert(id);
+            }
+        }
+        Ok(RunStudy {
+            store,
+            parent,
+            experiment: experiment.to_string(),
+            layout,
+            runs: Mutex::new(runs),
+            earlier,
+            killed,
+        })
+    }
+
+    /// How many trials were left `running` by an interruption and marked killed on opening.
+    pub fn killed(&self) -> usize {
+        self.killed
+    }
+
+    /// The parent run.
+    pub fn parent(&self) -> RunId {
+        self.parent
+    }
+
+    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<usize, RunId>> {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn create(&self, id: usize, params: &Params) -> Result<RunId> {
+        let rid = self.store.create_run(&NewRun {
+            experiment: self.experiment.clone(),
+            parent: Some(self.parent),
+            name: self.layout.run_name(id, params),
+            status: Some(TrialState::Running),
+            params: self.layout.encode_params(id, params),
+            environment: serde_json::Value::Null,
+        })?;
+        self.runs().insert(id, rid);
+        Ok(rid)
+    }
+}
+
+impl TrialStore for RunStudy {
+    fn finished_ids(&self) -> Result<BTreeSet<usize>> {
+        Ok(self.earlier.clone())
+    }
+
+    fn start(&self, id: usize, params: &Params) -> Result<()> {
+        self.create(id, params).map(drop)
+    }
+
+    fn finish(&self, r: &TrialRecord) -> Result<()> {
+        let known = self.runs().get(&r.id).copied();
+        let rid = match known {
+            Some(rid) => rid,
+            None => self.create(r.id, &r.params)?,
+        };
+        let state = if r.state.is_finished() {
+            r.state
+        } else {
+            TrialState::Killed
+        };
+        self.store
+            .complete_run(rid, &self.layout.encode_metrics(r), state, r.error.as_deref())?;
+        if let Layout::Program { logs, .. } = &self.layout {
+            let dir = logs.join(format!("trial-{}", r.id));
+            for log in ["stdout.log", "stderr.log", "command.json"] {
+                if dir.join(log).exists() {
+                    self.store
+                        .add_artifact(rid, log, &dir.join(log).display().to_string())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn trial(&self, id: usize) -> Result<Option<TrialRecord>> {
+        let Some(rid) = self.runs().get(&id).copied() else {
+            return Ok(None);
+        };
+        let run = self.store.run(rid)?;
+        if !run.status.is_finished() {
+            return Ok(None);
+        }
+        let history = self.store.metric_history(rid)?;
+        self.layout.decode(id, &run, &history).map(Some)
+    }
+
+    fn trials(&self) -> Result<Vec<TrialRecord>> {
+        let ids: BTreeMap<usize, RunId> = self.runs().iter().map(|(t, r)| (*t, *r)).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, rid) in ids {
+            let run = self.store.run(rid)?;
+            if run.status.is_finished() {
+                let history = self.store.metric_history(rid)?;
+                out.push(self.layout.decode(id, &run, &history)?);
+            }
+        }
+        Ok(out)
+    }
+}
