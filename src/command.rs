@@ -290,11 +290,12 @@ impl CommandSpec {
             c.args(args);
             c
         };
-        let params_json = serde_json::to_string(&trial.params().0).unwrap_or_default();
+        let params_json = serde_json::to_string(&trial.params().0)
+            .map_err(|e| TrialError::Failed(format!("cannot encode the parameters: {e}")))?;
         cmd.current_dir(&self.cwd)
             .envs(&self.env)
             .env("AUTOML_TRIAL_ID", trial.id().to_string())
-            .env("AUTOML_PARAMS", params_json)
+            .env("AUTOML_PARAMS", &params_json)
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
         for (k, v) in &trial.params().0 {
@@ -313,20 +314,16 @@ impl CommandSpec {
         // What ran, where, with which variables: kept beside the logs.
         let mut env_seen: BTreeMap<String, String> = self.env.clone();
         env_seen.insert("AUTOML_TRIAL_ID".into(), trial.id().to_string());
-        env_seen.insert(
-            "AUTOML_PARAMS".into(),
-            serde_json::to_string(&trial.params().0).unwrap_or_default(),
-        );
+        env_seen.insert("AUTOML_PARAMS".into(), params_json.clone());
         let record = serde_json::json!({
             "argv": argv,
             "shell": self.shell,
             "cwd": self.cwd,
             "env": env_seen,
         });
-        let _ = std::fs::write(
-            dir.join("command.json"),
-            serde_json::to_string_pretty(&record).unwrap_or_default(),
-        );
+        let record = serde_json::to_string_pretty(&record)
+            .map_err(|e| TrialError::Failed(format!("cannot encode command.json: {e}")))?;
+        let _ = std::fs::write(dir.join("command.json"), record);
         let err_path = dir.join("stderr.log");
         let err_file = std::fs::File::create(&err_path)
             .map_err(|e| TrialError::Failed(format!("cannot create {}: {e}", err_path.display())))?;

@@ -1,10 +1,21 @@
 //! automl: an AutoML and hyperparameter-sweep engine.
 //!
-//! Data flows one way: [`data`] (read, infer schema) → [`prep`] (impute, scale, encode) →
-//! [`learners`] → [`space`] / [`samplers`] / [`pruners`] (what to try, when to stop) →
-//! [`sweep`] (the trial scheduler: Sweep / Trial, ask / tell) → [`trials`] (the objective of
-//! `automl run`) → [`model`] / [`store`]. [`AutoML`] ties them together; [`sweep::Sweep`] sweeps
-//! any objective.
+//! Modules depend on each other one way (`tests/module_graph.rs` fails on a `crate::` import
+//! cycle). From the leaves up:
+//!
+//! - leaves: [`error`], [`param`] (parameter values), [`state`] (the one trial/run state),
+//!   [`guard`] (the panic guard), [`cancel`], [`matrix`], [`pruners`] (policies: pure functions
+//!   of a trial history);
+//! - [`data`] (read, infer schema) → [`prep`] (impute, scale, encode) and [`validation`]
+//!   (splits) → [`learners`] (one file per learner, one registry) → [`metrics`] → [`model`]
+//!   (fitted pipelines, the model file);
+//! - [`space`] (search spaces; its catalogue comes from the learner registry) → [`samplers`] →
+//!   [`sweep`] (the trial scheduler: Sweep / Trial, ask / tell, and the [`sweep::TrialStore`]
+//!   seam it writes every trial through and reads its history back from);
+//! - [`trials`] (the objective of `automl run`) and [`command`] (trials that run a program);
+//! - [`store`] (the workspace: runs, registry, and `store::RunStudy`, a sweep's trials as child
+//!   runs) → [`automl`] ([`AutoML`]: `automl run` as a library) and [`job`] (sweep jobs) →
+//!   [`report`] (leaderboards, HTML).
 
 pub mod automl;
 pub mod cancel;

@@ -192,7 +192,7 @@ impl Default for PolicySettings {
 }
 
 impl Policy {
-    /// Build the policy `kind` (none, bandit, median[_stopping], truncation[_selection], asha,
+    /// Build the policy `kind` (none, bandit, median(_stopping), truncation(_selection), asha,
     /// hyperband) from its settings, checking them.
     pub fn from_settings(kind: &str, s: &PolicySettings) -> crate::error::Result<Policy> {
         use crate::error::Error;

@@ -1,5 +1,5 @@
 //! Elastic net (learner `elastic_net`): L1+L2-regularised linear regression by coordinate
-//! descent (linfa-elasticnet). [`fit_penalised`] also serves the lasso.
+//! descent (linfa-elasticnet); the lasso is the same fit with an L1 ratio of 1.
 
 use linfa::prelude::*;
 use ndarray::Array1;

@@ -439,8 +439,8 @@ pub struct Fit<'a> {
 }
 
 /// A fitted boosted model.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(into = "Stored", try_from = "Stored")]
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "Stored")]
 pub struct GbdtModel {
     model: BoostedModel,
     kind: Kind,
@@ -459,16 +459,20 @@ struct Stored {
     bytes: Vec<u8>,
 }
 
-impl From<GbdtModel> for Stored {
-    fn from(m: GbdtModel) -> Stored {
-        // Encoding a validated in-memory model only fails on an internal hessboost error; an empty
-        // payload then fails loudly at load time instead of writing a corrupt file silently.
+impl Serialize for GbdtModel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        // hessboost's checksummed binary encoding; its failure is an error of the model file.
+        let bytes = self
+            .model
+            .encode(ModelFormat::Binary)
+            .map_err(|e| serde::ser::Error::custom(format!("gbdt model: {e}")))?;
         Stored {
-            kind: m.kind,
-            shift: m.shift,
-            scale: m.scale,
-            bytes: m.model.encode(ModelFormat::Binary).unwrap_or_default(),
+            kind: self.kind,
+            shift: self.shift,
+            scale: self.scale,
+            bytes,
         }
+        .serialize(serializer)
     }
 }
 

@@ -14,13 +14,15 @@
 
 pub mod html;
 pub mod insight;
+mod svg;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::store::{keys, RunFilter, RunId, RunRecord, Store, TrialState};
+use crate::store::{keys, study, Layout, RunFilter, RunId, RunRecord, Store, TrialState};
+use crate::sweep::TrialRecord;
 
 /// Version of the JSON layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -115,88 +117,48 @@ fn primary(run: &RunRecord) -> (String, bool) {
     (m, max)
 }
 
-fn row_of(store: &dyn Store, parent: &RunRecord, kid: &RunRecord, metric: &str) -> Result<Row> {
-    let f = |k: &str| kid.metrics.get(k).and_then(|v| v.as_f64());
-    let sweep = parent.params.get(keys::KIND).and_then(|v| v.as_str()) == Some(keys::KIND_SWEEP);
-    let mut params = BTreeMap::new();
-    let mut prep = BTreeMap::new();
-    let mut learner = None;
-    if sweep {
-        if let Some(serde_json::Value::Object(m)) = kid.params.get(keys::PARAMS) {
-            params = m.clone().into_iter().collect();
-        }
-    } else {
-        for (k, v) in &kid.params {
-            match k.as_str() {
-                keys::TRIAL => {}
-                keys::LEARNER => learner = v.as_str().map(str::to_string),
-                _ => match k.strip_prefix(keys::PREP_PREFIX) {
-                    Some(p) => {
-                        prep.insert(p.to_string(), v.clone());
-                    }
-                    None => {
-                        params.insert(k.clone(), v.clone());
-                    }
-                },
-            }
-        }
-    }
-    let text = |v: Option<&serde_json::Value>| match v {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-        None => "?".into(),
+/// The row of trial `t` of run `run`: `pipeline` trials (of `automl run`) show their learner,
+/// preprocessing and the learner's own parameters; a program sweep's show every parameter and its
+/// value whatever the state.
+fn row(run: RunId, t: &TrialRecord, pipeline: bool, metric: &str, times: [Option<f64>; 2]) -> Row {
+    let json = |p: &crate::param::Params| {
+        p.0.iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+                )
+            })
+            .collect()
     };
-    let preprocessing = if prep.is_empty() {
-        match &learner {
-            Some(l) if crate::learners::native_input(l) => "native".to_string(),
-            _ => String::new(),
-        }
-    } else {
-        format!(
-            "{}+{}+{}",
-            text(prep.get("impute")),
-            text(prep.get("scale")),
-            text(prep.get("encode"))
-        )
-    };
-    let completed = kid.status == TrialState::Completed;
-    let std = if sweep || !completed {
-        None
-    } else {
-        let folds: Vec<f64> = store
-            .metric_history(kid.id)?
-            .iter()
-            .filter(|p| p.key == keys::fold(metric))
-            .map(|p| p.value)
-            .collect();
-        (!folds.is_empty()).then(|| {
-            let m = folds.iter().sum::<f64>() / folds.len() as f64;
-            (folds.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / folds.len() as f64).sqrt()
-        })
-    };
-    let metrics = kid
-        .metrics
-        .iter()
-        .filter(|(k, _)| k.as_str() != metric && !keys::INTERNAL.contains(&k.as_str()) && !keys::is_series(k))
-        .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
-        .collect();
-    Ok(Row {
+    let config = pipeline
+        .then(|| crate::trials::config_of(&t.params).ok())
+        .flatten();
+    let completed = t.state == TrialState::Completed;
+    Row {
         rank: None,
-        run: parent.id,
-        trial: kid.params.get(keys::TRIAL).and_then(|v| v.as_i64()).unwrap_or(-1),
-        learner,
-        preprocessing,
-        params,
-        score: f(metric).filter(|_| completed || sweep),
-        std,
-        metrics,
-        fit_secs: f(keys::FIT_SECS).or_else(|| f(keys::TRIAL_SECS)),
-        predict_secs: f(keys::PREDICT_SECS),
-        status: kid.status.name().to_string(),
-        error: kid.error.clone(),
-        started_secs: Some((kid.started - parent.started).max(0.0)),
-        secs: kid.ended.map(|e| (e - kid.started).max(0.0)),
-    })
+        run,
+        trial: i64::try_from(t.id).unwrap_or(-1),
+        learner: config.as_ref().map(|c| c.learner.clone()),
+        preprocessing: config.as_ref().map_or(String::new(), |c| c.prep_label()),
+        params: config
+            .as_ref()
+            .map_or_else(|| json(&t.params), |c| json(&c.params)),
+        score: t.value.filter(|_| completed || !pipeline),
+        std: t.fold_std(),
+        metrics: t
+            .metrics
+            .iter()
+            .filter(|(k, _)| k.as_str() != metric)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        fit_secs: t.fit_secs.or((!pipeline).then_some(t.secs)),
+        predict_secs: t.predict_secs,
+        status: t.state.name().to_string(),
+        error: t.error.clone(),
+        started_secs: times[0],
+        secs: times[1],
+    }
 }
 
 /// A leaderboard and, when known, the run's insight: what the HTML report renders.
@@ -285,39 +247,39 @@ impl Leaderboard {
     pub fn from_summary(summary: &crate::automl::RunSummary) -> Leaderboard {
         let metric = summary.metric;
         let run = summary.run_id.unwrap_or(0);
-        let row = |t: &crate::trials::TrialResult, rank: Option<usize>| Row {
-            rank,
-            run,
-            trial: t.id as i64,
-            learner: Some(t.config.learner.clone()),
-            preprocessing: t.config.prep_label(),
-            params: t
-                .config
-                .params
-                .0
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
-                .collect(),
-            score: t.score,
-            std: t.std,
-            metrics: t
-                .metrics
-                .iter()
-                .filter(|(k, _)| k.as_str() != metric.name())
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
-            fit_secs: Some(t.fit_secs),
-            predict_secs: Some(t.predict_secs),
-            status: t.status.name().to_string(),
-            error: t.error.clone(),
-            started_secs: Some(t.started_secs),
-            secs: Some(t.fit_secs + t.predict_secs),
+        // For now RunSummary holds TrialResults: the same row, from their fields.
+        let summary_row = |t: &crate::trials::TrialResult| {
+            let rec = TrialRecord {
+                id: t.id,
+                params: crate::trials::params_of(&t.config),
+                state: t.status,
+                value: t.score,
+                steps: Vec::new(),
+                cost: t.cost,
+                metrics: t.metrics.clone(),
+                folds: t.fold_scores.clone(),
+                fit_secs: Some(t.fit_secs),
+                predict_secs: Some(t.predict_secs),
+                started_secs: t.started_secs,
+                secs: t.fit_secs + t.predict_secs,
+                error: t.error.clone(),
+            };
+            row(
+                run,
+                &rec,
+                true,
+                metric.name(),
+                [Some(t.started_secs), Some(rec.secs)],
+            )
         };
         let ranked = summary.leaderboard();
         let mut rows: Vec<Row> = ranked
             .iter()
             .enumerate()
-            .map(|(i, t)| row(t, Some(i + 1)))
+            .map(|(i, t)| Row {
+                rank: Some(i + 1),
+                ..summary_row(t)
+            })
             .collect();
         let ranked_ids: std::collections::BTreeSet<usize> = ranked.iter().map(|t| t.id).collect();
         rows.extend(
@@ -325,7 +287,7 @@ impl Leaderboard {
                 .trials
                 .iter()
                 .filter(|t| !ranked_ids.contains(&t.id))
-                .map(|t| row(t, None)),
+                .map(summary_row),
         );
         Leaderboard::assemble(
             summary.run_id.map_or("this run".into(), |id| format!("run {id}")),
@@ -413,12 +375,13 @@ impl Leaderboard {
         }
         let mut rows = Vec::new();
         for p in &parents {
-            let kids = store.runs(&RunFilter {
-                parent: Some(p.id),
-                ..RunFilter::default()
-            })?;
-            for k in &kids {
-                rows.push(row_of(store, p, k, &metric)?);
+            let pipeline = matches!(study::layout_of(p), Layout::Pipeline { .. });
+            for (k, t) in study::read_trials(store, p)? {
+                let started = (k.started - p.started).max(0.0);
+                let secs = k.ended.map(|e| (e - k.started).max(0.0));
+                let mut r = row(p.id, &t, pipeline, &metric, [Some(started), secs]);
+                r.trial = study::trial_id(&k).map_or(-1, |i| i as i64);
+                rows.push(r);
             }
         }
         let key = |r: &Row| (r.status != "completed" || r.score.is_none(), r.run, r.trial);

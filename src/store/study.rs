@@ -42,7 +42,8 @@ pub enum Layout {
 }
 
 impl Layout {
-    fn metric(&self) -> &str {
+    /// The primary metric.
+    pub fn metric(&self) -> &str {
         match self {
             Layout::Pipeline { metric } | Layout::Program { metric, .. } => metric,
         }
@@ -217,6 +218,46 @@ impl Layout {
             error: run.error.clone(),
         })
     }
+}
+
+/// The layout of the trials of parent run `parent` (as recorded by `automl run` or
+/// `automl sweep`), and its primary metric.
+pub fn layout_of(parent: &RunRecord) -> Layout {
+    let text = |k: &str| {
+        parent
+            .params
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("value")
+            .to_string()
+    };
+    if parent.params.get(keys::KIND).and_then(|v| v.as_str()) == Some(keys::KIND_SWEEP) {
+        Layout::Program {
+            metric: text(keys::PRIMARY_METRIC),
+            logs: PathBuf::new(),
+        }
+    } else {
+        Layout::Pipeline {
+            metric: text(keys::METRIC),
+        }
+    }
+}
+
+/// Every trial of run `parent` as recorded, whatever its state, with its child run (read only:
+/// for reports).
+pub fn read_trials(store: &dyn Store, parent: &RunRecord) -> Result<Vec<(RunRecord, TrialRecord)>> {
+    let layout = layout_of(parent);
+    let kids = store.runs(&RunFilter {
+        parent: Some(parent.id),
+        ..RunFilter::default()
+    })?;
+    let mut out = Vec::with_capacity(kids.len());
+    for k in kids {
+        let history = store.metric_history(k.id)?;
+        let rec = layout.decode(trial_id(&k).unwrap_or(usize::MAX), &k, &history)?;
+        out.push((k, rec));
+    }
+    Ok(out)
 }
 
 /// The trial id of a child run.
