@@ -117,6 +117,20 @@ fn primary(run: &RunRecord) -> (String, bool) {
     (m, max)
 }
 
+/// The preprocessing of a pipeline as leaderboards show it: `native`, or the searched
+/// `impute+scale+encode` values as they were sampled.
+fn preprocessing(c: &crate::model::TrialConfig) -> String {
+    if c.prep.0.is_empty() {
+        return if crate::learners::native_input(&c.learner) {
+            "native".into()
+        } else {
+            String::new()
+        };
+    }
+    let text = |k: &str| c.prep.0.get(k).map_or("?".into(), ToString::to_string);
+    format!("{}+{}+{}", text("impute"), text("scale"), text("encode"))
+}
+
 /// The row of trial `t` of run `run`: `pipeline` trials (of `automl run`) show their learner,
 /// preprocessing and the learner's own parameters; a program sweep's show every parameter and its
 /// value whatever the state.
@@ -140,7 +154,7 @@ fn row(run: RunId, t: &TrialRecord, pipeline: bool, metric: &str, times: [Option
         run,
         trial: i64::try_from(t.id).unwrap_or(-1),
         learner: config.as_ref().map(|c| c.learner.clone()),
-        preprocessing: config.as_ref().map_or(String::new(), |c| c.prep_label()),
+        preprocessing: config.as_ref().map_or(String::new(), preprocessing),
         params: config
             .as_ref()
             .map_or_else(|| json(&t.params), |c| json(&c.params)),
