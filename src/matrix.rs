@@ -34,6 +34,9 @@ impl Matrix {
     }
 
     /// A zero-copy ndarray 0.16 view (the version linfa uses).
+    ///
+    /// Panics when `data.len() != rows * cols`, which every constructor of the crate upholds.
+    #[allow(clippy::expect_used)]
     pub fn view(&self) -> ndarray::ArrayView2<'_, f64> {
         ndarray::ArrayView2::from_shape((self.rows, self.cols), &self.data)
             .expect("matrix invariant: data.len() == rows * cols")

@@ -27,8 +27,13 @@ use crate::sweep::{Goal, Limits, Sweep, TrialStore};
 use crate::trials::{self, EvalContext, TrialResult};
 use crate::validation;
 
+mod artifacts;
 mod recording;
 
+pub use artifacts::{
+    bytes_hash, default_experiment, file_hash, git_commit, link_dataset, register_dataset, run_environment,
+    run_log, save_insight, save_predictions, save_run_log, RegisteredDataset,
+};
 use recording::parent_run;
 pub use recording::Recording;
 

@@ -19,11 +19,11 @@ use crate::space::{Dist, Params, SearchSpace, Value};
 
 /// A finished trial, as samplers see it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
+pub struct Observation<'a> {
     /// Trial id.
     pub id: usize,
     /// What was tried.
-    pub params: Params,
+    pub params: &'a Params,
     /// Objective as a loss (smaller is better): the final value of a completed trial, the last
     /// reported value of a stopped one, `None` when it failed without a value.
     pub loss: Option<f64>,
@@ -33,7 +33,7 @@ pub struct Observation {
     pub cost: f64,
 }
 
-impl Observation {
+impl Observation<'_> {
     /// The loss of a completed trial.
     pub fn final_loss(&self) -> Option<f64> {
         if self.complete {
@@ -288,7 +288,7 @@ pub(crate) mod testfns {
                 space,
                 &Observation {
                     id,
-                    params: p,
+                    params: &p,
                     loss: Some(y),
                     complete: true,
                     cost: 1.0,

@@ -17,7 +17,8 @@ pub struct TpeSampler {
     pub n_startup: usize,
     /// Candidates drawn from `l` per parameter.
     pub n_candidates: usize,
-    seen: Vec<Observation>,
+    /// The final loss of each seen trial (`None`: it did not complete).
+    seen: Vec<Option<f64>>,
     /// Per seen trial, each parameter's value mapped to `[0, 1]` (by parameter index).
     units: Vec<Vec<Option<f64>>>,
     /// (loss, id, index into `seen`) of completed trials, kept sorted.
@@ -122,11 +123,15 @@ impl Parzen {
         let lo = obs.partition_point(|m| *m < x - self.reach);
         let hi = obs.partition_point(|m| *m <= x + self.reach);
         let mut total = 0.0;
-        for i in (lo..hi).chain(std::iter::once(n)) {
+        for i in lo..hi {
             let z = (x - self.mus[i]) * self.inv[i];
-            total += self.scale[i] * (-0.5 * z * z).exp();
+            // Beyond 9 of its own sigmas a component adds less than 1e-17 of its peak: skip the exp.
+            if z * z < 81.0 {
+                total += self.scale[i] * (-0.5 * z * z).exp();
+            }
         }
-        total
+        let z = (x - self.mus[n]) * self.inv[n];
+        total + self.scale[n] * (-0.5 * z * z).exp()
     }
 
     fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
@@ -216,7 +221,7 @@ impl Sampler for TpeSampler {
         let n_good = gamma(self.ranked.len());
         let good: Vec<usize> = self.ranked[..n_good].iter().map(|r| r.2).collect();
         let mut bad: Vec<usize> = self.ranked[n_good..].iter().map(|r| r.2).collect();
-        bad.extend((0..self.seen.len()).filter(|&o| self.seen[o].final_loss().is_none()));
+        bad.extend((0..self.seen.len()).filter(|&o| self.seen[o].is_none()));
         Some(space.build(|i, p, _| match is_choice(&p.spec.dist) {
             Some(values) => self.pick_choice(i, values, &good, &bad, rng),
             None => self.pick_numeric(i, p, &good, &bad, rng),
@@ -228,7 +233,7 @@ impl Sampler for TpeSampler {
             space
                 .params
                 .iter()
-                .map(|p| unit_of(space, &p.name, &obs.params))
+                .map(|p| unit_of(space, &p.name, obs.params))
                 .collect(),
         );
         if let Some(l) = obs.final_loss() {
@@ -238,7 +243,7 @@ impl Sampler for TpeSampler {
                 .partition_point(|r| r.0.total_cmp(&l).then(r.1.cmp(&obs.id)).is_lt());
             self.ranked.insert(at, key);
         }
-        self.seen.push(obs.clone());
+        self.seen.push(obs.final_loss());
     }
 }
 

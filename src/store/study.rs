@@ -353,7 +353,7 @@ impl TrialStore for RunStudy {
         self.create(id, params).map(drop)
     }
 
-    fn finish(&self, r: &TrialRecord) -> Result<()> {
+    fn finish(&self, r: &Arc<TrialRecord>) -> Result<()> {
         let known = self.runs().get(&r.id).copied();
         let rid = match known {
             Some(rid) => rid,
@@ -378,7 +378,7 @@ impl TrialStore for RunStudy {
         Ok(())
     }
 
-    fn trial(&self, id: usize) -> Result<Option<TrialRecord>> {
+    fn trial(&self, id: usize) -> Result<Option<Arc<TrialRecord>>> {
         let Some(rid) = self.runs().get(&id).copied() else {
             return Ok(None);
         };
@@ -387,17 +387,17 @@ impl TrialStore for RunStudy {
             return Ok(None);
         }
         let history = self.store.metric_history(rid)?;
-        self.layout.decode(id, &run, &history).map(Some)
+        self.layout.decode(id, &run, &history).map(|r| Some(Arc::new(r)))
     }
 
-    fn trials(&self) -> Result<Vec<TrialRecord>> {
+    fn trials(&self) -> Result<Vec<Arc<TrialRecord>>> {
         let ids: BTreeMap<usize, RunId> = self.runs().iter().map(|(t, r)| (*t, *r)).collect();
         let mut out = Vec::with_capacity(ids.len());
         for (id, rid) in ids {
             let run = self.store.run(rid)?;
             if run.status.is_finished() {
                 let history = self.store.metric_history(rid)?;
-                out.push(self.layout.decode(id, &run, &history)?);
+                out.push(Arc::new(self.layout.decode(id, &run, &history)?));
             }
         }
         Ok(out)

@@ -136,6 +136,7 @@ impl SweepBuilder {
                 exhausted: false,
                 started: Instant::now(),
                 store_error: None,
+                waiting: 0,
             }),
             wake: Condvar::new(),
         })
@@ -148,14 +149,17 @@ struct State {
     told: usize,
     /// Finished in this session, not yet told to the sampler (a copy of what was written, used
     /// only when the store cannot give the trial back).
-    pending: BTreeMap<usize, TrialRecord>,
+    pending: BTreeMap<usize, Arc<TrialRecord>>,
     /// Trials the store refused to write: kept here for the result.
-    unstored: BTreeMap<usize, TrialRecord>,
+    unstored: BTreeMap<usize, Arc<TrialRecord>>,
     /// Trials the store held as finished when the sweep opened it, not yet replayed.
     earlier: BTreeSet<usize>,
     exhausted: bool,
     started: Instant,
     store_error: Option<String>,
+    /// Workers waiting on the condition variable (a notification costs a system call: only
+    /// made when someone waits).
+    waiting: usize,
 }
 
 impl State {
@@ -200,7 +204,20 @@ pub struct SweepResult {
 impl SweepResult {
     /// The best completed trial (ties: lowest id).
     pub fn best(&self) -> Option<&TrialRecord> {
-        self.ranked().into_iter().next()
+        // One pass (the first of equals is kept), not a sort of every trial.
+        let better = |a: f64, b: f64| match self.goal {
+            Goal::Maximize => a.total_cmp(&b).is_gt(),
+            Goal::Minimize => a.total_cmp(&b).is_lt(),
+        };
+        let mut best: Option<(&TrialRecord, f64)> = None;
+        for t in &self.trials {
+            if let (TrialState::Completed, Some(v)) = (t.state, t.value) {
+                if best.is_none_or(|(b, bv)| better(v, bv) || (v.total_cmp(&bv).is_eq() && t.id < b.id)) {
+                    best = Some((t, v));
+                }
+            }
+        }
+        best.map(|(t, _)| t)
     }
 
     /// Completed trials, best first (ties by id).
@@ -266,7 +283,7 @@ impl Sweep {
 
     /// The finished trial `id` as the store gives it back (the copy kept meanwhile when it
     /// cannot, noting the error).
-    fn read_back(&self, st: &mut State, id: usize) -> Option<TrialRecord> {
+    fn read_back(&self, st: &mut State, id: usize) -> Option<Arc<TrialRecord>> {
         let kept = st.pending.remove(&id);
         if let Some(r) = st.unstored.get(&id) {
             return Some(r.clone());
@@ -315,7 +332,11 @@ impl Sweep {
                 }
                 if let Some(rec) = self.read_back(st, id) {
                     st.sampler.tell(&self.space, &rec.observation(self.goal));
-                    if let Ok(mut h) = self.history.write() {
+                    // Only a policy reads the step history.
+                    let history = (self.policy != Policy::None)
+                        .then(|| self.history.write().ok())
+                        .flatten();
+                    if let Some(mut h) = history {
                         for (s, v) in &rec.steps {
                             h.report(rec.id, *s, *v);
                         }
@@ -359,15 +380,19 @@ impl Sweep {
         }
     }
 
-    /// Write a finished trial through the store.
-    fn finish(&self, rec: TrialRecord) {
+    /// Write a finished trial through the store (outside the lock: other workers go on);
+    /// returns whether a worker waits for news.
+    fn finish(&self, rec: TrialRecord) -> bool {
+        let rec = Arc::new(rec);
+        let written = self.store.finish(&rec);
         let mut st = self.lock();
-        if let Err(e) = self.store.finish(&rec) {
+        if let Err(e) = written {
             st.note(&e);
             st.unstored.insert(rec.id, rec);
         } else {
             st.pending.insert(rec.id, rec);
         }
+        st.waiting > 0
     }
 
     fn make_trial(&self, id: usize, params: Params, limits: &Limits) -> Trial {
@@ -425,15 +450,19 @@ impl Sweep {
                     match self.next_trial(&mut st, &limits, monitor.reserve_secs()) {
                         Next::Run(id, p) => break (id, p, st.started.elapsed().as_secs_f64()),
                         Next::Done => {
-                            self.wake.notify_all();
+                            if st.waiting > 0 {
+                                self.wake.notify_all();
+                            }
                             return;
                         }
                         Next::Wait => {
+                            st.waiting += 1;
                             st = self
                                 .wake
                                 .wait_timeout(st, Duration::from_millis(200))
                                 .map(|(g, _)| g)
                                 .unwrap_or_else(|p| p.into_inner().0);
+                            st.waiting -= 1;
                         }
                     }
                 }
@@ -446,8 +475,9 @@ impl Sweep {
             let outcome = guarded(|| cancel::with(token, || objective(&mut trial)));
             let rec = trial.into_record(outcome, started_secs);
             let _ = guarded(|| monitor.finished(&rec));
-            self.finish(rec);
-            self.wake.notify_all();
+            if self.finish(rec) {
+                self.wake.notify_all();
+            }
         });
         Ok(self.result())
     }
@@ -464,9 +494,14 @@ impl Sweep {
         };
         let have: BTreeSet<usize> = trials.iter().map(|t| t.id).collect();
         trials.extend(st.unstored.values().filter(|r| !have.contains(&r.id)).cloned());
-        trials.sort_by_key(|r| r.id);
+        if !trials.is_sorted_by_key(|r| r.id) {
+            trials.sort_by_key(|r| r.id);
+        }
         SweepResult {
-            trials,
+            trials: trials
+                .into_iter()
+                .map(|r| Arc::try_unwrap(r).unwrap_or_else(|r| (*r).clone()))
+                .collect(),
             goal: self.goal,
             secs: st.started.elapsed().as_secs_f64(),
             cancelled: self.cancel.load(Ordering::Relaxed),
@@ -498,6 +533,7 @@ impl Sweep {
         let started_secs = trial.started().saturating_duration_since(started).as_secs_f64();
         let rec = trial.into_record(Ok(outcome), started_secs);
         self.finish(rec.clone());
+        self.wake.notify_all();
         rec
     }
 }

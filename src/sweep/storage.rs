@@ -8,7 +8,7 @@
 //! of a workspace run (SQLite today), so a killed run resumes by opening its study again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
 use crate::param::Params;
@@ -22,28 +22,28 @@ pub trait TrialStore: Send + Sync {
     /// Trial `id` starts with `params` (recorded as running, so an interruption leaves it visible).
     fn start(&self, id: usize, params: &Params) -> Result<()>;
     /// A trial ended: its record (state, value, steps, metrics), written in one transaction.
-    fn finish(&self, record: &TrialRecord) -> Result<()>;
+    fn finish(&self, record: &Arc<TrialRecord>) -> Result<()>;
     /// The finished trial `id`, as stored; `None` when it has not finished.
-    fn trial(&self, id: usize) -> Result<Option<TrialRecord>>;
+    fn trial(&self, id: usize) -> Result<Option<Arc<TrialRecord>>>;
     /// Every finished trial, in id order.
-    fn trials(&self) -> Result<Vec<TrialRecord>>;
+    fn trials(&self) -> Result<Vec<Arc<TrialRecord>>>;
 }
 
 /// A store in memory (the default): trials last as long as the sweep.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    finished: Mutex<BTreeMap<usize, TrialRecord>>,
+    finished: Mutex<BTreeMap<usize, Arc<TrialRecord>>>,
 }
 
 impl MemoryStore {
     /// A store holding `records` already (as if finished in an earlier session).
     pub fn with(records: impl IntoIterator<Item = TrialRecord>) -> MemoryStore {
         MemoryStore {
-            finished: Mutex::new(records.into_iter().map(|r| (r.id, r)).collect()),
+            finished: Mutex::new(records.into_iter().map(|r| (r.id, Arc::new(r))).collect()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, TrialRecord>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, Arc<TrialRecord>>> {
         self.finished.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -57,16 +57,16 @@ impl TrialStore for MemoryStore {
         Ok(())
     }
 
-    fn finish(&self, record: &TrialRecord) -> Result<()> {
+    fn finish(&self, record: &Arc<TrialRecord>) -> Result<()> {
         self.lock().insert(record.id, record.clone());
         Ok(())
     }
 
-    fn trial(&self, id: usize) -> Result<Option<TrialRecord>> {
+    fn trial(&self, id: usize) -> Result<Option<Arc<TrialRecord>>> {
         Ok(self.lock().get(&id).cloned())
     }
 
-    fn trials(&self) -> Result<Vec<TrialRecord>> {
+    fn trials(&self) -> Result<Vec<Arc<TrialRecord>>> {
         Ok(self.lock().values().cloned().collect())
     }
 }

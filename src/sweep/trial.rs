@@ -326,11 +326,11 @@ impl TrialRecord {
     }
 
     /// What the sampler is told of this trial.
-    pub(crate) fn observation(&self, goal: Goal) -> Observation {
+    pub(crate) fn observation(&self, goal: Goal) -> Observation<'_> {
         let sign = if goal == Goal::Maximize { -1.0 } else { 1.0 };
         Observation {
             id: self.id,
-            params: self.params.clone(),
+            params: &self.params,
             loss: self.value.map(|v| sign * v),
             complete: self.state == TrialState::Completed,
             cost: self.cost,

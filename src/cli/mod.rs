@@ -1,0 +1,80 @@
+//! The command line: parsing ([`Cli`], [`Command`]) and one module per command group, each
+//! calling the library and printing what it returns. Nothing here decides, records or computes
+//! what the library can.
+
+use clap::{Parser, Subcommand};
+
+use automl::Result;
+
+mod data;
+mod flags;
+mod models;
+mod output;
+mod predict;
+mod run;
+mod runs;
+mod sweep;
+
+/// AutoML for tables: search preprocessing + learners + hyperparameters, keep the best model.
+#[derive(Parser)]
+#[command(name = "automl", version, about, long_about = None)]
+#[command(after_help = "Examples:\n  \
+automl run datasets/penguins/train.csv --target species --time-budget 30 --test datasets/penguins/test.csv --report report.html\n  \
+automl predict --model model.automl --data datasets/penguins/test.csv --out predictions.csv\n  \
+automl leaderboard 1 --format html --out report.html")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Search for the best pipeline on a training table, save it, optionally score and predict.
+    #[command(after_help = run::run_help())]
+    Run(Box<run::RunArgs>),
+    /// Tune any program's hyperparameters: run it once per trial with sampled parameters, read
+    /// its metric lines, stop hopeless or slow trials.
+    #[command(after_help = sweep::SWEEP_HELP)]
+    Sweep(sweep::SweepArgs),
+    /// The leaderboard of a recorded run (or of every run of an experiment): table, Markdown, CSV
+    /// or versioned JSON.
+    Leaderboard(runs::LeaderboardArgs),
+    /// Predict with a saved model.
+    Predict(predict::PredictArgs),
+    /// Experiments recorded in the workspace.
+    #[command(subcommand)]
+    Experiments(runs::ExperimentsCmd),
+    /// Runs recorded in the workspace.
+    #[command(subcommand)]
+    Runs(runs::RunsCmd),
+    /// Registered dataset versions.
+    #[command(subcommand)]
+    Data(data::DataCmd),
+    /// The model registry: named, versioned models with tags and aliases.
+    #[command(subcommand)]
+    Models(models::ModelsCmd),
+}
+
+/// Parse the command line and run the command.
+pub fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Run(a) => run::run(*a),
+        Command::Sweep(a) => sweep::sweep(a),
+        Command::Leaderboard(a) => runs::leaderboard(a),
+        Command::Predict(a) => predict::predict(a),
+        Command::Experiments(c) => runs::experiments(c),
+        Command::Runs(c) => runs::runs(c),
+        Command::Data(c) => data::data(c),
+        Command::Models(c) => models::models(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,535 @@
+//! `automl run`: search for the best pipeline on a training table, then print its leaderboard
+//! and summary (or a JSON summary).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use clap::{Args, Parser};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table as Grid};
+use serde_json::json;
+
+use automl::automl::{self as library, Recording};
+use automl::data::Task;
+use automl::samplers::SamplerKind;
+use automl::space::SpaceFile;
+use automl::store::{Store, TrialState};
+use automl::trials::TrialResult;
+use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary};
+
+use super::flags::{JsonArgs, OutputArgs, PolicyArgs, WorkspaceArgs};
+use super::output::{print_json, progress_bar, warn};
+use super::predict::{predict_file, score_test};
+use super::{Cli, Command};
+
+/// `automl run --help`'s closing text, with the learner list from the registry.
+pub fn run_help() -> String {
+    RUN_HELP.replace("{LEARNERS}", &automl::learners::names().join(", "))
+}
+
+const RUN_HELP: &str = "\
+How it works:
+  Column kinds and the task are inferred from TRAIN (a schema summary is printed). Each trial fits
+  preprocessing (imputation, scaling, categorical encoding) plus one learner on validation splits:
+  5-fold (stratified) cross-validation up to 10,000 rows, one 80/20 holdout above. Trials run in
+  parallel until --time-budget or --max-trials; the best pipeline is refitted on all rows and saved.
+
+Learners: {LEARNERS} (search spaces: search/*.toml).
+
+Reproducibility: trial i's configuration depends only on --seed and i, so --seed S --max-trials N
+  gives the same leaderboard on any number of --jobs.
+
+Examples:
+  automl run datasets/iris/train.csv --target species --time-budget 30
+  automl run train.csv --target price --metric rmse --test test.csv --predict new.csv --out pred.csv
+  automl run train.csv --target churn --learners random_forest,logistic_regression --json";
+
+/// The flags of `automl run`.
+#[derive(Args)]
+#[command(mut_arg("quiet", |a| a.help("No progress bar or schema summary")))]
+#[command(mut_arg("workspace", |a| a.help(
+    "Workspace folder recording the run (default: $AUTOML_WORKSPACE, else ./automl-workspace)"
+)))]
+pub struct RunArgs {
+    /// Training data: a CSV (with header) or Parquet file.
+    train: Option<PathBuf>,
+    /// Name of the column to predict.
+    #[arg(long, required_unless_present = "resume")]
+    target: Option<String>,
+    /// binary, multiclass or regression (default: inferred from the target column).
+    #[arg(long)]
+    task: Option<String>,
+    /// Primary metric: accuracy, balanced_accuracy, log_loss, roc_auc, f1_macro, rmse, mae, r2
+    /// (default: roc_auc for binary, accuracy for multiclass, r2 for regression).
+    #[arg(long)]
+    metric: Option<String>,
+    /// Seconds to spend starting trials (default 60, or unlimited when only --max-trials is given).
+    #[arg(long, value_name = "SECONDS")]
+    time_budget: Option<f64>,
+    /// Most trials to run.
+    #[arg(long, value_name = "N")]
+    max_trials: Option<usize>,
+    /// Trials run in parallel (default: all cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Seed: the same seed gives the same trials and the same leaderboard.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Comma-separated learners to search (default: all that fit the task).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    learners: Option<Vec<String>>,
+    /// Labelled test file to score the best model on.
+    #[arg(long, value_name = "FILE")]
+    test: Option<PathBuf>,
+    /// Data file to predict with the best model (needs --out).
+    #[arg(long, value_name = "FILE", requires = "out")]
+    predict: Option<PathBuf>,
+    /// Where --predict writes predictions.
+    #[arg(long, value_name = "FILE", requires = "predict")]
+    out: Option<PathBuf>,
+    /// Where to save the best model.
+    #[arg(long, value_name = "FILE", default_value = "model.automl")]
+    model_out: PathBuf,
+    /// Write a self-contained HTML report of the run to FILE (summary, data profile, leaderboard,
+    /// charts, diagnostics of the best model); `automl leaderboard RUN --format html` renders it
+    /// again later from the workspace.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Leaderboard rows to print.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    ws: WorkspaceArgs,
+    /// Experiment name (default: the training file's name without extension, or its folder's name
+    /// for generic names such as train.csv).
+    #[arg(long, value_name = "NAME")]
+    experiment: Option<String>,
+    /// Do not record the run in a workspace.
+    #[arg(long, conflicts_with_all = ["workspace", "experiment", "resume"])]
+    no_store: bool,
+    /// Register the best model in the workspace's model registry under this name.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_store")]
+    register: Option<String>,
+    /// Continue an interrupted run of the workspace: finished trials are kept, trials killed by the
+    /// interruption run again, the remaining time budget is honoured. Without TRAIN, the run's
+    /// recorded command line is reused (from the same folder).
+    #[arg(long, value_name = "RUN")]
+    resume: Option<i64>,
+
+    /// How configurations are chosen: cfo (cost-frugal local search from cheap configurations,
+    /// learners picked by estimated cost for improvement), tpe (Bayesian), random, or grid
+    /// (choice parameters only; narrow the space with --search-space).
+    #[arg(long, default_value = "cfo", value_name = "SAMPLER", help_heading = "Search")]
+    sampler: String,
+    /// TOML file narrowing or overriding the built-in search spaces: `learners = [...]` and
+    /// `[LEARNER.PARAM]` tables (type = choice|uniform|loguniform|quniform|qloguniform|randint|
+    /// normal|lognormal, with low/high/q/values/mu/sigma, init, low_cost).
+    #[arg(long, value_name = "FILE", help_heading = "Search")]
+    search_space: Option<PathBuf>,
+    /// Stop a trial after this many seconds (recorded as timed_out).
+    #[arg(long, value_name = "SECONDS", help_heading = "Search")]
+    trial_timeout: Option<f64>,
+    /// Most trials in flight (default 8). Also the reproducibility window: trial i is chosen from
+    /// trials 0..=i-N, so results do not depend on --jobs.
+    #[arg(long, value_name = "N", help_heading = "Search")]
+    max_concurrent: Option<usize>,
+
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// For `--resume RUN` without a training file: the arguments the run was started with.
+fn resumed_args(a: RunArgs) -> Result<RunArgs> {
+    let (Some(id), None) = (a.resume, &a.train) else {
+        return Ok(a);
+    };
+    let ws = a.ws.open_existing()?;
+    let run = ws.store.run(id)?;
+    if let Some(p) = run.parent {
+        return Err(Error::Config(format!(
+            "run {id} is a trial; resume its parent run {p}"
+        )));
+    }
+    let args: Vec<String> = run
+        .environment
+        .get("args")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .ok_or_else(|| {
+            Error::Store(format!(
+                "run {id} has no recorded command line; give TRAIN and --target"
+            ))
+        })?;
+    match Cli::try_parse_from(args) {
+        Ok(Cli {
+            command: Command::Run(old),
+        }) => Ok(RunArgs {
+            resume: Some(id),
+            // Resume in the workspace the run was read from, whatever the original folder was.
+            ws: WorkspaceArgs {
+                workspace: Some(a.ws.root()),
+            },
+            output: OutputArgs {
+                quiet: a.output.quiet || old.output.quiet,
+                format: JsonArgs {
+                    json: a.output.json() || old.output.json(),
+                },
+            },
+            // Options given now override the recorded ones.
+            time_budget: a.time_budget.or(old.time_budget),
+            max_trials: a.max_trials.or(old.max_trials),
+            jobs: a.jobs.or(old.jobs),
+            test: a.test.or(old.test.clone()),
+            predict: a.predict.or(old.predict.clone()),
+            out: a.out.or(old.out.clone()),
+            register: a.register.or(old.register.clone()),
+            ..*old
+        }),
+        _ => Err(Error::Store(format!(
+            "run {id}'s recorded command line cannot be reused; give TRAIN and --target"
+        ))),
+    }
+}
+
+/// The best score so far, its learner, and how many trials stopped or failed: the progress
+/// bar's message.
+type Best = (Option<f64>, String, usize);
+
+/// `automl run`.
+pub fn run(a: RunArgs) -> Result<()> {
+    let a = resumed_args(a)?;
+    let (Some(train), Some(target)) = (a.train.clone(), a.target.clone()) else {
+        return Err(Error::Config(
+            "give a TRAIN file and --target (or --resume RUN)".into(),
+        ));
+    };
+    let quiet = a.output.quiet;
+    let json = a.output.json();
+    let task = a.task.as_deref().map(str::parse::<Task>).transpose()?;
+    let metric = a.metric.as_deref().map(str::parse::<Metric>).transpose()?;
+    let data = Dataset::from_path(&train, &target, task)?;
+    if !a.output.silent() {
+        eprintln!("{}: {}", train.display(), data.schema.summary(data.n_rows()));
+    }
+    let mut builder = AutoML::builder().seed(a.seed);
+    if let Some(m) = metric {
+        builder = builder.metric(m);
+    }
+    if let Some(t) = a.time_budget {
+        builder = builder.time_budget_secs(t);
+    }
+    if let Some(n) = a.max_trials {
+        builder = builder.max_trials(n);
+    }
+    if let Some(j) = a.jobs {
+        builder = builder.jobs(j);
+    }
+    if let Some(l) = &a.learners {
+        builder = builder.learners(l.iter().map(|s| s.trim().to_string()));
+    }
+    builder = builder
+        .sampler(SamplerKind::parse(&a.sampler)?)
+        .early_termination(a.policy.policy()?);
+    if let Some(t) = a.trial_timeout {
+        builder = builder.trial_timeout_secs(t);
+    }
+    if let Some(n) = a.max_concurrent {
+        builder = builder.max_concurrent(n);
+    }
+    if let Some(f) = &a.search_space {
+        builder = builder.search_space(SpaceFile::load(f)?);
+    }
+    if let Some(name) = &a.register {
+        automl::store::registry::check_model_name(name)?;
+    }
+    // Hashed once: recorded in the environment and used to find a registered dataset version.
+    let data_hash = if a.no_store {
+        None
+    } else {
+        library::file_hash(&train)
+    };
+    let workspace = if a.no_store { None } else { Some(a.ws.open()?) };
+    if let Some(ws) = &workspace {
+        let experiment = a
+            .experiment
+            .clone()
+            .unwrap_or_else(|| library::default_experiment(&train));
+        let args: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().to_string())
+            .collect();
+        if let Some(id) = a.resume {
+            builder = builder.resume(id);
+        }
+        builder = builder.record(Recording {
+            store: ws.store.clone() as Arc<dyn Store>,
+            experiment,
+            environment: library::run_environment(&args, &train, data_hash.as_deref()),
+            artifacts: Some(ws.root.join("artifacts")),
+        });
+    }
+    let primary = metric.unwrap_or(Metric::default_for(data.schema.task));
+    let bar = progress_bar(a.output.silent(), a.max_trials);
+    let best: Arc<Mutex<Best>> = Arc::new(Mutex::new((None, String::new(), 0)));
+    {
+        let bar = bar.clone();
+        let best = best.clone();
+        builder = builder.on_trial(move |r: &TrialResult| {
+            if let Ok(mut b) = best.lock() {
+                if r.status != TrialState::Completed {
+                    b.2 += 1;
+                }
+                if let Some(s) = r.score {
+                    if b.0.is_none_or(|old| primary.better(s, old)) {
+                        b.0 = Some(s);
+                        b.1 = r.config.learner.clone();
+                    }
+                }
+                let failed = if b.2 > 0 {
+                    format!(", {} stopped or failed", b.2)
+                } else {
+                    String::new()
+                };
+                if let Some(s) = b.0 {
+                    bar.set_message(format!("best {} {s:.4} ({}){failed}", primary.name(), b.1));
+                }
+            }
+            bar.inc(1);
+        });
+    }
+    let automl = builder.build()?;
+    let run = automl.fit(&data);
+    bar.finish_and_clear();
+    let run = run?;
+    if let Some(note) = &run.resumed {
+        eprintln!("{note}");
+    }
+    if !json {
+        for w in &run.warnings {
+            warn(quiet, w);
+        }
+    }
+    run.best.save(&a.model_out)?;
+    let mut registered = None;
+    if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
+        if let Some(h) = &data_hash {
+            library::link_dataset(ws, id, h)?;
+        }
+        library::save_run_log(ws, id, &library::run_log(&train, &data, &run))?;
+        if let Some(name) = &a.register {
+            let v = ws.register_run_model(name, id, "", &[], None)?;
+            registered = Some(format!("{name}:{v}"));
+        }
+    }
+    // The report's insight (summary, data profile; with --report also the best-model
+    // diagnostics, one extra fit), kept beside the run so `automl leaderboard RUN --format html`
+    // can render it later.
+    if workspace.is_some() || a.report.is_some() {
+        let t0 = std::time::Instant::now();
+        let report = automl::report::Report::of_run(&run, &data, a.report.is_some());
+        if let (Some(ws), Some(id), Some(insight)) = (&workspace, run.run_id, &report.insight) {
+            library::save_insight(ws, id, insight)?;
+        }
+        if let Some(path) = &a.report {
+            let html = report.html();
+            automl::model::write_atomic(path, html.as_bytes())?;
+            if !a.output.silent() {
+                eprintln!(
+                    "report written to {} ({} KB, {:.2}s)",
+                    path.display(),
+                    html.len().div_ceil(1024),
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    // Predict and score with the model decoded from the bytes just saved (not re-read from a path
+    // another process may overwrite), so `automl predict` gives identical output.
+    let model = ModelFile::from_bytes(&run.best.to_bytes()?, &a.model_out)?;
+    let mut notes = Vec::new();
+    let test_scores = match &a.test {
+        Some(path) => Some(score_test(&model, path, &mut notes)?),
+        None => None,
+    };
+    if let (Some(input), Some(out)) = (&a.predict, &a.out) {
+        predict_file(&model, input, out, &mut notes)?;
+        if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
+            library::save_predictions(ws, id, out)?;
+        }
+    }
+    if json {
+        print_run_json(&run, &a, test_scores.as_deref(), registered.as_deref())?;
+    } else {
+        for n in &notes {
+            warn(quiet, n);
+        }
+        print_leaderboard(&run, a.top);
+        print_summary(&run, &a, test_scores.as_deref(), registered);
+    }
+    Ok(())
+}
+
+fn fmt_score(r: &TrialResult) -> String {
+    match (r.score, r.std) {
+        (Some(s), Some(d)) => format!("{s:.4} ± {d:.4}"),
+        (Some(s), None) => format!("{s:.4}"),
+        _ => "-".into(),
+    }
+}
+
+fn print_leaderboard(run: &RunSummary, top: usize) {
+    let mut t = Grid::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "rank".to_string(),
+        "trial".into(),
+        "learner".into(),
+        "preprocessing".into(),
+        "params".into(),
+        format!("{} (cv)", run.metric.name()),
+        "fit s".into(),
+    ]);
+    for (rank, r) in run.leaderboard().into_iter().take(top).enumerate() {
+        let prep = r.config.prep_label();
+        let mut params = r.config.params.short();
+        if params.chars().count() > 60 {
+            params = params.chars().take(57).collect::<String>() + "...";
+        }
+        t.add_row(vec![
+            Cell::new(rank + 1).set_alignment(CellAlignment::Right),
+            Cell::new(r.id).set_alignment(CellAlignment::Right),
+            Cell::new(&r.config.learner),
+            Cell::new(prep),
+            Cell::new(params),
+            Cell::new(fmt_score(r)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.2}", r.fit_secs)).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    println!("{t}");
+}
+
+fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, registered: Option<String>) {
+    let done = run.trials.len();
+    let failed = run.failed();
+    let mut ended = format!("{failed} failed");
+    for st in [TrialState::Pruned, TrialState::TimedOut, TrialState::Killed] {
+        let n = run.count(st);
+        if n > 0 {
+            ended.push_str(&format!(", {n} {}", st.name()));
+        }
+    }
+    println!(
+        "{done} trials in {:.1}s ({ended}; sampler {}, early termination {}), validation: {}; best: trial {} {} {} = {:.4} ± {:.4}",
+        run.search_secs,
+        run.sampler,
+        run.policy,
+        run.validation,
+        run.best_trial,
+        run.best.config.learner,
+        run.metric.name(),
+        run.best.cv_score,
+        run.best.cv_std
+    );
+    if failed > 0 {
+        let mut reasons: Vec<String> = run
+            .trials
+            .iter()
+            .filter_map(|t| t.error.as_ref().map(|e| format!("{}: {e}", t.config.learner)))
+            .collect();
+        reasons.sort();
+        reasons.dedup();
+        for r in reasons.iter().take(3) {
+            println!("  failed: {r}");
+        }
+    }
+    if let Some(scores) = test {
+        let s: Vec<String> = scores.iter().map(|(m, v)| format!("{m} {v:.4}")).collect();
+        println!(
+            "test ({}): {}",
+            a.test.as_ref().map_or(String::new(), |p| p.display().to_string()),
+            s.join(", ")
+        );
+    }
+    println!(
+        "model saved to {} (refit on all rows in {:.2}s)",
+        a.model_out.display(),
+        run.refit_secs
+    );
+    if let Some(out) = &a.out {
+        println!("predictions written to {}", out.display());
+    }
+    if let Some(r) = registered {
+        println!("registered as model {r}");
+    }
+    if let Some(id) = run.run_id {
+        println!(
+            "recorded as run {id} in {} (see: automl runs show {id})",
+            a.ws.root().display()
+        );
+    }
+}
+
+fn print_run_json(
+    run: &RunSummary,
+    a: &RunArgs,
+    test: Option<&[(String, f64)]>,
+    registered: Option<&str>,
+) -> Result<()> {
+    let trial = |r: &TrialResult| {
+        json!({
+            "trial": r.id,
+            "learner": r.config.learner,
+            "preprocessing": r.config.prep_params(),
+            "params": r.config.params,
+            "status": r.status,
+            "score": r.score,
+            "std": r.std,
+            "metrics": r.metrics,
+            "fit_secs": r.fit_secs,
+            "error": r.error,
+        })
+    };
+    let v = json!({
+        "task": run.task,
+        "metric": run.metric.name(),
+        "validation": run.validation,
+        "learners": run.learners,
+        "trials": run.trials.len(),
+        "failed": run.failed(),
+        "pruned": run.count(TrialState::Pruned),
+        "timed_out": run.count(TrialState::TimedOut),
+        "sampler": run.sampler,
+        "early_termination": run.policy,
+        "search_secs": run.search_secs,
+        "best": {
+            "trial": run.best_trial,
+            "learner": run.best.config.learner,
+            "preprocessing": run.best.config.prep_params(),
+            "params": run.best.config.params,
+            "cv_score": run.best.cv_score,
+            "cv_std": run.best.cv_std,
+            "metrics": run.best.metrics,
+        },
+        "test": test.map(|t| t.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
+        "model": a.model_out,
+        "run_id": run.run_id,
+        "resumed": run.resumed,
+        "registered": registered,
+        "predictions": a.out,
+        "leaderboard": run.leaderboard().into_iter().map(trial).collect::<Vec<_>>(),
+        "warnings": run.warnings,
+    });
+    print_json(&v)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_help_lists_every_learner() {
+        for l in automl::learners::names() {
+            assert!(
+                super::run_help().contains(l),
+                "{l} missing from `automl run --help`"
+            );
+        }
+    }
+}
