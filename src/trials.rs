@@ -444,7 +444,7 @@ mod tests {
             .build()
             .unwrap();
         let out = sweep.optimize(|t| objective(&ctx, t), Limits::default()).unwrap();
-        let results: Vec<TrialResult> = out.trials.iter().map(result_of).collect();
+        let results: Vec<TrialResult> = out.trials.iter().map(|t| result_of(t)).collect();
         assert_eq!(results.len(), 4);
         assert_eq!(results[0].status, TrialState::Completed);
         let r2 = results[0].score.unwrap();

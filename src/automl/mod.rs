@@ -409,7 +409,7 @@ impl AutoML {
         if let Some(e) = store_error.or(progress.error.into_inner().ok().flatten()) {
             warnings.push(format!("some trials could not be recorded: {e}"));
         }
-        let results = results.map(|r| r.trials.iter().map(trials::result_of).collect::<Vec<_>>());
+        let results = results.map(|r| r.trials.iter().map(|t| trials::result_of(t)).collect::<Vec<_>>());
         let results = match (results, &s.recording, run_id) {
             (Err(e), Some(r), Some(id)) => {
                 r.store.finish_run(id, TrialState::Failed, Some(&e.to_string()))?;

@@ -222,7 +222,12 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         }
     }
     let mut order: Vec<&TrialRecord> = out.ranked();
-    order.extend(out.trials.iter().filter(|t| t.state != TrialState::Completed));
+    order.extend(
+        out.trials
+            .iter()
+            .map(|t| &**t)
+            .filter(|t| t.state != TrialState::Completed),
+    );
     if json {
         print_json(&json!({
             "spec": spec,

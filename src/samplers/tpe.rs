@@ -23,6 +23,10 @@ pub struct TpeSampler {
     units: Vec<Vec<Option<f64>>>,
     /// (loss, id, index into `seen`) of completed trials, kept sorted.
     ranked: Vec<(f64, usize, usize)>,
+    /// Per parameter index, (unit value, index into `seen`) of every seen trial where it is
+    /// active, kept sorted by value: the "bad" set is all of them but the good few, already in
+    /// order for the Parzen estimator.
+    sorted: Vec<Vec<(f64, usize)>>,
 }
 
 impl Default for TpeSampler {
@@ -33,6 +37,7 @@ impl Default for TpeSampler {
             seen: Vec::new(),
             units: Vec::new(),
             ranked: Vec::new(),
+            sorted: Vec::new(),
         }
     }
 }
@@ -157,17 +162,25 @@ impl TpeSampler {
             .collect()
     }
 
+    /// Parameter `i`'s values of every seen trial not in the good set, in increasing order.
+    fn bad_units(&self, i: usize, good: &[bool]) -> Vec<f64> {
+        self.sorted
+            .get(i)
+            .map(|v| v.iter().filter(|e| !good[e.1]).map(|e| e.0).collect())
+            .unwrap_or_default()
+    }
+
     fn pick_numeric(
         &self,
         i: usize,
         p: &SpaceParam,
         good: &[usize],
-        bad: &[usize],
+        in_good: &[bool],
         rng: &mut ChaCha8Rng,
     ) -> Value {
         let (l, g) = (
             Parzen::new(&self.units(i, good)),
-            Parzen::new(&self.units(i, bad)),
+            Parzen::new(&self.bad_units(i, in_good)),
         );
         let mut best = (f64::NEG_INFINITY, 0.5);
         for _ in 0..self.n_candidates {
@@ -185,19 +198,19 @@ impl TpeSampler {
         i: usize,
         values: &[Value],
         good: &[usize],
-        bad: &[usize],
+        in_good: &[bool],
         rng: &mut ChaCha8Rng,
     ) -> Value {
         let k = values.len();
-        let weights = |set: &[usize]| -> Vec<f64> {
+        let weights = |units: Vec<f64>| -> Vec<f64> {
             let mut w = vec![1.0 / k as f64; k];
-            for u in self.units(i, set) {
+            for u in units {
                 w[((u * k as f64).floor() as usize).min(k - 1)] += 1.0;
             }
             let s: f64 = w.iter().sum();
             w.iter().map(|x| x / s).collect()
         };
-        let (l, g) = (weights(good), weights(bad));
+        let (l, g) = (weights(self.units(i, good)), weights(self.bad_units(i, in_good)));
         // Drawn with probability proportional to l/g rather than by argmax, so a value whose first
         // trials were poor (a learner started at a bad point) keeps a chance to be explored.
         let ratio: Vec<f64> = l.iter().zip(&g).map(|(a, b)| a / b).collect();
@@ -219,23 +232,33 @@ impl Sampler for TpeSampler {
             return Some(space.sample(rng));
         }
         let n_good = gamma(self.ranked.len());
+        // Good: the best completed trials; bad: every other seen trial (failed ones too).
         let good: Vec<usize> = self.ranked[..n_good].iter().map(|r| r.2).collect();
-        let mut bad: Vec<usize> = self.ranked[n_good..].iter().map(|r| r.2).collect();
-        bad.extend((0..self.seen.len()).filter(|&o| self.seen[o].is_none()));
+        let mut in_good = vec![false; self.seen.len()];
+        for &o in &good {
+            in_good[o] = true;
+        }
         Some(space.build(|i, p, _| match is_choice(&p.spec.dist) {
-            Some(values) => self.pick_choice(i, values, &good, &bad, rng),
-            None => self.pick_numeric(i, p, &good, &bad, rng),
+            Some(values) => self.pick_choice(i, values, &good, &in_good, rng),
+            None => self.pick_numeric(i, p, &good, &in_good, rng),
         }))
     }
 
     fn tell(&mut self, space: &SearchSpace, obs: &Observation) {
-        self.units.push(
-            space
-                .params
-                .iter()
-                .map(|p| unit_of(space, &p.name, obs.params))
-                .collect(),
-        );
+        let units: Vec<Option<f64>> = space
+            .params
+            .iter()
+            .map(|p| unit_of(space, &p.name, obs.params))
+            .collect();
+        let o = self.seen.len();
+        self.sorted.resize(self.sorted.len().max(units.len()), Vec::new());
+        for (sorted, u) in self.sorted.iter_mut().zip(&units) {
+            if let Some(u) = *u {
+                let at = sorted.partition_point(|e| e.0.total_cmp(&u).is_le());
+                sorted.insert(at, (u, o));
+            }
+        }
+        self.units.push(units);
         if let Some(l) = obs.final_loss() {
             let key = (l, obs.id, self.seen.len());
             let at = self

@@ -28,7 +28,7 @@
 //! (the trials run are a prefix of the same sequence), per-trial timeouts, and the wall times
 //! recorded.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -130,7 +130,7 @@ impl SweepBuilder {
                 sampler,
                 next: 0,
                 told: 0,
-                pending: BTreeMap::new(),
+                pending: VecDeque::new(),
                 unstored: BTreeMap::new(),
                 earlier,
                 exhausted: false,
@@ -147,9 +147,9 @@ struct State {
     sampler: Box<dyn Sampler>,
     next: usize,
     told: usize,
-    /// Finished in this session, not yet told to the sampler (a copy of what was written, used
-    /// only when the store cannot give the trial back).
-    pending: BTreeMap<usize, Arc<TrialRecord>>,
+    /// Finished in this session, not yet told to the sampler, by id − `told` (what was written,
+    /// used only when the store cannot give the trial back).
+    pending: VecDeque<Option<Arc<TrialRecord>>>,
     /// Trials the store refused to write: kept here for the result.
     unstored: BTreeMap<usize, Arc<TrialRecord>>,
     /// Trials the store held as finished when the sweep opened it, not yet replayed.
@@ -165,6 +165,20 @@ struct State {
 impl State {
     fn note(&mut self, e: &Error) {
         self.store_error.get_or_insert_with(|| e.to_string());
+    }
+
+    /// Keep finished trial `rec` until it is told.
+    fn hold(&mut self, rec: Arc<TrialRecord>) {
+        let at = rec.id - self.told;
+        if self.pending.len() <= at {
+            self.pending.resize(at + 1, None);
+        }
+        self.pending[at] = Some(rec);
+    }
+
+    /// Whether the next trial to tell has finished.
+    fn next_finished(&self) -> bool {
+        self.pending.front().is_some_and(Option::is_some) || self.unstored.contains_key(&self.told)
     }
 }
 
@@ -188,8 +202,8 @@ pub struct Sweep {
 /// Every trial of a sweep.
 #[derive(Debug, Clone)]
 pub struct SweepResult {
-    /// Records in id order.
-    pub trials: Vec<TrialRecord>,
+    /// Records in id order (shared with the sweep's store).
+    pub trials: Vec<Arc<TrialRecord>>,
     /// Optimisation direction.
     pub goal: Goal,
     /// Seconds the sweep ran.
@@ -225,6 +239,7 @@ impl SweepResult {
         let mut ok: Vec<&TrialRecord> = self
             .trials
             .iter()
+            .map(|t| &**t)
             .filter(|t| t.state == TrialState::Completed && t.value.is_some())
             .collect();
         ok.sort_by(|a, b| {
@@ -284,7 +299,7 @@ impl Sweep {
     /// The finished trial `id` as the store gives it back (the copy kept meanwhile when it
     /// cannot, noting the error).
     fn read_back(&self, st: &mut State, id: usize) -> Option<Arc<TrialRecord>> {
-        let kept = st.pending.remove(&id);
+        let kept = st.pending.pop_front().flatten();
         if let Some(r) = st.unstored.get(&id) {
             return Some(r.clone());
         }
@@ -327,7 +342,7 @@ impl Sweep {
             // from the store, told to the sampler and given to the policy's history, in id order.
             while st.told + self.window <= st.next {
                 let id = st.told;
-                if !st.pending.contains_key(&id) && !st.unstored.contains_key(&id) {
+                if !st.next_finished() {
                     break;
                 }
                 if let Some(rec) = self.read_back(st, id) {
@@ -360,9 +375,7 @@ impl Sweep {
                 // A trial of an earlier session: not run again; told from the store in turn.
                 st.earlier.remove(&id);
                 match self.store.trial(id) {
-                    Ok(Some(rec)) => {
-                        st.pending.insert(id, rec);
-                    }
+                    Ok(Some(rec)) => st.hold(rec),
                     Ok(None) => {
                         st.note(&Error::Store(format!("finished trial {id} cannot be read back")));
                         st.next -= 1;
@@ -388,9 +401,14 @@ impl Sweep {
         let mut st = self.lock();
         if let Err(e) = written {
             st.note(&e);
+            // Keeps its slot in `pending` empty: read back from here.
+            let at = rec.id - st.told;
+            if st.pending.len() <= at {
+                st.pending.resize(at + 1, None);
+            }
             st.unstored.insert(rec.id, rec);
         } else {
-            st.pending.insert(rec.id, rec);
+            st.hold(rec);
         }
         st.waiting > 0
     }
@@ -444,11 +462,11 @@ impl Sweep {
         // any other work (the pool is new and has none), so one worker loop can never start
         // nested inside another's trial while that trial waits for stolen work.
         pool.broadcast(|_| loop {
-            let (id, params, started_secs) = {
+            let (id, params, sweep_started) = {
                 let mut st = self.lock();
                 loop {
                     match self.next_trial(&mut st, &limits, monitor.reserve_secs()) {
-                        Next::Run(id, p) => break (id, p, st.started.elapsed().as_secs_f64()),
+                        Next::Run(id, p) => break (id, p, st.started),
                         Next::Done => {
                             if st.waiting > 0 {
                                 self.wake.notify_all();
@@ -473,6 +491,10 @@ impl Sweep {
             let mut trial = self.make_trial(id, params, &limits);
             let token = trial.token().clone();
             let outcome = guarded(|| cancel::with(token, || objective(&mut trial)));
+            let started_secs = trial
+                .started()
+                .saturating_duration_since(sweep_started)
+                .as_secs_f64();
             let rec = trial.into_record(outcome, started_secs);
             let _ = guarded(|| monitor.finished(&rec));
             if self.finish(rec) {
@@ -489,7 +511,7 @@ impl Sweep {
             Ok(t) => t,
             Err(e) => {
                 st.note(&e);
-                st.pending.values().cloned().collect()
+                st.pending.iter().flatten().cloned().collect()
             }
         };
         let have: BTreeSet<usize> = trials.iter().map(|t| t.id).collect();
@@ -498,10 +520,7 @@ impl Sweep {
             trials.sort_by_key(|r| r.id);
         }
         SweepResult {
-            trials: trials
-                .into_iter()
-                .map(|r| Arc::try_unwrap(r).unwrap_or_else(|r| (*r).clone()))
-                .collect(),
+            trials,
             goal: self.goal,
             secs: st.started.elapsed().as_secs_f64(),
             cancelled: self.cancel.load(Ordering::Relaxed),
