@@ -7,6 +7,7 @@
 //! rate 0.1, 200 rounds, no bagging, min 20 rows per leaf) on 2 threads, and prints one JSON line
 //! per dataset and variant: median train and predict seconds over the repeats and the test metric
 //! (binary: ROC AUC; regression: R²). `benches/vs-lightgbm.sh` runs LightGBM on the same files.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test or benchmark
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

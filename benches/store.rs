@@ -3,6 +3,7 @@
 //! Metric rows per second inserted one transaction per row and in batches, and the cost of
 //! recording a whole trial (child run + params, then fold metrics + status) — the per-trial store
 //! overhead of `automl run`. Uses a SQLite file in a temporary folder (WAL, as in a workspace).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test or benchmark
 
 use automl::store::{MetricPoint, NewRun, SqliteStore, Store, TrialState};
 

@@ -4,6 +4,7 @@
 //! scores the test set exactly as `../shared/reference` does (binary: ROC AUC of the positive class
 //! in meta.json; multiclass: accuracy; regression: R²) and prints a Markdown table beside the
 //! reference systems' scores.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test or benchmark
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 //! `benches/vs-optuna.sh` runs both side by side. `--sqlite N` adds a case whose trials are
 //! written to and read back from a workspace run in SQLite (`store::RunStudy`, a file in a
 //! temporary folder), the store `automl run` and `automl sweep` record into.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test or benchmark
 
 use std::time::Instant;
 

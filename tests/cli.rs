@@ -1,4 +1,5 @@
 //! End-to-end tests of the `automl` command on the bundled datasets and on bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test or benchmark
 
 use std::path::{Path, PathBuf};
 

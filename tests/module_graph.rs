@@ -1,5 +1,6 @@
 //! The crate's modules depend on each other one way: this test reads `src/` and fails when a
 //! `crate::` import cycle appears between top-level modules (test modules and comments aside).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test or benchmark
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
