@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use automl::trials::PipelineTrial;
 use automl::{AutoML, Dataset};
 
 fn main() {
@@ -63,11 +64,15 @@ fn main() {
             }
         };
         let wall = t0.elapsed().as_secs_f64();
-        let busy: f64 = run.trials.iter().map(|t| t.fit_secs + t.predict_secs).sum();
+        let busy: f64 = run
+            .trials
+            .iter()
+            .map(|t| t.fit_time() + t.predict_secs.unwrap_or(0.0))
+            .sum();
         let last_end = run
             .trials
             .iter()
-            .map(|t| t.started_secs + t.fit_secs + t.predict_secs)
+            .map(|t| t.started_secs + t.fit_time() + t.predict_secs.unwrap_or(0.0))
             .fold(0.0, f64::max);
         println!(
             "{}",

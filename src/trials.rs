@@ -3,13 +3,12 @@
 //! records built from the sweep's results.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Target};
 use crate::error::{Error, Result};
@@ -25,37 +24,41 @@ pub use crate::sweep::trial_seed;
 use crate::sweep::{Trial, TrialError, TrialRecord};
 use crate::validation::Plan;
 
-/// The record of one trial.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrialResult {
-    /// Trial number, from 0, in generation order.
-    pub id: usize,
-    /// What was tried.
-    pub config: TrialConfig,
-    /// How it ended.
-    pub status: TrialState,
-    /// Mean primary-metric value over folds.
-    pub score: Option<f64>,
-    /// Standard deviation over folds.
-    pub std: Option<f64>,
-    /// Primary metric per fold.
-    pub fold_scores: Vec<f64>,
-    /// Mean of every reported metric over folds.
-    pub metrics: BTreeMap<String, f64>,
-    /// Seconds spent fitting (all folds).
-    pub fit_secs: f64,
-    /// Seconds spent predicting validation rows (all folds).
-    pub predict_secs: f64,
-    /// Seconds since the run started when the trial began.
-    pub started_secs: f64,
-    /// Error text for failed trials.
-    pub error: Option<String>,
-    /// Step values reported to the early-termination policy (step = eighths of the training rows).
-    #[serde(default)]
-    pub steps: Vec<(i64, f64)>,
-    /// Deterministic cost estimate (see [`crate::learners::cost_estimate`]).
-    #[serde(default)]
-    pub cost: f64,
+/// How `automl run` reads a trial's record: the pipeline it tried and its score.
+pub trait PipelineTrial {
+    /// The pipeline configuration tried (learner `?` when the parameters name none).
+    fn config(&self) -> TrialConfig;
+    /// The learner tried.
+    fn learner(&self) -> &str;
+    /// The mean validation score of a completed trial.
+    fn score(&self) -> Option<f64>;
+    /// Seconds spent fitting (all folds; the trial's wall time when it did not measure them).
+    fn fit_time(&self) -> f64;
+}
+
+impl PipelineTrial for TrialRecord {
+    fn config(&self) -> TrialConfig {
+        config_of(&self.params).unwrap_or_else(|_| TrialConfig {
+            learner: "?".into(),
+            prep: Params::default(),
+            params: self.params.clone(),
+        })
+    }
+
+    fn learner(&self) -> &str {
+        match self.params.0.get(LEARNER) {
+            Some(Value::Str(l)) => l,
+            _ => "?",
+        }
+    }
+
+    fn score(&self) -> Option<f64> {
+        self.value.filter(|_| self.state == TrialState::Completed)
+    }
+
+    fn fit_time(&self) -> f64 {
+        self.fit_secs.unwrap_or(self.secs)
+    }
 }
 
 /// Everything a trial needs to evaluate a configuration.
@@ -356,39 +359,15 @@ pub fn objective(ctx: &EvalContext, trial: &mut Trial) -> std::result::Result<f6
     Ok(mean)
 }
 
-/// The trial result of a sweep record of `automl run`.
-pub fn result_of(rec: &TrialRecord) -> TrialResult {
-    let config = config_of(&rec.params).unwrap_or_else(|_| TrialConfig {
-        learner: "?".into(),
-        prep: Params::default(),
-        params: rec.params.clone(),
-    });
-    let completed = rec.state == TrialState::Completed;
-    TrialResult {
-        id: rec.id,
-        config,
-        status: rec.state,
-        score: if completed { rec.value } else { None },
-        std: rec.fold_std(),
-        fold_scores: rec.folds.clone(),
-        metrics: rec.metrics.clone(),
-        fit_secs: rec.fit_secs.unwrap_or(rec.secs),
-        predict_secs: rec.predict_secs.unwrap_or(0.0),
-        started_secs: rec.started_secs,
-        error: rec.error.clone(),
-        steps: rec.steps.clone(),
-        cost: rec.cost,
-    }
-}
-
 /// Completed trials best first (ties by trial id), for leaderboards.
-pub fn ranked(results: &[TrialResult], metric: Metric) -> Vec<&TrialResult> {
-    let mut ok: Vec<&TrialResult> = results
+pub fn ranked(records: &[Arc<TrialRecord>], metric: Metric) -> Vec<&TrialRecord> {
+    let mut ok: Vec<&TrialRecord> = records
         .iter()
-        .filter(|r| r.status == TrialState::Completed && r.score.is_some())
+        .map(|r| &**r)
+        .filter(|r| r.score().is_some())
         .collect();
     ok.sort_by(|a, b| {
-        let (x, y) = (a.score.unwrap_or(f64::NAN), b.score.unwrap_or(f64::NAN));
+        let (x, y) = (a.score().unwrap_or(f64::NAN), b.score().unwrap_or(f64::NAN));
         let ord = if metric.higher_is_better() {
             y.total_cmp(&x)
         } else {
@@ -444,23 +423,23 @@ mod tests {
             .build()
             .unwrap();
         let out = sweep.optimize(|t| objective(&ctx, t), Limits::default()).unwrap();
-        let results: Vec<TrialResult> = out.trials.iter().map(|t| result_of(t)).collect();
+        let results = &out.trials;
         assert_eq!(results.len(), 4);
-        assert_eq!(results[0].status, TrialState::Completed);
-        let r2 = results[0].score.unwrap();
+        assert_eq!(results[0].state, TrialState::Completed);
+        let r2 = results[0].score().unwrap();
         assert!(r2 > 0.3 && r2 < 0.7, "ridge CV r2 {r2}");
-        assert_eq!(results[0].fold_scores.len(), 5);
+        assert_eq!(results[0].folds.len(), 5);
         assert!(results[0].cost > 0.0);
         for (r, needle) in
             results[1..]
                 .iter()
                 .zip(["regression", "knn.k: must be at least 1", "unknown learner"])
         {
-            assert_eq!(r.status, TrialState::Failed);
+            assert_eq!(r.state, TrialState::Failed);
             let e = r.error.as_deref().unwrap_or("");
             assert!(e.contains(needle), "{e}");
         }
-        assert_eq!(ranked(&results, Metric::R2).len(), 1);
+        assert_eq!(ranked(results, Metric::R2).len(), 1);
     }
 
     #[test]
@@ -484,12 +463,11 @@ mod tests {
                 .sampler(crate::samplers::SamplerKind::Grid)
                 .build()
                 .unwrap();
-            result_of(
-                &sweep
-                    .optimize(|t| objective(&c, t), Limits::default())
-                    .unwrap()
-                    .trials[0],
-            )
+            sweep
+                .optimize(|t| objective(&c, t), Limits::default())
+                .unwrap()
+                .trials[0]
+                .clone()
         };
         let plain = run(vec![MAX_STEP]);
         let stepped = run(vec![1, 2, 4, MAX_STEP]);
@@ -498,7 +476,11 @@ mod tests {
             stepped.steps.iter().map(|s| s.0).collect::<Vec<_>>(),
             [1, 2, 4, 8]
         );
-        assert_eq!(stepped.score, plain.score, "the last step is the full CV score");
+        assert_eq!(
+            stepped.score(),
+            plain.score(),
+            "the last step is the full CV score"
+        );
         // Ridge on one eighth of ~350 rows is worse than on all of them.
         assert!(stepped.steps[0].1 < stepped.steps[3].1, "{:?}", stepped.steps);
         // Folds as steps: step k is the mean of the first k folds; no extra fits.
@@ -514,33 +496,34 @@ mod tests {
             .sampler(crate::samplers::SamplerKind::Grid)
             .build()
             .unwrap();
-        let by_fold = result_of(
-            &sweep
-                .optimize(|t| objective(&c, t), Limits::default())
-                .unwrap()
-                .trials[0],
-        );
+        let by_fold = sweep
+            .optimize(|t| objective(&c, t), Limits::default())
+            .unwrap()
+            .trials[0]
+            .clone();
         assert_eq!(by_fold.steps.len(), 5);
-        assert_eq!(by_fold.steps[0], (1, by_fold.fold_scores[0]));
-        assert_eq!(by_fold.steps[4].1, plain.score.unwrap());
+        assert_eq!(by_fold.steps[0], (1, by_fold.folds[0]));
+        assert_eq!(by_fold.steps[4].1, plain.score().unwrap());
     }
 
     #[test]
     fn ranking_respects_direction_and_breaks_ties_by_id() {
-        let mk = |id, s| TrialResult {
-            id,
-            config: config("ridge", Params::default()),
-            status: TrialState::Completed,
-            score: Some(s),
-            std: Some(0.0),
-            fold_scores: vec![s],
-            metrics: BTreeMap::new(),
-            fit_secs: 0.0,
-            predict_secs: 0.0,
-            started_secs: 0.0,
-            error: None,
-            steps: Vec::new(),
-            cost: 0.0,
+        let mk = |id, s| {
+            Arc::new(TrialRecord {
+                id,
+                params: params_of(&config("ridge", Params::default())),
+                state: TrialState::Completed,
+                value: Some(s),
+                steps: Vec::new(),
+                cost: 0.0,
+                metrics: BTreeMap::new(),
+                folds: vec![s],
+                fit_secs: None,
+                predict_secs: None,
+                started_secs: 0.0,
+                secs: 0.0,
+                error: None,
+            })
         };
         let rs = vec![mk(0, 2.0), mk(1, 1.0), mk(2, 2.0)];
         let ids = |m| ranked(&rs, m).iter().map(|r| r.id).collect::<Vec<_>>();

@@ -14,6 +14,7 @@ use crate::data::{Dataset, Table};
 use crate::error::{Error, Result};
 use crate::model::write_atomic;
 use crate::store::{registry::check_model_name, DatasetVersion, RunId, Workspace};
+use crate::trials::PipelineTrial;
 
 use super::RunSummary;
 
@@ -99,7 +100,7 @@ pub fn run_log(data_file: &Path, data: &Dataset, run: &RunSummary) -> String {
         log.push_str(&format!(
             "trial {} {} failed: {}\n",
             t.id,
-            t.config.learner,
+            t.learner(),
             t.error.as_deref().unwrap_or("")
         ));
     }

@@ -23,8 +23,9 @@ use crate::samplers::SamplerKind;
 use crate::space::{builtin_spaces, ParamSpec, SearchSpace, SpaceFile};
 use crate::state::TrialState;
 use crate::store::{keys, MetricPoint, RunId};
+use crate::sweep::TrialRecord;
 use crate::sweep::{Goal, Limits, Sweep, TrialStore};
-use crate::trials::{self, EvalContext, TrialResult};
+use crate::trials::{self, EvalContext, PipelineTrial};
 use crate::validation;
 
 mod artifacts;
@@ -38,7 +39,7 @@ use recording::parent_run;
 pub use recording::Recording;
 
 /// Callback invoked after every trial.
-pub type TrialCallback = Arc<dyn Fn(&TrialResult) + Send + Sync>;
+pub type TrialCallback = Arc<dyn Fn(&TrialRecord) + Send + Sync>;
 
 /// Builder for [`AutoML`]; every setting has a sensible default.
 #[derive(Clone, Default)]
@@ -110,7 +111,7 @@ impl AutoMLBuilder {
     }
 
     /// Call `f` after every trial (for progress display).
-    pub fn on_trial(mut self, f: impl Fn(&TrialResult) + Send + Sync + 'static) -> Self {
+    pub fn on_trial(mut self, f: impl Fn(&TrialRecord) + Send + Sync + 'static) -> Self {
         self.on_trial = Some(Arc::new(f));
         self
     }
@@ -199,7 +200,7 @@ pub struct RunSummary {
     /// Early-termination policy used.
     pub policy: String,
     /// Every trial in id order.
-    pub trials: Vec<TrialResult>,
+    pub trials: Vec<Arc<TrialRecord>>,
     /// The best model, ready to save or predict with.
     pub best: ModelFile,
     /// Id of the best trial.
@@ -218,7 +219,7 @@ pub struct RunSummary {
 
 impl RunSummary {
     /// Completed trials, best first.
-    pub fn leaderboard(&self) -> Vec<&TrialResult> {
+    pub fn leaderboard(&self) -> Vec<&TrialRecord> {
         trials::ranked(&self.trials, self.metric)
     }
 
@@ -229,7 +230,7 @@ impl RunSummary {
 
     /// Number of trials that ended in `status`.
     pub fn count(&self, status: TrialState) -> usize {
-        self.trials.iter().filter(|t| t.status == status).count()
+        self.trials.iter().filter(|t| t.state == status).count()
     }
 }
 
@@ -399,7 +400,7 @@ impl AutoML {
         };
         if let Some(o) = &opened {
             for t in o.study.trials()? {
-                progress.consider(&trials::result_of(&t));
+                progress.consider(&t);
             }
         }
         let t0 = Instant::now();
@@ -409,7 +410,7 @@ impl AutoML {
         if let Some(e) = store_error.or(progress.error.into_inner().ok().flatten()) {
             warnings.push(format!("some trials could not be recorded: {e}"));
         }
-        let results = results.map(|r| r.trials.iter().map(|t| trials::result_of(t)).collect::<Vec<_>>());
+        let results = results.map(|r| r.trials);
         let results = match (results, &s.recording, run_id) {
             (Err(e), Some(r), Some(id)) => {
                 r.store.finish_run(id, TrialState::Failed, Some(&e.to_string()))?;
@@ -421,7 +422,7 @@ impl AutoML {
         let Some(best) = ranked.first().copied() else {
             let mut reasons: Vec<String> = results
                 .iter()
-                .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.config.learner)))
+                .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.learner())))
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .take(3)
@@ -436,17 +437,18 @@ impl AutoML {
             )));
         };
         let t1 = Instant::now();
+        let config = best.config();
         let pipeline = trials::guarded(|| {
             Pipeline::fit(
                 &data.schema,
                 &data.features,
                 &data.target,
-                &best.config,
+                &config,
                 None,
                 trials::trial_seed(s.seed, best.id),
             )
         })
-        .map_err(|p| Error::learner(&best.config.learner, format!("refit on all rows panicked: {p}")))
+        .map_err(|p| Error::learner(&config.learner, format!("refit on all rows panicked: {p}")))
         .and_then(|r| r);
         let pipeline = match (pipeline, &s.recording, run_id) {
             (Err(e), Some(r), Some(id)) => {
@@ -463,10 +465,10 @@ impl AutoML {
             schema: data.schema.clone(),
             metric: metric.name().to_string(),
             validation: plan.description.clone(),
-            cv_score: best.score.unwrap_or(f64::NAN),
-            cv_std: best.std.unwrap_or(0.0),
+            cv_score: best.score().unwrap_or(f64::NAN),
+            cv_std: best.fold_std().unwrap_or(0.0),
             metrics: best.metrics.clone(),
-            config: best.config.clone(),
+            config,
             seed: s.seed,
         };
         let model = ModelFile { info, pipeline };

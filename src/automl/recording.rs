@@ -12,7 +12,7 @@ use crate::pruners::Policy;
 use crate::state::TrialState;
 use crate::store::{keys, Layout, MetricPoint, NewRun, RunId, RunStudy, Store};
 use crate::sweep::{Monitor, TrialRecord, TrialStore};
-use crate::trials::{self, TrialResult};
+use crate::trials::PipelineTrial;
 
 use super::{default_jobs, AutoMLBuilder, TrialCallback};
 
@@ -249,10 +249,10 @@ pub(super) struct Progress<'a> {
 
 impl Progress<'_> {
     /// Take `t` into account for the refit-time reserve.
-    pub fn consider(&self, t: &TrialResult) {
-        if let (Some(score), Ok(mut b)) = (t.score, self.best.lock()) {
+    pub fn consider(&self, t: &TrialRecord) {
+        if let (Some(score), Ok(mut b)) = (t.score(), self.best.lock()) {
             if b.is_none_or(|(old, _)| self.metric.better(score, old)) {
-                *b = Some((score, t.fit_secs / self.folds * self.refit_scale));
+                *b = Some((score, t.fit_time() / self.folds * self.refit_scale));
             }
         }
     }
@@ -260,8 +260,8 @@ impl Progress<'_> {
 
 impl Monitor for Progress<'_> {
     fn finished(&self, rec: &TrialRecord) {
-        let t = trials::result_of(rec);
-        self.consider(&t);
+        let t = rec;
+        self.consider(t);
         if let Some((r, parent)) = self.recording {
             // Search time across sessions, so a resume can honour the remaining budget.
             let spent = self.spent_before + self.started.elapsed().as_secs_f64();
@@ -273,7 +273,7 @@ impl Monitor for Progress<'_> {
             }
         }
         if let Some(f) = self.user {
-            f(&t);
+            f(t);
         }
     }
 

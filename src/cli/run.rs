@@ -13,7 +13,8 @@ use automl::data::Task;
 use automl::samplers::SamplerKind;
 use automl::space::SpaceFile;
 use automl::store::{Store, TrialState};
-use automl::trials::TrialResult;
+use automl::sweep::TrialRecord;
+use automl::trials::PipelineTrial;
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary};
 
 use super::flags::{JsonArgs, OutputArgs, PolicyArgs, WorkspaceArgs};
@@ -273,15 +274,15 @@ pub fn run(a: RunArgs) -> Result<()> {
     {
         let bar = bar.clone();
         let best = best.clone();
-        builder = builder.on_trial(move |r: &TrialResult| {
+        builder = builder.on_trial(move |r: &TrialRecord| {
             if let Ok(mut b) = best.lock() {
-                if r.status != TrialState::Completed {
+                if r.state != TrialState::Completed {
                     b.2 += 1;
                 }
-                if let Some(s) = r.score {
+                if let Some(s) = r.score() {
                     if b.0.is_none_or(|old| primary.better(s, old)) {
                         b.0 = Some(s);
-                        b.1 = r.config.learner.clone();
+                        b.1 = r.learner().to_string();
                     }
                 }
                 let failed = if b.2 > 0 {
@@ -368,8 +369,8 @@ pub fn run(a: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn fmt_score(r: &TrialResult) -> String {
-    match (r.score, r.std) {
+fn fmt_score(r: &TrialRecord) -> String {
+    match (r.score(), r.fold_std()) {
         (Some(s), Some(d)) => format!("{s:.4} ± {d:.4}"),
         (Some(s), None) => format!("{s:.4}"),
         _ => "-".into(),
@@ -389,19 +390,20 @@ fn print_leaderboard(run: &RunSummary, top: usize) {
         "fit s".into(),
     ]);
     for (rank, r) in run.leaderboard().into_iter().take(top).enumerate() {
-        let prep = r.config.prep_label();
-        let mut params = r.config.params.short();
+        let config = r.config();
+        let prep = config.prep_label();
+        let mut params = config.params.short();
         if params.chars().count() > 60 {
             params = params.chars().take(57).collect::<String>() + "...";
         }
         t.add_row(vec![
             Cell::new(rank + 1).set_alignment(CellAlignment::Right),
             Cell::new(r.id).set_alignment(CellAlignment::Right),
-            Cell::new(&r.config.learner),
+            Cell::new(&config.learner),
             Cell::new(prep),
             Cell::new(params),
             Cell::new(fmt_score(r)).set_alignment(CellAlignment::Right),
-            Cell::new(format!("{:.2}", r.fit_secs)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.2}", r.fit_time())).set_alignment(CellAlignment::Right),
         ]);
     }
     println!("{t}");
@@ -433,7 +435,7 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, 
         let mut reasons: Vec<String> = run
             .trials
             .iter()
-            .filter_map(|t| t.error.as_ref().map(|e| format!("{}: {e}", t.config.learner)))
+            .filter_map(|t| t.error.as_ref().map(|e| format!("{}: {e}", t.learner())))
             .collect();
         reasons.sort();
         reasons.dedup();
@@ -474,17 +476,18 @@ fn print_run_json(
     test: Option<&[(String, f64)]>,
     registered: Option<&str>,
 ) -> Result<()> {
-    let trial = |r: &TrialResult| {
+    let trial = |r: &TrialRecord| {
+        let config = r.config();
         json!({
             "trial": r.id,
-            "learner": r.config.learner,
-            "preprocessing": r.config.prep_params(),
-            "params": r.config.params,
-            "status": r.status,
-            "score": r.score,
-            "std": r.std,
+            "learner": config.learner,
+            "preprocessing": config.prep_params(),
+            "params": config.params,
+            "status": r.state,
+            "score": r.score(),
+            "std": r.fold_std(),
             "metrics": r.metrics,
-            "fit_secs": r.fit_secs,
+            "fit_secs": r.fit_time(),
             "error": r.error,
         })
     };

@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::store::{keys, study, Layout, RunFilter, RunId, RunRecord, Store, TrialState};
 use crate::sweep::TrialRecord;
+use crate::trials::PipelineTrial;
 
 /// Version of the JSON layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -261,30 +262,12 @@ impl Leaderboard {
     pub fn from_summary(summary: &crate::automl::RunSummary) -> Leaderboard {
         let metric = summary.metric;
         let run = summary.run_id.unwrap_or(0);
-        // For now RunSummary holds TrialResults: the same row, from their fields.
-        let summary_row = |t: &crate::trials::TrialResult| {
-            let rec = TrialRecord {
-                id: t.id,
-                params: crate::trials::params_of(&t.config),
-                state: t.status,
-                value: t.score,
-                steps: Vec::new(),
-                cost: t.cost,
-                metrics: t.metrics.clone(),
-                folds: t.fold_scores.clone(),
-                fit_secs: Some(t.fit_secs),
-                predict_secs: Some(t.predict_secs),
-                started_secs: t.started_secs,
-                secs: t.fit_secs + t.predict_secs,
-                error: t.error.clone(),
-            };
-            row(
-                run,
-                &rec,
-                true,
-                metric.name(),
-                [Some(t.started_secs), Some(rec.secs)],
-            )
+        let summary_row = |t: &TrialRecord| {
+            let busy = t.fit_time() + t.predict_secs.unwrap_or(0.0);
+            let mut r = row(run, t, true, metric.name(), [Some(t.started_secs), Some(busy)]);
+            r.fit_secs = Some(t.fit_time());
+            r.predict_secs = Some(t.predict_secs.unwrap_or(0.0));
+            r
         };
         let ranked = summary.leaderboard();
         let mut rows: Vec<Row> = ranked
@@ -301,7 +284,7 @@ impl Leaderboard {
                 .trials
                 .iter()
                 .filter(|t| !ranked_ids.contains(&t.id))
-                .map(summary_row),
+                .map(|t| summary_row(t)),
         );
         Leaderboard::assemble(
             summary.run_id.map_or("this run".into(), |id| format!("run {id}")),
