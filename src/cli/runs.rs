@@ -72,7 +72,7 @@ pub fn leaderboard(a: LeaderboardArgs) -> Result<()> {
     let text = match a.format.as_str() {
         "md" | "markdown" => lb.markdown(a.top),
         "csv" => lb.csv(a.top),
-        "json" => lb.json() + "\n",
+        "json" => lb.json()? + "\n",
         "table" => {
             let (header, rows) = lb.cells(a.top);
             let mut t = grid(&header.iter().map(String::as_str).collect::<Vec<_>>());

@@ -519,7 +519,8 @@ impl Leaderboard {
     }
 
     /// Pretty JSON of the whole leaderboard (every row; see the module docs for the schema).
-    pub fn json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
+    pub fn json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Config(format!("cannot encode the leaderboard: {e}")))
     }
 }

@@ -403,3 +403,143 @@ impl TrialStore for RunStudy {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn record(id: usize, state: TrialState, params: &[(&str, Value)]) -> TrialRecord {
+        let mut p = Params::default();
+        for (k, v) in params {
+            p.set(k, v.clone());
+        }
+        TrialRecord {
+            id,
+            params: p,
+            state,
+            value: Some(0.25 + id as f64 / 3.0),
+            steps: vec![(1, 0.5), (2, 1.0 / 3.0)],
+            cost: 1234.5678,
+            metrics: [("log_loss".to_string(), 0.123_456_789_012_345_6)].into(),
+            folds: vec![0.1, 0.2, 1.0 / 7.0],
+            fit_secs: Some(0.75),
+            predict_secs: Some(0.125),
+            started_secs: 3.5,
+            secs: 0.9,
+            error: (state == TrialState::Failed).then(|| "boom".to_string()),
+        }
+    }
+
+    /// A parent run recorded as `automl run` or `automl sweep` records it for `layout`.
+    fn parent(store: &Arc<dyn Store>, layout: &Layout) -> RunId {
+        let mut params = serde_json::Map::new();
+        match layout {
+            Layout::Pipeline { metric } => {
+                params.insert(keys::METRIC.into(), metric.as_str().into());
+            }
+            Layout::Program { metric, .. } => {
+                params.insert(keys::KIND.into(), keys::KIND_SWEEP.into());
+                params.insert(keys::PRIMARY_METRIC.into(), metric.as_str().into());
+            }
+        }
+        store
+            .create_run(&NewRun {
+                experiment: "e".into(),
+                name: "run".into(),
+                status: Some(TrialState::Running),
+                params,
+                ..NewRun::default()
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_trial_reads_back_exactly_as_it_was_written_in_both_layouts() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let pipeline = Layout::Pipeline {
+            metric: "accuracy".into(),
+        };
+        let program = Layout::Program {
+            metric: "loss".into(),
+            logs: PathBuf::from("/nonexistent"),
+        };
+        let cases = [
+            (
+                pipeline,
+                vec![
+                    ("learner", Value::Str("knn".into())),
+                    ("prep.scale", Value::Str("none".into())),
+                    ("knn.k", Value::Int(7)),
+                    ("knn.w", Value::Float(1.0)),
+                ],
+            ),
+            (
+                program,
+                vec![
+                    ("lr", Value::Float(0.1 + 0.2)),
+                    ("layers", Value::Int(3)),
+                    ("opt", Value::Str("adam".into())),
+                ],
+            ),
+        ];
+        for (layout, params) in cases {
+            let id = parent(&store, &layout);
+            let study = RunStudy::open(store.clone(), id, "e", layout.clone()).unwrap();
+            for (t, state) in [TrialState::Completed, TrialState::Pruned, TrialState::Failed]
+                .into_iter()
+                .enumerate()
+            {
+                let mut r = record(t, state, &params);
+                if matches!(layout, Layout::Program { .. }) {
+                    // Program trials report their metric lines, not fold scores.
+                    r.folds.clear();
+                    r.fit_secs = None;
+                    r.predict_secs = None;
+                }
+                study.start(t, &r.params).unwrap();
+                assert_eq!(study.trial(t).unwrap(), None, "a running trial is not finished");
+                let r = Arc::new(r);
+                study.finish(&r).unwrap();
+                assert_eq!(
+                    study.trial(t).unwrap().as_deref(),
+                    Some(&*r),
+                    "{layout:?} {state:?}"
+                );
+            }
+            assert_eq!(study.trials().unwrap().len(), 3);
+            // The report's reader decodes the same records.
+            let p = store.run(id).unwrap();
+            let read = read_trials(store.as_ref(), &p).unwrap();
+            assert_eq!(read.len(), 3);
+            for (t, (_, r)) in read.iter().enumerate() {
+                assert_eq!(*r, *study.trial(t).unwrap().unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn reopening_kills_running_trials_and_offers_the_finished_ones() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let layout = Layout::Pipeline { metric: "r2".into() };
+        let id = parent(&store, &layout);
+        let study = RunStudy::open(store.clone(), id, "e", layout.clone()).unwrap();
+        let params = [
+            ("learner", Value::Str("ridge".into())),
+            ("ridge.alpha", Value::Float(1.0)),
+        ];
+        for t in 0..3 {
+            let r = Arc::new(record(t, TrialState::Completed, &params));
+            study.start(t, &r.params).unwrap();
+            if t != 1 {
+                study.finish(&r).unwrap();
+            }
+        }
+        // Trial 1 was running when the process died.
+        let again = RunStudy::open(store.clone(), id, "e", layout).unwrap();
+        assert_eq!(again.killed(), 1);
+        assert_eq!(again.finished_ids().unwrap(), BTreeSet::from([0, 2]));
+        assert_eq!(again.trial(1).unwrap(), None);
+        assert_eq!(again.trial(2).unwrap().unwrap().id, 2);
+    }
+}

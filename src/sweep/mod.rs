@@ -772,4 +772,118 @@ mod tests {
         assert!(!p.should_stop(&h, 0, 1) && !p.should_stop(&h, 1, 1));
         assert!(p.should_stop(&h, 2, 1));
     }
+
+    #[test]
+    fn a_sweep_opened_on_a_store_with_finished_trials_continues_without_rerunning_them() {
+        for kind in [SamplerKind::Tpe, SamplerKind::Cfo] {
+            let (space, f) = testfns::branin();
+            let limits = |n| Limits {
+                max_trials: Some(n),
+                ..Limits::default()
+            };
+            let sweep = |store: Arc<dyn TrialStore>| {
+                Sweep::builder(space.clone())
+                    .sampler(kind)
+                    .seed(5)
+                    .max_concurrent(3)
+                    .jobs(2)
+                    .store(store)
+                    .build()
+                    .unwrap()
+            };
+            let runs = std::sync::atomic::AtomicUsize::new(0);
+            let objective = |t: &mut Trial| {
+                runs.fetch_add(1, Ordering::Relaxed);
+                Ok(f(t.params()))
+            };
+            let whole = sweep(Arc::new(MemoryStore::default()))
+                .optimize(objective, limits(40))
+                .unwrap();
+            // Interrupted after 25 trials (in-flight ones lost), then reopened.
+            let first = sweep(Arc::new(MemoryStore::default()))
+                .optimize(objective, limits(25))
+                .unwrap();
+            let kept: Vec<TrialRecord> = first
+                .trials
+                .iter()
+                .map(|t| (**t).clone())
+                .filter(|t| t.id != 23)
+                .collect();
+            runs.store(0, Ordering::Relaxed);
+            let resumed = sweep(Arc::new(MemoryStore::with(kept)))
+                .optimize(objective, limits(40))
+                .unwrap();
+            assert_eq!(
+                runs.load(Ordering::Relaxed),
+                16,
+                "{kind:?}: only trial 23 and 25..40 run"
+            );
+            let key = |r: &SweepResult| {
+                r.trials
+                    .iter()
+                    .map(|t| (t.id, t.params.clone(), t.value))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(key(&resumed), key(&whole), "{kind:?}");
+        }
+    }
+
+    /// A store that refuses every write after the first `ok` trials.
+    struct Failing {
+        inner: MemoryStore,
+        ok: usize,
+    }
+
+    impl TrialStore for Failing {
+        fn finished_ids(&self) -> Result<BTreeSet<usize>> {
+            self.inner.finished_ids()
+        }
+        fn start(&self, _: usize, _: &Params) -> Result<()> {
+            Ok(())
+        }
+        fn finish(&self, r: &Arc<TrialRecord>) -> Result<()> {
+            if r.id < self.ok {
+                self.inner.finish(r)
+            } else {
+                Err(Error::Store("disk full".into()))
+            }
+        }
+        fn trial(&self, id: usize) -> Result<Option<Arc<TrialRecord>>> {
+            self.inner.trial(id)
+        }
+        fn trials(&self) -> Result<Vec<Arc<TrialRecord>>> {
+            self.inner.trials()
+        }
+    }
+
+    #[test]
+    fn a_store_that_fails_is_reported_and_the_sweep_goes_on_with_the_same_trials() {
+        let (space, f) = testfns::branin();
+        let run = |store: Arc<dyn TrialStore>| {
+            Sweep::builder(space.clone())
+                .sampler(SamplerKind::Tpe)
+                .seed(2)
+                .max_concurrent(2)
+                .store(store)
+                .build()
+                .unwrap()
+                .optimize(
+                    |t: &mut Trial| Ok(f(t.params())),
+                    Limits {
+                        max_trials: Some(30),
+                        ..Limits::default()
+                    },
+                )
+                .unwrap()
+        };
+        let good = run(Arc::new(MemoryStore::default()));
+        let bad = run(Arc::new(Failing {
+            inner: MemoryStore::default(),
+            ok: 12,
+        }));
+        assert_eq!(good.store_error, None);
+        assert_eq!(bad.store_error.as_deref(), Some("workspace store: disk full"));
+        let key = |r: &SweepResult| r.trials.iter().map(|t| (t.id, t.value)).collect::<Vec<_>>();
+        assert_eq!(key(&bad), key(&good));
+    }
 }

@@ -281,7 +281,7 @@ impl Trial {
 }
 
 /// A finished trial.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
     /// Trial number.
     pub id: usize,
