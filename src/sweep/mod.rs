@@ -374,16 +374,15 @@ impl Sweep {
             if replay {
                 // A trial of an earlier session: not run again; told from the store in turn.
                 st.earlier.remove(&id);
+                // When the store cannot give it back, the trial runs again instead.
                 match self.store.trial(id) {
                     Ok(Some(rec)) => st.hold(rec),
                     Ok(None) => {
                         st.note(&Error::Store(format!("finished trial {id} cannot be read back")));
-                        st.next -= 1;
                         return Next::Run(id, params);
                     }
                     Err(e) => {
                         st.note(&e);
-                        st.next -= 1;
                         return Next::Run(id, params);
                     }
                 }
@@ -885,5 +884,69 @@ mod tests {
         assert_eq!(bad.store_error.as_deref(), Some("workspace store: disk full"));
         let key = |r: &SweepResult| r.trials.iter().map(|t| (t.id, t.value)).collect::<Vec<_>>();
         assert_eq!(key(&bad), key(&good));
+    }
+
+    /// A store that offers trial 2 as finished but cannot give it back.
+    struct Forgetful(MemoryStore);
+
+    impl TrialStore for Forgetful {
+        fn finished_ids(&self) -> Result<BTreeSet<usize>> {
+            self.0.finished_ids()
+        }
+        fn start(&self, id: usize, p: &Params) -> Result<()> {
+            self.0.start(id, p)
+        }
+        fn finish(&self, r: &Arc<TrialRecord>) -> Result<()> {
+            self.0.finish(r)
+        }
+        fn trial(&self, id: usize) -> Result<Option<Arc<TrialRecord>>> {
+            if id == 2 {
+                return Err(Error::Store("unreadable".into()));
+            }
+            self.0.trial(id)
+        }
+        fn trials(&self) -> Result<Vec<Arc<TrialRecord>>> {
+            self.0.trials()
+        }
+    }
+
+    #[test]
+    fn a_finished_trial_the_store_cannot_give_back_runs_again_once() {
+        let (space, f) = testfns::branin();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let go = |store: Arc<dyn TrialStore>, n| {
+            Sweep::builder(space.clone())
+                .sampler(SamplerKind::Cfo)
+                .seed(9)
+                .max_concurrent(2)
+                .store(store)
+                .build()
+                .unwrap()
+                .optimize(
+                    |t: &mut Trial| {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        Ok(f(t.params()))
+                    },
+                    Limits {
+                        max_trials: Some(n),
+                        ..Limits::default()
+                    },
+                )
+                .unwrap()
+        };
+        let whole = go(Arc::new(MemoryStore::default()), 12);
+        let first = go(Arc::new(MemoryStore::default()), 6);
+        runs.store(0, Ordering::Relaxed);
+        let kept = first.trials.iter().map(|t| (**t).clone());
+        let again = go(Arc::new(Forgetful(MemoryStore::with(kept))), 12);
+        assert_eq!(runs.load(Ordering::Relaxed), 7, "trial 2 and trials 6..12");
+        assert_eq!(again.store_error.as_deref(), Some("workspace store: unreadable"));
+        let key = |r: &SweepResult| {
+            r.trials
+                .iter()
+                .map(|t| (t.id, t.params.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(key(&again), key(&whole));
     }
 }
