@@ -31,6 +31,9 @@ pub const TRIAL_SECS: &str = "trial_secs";
 pub const STARTED_SECS: &str = "started_secs";
 /// Metric: the trial's deterministic cost (what the cost-frugal sampler is told).
 pub const COST: &str = "cost";
+/// Metric: how many step values the trial reported (tells a step-0 report from the value of a
+/// program trial that reported no steps).
+pub const STEPS: &str = "trial_steps";
 /// Metric: the value the trial ended with (the objective's value, else its last step).
 pub const VALUE: &str = "trial_value";
 /// Parent-run metric: search seconds spent across sessions (step = trial id).
@@ -44,6 +47,7 @@ pub const INTERNAL: &[&str] = &[
     STARTED_SECS,
     COST,
     VALUE,
+    STEPS,
 ];
 
 /// Tag: the best trial of a finished run.

@@ -149,6 +149,7 @@ impl Layout {
         if let Some(v) = r.value {
             points.push(MetricPoint::now(keys::VALUE, 0, v));
         }
+        points.push(MetricPoint::now(keys::STEPS, 0, r.steps.len() as f64));
         points.extend(r.metrics.iter().map(|(k, v)| MetricPoint::now(k, 0, *v)));
         if let Some(s) = r.fit_secs {
             points.push(MetricPoint::now(keys::FIT_SECS, 0, s));
@@ -177,8 +178,14 @@ impl Layout {
         let step_key = self.step_key();
         let mut steps = series(&step_key);
         if let Layout::Program { .. } = self {
-            // Step 0 holds the value of a trial that reported no steps.
-            steps.retain(|s| s.0 > 0);
+            // Step 0 holds the value of a trial that reported no steps (runs recorded before the
+            // step count was kept: steps start at 1).
+            let reported = run.metrics.get(keys::STEPS).and_then(serde_json::Value::as_f64);
+            match reported {
+                Some(n) if n < 0.5 => steps.clear(),
+                Some(_) => {}
+                None => steps.retain(|s| s.0 > 0),
+            }
         }
         let folds: Vec<f64> = series(&keys::fold(metric)).into_iter().map(|p| p.1).collect();
         let latest = |key: &str| run.metrics.get(key).and_then(serde_json::Value::as_f64);
@@ -350,6 +357,13 @@ impl TrialStore for RunStudy {
     }
 
     fn start(&self, id: usize, params: &Params) -> Result<()> {
+        // A finished trial that could not be read back runs again: its old run steps aside, so
+        // each trial id has one finished run.
+        let old = self.runs().get(&id).copied();
+        if let Some(old) = old {
+            self.store
+                .finish_run(old, TrialState::Killed, Some("replaced: the trial ran again"))?;
+        }
         self.create(id, params).map(drop)
     }
 
@@ -492,10 +506,12 @@ mod tests {
             {
                 let mut r = record(t, state, &params);
                 if matches!(layout, Layout::Program { .. }) {
-                    // Program trials report their metric lines, not fold scores.
+                    // Program trials report their metric lines, not fold scores: one with no
+                    // step, one from step 0, one from step 1.
                     r.folds.clear();
                     r.fit_secs = None;
                     r.predict_secs = None;
+                    r.steps = [vec![], vec![(0, 0.5), (1, 0.25)], vec![(1, 0.5)]][t].clone();
                 }
                 study.start(t, &r.params).unwrap();
                 assert_eq!(study.trial(t).unwrap(), None, "a running trial is not finished");
@@ -541,5 +557,31 @@ mod tests {
         assert_eq!(again.finished_ids().unwrap(), BTreeSet::from([0, 2]));
         assert_eq!(again.trial(1).unwrap(), None);
         assert_eq!(again.trial(2).unwrap().unwrap().id, 2);
+    }
+
+    #[test]
+    fn a_trial_that_runs_again_leaves_one_finished_run_per_id() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let layout = Layout::Pipeline { metric: "r2".into() };
+        let id = parent(&store, &layout);
+        let params = [
+            ("learner", Value::Str("ridge".into())),
+            ("ridge.alpha", Value::Float(2.0)),
+        ];
+        let study = RunStudy::open(store.clone(), id, "e", layout.clone()).unwrap();
+        let r = Arc::new(record(0, TrialState::Completed, &params));
+        study.start(0, &r.params).unwrap();
+        study.finish(&r).unwrap();
+        let again = RunStudy::open(store.clone(), id, "e", layout).unwrap();
+        again.start(0, &r.params).unwrap();
+        again.finish(&r).unwrap();
+        let p = store.run(id).unwrap();
+        let states: Vec<TrialState> = read_trials(store.as_ref(), &p)
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.status)
+            .collect();
+        assert_eq!(states, [TrialState::Killed, TrialState::Completed]);
+        assert_eq!(again.trials().unwrap().len(), 1);
     }
 }

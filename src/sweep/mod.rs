@@ -132,6 +132,7 @@ impl SweepBuilder {
                 told: 0,
                 pending: VecDeque::new(),
                 unstored: BTreeMap::new(),
+                told_records: Vec::new(),
                 earlier,
                 exhausted: false,
                 started: Instant::now(),
@@ -152,6 +153,9 @@ struct State {
     pending: VecDeque<Option<Arc<TrialRecord>>>,
     /// Trials the store refused to write: kept here for the result.
     unstored: BTreeMap<usize, Arc<TrialRecord>>,
+    /// Every trial told so far, in id order (shared with the store): the result when the store
+    /// cannot list its trials.
+    told_records: Vec<Arc<TrialRecord>>,
     /// Trials the store held as finished when the sweep opened it, not yet replayed.
     earlier: BTreeSet<usize>,
     exhausted: bool,
@@ -332,11 +336,14 @@ impl Sweep {
             // A trial of an earlier session costs no time: it is replayed even when the time
             // budget is already spent, so a resumed run always keeps what it had.
             let replay = st.earlier.contains(&st.next);
-            if let Some(t) = limits.time.filter(|_| !replay) {
-                if st.started.elapsed().as_secs_f64() + reserve.min(t.as_secs_f64() / 2.0) >= t.as_secs_f64()
-                {
-                    return Next::Done;
-                }
+            let out_of_time = |st: &State| {
+                limits.time.is_some_and(|t| {
+                    let t = t.as_secs_f64();
+                    st.started.elapsed().as_secs_f64() + reserve.min(t / 2.0) >= t
+                })
+            };
+            if !replay && out_of_time(st) {
+                return Next::Done;
             }
             // Trials 0..=next−W must be told before trial `next` is asked: each is read back
             // from the store, told to the sampler and given to the policy's history, in id order.
@@ -346,6 +353,7 @@ impl Sweep {
                     break;
                 }
                 if let Some(rec) = self.read_back(st, id) {
+                    st.told_records.push(rec.clone());
                     st.sampler.tell(&self.space, &rec.observation(self.goal));
                     // Only a policy reads the step history.
                     let history = (self.policy != Policy::None)
@@ -374,19 +382,23 @@ impl Sweep {
             if replay {
                 // A trial of an earlier session: not run again; told from the store in turn.
                 st.earlier.remove(&id);
-                // When the store cannot give it back, the trial runs again instead.
-                match self.store.trial(id) {
-                    Ok(Some(rec)) => st.hold(rec),
-                    Ok(None) => {
-                        st.note(&Error::Store(format!("finished trial {id} cannot be read back")));
-                        return Next::Run(id, params);
+                // When the store cannot give it back, the trial runs again instead (a new trial,
+                // so only within the time budget).
+                let error = match self.store.trial(id) {
+                    Ok(Some(rec)) => {
+                        st.hold(rec);
+                        continue;
                     }
-                    Err(e) => {
-                        st.note(&e);
-                        return Next::Run(id, params);
-                    }
-                }
-                continue;
+                    Ok(None) => Error::Store(format!("finished trial {id} cannot be read back")),
+                    Err(e) => e,
+                };
+                st.note(&error);
+                return if out_of_time(st) {
+                    st.exhausted = true;
+                    Next::Done
+                } else {
+                    Next::Run(id, params)
+                };
             }
             return Next::Run(id, params);
         }
@@ -396,6 +408,19 @@ impl Sweep {
     /// returns whether a worker waits for news.
     fn finish(&self, rec: TrialRecord) -> bool {
         let rec = Arc::new(rec);
+        {
+            let mut st = self.lock();
+            let at = rec.id.checked_sub(st.told);
+            let free = at.is_some_and(|a| st.pending.get(a).is_none_or(Option::is_none));
+            if rec.id >= st.next || !free || st.unstored.contains_key(&rec.id) {
+                let e = Error::Config(format!(
+                    "trial {} was not asked from this sweep, or was told already",
+                    rec.id
+                ));
+                st.note(&e);
+                return false;
+            }
+        }
         let written = self.store.finish(&rec);
         let mut st = self.lock();
         if let Err(e) = written {
@@ -510,7 +535,11 @@ impl Sweep {
             Ok(t) => t,
             Err(e) => {
                 st.note(&e);
-                st.pending.iter().flatten().cloned().collect()
+                st.told_records
+                    .iter()
+                    .chain(st.pending.iter().flatten())
+                    .cloned()
+                    .collect()
             }
         };
         let have: BTreeSet<usize> = trials.iter().map(|t| t.id).collect();
@@ -948,5 +977,72 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(key(&again), key(&whole));
+    }
+
+    /// A store that cannot list its trials.
+    struct NoList(MemoryStore);
+
+    impl TrialStore for NoList {
+        fn finished_ids(&self) -> Result<BTreeSet<usize>> {
+            self.0.finished_ids()
+        }
+        fn start(&self, id: usize, p: &Params) -> Result<()> {
+            self.0.start(id, p)
+        }
+        fn finish(&self, r: &Arc<TrialRecord>) -> Result<()> {
+            self.0.finish(r)
+        }
+        fn trial(&self, id: usize) -> Result<Option<Arc<TrialRecord>>> {
+            self.0.trial(id)
+        }
+        fn trials(&self) -> Result<Vec<Arc<TrialRecord>>> {
+            Err(Error::Store("cannot list".into()))
+        }
+    }
+
+    #[test]
+    fn the_result_keeps_every_trial_when_the_store_cannot_list_them_and_foreign_trials_are_refused() {
+        let (space, f) = testfns::branin();
+        let sweep = Sweep::builder(space.clone())
+            .sampler(SamplerKind::Random)
+            .max_concurrent(3)
+            .store(Arc::new(NoList(MemoryStore::default())))
+            .build()
+            .unwrap();
+        let r = sweep
+            .optimize(
+                |t: &mut Trial| Ok(f(t.params())),
+                Limits {
+                    max_trials: Some(20),
+                    ..Limits::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            r.trials.iter().map(|t| t.id).collect::<Vec<_>>(),
+            (0..20).collect::<Vec<_>>()
+        );
+        assert_eq!(r.store_error.as_deref(), Some("workspace store: cannot list"));
+        // A trial asked from another sweep is refused, not mixed in (nor a panic).
+        let other = Sweep::builder(space)
+            .sampler(SamplerKind::Random)
+            .build()
+            .unwrap();
+        let limits = Limits::default();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let t = other.ask(&limits).unwrap().unwrap();
+            ids.push(t.id());
+            let v = f(t.params());
+            other.tell(t, Ok(v));
+        }
+        let mine = Sweep::builder(SearchSpace::new().add("x", ParamSpec::uniform(0.0, 1.0)))
+            .build()
+            .unwrap();
+        let foreign = other.ask(&limits).unwrap().unwrap();
+        mine.tell(foreign, Ok(1.0));
+        let res = mine.result();
+        assert!(res.trials.is_empty());
+        assert!(res.store_error.unwrap().contains("was not asked from this sweep"));
     }
 }
