@@ -280,6 +280,8 @@ pub struct RunStudy {
     layout: Layout,
     /// Child run of each trial started or finished.
     runs: Mutex<HashMap<usize, RunId>>,
+    /// Steps written live, per running trial (not written again at its end).
+    live: Mutex<HashMap<usize, Vec<(i64, f64)>>>,
     /// Trials finished in earlier sessions.
     earlier: BTreeSet<usize>,
     /// Trials marked killed when the study was opened.
@@ -318,6 +320,7 @@ impl RunStudy {
             experiment: experiment.to_string(),
             layout,
             runs: Mutex::new(runs),
+            live: Mutex::new(HashMap::new()),
             earlier,
             killed,
         })
@@ -367,7 +370,26 @@ impl TrialStore for RunStudy {
         self.create(id, params).map(drop)
     }
 
+    fn report(&self, id: usize, step: i64, value: f64) -> Result<()> {
+        let Some(rid) = self.runs().get(&id).copied() else {
+            return Ok(());
+        };
+        self.store
+            .log_metrics(rid, &[MetricPoint::now(&self.layout.step_key(), step, value)])?;
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.entry(id).or_default().push((step, value));
+        Ok(())
+    }
+
+    fn keeps_steps_live(&self) -> bool {
+        true
+    }
+
     fn finish(&self, r: &Arc<TrialRecord>) -> Result<()> {
+        let live = {
+            let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.remove(&r.id).unwrap_or_default()
+        };
         let known = self.runs().get(&r.id).copied();
         let rid = match known {
             Some(rid) => rid,
@@ -378,8 +400,10 @@ impl TrialStore for RunStudy {
         } else {
             TrialState::Killed
         };
-        self.store
-            .complete_run(rid, &self.layout.encode_metrics(r), state, r.error.as_deref())?;
+        let step_key = self.layout.step_key();
+        let mut points = self.layout.encode_metrics(r);
+        points.retain(|p| !(p.key == step_key && live.contains(&(p.step, p.value))));
+        self.store.complete_run(rid, &points, state, r.error.as_deref())?;
         if let Layout::Program { logs, .. } = &self.layout {
             let dir = logs.join(format!("trial-{}", r.id));
             for log in ["stdout.log", "stderr.log", "command.json"] {
@@ -583,5 +607,38 @@ mod tests {
             .collect();
         assert_eq!(states, [TrialState::Killed, TrialState::Completed]);
         assert_eq!(again.trials().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn steps_reported_while_running_are_visible_at_once_and_written_once() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let layout = Layout::Program {
+            metric: "loss".into(),
+            logs: PathBuf::from("/nonexistent"),
+        };
+        let id = parent(&store, &layout);
+        let study = RunStudy::open(store.clone(), id, "e", layout).unwrap();
+        assert!(study.keeps_steps_live());
+        let mut r = record(0, TrialState::Completed, &[("lr", Value::Float(0.5))]);
+        r.folds.clear();
+        r.fit_secs = None;
+        r.predict_secs = None;
+        study.start(0, &r.params).unwrap();
+        study.report(0, 1, 0.5).unwrap();
+        study.report(0, 2, 1.0 / 3.0).unwrap();
+        let kid = study.runs().get(&0).copied().unwrap();
+        let seen = |k: &str| {
+            store
+                .metric_history(kid)
+                .unwrap()
+                .iter()
+                .filter(|p| p.key == k)
+                .count()
+        };
+        assert_eq!(seen("loss"), 2, "a running trial's steps are in the store");
+        let r = Arc::new(r);
+        study.finish(&r).unwrap();
+        assert_eq!(seen("loss"), 2, "and are not written twice");
+        assert_eq!(study.trial(0).unwrap().as_deref(), Some(&*r));
     }
 }

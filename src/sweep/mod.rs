@@ -447,7 +447,8 @@ impl Sweep {
         });
         let deadline = limits.trial_timeout.map(|t| Instant::now() + t);
         let token = Token::new(Some(self.cancel.clone()), deadline);
-        Trial::new(id, params, trial_seed(self.seed, id), token, pruning)
+        let store = self.store.keeps_steps_live().then(|| self.store.clone());
+        Trial::new(id, params, trial_seed(self.seed, id), token, pruning, store)
     }
 
     /// Record that trial `id` starts (the store marks it running).

@@ -21,6 +21,17 @@ pub trait TrialStore: Send + Sync {
     fn finished_ids(&self) -> Result<BTreeSet<usize>>;
     /// Trial `id` starts with `params` (recorded as running, so an interruption leaves it visible).
     fn start(&self, id: usize, params: &Params) -> Result<()>;
+    /// Trial `id` reported `value` at `step` while running. Stores that keep steps live (see
+    /// [`TrialStore::keeps_steps_live`]) write it now, so a running trial's progress is visible;
+    /// [`TrialStore::finish`] then writes only what was not written live.
+    fn report(&self, id: usize, step: i64, value: f64) -> Result<()> {
+        let _ = (id, step, value);
+        Ok(())
+    }
+    /// Whether [`TrialStore::report`] writes anything (the sweep skips the calls otherwise).
+    fn keeps_steps_live(&self) -> bool {
+        false
+    }
     /// A trial ended: its record (state, value, steps, metrics), written in one transaction.
     fn finish(&self, record: &Arc<TrialRecord>) -> Result<()>;
     /// The finished trial `id`, as stored; `None` when it has not finished.

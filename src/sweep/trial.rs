@@ -14,6 +14,8 @@ use crate::pruners::{Curve, Goal, History, Policy};
 use crate::samplers::Observation;
 use crate::state::TrialState;
 
+use super::TrialStore;
+
 /// Why a trial stopped before returning a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -76,6 +78,8 @@ pub struct Trial {
     started: Instant,
     token: Token,
     pruning: Option<Arc<Pruning>>,
+    /// Where step reports are written as they come (stores that keep steps live).
+    store: Option<Arc<dyn TrialStore>>,
     curve: Curve,
     pruned: bool,
     cost: f64,
@@ -93,6 +97,7 @@ impl Trial {
         seed: u64,
         token: Token,
         pruning: Option<Arc<Pruning>>,
+        store: Option<Arc<dyn TrialStore>>,
     ) -> Trial {
         Trial {
             id,
@@ -101,6 +106,7 @@ impl Trial {
             started: Instant::now(),
             token,
             pruning,
+            store,
             curve: Curve::default(),
             pruned: false,
             cost: 1.0,
@@ -207,7 +213,7 @@ impl Trial {
     /// Record `value` at `step` (steps increase from 1), then ask the early-termination policy:
     /// `Err(Stop::Pruned)` means stop now. Also reports a timeout or cancellation.
     pub fn report(&mut self, step: i64, value: f64) -> std::result::Result<(), Stop> {
-        self.curve.values.insert(step, value);
+        self.record_step(step, value);
         if let Some(p) = &self.pruning {
             if let Ok(h) = p.history.read() {
                 if value.is_nan() || p.policy.decide(&h, p.limit, self.id, &self.curve, step) {
@@ -224,6 +230,10 @@ impl Trial {
     /// Record `value` at `step` without asking the policy (e.g. the final full-budget step).
     pub fn record_step(&mut self, step: i64, value: f64) {
         self.curve.values.insert(step, value);
+        if let Some(s) = &self.store {
+            // A step that cannot be written now is written with the trial's end.
+            let _ = s.report(self.id, step, value);
+        }
     }
 
     /// Whether the last report was judged hopeless by the policy (Optuna-style polling).
