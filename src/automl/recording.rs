@@ -259,8 +259,7 @@ impl Progress<'_> {
 }
 
 impl Monitor for Progress<'_> {
-    fn finished(&self, rec: &TrialRecord) {
-        let t = rec;
+    fn finished(&self, t: &TrialRecord) {
         self.consider(t);
         if let Some((r, parent)) = self.recording {
             // Search time across sessions, so a resume can honour the remaining budget.
