@@ -7,8 +7,9 @@
 //!   [`guard`] (the panic guard), [`cancel`], [`matrix`], [`pruners`] (policies: pure functions
 //!   of a trial history);
 //! - [`data`] (read, infer schema) → [`prep`] (impute, scale, encode) and [`validation`]
-//!   (splits) → [`learners`] (one file per learner, one registry) → [`metrics`] → [`model`]
-//!   (fitted pipelines, the model file);
+//!   (splits) → [`learners`] (one file per learner, one registry) → [`metrics`] → [`ensemble`]
+//!   (validation predictions of the best trials, greedy selection) → [`model`] (fitted
+//!   pipelines and ensembles, the model file);
 //! - [`space`] (search spaces; its catalogue comes from the learner registry) → [`samplers`] →
 //!   [`sweep`] (the trial scheduler: Sweep / Trial, ask / tell, and the [`sweep::TrialStore`]
 //!   seam it writes every trial through and reads its history back from);
@@ -21,6 +22,7 @@ pub mod automl;
 pub mod cancel;
 pub mod command;
 pub mod data;
+pub mod ensemble;
 pub mod error;
 pub mod guard;
 pub mod job;

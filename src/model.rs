@@ -105,8 +105,11 @@ impl Pipeline {
 
 /// Name of the model file format.
 pub const FORMAT: &str = "automl-model";
-/// Current model file format version; files with a newer version are refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// Current model file format version; files with a newer version are refused. Version 2 added
+/// ensembles; a single-pipeline file is still written as version 1, so older automl reads it.
+pub const FORMAT_VERSION: u32 = 2;
+/// The version written for single-pipeline models.
+pub const FORMAT_VERSION_SINGLE: u32 = 1;
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"AUTOMLM\n";
 
@@ -135,18 +138,70 @@ pub struct ModelInfo {
     pub config: TrialConfig,
     /// Seed of the run.
     pub seed: u64,
+    /// The members of an ensemble model (empty for a single pipeline): `config` above is then
+    /// the first (heaviest) member's, and `cv_score` the ensemble's validation score.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ensemble: Vec<EnsembleMember>,
+}
+
+/// One member of an ensemble model, as the header describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleMember {
+    /// The trial it comes from.
+    pub trial: usize,
+    /// Its weight (weights sum to 1).
+    pub weight: f64,
+    /// Its configuration.
+    pub config: TrialConfig,
+    /// Its own validation score (mean over folds).
+    pub cv_score: f64,
+}
+
+/// What a model file predicts with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // one per model file: boxing would buy nothing
+pub enum Body {
+    /// One fitted pipeline.
+    Single(Pipeline),
+    /// Fitted pipelines averaged with weights (probabilities or values).
+    Ensemble(Vec<(f64, Pipeline)>),
+}
+
+impl Body {
+    /// Predict the given rows of `x` (all when `None`).
+    pub fn predict(&self, x: &Features, rows: Option<&[usize]>) -> Result<Prediction> {
+        match self {
+            Body::Single(p) => p.predict(x, rows),
+            Body::Ensemble(members) => {
+                let preds = members
+                    .iter()
+                    .map(|(w, p)| p.predict(x, rows).map(|pred| (*w, pred)))
+                    .collect::<Result<Vec<_>>>()?;
+                crate::ensemble::blend(&preds)
+            }
+        }
+    }
+
+    /// The fitted pipelines.
+    pub fn pipelines(&self) -> Vec<&Pipeline> {
+        match self {
+            Body::Single(p) => vec![p],
+            Body::Ensemble(m) => m.iter().map(|(_, p)| p).collect(),
+        }
+    }
 }
 
 /// A saved model: the pipeline plus everything needed to use and audit it.
 ///
 /// On disk: [`MAGIC`], the header length (u64, little endian), the [`ModelInfo`] as JSON, then the
-/// pipeline in postcard's compact binary form (floats stored bit-exact).
+/// fitted body in postcard's compact binary form (floats stored bit-exact): one [`Pipeline`], or
+/// for an ensemble (a header with `ensemble` members, format version 2) `(weight, Pipeline)` pairs.
 #[derive(Debug, Clone)]
 pub struct ModelFile {
     /// Metadata.
     pub info: ModelInfo,
-    /// The fitted pipeline.
-    pub pipeline: Pipeline,
+    /// The fitted pipeline(s).
+    pub body: Body,
 }
 
 impl std::ops::Deref for ModelFile {
@@ -161,7 +216,11 @@ impl ModelFile {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let err = |m: String| Error::Config(format!("cannot encode model: {m}"));
         let header = serde_json::to_vec(&self.info).map_err(|e| err(e.to_string()))?;
-        let body = postcard::to_stdvec(&self.pipeline).map_err(|e| err(e.to_string()))?;
+        let body = match &self.body {
+            Body::Single(p) => postcard::to_stdvec(p),
+            Body::Ensemble(m) => postcard::to_stdvec(m),
+        }
+        .map_err(|e| err(e.to_string()))?;
         let mut out = Vec::with_capacity(16 + header.len() + body.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(header.len() as u64).to_le_bytes());
@@ -190,11 +249,20 @@ impl ModelFile {
     /// Decode bytes written by [`ModelFile::to_bytes`]; `path` names the source in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<ModelFile> {
         let (info, body) = split(path, bytes)?;
-        let pipeline = postcard::from_bytes(body).map_err(|e| Error::ModelFile {
+        let damaged = |e: postcard::Error| Error::ModelFile {
             path: path.to_path_buf(),
             message: format!("damaged model data ({e})"),
-        })?;
-        Ok(ModelFile { info, pipeline })
+        };
+        let body = if info.ensemble.is_empty() {
+            Body::Single(postcard::from_bytes(body).map_err(damaged)?)
+        } else {
+            let members: Vec<(f64, Pipeline)> = postcard::from_bytes(body).map_err(damaged)?;
+            if members.len() != info.ensemble.len() {
+                return Err(damaged(postcard::Error::DeserializeBadEncoding));
+            }
+            Body::Ensemble(members)
+        };
+        Ok(ModelFile { info, body })
     }
 
     /// Predict a table read from a file; `notes` collects non-fatal remarks (ignored columns...).
@@ -215,7 +283,7 @@ impl ModelFile {
                 unseen.join(", ")
             ));
         }
-        crate::guard::guarded(|| self.pipeline.predict(&x, None)).map_err(|p| Error::Learner {
+        crate::guard::guarded(|| self.body.predict(&x, None)).map_err(|p| Error::Learner {
             learner: self.config.learner.clone(),
             message: format!("the saved model is inconsistent (damaged file?): {p}"),
         })?
@@ -265,7 +333,10 @@ impl ModelFile {
     }
 
     fn known_level(&self, column: &str, level: &str) -> bool {
-        self.pipeline.prep.knows(&self.schema, column, level)
+        self.body
+            .pipelines()
+            .iter()
+            .any(|p| p.prep.knows(&self.schema, column, level))
     }
 }
 

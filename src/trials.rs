@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::{Dataset, Target};
+use crate::ensemble::OofBank;
 use crate::error::{Error, Result};
 pub use crate::guard::{guarded, in_trial};
 use crate::learners::gbdt::{self, GbdtData, GbdtParams};
@@ -78,6 +79,8 @@ pub struct EvalContext<'a> {
     pub fold_steps: bool,
     /// Boosting input shared by the run's gbdt trials (built on first use).
     pub gbdt: GbdtCache,
+    /// Where completed trials leave their validation predictions for the final ensemble.
+    pub bank: Option<&'a OofBank>,
 }
 
 /// The whole table in native encoding, binned once, with a view per fold: every gbdt trial of a
@@ -163,9 +166,26 @@ pub fn params_of(c: &TrialConfig) -> Params {
 /// Deterministic cost of validating `config` on `data` (all folds).
 pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig) -> f64 {
     let n = plan.folds.first().map_or(data.n_rows(), |f| f.train.len());
-    let d = data.features.columns.len();
+    let d = encoded_width(data, config);
     let k = data.schema.classes.len();
     crate::learners::cost_estimate(&config.learner, &config.params, n, d, k) * plan.folds.len().max(1) as f64
+}
+
+/// Columns the learner of `config` sees: one per feature for native input and ordinal codes;
+/// with one-hot encoding, one per kept category (at most `max_categories` per feature). Wide
+/// one-hot data costs linear solvers by this width, not by the raw column count.
+pub fn encoded_width(data: &Dataset, config: &TrialConfig) -> usize {
+    let recipe = config.recipe().unwrap_or_default();
+    data.features
+        .columns
+        .iter()
+        .map(|c| match (c, recipe.encode) {
+            (crate::data::FeatureColumn::Categorical { levels, .. }, crate::prep::Encode::Onehot) => {
+                levels.len().clamp(1, recipe.max_categories.max(1))
+            }
+            _ => 1,
+        })
+        .sum()
 }
 
 /// `frac` of `rows`, spread over classes (every class keeps at least one row when it has one),
@@ -210,6 +230,8 @@ struct StepScores {
     sums: BTreeMap<String, f64>,
     fit_secs: f64,
     predict_secs: f64,
+    /// Each fold's validation predictions (kept only for a bank, on the full-data step).
+    preds: Vec<Prediction>,
 }
 
 /// A failure that coincides with a fired token is the stop, not a learner error.
@@ -233,7 +255,9 @@ fn fold_scores(
         sums: BTreeMap::new(),
         fit_secs: 0.0,
         predict_secs: 0.0,
+        preds: Vec::new(),
     };
+    let keep = ctx.bank.is_some() && frac >= 1.0;
     for (i, fold) in ctx.plan.folds.iter().enumerate() {
         trial.check()?;
         let rows = subset(&fold.train, &data.target, frac, trial.seed() ^ (i as u64 + 1));
@@ -276,6 +300,9 @@ fn fold_scores(
         }
         if !report.contains(&ctx.metric) {
             *out.sums.entry(ctx.metric.name().to_string()).or_insert(0.0) += s;
+        }
+        if keep {
+            out.preds.push(pred);
         }
         let k = out.folds.len();
         let mean = out.folds.iter().sum::<f64>() / k as f64;
@@ -354,6 +381,11 @@ pub fn objective(ctx: &EvalContext, trial: &mut Trial) -> std::result::Result<f6
     for (name, total) in &s.sums {
         trial.set_metric(name, total / k);
     }
+    if let Some(bank) = ctx.bank {
+        if s.preds.len() == ctx.plan.folds.len() {
+            bank.offer(trial.id(), &config.learner, mean, &s.preds);
+        }
+    }
     trial.set_folds(s.folds);
     trial.set_times(s.fit_secs, s.predict_secs);
     Ok(mean)
@@ -410,6 +442,7 @@ mod tests {
             steps: vec![MAX_STEP],
             fold_steps: false,
             gbdt: Default::default(),
+            bank: None,
         };
         let space = SearchSpace::new()
             .add(
@@ -455,6 +488,7 @@ mod tests {
             steps,
             fold_steps: false,
             gbdt: Default::default(),
+            bank: None,
         };
         let space = SearchSpace::new().add(LEARNER, ParamSpec::choice(["ridge"]));
         let run = |steps: Vec<i64>| {
@@ -491,6 +525,7 @@ mod tests {
             steps: vec![MAX_STEP],
             fold_steps: true,
             gbdt: Default::default(),
+            bank: None,
         };
         let sweep = Sweep::builder(space.clone())
             .sampler(crate::samplers::SamplerKind::Grid)

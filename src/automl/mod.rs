@@ -15,9 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::data::{Dataset, Task};
+use crate::ensemble::{EnsembleKind, OofBank, BANK_CAP, PER_LEARNER};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
-use crate::model::{ModelFile, ModelInfo, Pipeline, FORMAT, FORMAT_VERSION};
+use crate::model::{ModelFile, ModelInfo, FORMAT, FORMAT_VERSION, FORMAT_VERSION_SINGLE};
 use crate::pruners::Policy;
 use crate::samplers::SamplerKind;
 use crate::space::{builtin_spaces, ParamSpec, SearchSpace, SpaceFile};
@@ -29,12 +30,14 @@ use crate::trials::{self, EvalContext, PipelineTrial};
 use crate::validation;
 
 mod artifacts;
+mod finish;
 mod recording;
 
 pub use artifacts::{
     bytes_hash, default_experiment, file_hash, git_commit, link_dataset, register_dataset, run_environment,
     run_log, save_insight, save_predictions, save_run_log, RegisteredDataset,
 };
+pub use finish::EnsembleReport;
 use recording::parent_run;
 pub use recording::Recording;
 
@@ -58,6 +61,7 @@ pub struct AutoMLBuilder {
     trial_timeout: Option<f64>,
     max_concurrent: Option<usize>,
     space_file: Option<SpaceFile>,
+    ensemble: EnsembleKind,
 }
 
 impl AutoMLBuilder {
@@ -149,6 +153,13 @@ impl AutoMLBuilder {
         self
     }
 
+    /// How the final model is made: a greedy ensemble of the best trials when it validates
+    /// better than the best single trial (default), or always the best single trial.
+    pub fn ensemble(mut self, kind: EnsembleKind) -> Self {
+        self.ensemble = kind;
+        self
+    }
+
     /// Check the settings.
     pub fn build(self) -> Result<AutoML> {
         if let Some(t) = self.trial_timeout {
@@ -207,8 +218,10 @@ pub struct RunSummary {
     pub best_trial: usize,
     /// Seconds spent searching.
     pub search_secs: f64,
-    /// Seconds spent refitting the best configuration on all rows.
+    /// Seconds spent choosing the final model and refitting it on all rows.
     pub refit_secs: f64,
+    /// What the final step found about ensembling (none with `--ensemble none`).
+    pub ensemble: Option<EnsembleReport>,
     /// Non-fatal remarks.
     pub warnings: Vec<String>,
     /// The parent run in the store, when recorded.
@@ -247,6 +260,7 @@ impl AutoML {
 
     /// Search for the best pipeline on `data`, then refit it on all rows.
     pub fn fit(&self, data: &Dataset) -> Result<RunSummary> {
+        let run_started = Instant::now();
         let s = &self.s;
         let task = data.schema.task;
         let metric = s.metric.unwrap_or(Metric::default_for(task));
@@ -320,6 +334,7 @@ impl AutoML {
             }
         }
         let policy = s.policy.clone().unwrap_or(Policy::None);
+        let bank = OofBank::new(metric, PER_LEARNER);
         let mut warnings = data.warnings.clone();
         let plan = validation::plan(&data.target, s.seed, &mut warnings)?;
         // Steps under a policy: folds for cross-validation, growing subsets for a holdout.
@@ -335,6 +350,7 @@ impl AutoML {
             },
             fold_steps,
             gbdt: Default::default(),
+            bank: (s.ensemble != EnsembleKind::None).then_some(&bank),
         };
         let jobs = s.jobs.unwrap_or_else(default_jobs);
         // A recorded run writes its trials through its study; a resumed one keeps its finished
@@ -397,6 +413,7 @@ impl AutoML {
             best: std::sync::Mutex::new(None),
             refit_scale: n_rows / fold_train,
             folds: plan.folds.len().max(1) as f64,
+            ensemble: s.ensemble != EnsembleKind::None,
         };
         if let Some(o) = &opened {
             for t in o.study.trials()? {
@@ -404,6 +421,7 @@ impl AutoML {
             }
         }
         let t0 = Instant::now();
+        let search_time = limits.time;
         let results = sweep.optimize_with(|t| trials::objective(&ctx, t), limits, &progress);
         let search_secs = t0.elapsed().as_secs_f64();
         let store_error = results.as_ref().ok().and_then(|r| r.store_error.clone());
@@ -437,41 +455,60 @@ impl AutoML {
             )));
         };
         let t1 = Instant::now();
-        let config = best.config();
-        let pipeline = trials::guarded(|| {
-            Pipeline::fit(
-                &data.schema,
-                &data.features,
-                &data.target,
-                &config,
-                None,
-                trials::trial_seed(s.seed, best.id),
-            )
-        })
-        .map_err(|p| Error::learner(&config.learner, format!("refit on all rows panicked: {p}")))
-        .and_then(|r| r);
-        let pipeline = match (pipeline, &s.recording, run_id) {
+        let finish = finish::Finish {
+            data,
+            plan: &plan,
+            metric,
+            seed: s.seed,
+            jobs,
+            kind: s.ensemble,
+            bank: bank.best(BANK_CAP),
+            trials: &results,
+            deadline: search_time.map(|t| run_started + t),
+            refit_scale: n_rows / fold_train,
+        };
+        let finished = match (finish.run(best), &s.recording, run_id) {
             (Err(e), Some(r), Some(id)) => {
                 r.store.finish_run(id, TrialState::Failed, Some(&e.to_string()))?;
                 return Err(e);
             }
-            (p, _, _) => p?,
+            (f, _, _) => f?,
         };
         let refit_secs = t1.elapsed().as_secs_f64();
+        let config = finished
+            .members
+            .first()
+            .map_or_else(|| best.config(), |m| m.config.clone());
         let info = ModelInfo {
             format: FORMAT.to_string(),
-            format_version: FORMAT_VERSION,
+            format_version: if finished.members.is_empty() {
+                FORMAT_VERSION_SINGLE
+            } else {
+                FORMAT_VERSION
+            },
             automl_version: env!("CARGO_PKG_VERSION").to_string(),
             schema: data.schema.clone(),
             metric: metric.name().to_string(),
             validation: plan.description.clone(),
-            cv_score: best.score().unwrap_or(f64::NAN),
-            cv_std: best.fold_std().unwrap_or(0.0),
-            metrics: best.metrics.clone(),
+            cv_score: finished.score.unwrap_or_else(|| best.score().unwrap_or(f64::NAN)),
+            cv_std: if finished.score.is_some() {
+                0.0
+            } else {
+                best.fold_std().unwrap_or(0.0)
+            },
+            metrics: if finished.score.is_some() {
+                finished.metrics
+            } else {
+                best.metrics.clone()
+            },
             config,
             seed: s.seed,
+            ensemble: finished.members,
         };
-        let model = ModelFile { info, pipeline };
+        let model = ModelFile {
+            info,
+            body: finished.body,
+        };
         let best_trial = best.id;
         if let (Some(r), Some(id)) = (&s.recording, run_id) {
             let mut points = vec![MetricPoint::now(
@@ -510,6 +547,7 @@ impl AutoML {
             best_trial,
             search_secs,
             refit_secs,
+            ensemble: finished.report,
             warnings,
             run_id,
             resumed,

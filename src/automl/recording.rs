@@ -245,6 +245,8 @@ pub(super) struct Progress<'a> {
     /// Rows of the full data / rows of one fold's training part.
     pub refit_scale: f64,
     pub folds: f64,
+    /// Whether the final step may refit an ensemble (a larger reserve).
+    pub ensemble: bool,
 }
 
 impl Progress<'_> {
@@ -281,6 +283,7 @@ impl Monitor for Progress<'_> {
             .lock()
             .ok()
             .and_then(|b| b.map(|(_, secs)| secs))
-            .unwrap_or(0.0)
+            // An ensemble refits a few members, `jobs` at a time: about twice one refit.
+            .map_or(0.0, |secs| if self.ensemble { 2.0 * secs + 0.2 } else { secs })
     }
 }

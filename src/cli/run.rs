@@ -8,8 +8,9 @@ use clap::{Args, Parser};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table as Grid};
 use serde_json::json;
 
-use automl::automl::{self as library, Recording};
+use automl::automl::{self as library, EnsembleReport, Recording};
 use automl::data::Task;
+use automl::ensemble::EnsembleKind;
 use automl::samplers::SamplerKind;
 use automl::space::SpaceFile;
 use automl::store::{Store, TrialState};
@@ -135,6 +136,11 @@ pub struct RunArgs {
     /// trials 0..=i-N, so results do not depend on --jobs.
     #[arg(long, value_name = "N", help_heading = "Search")]
     max_concurrent: Option<usize>,
+    /// The final model: greedy (an ensemble of the best trials, chosen greedily with replacement
+    /// on their validation predictions, used when it validates better than the best single
+    /// trial; members refitted in parallel within the time budget) or none (the best trial).
+    #[arg(long, default_value = "greedy", value_name = "KIND", help_heading = "Search")]
+    ensemble: String,
 
     #[command(flatten)]
     policy: PolicyArgs,
@@ -229,6 +235,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         builder = builder.learners(l.iter().map(|s| s.trim().to_string()));
     }
     builder = builder
+        .ensemble(EnsembleKind::parse(&a.ensemble)?)
         .sampler(SamplerKind::parse(&a.sampler)?)
         .early_termination(a.policy.policy()?);
     if let Some(t) = a.trial_timeout {
@@ -431,6 +438,9 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, 
         run.best.cv_score,
         run.best.cv_std
     );
+    if let Some(e) = &run.ensemble {
+        println!("{}", ensemble_line(e, run.metric));
+    }
     if failed > 0 {
         let mut reasons: Vec<String> = run
             .trials
@@ -468,6 +478,23 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, 
             a.ws.root().display()
         );
     }
+}
+
+/// One line on the ensemble the final step found: members, validation score, whether it is the model.
+fn ensemble_line(e: &EnsembleReport, metric: Metric) -> String {
+    let members: Vec<String> = e.weights.iter().map(|(t, w)| format!("{t} ({w:.2})")).collect();
+    let verdict = if e.used { "the model" } else { "not used" };
+    let mut line = format!(
+        "ensemble: {} {:.4} on the pooled validation rows vs best single {:.4}, trials {} -> {verdict}",
+        metric.name(),
+        e.score,
+        e.single,
+        members.join(", ")
+    );
+    if let Some(n) = &e.note {
+        line.push_str(&format!(" ({n})"));
+    }
+    line
 }
 
 fn print_run_json(
@@ -511,7 +538,20 @@ fn print_run_json(
             "cv_score": run.best.cv_score,
             "cv_std": run.best.cv_std,
             "metrics": run.best.metrics,
+            "members": run.best.ensemble.iter().map(|m| json!({
+                "trial": m.trial,
+                "weight": m.weight,
+                "learner": m.config.learner,
+                "cv_score": m.cv_score,
+            })).collect::<Vec<_>>(),
         },
+        "ensemble": run.ensemble.as_ref().map(|e| json!({
+            "members": e.weights.iter().map(|(t, w)| json!({"trial": t, "weight": w})).collect::<Vec<_>>(),
+            "score": e.score,
+            "best_single": e.single,
+            "used": e.used,
+            "note": e.note,
+        })),
         "test": test.map(|t| t.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
         "model": a.model_out,
         "run_id": run.run_id,

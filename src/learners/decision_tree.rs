@@ -49,6 +49,7 @@ impl Learner for DecisionTree {
     fn fit(&self, params: &Params, _: Task, x: &Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
         let p = DecisionTreeParams::check(params)?;
         let tp = TreeParams {
+            random_cuts: false,
             max_depth: p.max_depth,
             min_samples_leaf: p.min_samples_leaf,
             max_features: x.cols.max(1),

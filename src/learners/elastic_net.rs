@@ -1,11 +1,8 @@
-//! Elastic net (learner `elastic_net`): L1+L2-regularised linear regression by coordinate
-//! descent (linfa-elasticnet); the lasso is the same fit with an L1 ratio of 1.
-
-use linfa::prelude::*;
-use ndarray::Array1;
+//! Elastic net (learner `elastic_net`): L1+L2-regularised linear regression by our covariance
+//! coordinate descent ([`super::linear`]); the lasso is the same fit with an L1 ratio of 1.
 
 use super::checked::Checked;
-use super::{centered, unsupported, Fitted, Learner, Y};
+use super::{unsupported, Fitted, Learner, Y};
 use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -34,25 +31,17 @@ impl ElasticNetParams {
     }
 }
 
-/// Fit a penalised linear model (`l1_ratio` 1: the lasso) for learner `name`.
+/// Fit a penalised linear model (`l1_ratio` 1: the lasso) for learner `name`, by covariance
+/// coordinate descent ([`super::linear::elastic_net`]).
 pub(super) fn fit_penalised(name: &str, x: &Matrix, v: &[f64], alpha: f64, l1_ratio: f64) -> Result<Fitted> {
-    // linfa-elasticnet centres y but not X, so its intercept is only right for centred columns:
-    // centre here and move the offset into the intercept.
-    let (xc, means) = centered(x);
-    let ds = DatasetBase::new(xc.view(), Array1::from(v.to_vec()));
-    let m = linfa_elasticnet::ElasticNet::params()
-        .penalty(alpha)
-        .l1_ratio(l1_ratio)
-        .max_iterations(1000)
-        .tolerance(1e-4)
-        .fit(&ds)
-        .map_err(|e| Error::learner(name, e))?;
-    let coef: Vec<f64> = m.hyperplane().to_vec();
-    let shift: f64 = coef.iter().zip(&means).map(|(w, mu)| w * mu).sum();
-    Ok(Fitted::LinearCoef {
-        coef,
-        intercept: m.intercept() - shift,
-    })
+    let (coef, intercept) = super::linear::elastic_net(x, v, alpha, l1_ratio, 1000, 1e-4);
+    if coef.iter().any(|c| !c.is_finite()) || !intercept.is_finite() {
+        return Err(Error::learner(
+            name,
+            "coordinate descent diverged (non-finite input?)",
+        ));
+    }
+    Ok(Fitted::LinearCoef { coef, intercept })
 }
 
 impl Learner for ElasticNet {

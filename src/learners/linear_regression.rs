@@ -1,12 +1,7 @@
-//! Ordinary least squares (learner `linear_regression`), by smartcore's SVD solver.
+//! Ordinary least squares (learner `linear_regression`), by our sparse Gram + Cholesky solver
+//! ([`super::linear`]).
 
-use smartcore::linalg::basic::arrays::Array;
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::linear::linear_regression::{
-    LinearRegression as Ols, LinearRegressionParameters, LinearRegressionSolverName,
-};
-
-use super::{dense, unsupported, Fitted, Learner, Y};
+use super::{unsupported, Fitted, Learner, Y};
 use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -34,16 +29,12 @@ impl Learner for LinearRegression {
         let Y::Values(v) = y else {
             return Err(unsupported(NAME, task));
         };
-        // SVD least squares: one-hot columns that sum to the intercept make X rank-deficient, and
-        // the SVD solve drops the null space (minimum-norm solution) where QR would blow up.
-        let dm = dense(x).map_err(|e| Error::learner(NAME, e))?;
-        let p = LinearRegressionParameters::default().with_solver(LinearRegressionSolverName::SVD);
-        let m: Ols<f64, f64, DenseMatrix<f64>, Vec<f64>> =
-            Ols::fit(&dm, &v.to_vec(), p).map_err(|e| Error::learner(NAME, e))?;
-        Ok(Fitted::LinearCoef {
-            coef: (0..x.cols).map(|j| *m.coefficients().get((j, 0))).collect(),
-            intercept: *m.intercept(),
-        })
+        // Least squares through the ridge solver with a vanishing ridge: one-hot columns that sum
+        // to the intercept make X rank-deficient, and the tiny ridge picks the minimum-norm
+        // solution there (as an SVD solve would) at the cost of one Cholesky solve.
+        let (coef, intercept) = super::linear::ridge(x, v, 0.0)
+            .ok_or_else(|| Error::learner(NAME, "the system is not positive definite (non-finite input?)"))?;
+        Ok(Fitted::LinearCoef { coef, intercept })
     }
 
     fn cost(&self, _: &Params, n: f64, d: f64, _: f64) -> f64 {

@@ -1,10 +1,9 @@
-//! Logistic regression (learner `logistic_regression`): L2-regularised, by linfa-logistic;
-//! multinomial for three classes or more.
-
-use linfa::prelude::*;
+//! Logistic regression (learner `logistic_regression`): L2-regularised, by our L-BFGS on sparse
+//! rows ([`super::linear`]); multinomial for three classes or more. (Models saved by earlier
+//! versions, fitted by linfa-logistic, still load and predict.)
 
 use super::checked::Checked;
-use super::{labels_array, unsupported, Fitted, Learner, Y};
+use super::{unsupported, Fitted, Learner, Y};
 use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -51,23 +50,15 @@ impl Learner for LogisticRegression {
             return Err(unsupported(NAME, task));
         };
         let p = LogisticParams::check(params)?;
-        let e = |err: linfa_logistic::error::Error| Error::learner(NAME, err);
-        let ds = DatasetBase::new(x.view(), labels_array(c));
-        if task == Task::Binary {
-            let model = linfa_logistic::LogisticRegression::default()
-                .alpha(p.alpha)
-                .max_iterations(p.max_iterations)
-                .fit(&ds)
-                .map_err(e)?;
-            Ok(Fitted::Logistic { model, n_classes: k })
-        } else {
-            let model = linfa_logistic::MultiLogisticRegression::default()
-                .alpha(p.alpha)
-                .max_iterations(p.max_iterations)
-                .fit(&ds)
-                .map_err(e)?;
-            Ok(Fitted::MultiLogistic { model, n_classes: k })
+        let (coef, intercept) = super::linear::logistic(x, c, k, p.alpha, p.max_iterations as usize);
+        if coef.iter().chain(&intercept).any(|v| !v.is_finite()) {
+            return Err(Error::learner(NAME, "the solver diverged (non-finite weights)"));
         }
+        Ok(Fitted::LogisticCoef {
+            coef,
+            intercept,
+            n_classes: k,
+        })
     }
 
     fn cost(&self, params: &Params, n: f64, d: f64, k: f64) -> f64 {

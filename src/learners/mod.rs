@@ -14,10 +14,12 @@
 pub mod checked;
 pub mod decision_tree;
 pub mod elastic_net;
+pub mod extra_trees;
 pub mod gaussian_nb;
 pub mod gbdt;
 pub mod knn;
 pub mod lasso;
+pub mod linear;
 pub mod linear_regression;
 pub mod logistic_regression;
 pub mod random_forest;
@@ -27,7 +29,6 @@ pub mod tree;
 use linfa_bayes::NaiveBayes;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
-use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::data::Task;
 use crate::error::{Error, Result};
@@ -66,18 +67,21 @@ pub trait Learner: Sync {
     fn cost(&self, params: &Params, n: f64, d: f64, k: f64) -> f64;
 }
 
-/// Every learner, in the order they are tried.
+/// Every learner, in the order they are tried: the learners that usually win on tables first
+/// (boosting, then the forests), so every run has their result within its first seconds, then
+/// the linear models and the rest.
 pub static REGISTRY: &[&dyn Learner] = &[
+    &gbdt::Gbdt,
+    &random_forest::RandomForest,
+    &extra_trees::ExtraTrees,
     &logistic_regression::LogisticRegression,
     &linear_regression::LinearRegression,
     &ridge::Ridge,
     &lasso::Lasso,
     &elastic_net::ElasticNet,
-    &decision_tree::DecisionTree,
-    &random_forest::RandomForest,
     &knn::Knn,
     &gaussian_nb::GaussianNb,
-    &gbdt::Gbdt,
+    &decision_tree::DecisionTree,
 ];
 
 /// Names of all learners, in the order they are tried.
@@ -243,33 +247,20 @@ pub enum Fitted {
         /// Number of classes of the task.
         n_classes: usize,
     },
+    /// Logistic regression as plain weights ([`linear::logistic`]): one row for class 1 of a
+    /// binary task, else one row per class (softmax).
+    LogisticCoef {
+        /// Weights, rows × features, row-major.
+        coef: Vec<f64>,
+        /// Intercept per row.
+        intercept: Vec<f64>,
+        /// Number of classes of the task.
+        n_classes: usize,
+    },
 }
 
 fn labels_array(y: &[usize]) -> Array1<usize> {
     Array1::from(y.to_vec())
-}
-
-/// Copy into smartcore's matrix type (row-major, so no transpose).
-fn dense(x: &Matrix) -> std::result::Result<DenseMatrix<f64>, String> {
-    DenseMatrix::new(x.rows, x.cols, x.data.clone(), false).map_err(|e| e.to_string())
-}
-
-/// Columns shifted to mean zero, and the means.
-fn centered(x: &Matrix) -> (Matrix, Vec<f64>) {
-    let mut means = vec![0.0; x.cols];
-    for i in 0..x.rows {
-        for (m, v) in means.iter_mut().zip(x.row(i)) {
-            *m += v;
-        }
-    }
-    means.iter_mut().for_each(|m| *m /= x.rows.max(1) as f64);
-    let mut c = x.clone();
-    for i in 0..c.rows {
-        for (v, m) in c.data[i * c.cols..(i + 1) * c.cols].iter_mut().zip(&means) {
-            *v -= m;
-        }
-    }
-    (c, means)
 }
 
 /// Spread a model's probability columns (over the classes it saw) onto all `k` task classes.
@@ -335,6 +326,46 @@ impl Fitted {
                 n_classes,
             } => knn::predict(train, y, *k, *distance_weights, *n_classes, x)?,
             Fitted::Gbdt { model } => model.predict(x)?,
+            Fitted::LogisticCoef {
+                coef,
+                intercept,
+                n_classes,
+            } => {
+                let m = intercept.len().max(1);
+                if coef.len() != m * x.cols {
+                    return Err(Error::learner(
+                        "logistic_regression",
+                        "feature count differs from training",
+                    ));
+                }
+                let k = *n_classes;
+                let mut out = Matrix::zeros(x.rows, k);
+                let mut z = vec![0.0; m];
+                for i in 0..x.rows {
+                    let row = x.row(i);
+                    for (c, zc) in z.iter_mut().enumerate() {
+                        *zc = intercept[c]
+                            + row
+                                .iter()
+                                .zip(&coef[c * x.cols..(c + 1) * x.cols])
+                                .map(|(a, b)| a * b)
+                                .sum::<f64>();
+                    }
+                    let o = &mut out.data[i * k..(i + 1) * k];
+                    if m == 1 && k >= 2 {
+                        let p = 1.0 / (1.0 + (-z[0]).exp());
+                        o[1] = p;
+                        o[0] = 1.0 - p;
+                    } else {
+                        let zmax = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                        let sum: f64 = z.iter().map(|v| (v - zmax).exp()).sum();
+                        for (oc, zc) in o.iter_mut().zip(&z) {
+                            *oc = (zc - zmax).exp() / sum;
+                        }
+                    }
+                }
+                Prediction::Proba(out)
+            }
             Fitted::GaussianNb { model, n_classes } => {
                 // Normalise the joint log-likelihoods with log-sum-exp ourselves: linfa-bayes'
                 // predict_proba skips the max shift and turns far-out rows into inf/NaN.

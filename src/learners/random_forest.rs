@@ -54,6 +54,7 @@ impl Learner for RandomForest {
     fn fit(&self, params: &Params, _: Task, x: &Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
         let p = RandomForestParams::check(params)?;
         let tp = TreeParams {
+            random_cuts: false,
             max_depth: p.max_depth,
             min_samples_leaf: p.min_samples_leaf,
             max_features: ((p.max_features * x.cols as f64).round() as usize).max(1),

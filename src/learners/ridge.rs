@@ -1,13 +1,8 @@
-//! Ridge regression (learner `ridge`), by smartcore's Cholesky solver.
-
-use smartcore::linalg::basic::arrays::Array;
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::linear::ridge_regression::{
-    RidgeRegression, RidgeRegressionParameters, RidgeRegressionSolverName,
-};
+//! Ridge regression (learner `ridge`): our sparse Gram + Cholesky solver, or its dual form when
+//! columns outnumber rows ([`super::linear`]).
 
 use super::checked::Checked;
-use super::{dense, unsupported, Fitted, Learner, Y};
+use super::{unsupported, Fitted, Learner, Y};
 use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -51,16 +46,9 @@ impl Learner for Ridge {
             return Err(unsupported(NAME, task));
         };
         let p = RidgeParams::check(params)?;
-        let dm = dense(x).map_err(|e| Error::learner(NAME, e))?;
-        let rp = RidgeRegressionParameters::default()
-            .with_alpha(p.alpha)
-            .with_solver(RidgeRegressionSolverName::Cholesky);
-        let m: RidgeRegression<f64, f64, DenseMatrix<f64>, Vec<f64>> =
-            RidgeRegression::fit(&dm, &v.to_vec(), rp).map_err(|e| Error::learner(NAME, e))?;
-        Ok(Fitted::LinearCoef {
-            coef: (0..x.cols).map(|j| *m.coefficients().get((j, 0))).collect(),
-            intercept: *m.intercept(),
-        })
+        let (coef, intercept) = super::linear::ridge(x, v, p.alpha)
+            .ok_or_else(|| Error::learner(NAME, "the system is not positive definite (non-finite input?)"))?;
+        Ok(Fitted::LinearCoef { coef, intercept })
     }
 
     fn cost(&self, _: &Params, n: f64, d: f64, _: f64) -> f64 {

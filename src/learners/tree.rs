@@ -75,6 +75,9 @@ pub struct TreeParams {
     pub max_features: usize,
     /// Classification criterion.
     pub criterion: Criterion,
+    /// Extremely randomised trees (Geurts et al. 2006): each examined feature gets one random cut
+    /// (uniform among the node's occupied bins) instead of its best one; the best of those wins.
+    pub random_cuts: bool,
 }
 
 /// What the tree predicts.
@@ -379,6 +382,12 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                         bacc.extend_from_slice(&hist_acc[b * stat_width..(b + 1) * stat_width]);
                     }
                 }
+                // Extra-trees: only one random cut among the occupied bins is considered.
+                let only = match (p.random_cuts, bins.len()) {
+                    (false, _) => None,
+                    (true, 0 | 1) => continue,
+                    (true, n) => Some(rng.gen_range(0..n - 1)),
+                };
                 // Scan split points left to right; the last occupied bin cannot split.
                 let mut left_n = 0.0;
                 left_acc.clear();
@@ -393,7 +402,13 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                     {
                         *l += x;
                     }
+                    if only.is_some_and(|o| k < o) {
+                        continue;
+                    }
                     if left_n < min_leaf {
+                        if only.is_some() {
+                            break;
+                        }
                         continue;
                     }
                     let right_n = total.n - left_n;
@@ -412,6 +427,9 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                             bin: bins[k],
                             gain,
                         });
+                    }
+                    if only.is_some() {
+                        break;
                     }
                 }
             }
@@ -535,6 +553,7 @@ mod tests {
 
     fn params(depth: usize, mtry: usize) -> TreeParams {
         TreeParams {
+            random_cuts: false,
             max_depth: depth,
             min_samples_leaf: 1,
             max_features: mtry,

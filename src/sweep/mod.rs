@@ -437,7 +437,17 @@ impl Sweep {
         st.waiting > 0
     }
 
-    fn make_trial(&self, id: usize, params: Params, limits: &Limits) -> Trial {
+    /// A trial's token fires at its own timeout or when the time budget (less `reserve`, the time
+    /// kept for the caller's final step) runs out, whichever comes first: a trial that would
+    /// overrun the budget is stopped and recorded as timed out, not waited for.
+    fn make_trial(
+        &self,
+        id: usize,
+        params: Params,
+        limits: &Limits,
+        started: Instant,
+        reserve: f64,
+    ) -> Trial {
         let pruning = (self.policy != Policy::None).then(|| {
             Arc::new(Pruning {
                 policy: self.policy.clone(),
@@ -445,7 +455,15 @@ impl Sweep {
                 limit: (id + 1).saturating_sub(self.window),
             })
         });
-        let deadline = limits.trial_timeout.map(|t| Instant::now() + t);
+        let own = limits.trial_timeout.map(|t| Instant::now() + t);
+        let budget = limits.time.map(|t| {
+            let t = t.as_secs_f64();
+            started + Duration::from_secs_f64((t - reserve.min(t / 2.0)).max(0.0))
+        });
+        let deadline = match (own, budget) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let token = Token::new(Some(self.cancel.clone()), deadline);
         let store = self.store.keeps_steps_live().then(|| self.store.clone());
         Trial::new(id, params, trial_seed(self.seed, id), token, pruning, store)
@@ -513,7 +531,7 @@ impl Sweep {
             self.start(id, &params);
             // A panicking monitor must not leave the trial unrecorded (others wait on it).
             let _ = guarded(|| monitor.started(id, &params));
-            let mut trial = self.make_trial(id, params, &limits);
+            let mut trial = self.make_trial(id, params, &limits, sweep_started, monitor.reserve_secs());
             let token = trial.token().clone();
             let outcome = guarded(|| cancel::with(token, || objective(&mut trial)));
             let started_secs = trial
@@ -563,9 +581,10 @@ impl Sweep {
         let mut st = self.lock();
         match self.next_trial(&mut st, limits, 0.0) {
             Next::Run(id, p) => {
+                let started = st.started;
                 drop(st);
                 self.start(id, &p);
-                Ok(Some(self.make_trial(id, p, limits)))
+                Ok(Some(self.make_trial(id, p, limits, started, 0.0)))
             }
             Next::Done => Ok(None),
             Next::Wait => Err(Error::Config(format!(

@@ -141,7 +141,10 @@ impl Trial {
             Ok(Err(TrialError::Stopped(Stop::TimedOut))) => (
                 TrialState::TimedOut,
                 last,
-                Some(format!("stopped after {:.1}s (trial timeout)", self.elapsed())),
+                Some(format!(
+                    "stopped after {:.1}s (trial timeout, or the end of the time budget)",
+                    self.elapsed()
+                )),
             ),
             Ok(Err(TrialError::Stopped(Stop::Cancelled))) => {
                 (TrialState::Killed, last, Some("the sweep was cancelled".into()))

@@ -1,0 +1,78 @@
+//! Ensembles end to end on real data: greedy selection over the trials' validation predictions,
+//! the refitted blend in the model file, and the same ensemble on any number of jobs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::path::Path;
+
+use automl::ensemble::EnsembleKind;
+use automl::{AutoML, Dataset, Metric, ModelFile, Table};
+
+fn data(name: &str, target: &str) -> (Dataset, Table) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets").join(name);
+    (
+        Dataset::from_path(&dir.join("train.csv"), target, None).unwrap(),
+        Table::read(&dir.join("test.csv")).unwrap(),
+    )
+}
+
+fn run(data: &Dataset, jobs: usize, kind: EnsembleKind) -> automl::RunSummary {
+    AutoML::builder()
+        .max_trials(40)
+        .jobs(jobs)
+        .seed(7)
+        .ensemble(kind)
+        .build()
+        .unwrap()
+        .fit(data)
+        .unwrap()
+}
+
+#[test]
+fn a_greedy_ensemble_is_chosen_saved_and_the_same_on_any_number_of_jobs() {
+    let (train, test) = data("diabetes", "progression");
+    let one = run(&train, 1, EnsembleKind::Greedy);
+    let report = one.ensemble.clone().expect("an ensemble report");
+    // Diabetes mixes learners well: the blend validates better than the best single trial.
+    assert!(report.used, "{report:?}");
+    assert!(report.weights.len() >= 2, "{report:?}");
+    assert!(report.score > report.single, "{report:?}");
+    let total: f64 = one.best.ensemble.iter().map(|m| m.weight).sum();
+    assert!((total - 1.0).abs() < 1e-9);
+    assert_eq!(one.best.cv_score, report.score);
+    assert_eq!(one.best.metrics.get("r2").copied(), Some(report.score));
+    // Same seed and trial limit on two jobs: the same trials, the same ensemble.
+    let two = run(&train, 2, EnsembleKind::Greedy);
+    assert_eq!(two.ensemble, one.ensemble);
+    let ids = |r: &automl::RunSummary| r.trials.iter().map(|t| (t.id, t.value)).collect::<Vec<_>>();
+    assert_eq!(ids(&one), ids(&two));
+    // The saved file holds the blend: it loads and predicts exactly as before saving.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ens.automl");
+    one.best.save(&path).unwrap();
+    let back = ModelFile::load(&path).unwrap();
+    assert_eq!(back.ensemble.len(), one.best.ensemble.len());
+    let a = one.best.predict_table(&test, &mut Vec::new()).unwrap();
+    let b = back.predict_table(&test, &mut Vec::new()).unwrap();
+    assert_eq!(a, b);
+    let (truth, pred) = back.predict_labelled(&test, &mut Vec::new()).unwrap();
+    let r2 = Metric::R2.score(&truth, &pred).unwrap();
+    assert!(r2 > 0.35, "ensemble test r2 {r2}");
+    // A damaged ensemble body is refused, not misread.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes.truncate(n - 10);
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(ModelFile::load(&path)
+        .unwrap_err()
+        .to_string()
+        .contains("damaged model data"));
+}
+
+#[test]
+fn without_ensembling_the_model_is_the_best_trial() {
+    let (train, _) = data("penguins", "species");
+    let r = run(&train, 2, EnsembleKind::None);
+    assert!(r.ensemble.is_none());
+    assert!(r.best.ensemble.is_empty());
+    assert_eq!(r.best.cv_score, r.leaderboard()[0].value.unwrap());
+}
