@@ -166,9 +166,23 @@ pub fn params_of(c: &TrialConfig) -> Params {
 /// Deterministic cost of validating `config` on `data` (all folds).
 pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig) -> f64 {
     let n = plan.folds.first().map_or(data.n_rows(), |f| f.train.len());
-    let d = encoded_width(data, config);
-    let k = data.schema.classes.len();
-    crate::learners::cost_estimate(&config.learner, &config.params, n, d, k) * plan.folds.len().max(1) as f64
+    let levels: usize = data
+        .features
+        .columns
+        .iter()
+        .map(|c| match c {
+            crate::data::FeatureColumn::Categorical { levels, .. } => levels.len(),
+            crate::data::FeatureColumn::Numeric(_) => 0,
+        })
+        .sum();
+    let shape = crate::learners::Shape {
+        n: n as f64,
+        d: encoded_width(data, config) as f64,
+        raw: data.features.columns.len() as f64,
+        levels: levels as f64,
+        k: data.schema.classes.len() as f64,
+    };
+    crate::learners::cost_estimate(&config.learner, &config.params, &shape) * plan.folds.len().max(1) as f64
 }
 
 /// Columns the learner of `config` sees: one per feature for native input and ordinal codes;

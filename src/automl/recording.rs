@@ -283,7 +283,8 @@ impl Monitor for Progress<'_> {
             .lock()
             .ok()
             .and_then(|b| b.map(|(_, secs)| secs))
-            // An ensemble refits a few members, `jobs` at a time: about twice one refit.
-            .map_or(0.0, |secs| if self.ensemble { 2.0 * secs + 0.2 } else { secs })
+            // An ensemble refits a few members, `jobs` at a time, and drops those the time left
+            // cannot hold: a quarter more than one refit, plus selection.
+            .map_or(0.0, |secs| if self.ensemble { 1.25 * secs + 0.2 } else { secs })
     }
 }

@@ -2,7 +2,7 @@
 
 use super::checked::Checked;
 use super::tree::{self, Criterion, TreeParams};
-use super::{Fitted, Learner, Y};
+use super::{Fitted, Learner, Shape, Y};
 use crate::data::Task;
 use crate::error::Result;
 use crate::matrix::Matrix;
@@ -58,8 +58,8 @@ impl Learner for DecisionTree {
         tree::fit_learner(NAME, x, y, 1, false, tp, seed)
     }
 
-    fn cost(&self, params: &Params, n: f64, d: f64, _: f64) -> f64 {
+    fn cost(&self, params: &Params, s: &Shape) -> f64 {
         let depth = DecisionTreeParams::check(params).map_or(8, |p| p.max_depth) as f64;
-        4.0 * n * d * depth.min(n.log2().max(1.0)) + 20.0 * n * d
+        6.3 * s.n * s.d * depth.min(s.n.log2().max(1.0))
     }
 }

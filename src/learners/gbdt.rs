@@ -38,7 +38,7 @@ use crate::matrix::Matrix;
 use crate::param::Params;
 
 use super::checked::Checked;
-use super::{Fitted, Learner, Prediction, Y};
+use super::{Fitted, Learner, Prediction, Shape, Y};
 
 const NAME: &str = "gbdt";
 
@@ -76,16 +76,30 @@ impl Learner for Gbdt {
         })
     }
 
-    fn cost(&self, params: &Params, n: f64, d: f64, k: f64) -> f64 {
-        // Per round: a histogram pass over the rows (halved by the subtraction trick) plus the
-        // split search over bins, per class; binning is shared, so it is not charged.
+    fn cost(&self, params: &Params, s: &Shape) -> f64 {
+        // Per round and output: gradients and the score update over the rows, histogram passes
+        // over rows × features (about log2(leaves) per row with the subtraction trick), and the
+        // split search over 256 bins per feature plus the category levels per leaf (regression
+        // trees grow all their leaves, classification ones often stop early: ×3.5). Multiclass
+        // trees are smaller (one class against the rest): k^0.75 outputs. Constants fitted on the
+        // suite's sets (`cargo bench --bench cost_calibration`).
         let p = GbdtParams::from_params(params).unwrap_or_else(|_| GbdtParams::lightgbm());
         let rounds = p.n_estimators as f64;
-        let leaves = p.num_leaves as f64;
-        let cols = p.colsample_bytree.clamp(0.05, 1.0);
         let rows = p.subsample.clamp(0.05, 1.0);
-        let classes = if k > 2.0 { k } else { 1.0 };
-        rounds * classes * (1.5 * n * rows * d * cols * leaves.log2() + 256.0 * d * cols * leaves)
+        // Leaves need rows (and hessian: a classification row weighs at most 1/4): at most about
+        // one leaf per 2 rows of regression, per 8 of classification, per min_child_samples.
+        let hessian = if s.regression() { 1.0 } else { 0.25 };
+        let leaves = (p.num_leaves as f64)
+            .min(s.n * rows * hessian / 2.0)
+            .min(s.n * rows / p.min_child_samples.max(1) as f64)
+            .max(2.0);
+        let cols = p.colsample_bytree.clamp(0.05, 1.0);
+        let grow = if s.regression() { 3.5 } else { 1.0 };
+        let outputs = if s.k > 2.0 { s.k.powf(0.75) } else { 1.0 };
+        let per_round = 10.0 * s.n * rows
+            + leaves.log2() * s.n * rows * s.raw * cols
+            + 2.0 * grow * leaves * (256.0 * s.raw * cols + 20.0 * s.levels);
+        rounds * outputs * per_round
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::checked::Checked;
 use super::elastic_net::fit_penalised;
-use super::{unsupported, Fitted, Learner, Y};
+use super::{unsupported, Fitted, Learner, Shape, Y};
 use crate::data::Task;
 use crate::error::Result;
 use crate::matrix::Matrix;
@@ -49,7 +49,8 @@ impl Learner for Lasso {
         fit_penalised(NAME, x, v, LassoParams::check(params)?.alpha, 1.0)
     }
 
-    fn cost(&self, _: &Params, n: f64, d: f64, _: f64) -> f64 {
-        100.0 * n * d
+    fn cost(&self, _: &Params, s: &Shape) -> f64 {
+        // Gram matrix from each row's non-zeros, then coordinate-descent sweeps over it.
+        s.n * s.raw * s.raw + 50.0 * s.d * s.d
     }
 }

@@ -3,7 +3,7 @@
 //! versions, fitted by linfa-logistic, still load and predict.)
 
 use super::checked::Checked;
-use super::{unsupported, Fitted, Learner, Y};
+use super::{unsupported, Fitted, Learner, Shape, Y};
 use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -61,8 +61,10 @@ impl Learner for LogisticRegression {
         })
     }
 
-    fn cost(&self, params: &Params, n: f64, d: f64, k: f64) -> f64 {
+    fn cost(&self, params: &Params, s: &Shape) -> f64 {
+        // L-BFGS iterations (most stop before 100) × two passes over each row's non-zeros.
         let iters = LogisticParams::check(params).map_or(100, |p| p.max_iterations) as f64;
-        iters * n * d * k * 3.0
+        let outputs = if s.k > 2.0 { s.k } else { 1.0 };
+        125.0 * iters.min(100.0) / 100.0 * s.n * (s.raw + s.d / 8.0) * outputs
     }
 }

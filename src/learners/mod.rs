@@ -61,10 +61,12 @@ pub trait Learner: Sync {
         y: Y,
         seed: u64,
     ) -> Result<Fitted>;
-    /// A deterministic estimate of the work of one fit on `n` rows, `d` features and `k` classes
-    /// (1 for regression), in units of about one nanosecond on a 2-core machine (calibrated on the
-    /// bundled datasets). Never depends on timing, so searches stay reproducible.
-    fn cost(&self, params: &Params, n: f64, d: f64, k: f64) -> f64;
+    /// A deterministic estimate of the work of one fit (and of predicting the validation rows)
+    /// on data of shape `s`, in units of about one nanosecond on one core (calibrated by
+    /// `cargo bench --bench cost_calibration` on every suite set: within 3× of the measured
+    /// time at the default configuration). Never depends on timing, so searches stay
+    /// reproducible.
+    fn cost(&self, params: &Params, s: &Shape) -> f64;
 }
 
 /// Every learner, in the order they are tried: the learners that usually win on tables first
@@ -108,14 +110,42 @@ pub fn native_input(learner: &str) -> bool {
     get(learner).is_ok_and(|l| l.native_input())
 }
 
-/// A deterministic estimate of the work of one fit of `learner` with `params` on `n` rows, `d`
-/// features and `k` classes (0 for regression), in units of about one nanosecond: the learner's
-/// own [`Learner::cost`] plus the work every trial pays whatever the learner (preprocessing,
-/// predicting and scoring the validation rows).
-pub fn cost_estimate(learner: &str, params: &Params, n: usize, d: usize, k: usize) -> f64 {
-    let (n, d, k) = (n.max(1) as f64, d.max(1) as f64, k.max(1) as f64);
-    let units = get(learner).map_or(n * d, |l| l.cost(params, n, d, k));
-    let shared = 50.0 * n * d;
+/// What the cost of a fit depends on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shape {
+    /// Training rows.
+    pub n: f64,
+    /// Columns the learner sees (one-hot columns counted one by one).
+    pub d: f64,
+    /// Columns before encoding: about the non-zeros of a one-hot encoded row.
+    pub raw: f64,
+    /// Category levels over all categorical columns (native input splits on them).
+    pub levels: f64,
+    /// Classes (1 for regression).
+    pub k: f64,
+}
+
+impl Shape {
+    /// Whether the task is a regression (one output).
+    pub fn regression(&self) -> bool {
+        self.k < 2.0
+    }
+}
+
+/// A deterministic estimate of the work of one fit of `learner` with `params` on data of shape
+/// `s`, in units of about one nanosecond: the learner's own [`Learner::cost`] plus the work every
+/// trial pays whatever the learner (encoding the rows, predicting and scoring the validation
+/// rows, a fixed overhead).
+pub fn cost_estimate(learner: &str, params: &Params, s: &Shape) -> f64 {
+    let s = Shape {
+        n: s.n.max(1.0),
+        d: s.d.max(1.0),
+        raw: s.raw.max(1.0),
+        levels: s.levels.max(0.0),
+        k: s.k.max(1.0),
+    };
+    let units = get(learner).map_or(s.n * s.d, |l| l.cost(params, &s));
+    let shared = 8.0 * s.n * s.d + 1e5;
     (units + shared).max(1.0)
 }
 

@@ -3,7 +3,7 @@
 
 use super::checked::Checked;
 use super::tree::{self, Criterion, TreeParams};
-use super::{Fitted, Learner, Y};
+use super::{Fitted, Learner, Shape, Y};
 use crate::data::Task;
 use crate::error::Result;
 use crate::matrix::Matrix;
@@ -63,10 +63,10 @@ impl Learner for RandomForest {
         tree::fit_learner(NAME, x, y, p.n_trees, true, tp, seed)
     }
 
-    fn cost(&self, params: &Params, n: f64, d: f64, _: f64) -> f64 {
-        let (trees, frac, depth) = RandomForestParams::check(params).map_or((100.0, 0.5, 32.0), |p| {
-            (p.n_trees as f64, p.max_features, p.max_depth as f64)
-        });
-        trees * (4.0 * n * d * frac.clamp(0.05, 1.0) * depth.min(n.log2().max(1.0))) + 20.0 * n * d
+    fn cost(&self, params: &Params, s: &Shape) -> f64 {
+        let p = RandomForestParams::check(params).ok();
+        let (trees, frac) = p.map_or((100.0, 0.5), |p| (p.n_trees as f64, p.max_features));
+        let (depth, leaf) = p.map_or((32.0, 1.0), |p| (p.max_depth as f64, p.min_samples_leaf as f64));
+        trees * frac.clamp(0.05, 1.0) * super::tree::work(s, depth, leaf, 5.6, 0.56)
     }
 }

@@ -40,6 +40,21 @@ impl Criterion {
     }
 }
 
+/// The work of growing one tree examining every feature, in the units of
+/// [`super::Learner::cost`]: `a` per row, feature and level (levels up to `depth`, at most
+/// log2(rows)), plus `b` per row and feature for the nodes' split searches (many small nodes in
+/// regression: every leaf holds `min_leaf` rows; in classification they stop when pure, about 8 per
+/// class). Calibrated by `cargo bench --bench cost_calibration`.
+pub(super) fn work(s: &super::Shape, depth: f64, min_leaf: f64, a: f64, b: f64) -> f64 {
+    let levels = depth.min(s.n.log2().max(1.0));
+    let (level_factor, nodes) = if s.regression() {
+        (1.0, 64.0 / min_leaf.max(1.0))
+    } else {
+        ((1.0 + s.k / 4.0) / 2.5, 8.0 * s.k / min_leaf.max(1.0))
+    };
+    s.n * s.d * (a * levels * level_factor + b * nodes)
+}
+
 /// Grow `n_trees` trees (one without `bootstrap` is a single CART tree) for learner `learner`.
 pub(super) fn fit_learner(
     learner: &str,
