@@ -81,7 +81,7 @@ fn main() {
                 prep: prep.clone(),
                 params,
             };
-            let est = automl::trials::cost_of(&data, &plan, &config) / plan.folds.len() as f64 * 1e-9;
+            let est = automl::trials::cost_of(&data, &plan, &config, 1.0) / plan.folds.len() as f64 * 1e-9;
             let width = automl::trials::encoded_width(&data, &config);
             let t0 = Instant::now();
             let ok = pool.install(|| {

@@ -124,6 +124,17 @@ pub const MAX_STEP: i64 = 8;
 
 /// Name of the parameter holding the learner.
 pub const LEARNER: &str = "learner";
+/// Name of the parameter holding the share of each fold's training rows a trial fits on: on
+/// large data the number of rows is a resource the search grows (it starts from
+/// [`SAMPLE_START`] rows, cheap, and moves up where that pays), as FLAML's sample size does.
+pub const SAMPLE: &str = "sample";
+/// Training rows a large-data search starts from.
+pub const SAMPLE_START: usize = 10_000;
+
+/// The share of training rows the trial with parameters `p` fits on (1 when not searched).
+pub fn sample_of(p: &Params) -> f64 {
+    p.f64_or(SAMPLE, 1.0).unwrap_or(1.0).clamp(1e-6, 1.0)
+}
 /// Prefix of preprocessing parameters in sweep parameters.
 pub const PREP: &str = "prep.";
 
@@ -163,9 +174,10 @@ pub fn params_of(c: &TrialConfig) -> Params {
     p
 }
 
-/// Deterministic cost of validating `config` on `data` (all folds).
-pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig) -> f64 {
-    let n = plan.folds.first().map_or(data.n_rows(), |f| f.train.len());
+/// Deterministic cost of validating `config` on `data` (all folds), fitting on `sample` of each
+/// fold's training rows.
+pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig, sample: f64) -> f64 {
+    let n = plan.folds.first().map_or(data.n_rows(), |f| f.train.len()) as f64 * sample;
     let levels: usize = data
         .features
         .columns
@@ -176,7 +188,7 @@ pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig) -> f64 {
         })
         .sum();
     let shape = crate::learners::Shape {
-        n: n as f64,
+        n,
         d: encoded_width(data, config) as f64,
         raw: data.features.columns.len() as f64,
         levels: levels as f64,
@@ -261,6 +273,7 @@ fn fold_scores(
     trial: &mut Trial,
     config: &TrialConfig,
     frac: f64,
+    sample: f64,
 ) -> std::result::Result<StepScores, TrialError> {
     let data = ctx.data;
     let report = Metric::report_set(data.schema.task);
@@ -274,7 +287,12 @@ fn fold_scores(
     let keep = ctx.bank.is_some() && frac >= 1.0;
     for (i, fold) in ctx.plan.folds.iter().enumerate() {
         trial.check()?;
-        let rows = subset(&fold.train, &data.target, frac, trial.seed() ^ (i as u64 + 1));
+        let rows = subset(
+            &fold.train,
+            &data.target,
+            frac * sample,
+            trial.seed() ^ (i as u64 + 1),
+        );
         let pred = if config.learner == "gbdt" {
             shared_gbdt(ctx, trial, config, i, &rows, &mut out)?
         } else {
@@ -372,11 +390,12 @@ fn shared_gbdt(
 /// on `step / MAX_STEP` of the training rows first.
 pub fn objective(ctx: &EvalContext, trial: &mut Trial) -> std::result::Result<f64, TrialError> {
     let config = config_of(trial.params())?;
-    trial.set_cost(cost_of(ctx.data, ctx.plan, &config));
+    let sample = sample_of(trial.params());
+    trial.set_cost(cost_of(ctx.data, ctx.plan, &config, sample));
     let mut last = None;
     for &step in &ctx.steps {
         let frac = step as f64 / MAX_STEP as f64;
-        let scores = fold_scores(ctx, trial, &config, frac)?;
+        let scores = fold_scores(ctx, trial, &config, frac, sample)?;
         let k = scores.folds.len().max(1) as f64;
         let mean = scores.folds.iter().sum::<f64>() / k;
         if step < MAX_STEP {

@@ -76,3 +76,41 @@ fn without_ensembling_the_model_is_the_best_trial() {
     assert!(r.best.ensemble.is_empty());
     assert_eq!(r.best.cv_score, r.leaderboard()[0].value.unwrap());
 }
+
+#[test]
+fn on_large_data_the_rows_a_trial_fits_on_are_searched_from_a_sample_up() {
+    // 25,000 rows: holdout validation, 20,000 training rows, so the search starts at 10,000.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    let mut text = String::from("a,b,y\n");
+    for i in 0..25_000u32 {
+        let (a, b) = (f64::from(i % 97) / 97.0, f64::from((i * 31) % 89) / 89.0);
+        text.push_str(&format!(
+            "{a},{b},{}\n",
+            3.0 * a - 2.0 * b + f64::from(i % 7) / 70.0
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let data = Dataset::from_path(&path, "y", None).unwrap();
+    let run = AutoML::builder()
+        .max_trials(12)
+        .jobs(2)
+        .seed(3)
+        .learners(["ridge", "gbdt"])
+        .build()
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    let samples: Vec<f64> = run
+        .trials
+        .iter()
+        .map(|t| automl::trials::sample_of(&t.params))
+        .collect();
+    // Each learner's search starts on half the training rows (10,000 of 20,000).
+    assert!((samples[0] - 0.5).abs() < 1e-9, "{samples:?}");
+    assert!(
+        samples.iter().all(|s| (0.5 - 1e-9..=1.0).contains(s)),
+        "{samples:?}"
+    );
+    assert!(run.best.cv_score > 0.9, "{}", run.best.cv_score);
+}

@@ -22,7 +22,7 @@ pub struct EnsembleReport {
     pub weights: Vec<(usize, f64)>,
     /// Its validation score on the pooled validation rows.
     pub score: f64,
-    /// The best single trial's score on the same rows.
+    /// The leaderboard's best trial's score on the same rows.
     pub single: f64,
     /// Whether it became the model (else why not).
     pub used: bool,
@@ -65,8 +65,9 @@ impl Finish<'_> {
     /// Estimated seconds to refit trial `id` on all rows.
     fn refit_estimate(&self, id: usize) -> f64 {
         let folds = self.plan.folds.len().max(1) as f64;
-        self.record(id)
-            .map_or(0.0, |t| t.fit_time() / folds * self.refit_scale)
+        self.record(id).map_or(0.0, |t| {
+            t.fit_time() / folds * self.refit_scale / trials::sample_of(&t.params)
+        })
     }
 
     /// The targets of the pooled validation rows (fold after fold, as the bank lays out
@@ -143,15 +144,30 @@ impl Finish<'_> {
             }
             Some(Ok(sel)) => sel,
         };
+        // The blend must beat the model it would replace — the leaderboard's best trial — on the
+        // same pooled rows, by more than a tenth of that trial's standard error over folds: a
+        // blend that wins by less is noise, and the single model is simpler.
+        let (truth, width) = self.pooled_truth();
+        let best_pooled = ensemble::blend_score(&self.bank, &[(best.id, 1.0)], &truth, width, self.metric)
+            .unwrap_or(sel.single);
+        let folds = best.folds.len().max(1) as f64;
+        let margin = 0.1 * best.fold_std().unwrap_or(0.0) / folds.sqrt();
         let mut report = EnsembleReport {
             weights: sel.weights.clone(),
             score: sel.score,
-            single: sel.single,
+            single: best_pooled,
             used: false,
             note: None,
         };
-        if sel.weights.len() < 2 || !self.metric.better(sel.score, sel.single) {
-            report.note = Some("no blend validated better than the best single trial".into());
+        let gain = if self.metric.higher_is_better() {
+            sel.score - best_pooled
+        } else {
+            best_pooled - sel.score
+        };
+        if sel.weights.len() < 2 || gain <= margin {
+            report.note = Some(format!(
+                "the blend does not beat the best trial by more than {margin:.4}"
+            ));
             return single(Some(report));
         }
         // Members by weight, as many as the time left allows (refits run `jobs` at a time).
@@ -172,12 +188,16 @@ impl Finish<'_> {
             if keep < members.len() {
                 let cut = members.len() - keep;
                 members.truncate(keep);
-                let (truth, width) = self.pooled_truth();
                 let score = ensemble::blend_score(&self.bank, &members, &truth, width, self.metric)?;
                 report.note = Some(format!(
                     "{cut} member(s) left out to finish within the time budget (blend {score:.4})"
                 ));
-                if members.len() < 2 || !self.metric.better(score, sel.single) {
+                let gain = if self.metric.higher_is_better() {
+                    score - best_pooled
+                } else {
+                    best_pooled - score
+                };
+                if members.len() < 2 || gain <= margin {
                     return single(Some(report));
                 }
                 report.score = score;

@@ -337,6 +337,16 @@ impl AutoML {
         let bank = OofBank::new(metric, PER_LEARNER);
         let mut warnings = data.warnings.clone();
         let plan = validation::plan(&data.target, s.seed, &mut warnings)?;
+        // Large data: the share of training rows a trial fits on is searched too, from
+        // SAMPLE_START rows (the cost-frugal search's starting point) up to all of them.
+        let fold_rows = plan.folds.first().map_or(0, |f| f.train.len());
+        if fold_rows >= 2 * trials::SAMPLE_START {
+            let low = trials::SAMPLE_START as f64 / fold_rows as f64;
+            space = space.add(
+                trials::SAMPLE,
+                ParamSpec::loguniform(low, 1.0).with_init(1.0).with_low_cost(low),
+            );
+        }
         // Steps under a policy: folds for cross-validation, growing subsets for a holdout.
         let fold_steps = policy != Policy::None && plan.folds.len() >= 2;
         let ctx = EvalContext {

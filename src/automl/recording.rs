@@ -254,7 +254,8 @@ impl Progress<'_> {
     pub fn consider(&self, t: &TrialRecord) {
         if let (Some(score), Ok(mut b)) = (t.score(), self.best.lock()) {
             if b.is_none_or(|(old, _)| self.metric.better(score, old)) {
-                *b = Some((score, t.fit_time() / self.folds * self.refit_scale));
+                let sample = crate::trials::sample_of(&t.params);
+                *b = Some((score, t.fit_time() / self.folds * self.refit_scale / sample));
             }
         }
     }

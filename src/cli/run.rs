@@ -426,17 +426,26 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, 
             ended.push_str(&format!(", {n} {}", st.name()));
         }
     }
+    let best = if run.best.ensemble.is_empty() {
+        format!(
+            "trial {} {} {} = {:.4} ± {:.4}",
+            run.best_trial,
+            run.best.config.learner,
+            run.metric.name(),
+            run.best.cv_score,
+            run.best.cv_std
+        )
+    } else {
+        format!(
+            "an ensemble of {} trials, {} = {:.4} (pooled validation rows)",
+            run.best.ensemble.len(),
+            run.metric.name(),
+            run.best.cv_score
+        )
+    };
     println!(
-        "{done} trials in {:.1}s ({ended}; sampler {}, early termination {}), validation: {}; best: trial {} {} {} = {:.4} ± {:.4}",
-        run.search_secs,
-        run.sampler,
-        run.policy,
-        run.validation,
-        run.best_trial,
-        run.best.config.learner,
-        run.metric.name(),
-        run.best.cv_score,
-        run.best.cv_std
+        "{done} trials in {:.1}s ({ended}; sampler {}, early termination {}), validation: {}; best: {best}",
+        run.search_secs, run.sampler, run.policy, run.validation,
     );
     if let Some(e) = &run.ensemble {
         println!("{}", ensemble_line(e, run.metric));
@@ -485,7 +494,7 @@ fn ensemble_line(e: &EnsembleReport, metric: Metric) -> String {
     let members: Vec<String> = e.weights.iter().map(|(t, w)| format!("{t} ({w:.2})")).collect();
     let verdict = if e.used { "the model" } else { "not used" };
     let mut line = format!(
-        "ensemble: {} {:.4} on the pooled validation rows vs best single {:.4}, trials {} -> {verdict}",
+        "ensemble: {} {:.4} on the pooled validation rows vs {:.4} for the best trial, trials {} -> {verdict}",
         metric.name(),
         e.score,
         e.single,
