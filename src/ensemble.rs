@@ -193,14 +193,50 @@ fn as_prediction(buf: &[f64], width: usize) -> Prediction {
     }
 }
 
+/// The validation rows of a run as the bank lays them out: targets fold after fold, each fold's
+/// size, and the prediction width (classes; 0 for regression). Blends are scored as trials are:
+/// the mean of the metric over folds (pooling rows across folds would let a model whose folds
+/// are calibrated differently lose rank-based metrics such as AUC that it wins fold by fold).
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// Targets of the validation rows, fold after fold.
+    pub truth: Target,
+    /// Rows of each fold, in order.
+    pub folds: Vec<usize>,
+    /// Classes (0 for regression).
+    pub width: usize,
+}
+
+impl Validation {
+    /// The mean of `metric` over folds of `pred` (laid out like [`Validation::truth`]).
+    pub fn score(&self, metric: Metric, pred: &Prediction) -> Result<f64> {
+        let mut total = 0.0;
+        let mut start = 0;
+        for &len in &self.folds {
+            let rows: Vec<usize> = (start..start + len).collect();
+            let truth = match &self.truth {
+                Target::Classes(c) => Target::Classes(c[start..start + len].to_vec()),
+                Target::Values(v) => Target::Values(v[start..start + len].to_vec()),
+            };
+            let part = match pred {
+                Prediction::Proba(m) => Prediction::Proba(m.select_rows(&rows)),
+                Prediction::Values(v) => Prediction::Values(v[start..start + len].to_vec()),
+            };
+            total += metric.score(&truth, &part)?;
+            start += len;
+        }
+        Ok(total / self.folds.len().max(1) as f64)
+    }
+}
+
 /// The outcome of greedy ensemble selection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
     /// `(trial, weight)`, weights summing to 1, largest weight first (then trial id).
     pub weights: Vec<(usize, f64)>,
-    /// Validation score of the weighted blend on the pooled validation rows.
+    /// Validation score of the weighted blend (mean over folds).
     pub score: f64,
-    /// The best single trial's score on the same pooled rows (the first round).
+    /// The best single candidate's score on the same folds (the first round).
     pub single: f64,
     /// That trial.
     pub single_trial: usize,
@@ -208,17 +244,12 @@ pub struct Selection {
 
 /// Greedy ensemble selection with replacement (Caruana et al. 2004): start empty; each round add
 /// the candidate (repeats allowed) whose addition gives the best `metric` of the averaged
-/// predictions against `truth`; after `rounds` rounds keep the best round seen. Weights are the
-/// counts. `width` is the number of classes (0 for regression). Ties go to the earlier candidate
-/// (candidates come best first), so the outcome is a function of the candidates alone.
-pub fn select(
-    candidates: &[Banked],
-    truth: &Target,
-    width: usize,
-    metric: Metric,
-    rounds: usize,
-) -> Result<Selection> {
-    let n = truth.len() * width.max(1);
+/// predictions on `valid` (mean over folds); after `rounds` rounds keep the best round seen.
+/// Weights are the counts. Ties go to the earlier candidate (candidates come best first), so the
+/// outcome is a function of the candidates alone.
+pub fn select(candidates: &[Banked], valid: &Validation, metric: Metric, rounds: usize) -> Result<Selection> {
+    let width = valid.width;
+    let n = valid.truth.len() * width.max(1);
     let usable: Vec<&Banked> = candidates.iter().filter(|c| c.preds.len() == n).collect();
     if usable.is_empty() {
         return Err(Error::Config("no validation predictions to ensemble".into()));
@@ -234,7 +265,7 @@ pub fn select(
             for ((b, s), v) in buf.iter_mut().zip(&sum).zip(c.preds.iter()) {
                 *b = (s + f64::from(*v)) / round as f64;
             }
-            let score = metric.score(truth, &as_prediction(&buf, width))?;
+            let score = valid.score(metric, &as_prediction(&buf, width))?;
             if !score.is_finite() {
                 continue;
             }
@@ -300,15 +331,16 @@ pub fn blend_validation(
     Ok(as_prediction(&buf, width))
 }
 
-/// The validation score of blending `members` (`(trial, weight)`) from `candidates`.
+/// The validation score (mean over folds) of blending `members` (`(trial, weight)`) from
+/// `candidates`.
 pub fn blend_score(
     candidates: &[Banked],
     members: &[(usize, f64)],
-    truth: &Target,
-    width: usize,
+    valid: &Validation,
     metric: Metric,
 ) -> Result<f64> {
-    metric.score(truth, &blend_validation(candidates, members, truth.len(), width)?)
+    let pred = blend_validation(candidates, members, valid.truth.len(), valid.width)?;
+    valid.score(metric, &pred)
 }
 
 /// The weighted average of members' predictions (probabilities or values); weights need not sum
@@ -390,11 +422,16 @@ mod tests {
             let s = Metric::R2.score(&t, &vals(p)).unwrap();
             bank.offer(id, "ridge", s, &[vals(&p[..4]), vals(&p[4..])]);
         }
-        let sel = select(&bank.best(BANK_CAP), &t, 0, Metric::R2, ROUNDS).unwrap();
+        let v = Validation {
+            truth: t.clone(),
+            folds: vec![4, 4],
+            width: 0,
+        };
+        let sel = select(&bank.best(BANK_CAP), &v, Metric::R2, ROUNDS).unwrap();
         let ids: Vec<usize> = sel.weights.iter().map(|w| w.0).collect();
         assert!(ids.contains(&0) && ids.contains(&1), "{sel:?}");
         assert!(sel.score > sel.single + 0.1, "{sel:?}");
-        let again = blend_score(&bank.best(BANK_CAP), &sel.weights, &t, 0, Metric::R2).unwrap();
+        let again = blend_score(&bank.best(BANK_CAP), &sel.weights, &v, Metric::R2).unwrap();
         assert!((again - sel.score).abs() < 1e-9);
         let mixed = blend(&[(1.0, vals(&a)), (1.0, vals(&b))]).unwrap();
         assert_eq!(

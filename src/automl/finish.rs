@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::data::{Dataset, Target};
-use crate::ensemble::{self, Banked, EnsembleKind, Selection};
+use crate::data::Dataset;
+use crate::ensemble::{self, Banked, EnsembleKind, Selection, Validation};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::model::{subset_target, Body, EnsembleMember, Pipeline};
@@ -20,7 +20,7 @@ use crate::validation::Plan;
 pub struct EnsembleReport {
     /// `(trial, weight)` of the blend greedy selection found, largest weight first.
     pub weights: Vec<(usize, f64)>,
-    /// Its validation score on the pooled validation rows.
+    /// Its validation score (mean over folds).
     pub score: f64,
     /// The leaderboard's best trial's score on the same rows.
     pub single: f64,
@@ -52,7 +52,7 @@ pub(super) struct Finished {
     pub members: Vec<EnsembleMember>,
     /// The ensemble's validation score, when the ensemble is the model.
     pub score: Option<f64>,
-    /// The ensemble's validation value of every reported metric (pooled rows).
+    /// The ensemble's validation value of every reported metric (mean over folds).
     pub metrics: std::collections::BTreeMap<String, f64>,
     pub report: Option<EnsembleReport>,
 }
@@ -70,19 +70,19 @@ impl Finish<'_> {
         })
     }
 
-    /// The targets of the pooled validation rows (fold after fold, as the bank lays out
-    /// predictions) and the prediction width (classes; 0 for regression).
-    fn pooled_truth(&self) -> (Target, usize) {
+    /// The validation rows as the bank lays out predictions: fold after fold.
+    fn validation(&self) -> Validation {
         let rows: Vec<usize> = self
             .plan
             .folds
             .iter()
             .flat_map(|f| f.valid.iter().copied())
             .collect();
-        (
-            subset_target(&self.data.target, Some(&rows)),
-            self.data.schema.classes.len(),
-        )
+        Validation {
+            truth: subset_target(&self.data.target, Some(&rows)),
+            folds: self.plan.folds.iter().map(|f| f.valid.len()).collect(),
+            width: self.data.schema.classes.len(),
+        }
     }
 
     /// Greedy selection over the bank, when asked for and there is something to blend.
@@ -90,11 +90,9 @@ impl Finish<'_> {
         if self.kind == EnsembleKind::None || self.bank.len() < 2 {
             return None;
         }
-        let (truth, width) = self.pooled_truth();
         Some(ensemble::select(
             &self.bank,
-            &truth,
-            width,
+            &self.validation(),
             self.metric,
             ensemble::ROUNDS,
         ))
@@ -145,24 +143,24 @@ impl Finish<'_> {
             Some(Ok(sel)) => sel,
         };
         // The blend must beat the model it would replace — the leaderboard's best trial — on the
-        // same pooled rows, by more than a tenth of that trial's standard error over folds: a
+        // same validation folds, by more than a tenth of that trial's standard error over folds: a
         // blend that wins by less is noise, and the single model is simpler.
-        let (truth, width) = self.pooled_truth();
-        let best_pooled = ensemble::blend_score(&self.bank, &[(best.id, 1.0)], &truth, width, self.metric)
-            .unwrap_or(sel.single);
+        let valid = self.validation();
+        let best_valid =
+            ensemble::blend_score(&self.bank, &[(best.id, 1.0)], &valid, self.metric).unwrap_or(sel.single);
         let folds = best.folds.len().max(1) as f64;
         let margin = 0.1 * best.fold_std().unwrap_or(0.0) / folds.sqrt();
         let mut report = EnsembleReport {
             weights: sel.weights.clone(),
             score: sel.score,
-            single: best_pooled,
+            single: best_valid,
             used: false,
             note: None,
         };
         let gain = if self.metric.higher_is_better() {
-            sel.score - best_pooled
+            sel.score - best_valid
         } else {
-            best_pooled - sel.score
+            best_valid - sel.score
         };
         if sel.weights.len() < 2 || gain <= margin {
             report.note = Some(format!(
@@ -188,14 +186,14 @@ impl Finish<'_> {
             if keep < members.len() {
                 let cut = members.len() - keep;
                 members.truncate(keep);
-                let score = ensemble::blend_score(&self.bank, &members, &truth, width, self.metric)?;
+                let score = ensemble::blend_score(&self.bank, &members, &valid, self.metric)?;
                 report.note = Some(format!(
                     "{cut} member(s) left out to finish within the time budget (blend {score:.4})"
                 ));
                 let gain = if self.metric.higher_is_better() {
-                    score - best_pooled
+                    score - best_valid
                 } else {
-                    best_pooled - score
+                    best_valid - score
                 };
                 if members.len() < 2 || gain <= margin {
                     return single(Some(report));
@@ -242,14 +240,14 @@ impl Finish<'_> {
         }
         report.used = true;
         let weights: Vec<(usize, f64)> = described.iter().map(|m| (m.trial, m.weight)).collect();
-        let (truth, width) = self.pooled_truth();
-        let blended = ensemble::blend_validation(&self.bank, &weights, truth.len(), width)?;
+        let valid = self.validation();
+        let blended = ensemble::blend_validation(&self.bank, &weights, valid.truth.len(), valid.width)?;
         let mut metrics = std::collections::BTreeMap::new();
         for m in Metric::report_set(self.data.schema.task)
             .iter()
             .chain([&self.metric])
         {
-            if let Ok(v) = m.score(&truth, &blended) {
+            if let Ok(v) = valid.score(*m, &blended) {
                 metrics.insert(m.name().to_string(), v);
             }
         }

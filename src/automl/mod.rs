@@ -84,7 +84,9 @@ impl AutoMLBuilder {
         self
     }
 
-    /// Stop starting trials after this many seconds (default 60 when no trial limit is set).
+    /// Seconds from the start of [`AutoML::fit`] to the final model (search, ensemble and refit
+    /// included; a trial that would run past the search's share is stopped and recorded as timed
+    /// out). Default 60 when no trial limit is set.
     pub fn time_budget_secs(mut self, secs: f64) -> Self {
         self.time_budget = Some(secs);
         self

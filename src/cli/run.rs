@@ -64,7 +64,8 @@ pub struct RunArgs {
     /// (default: roc_auc for binary, accuracy for multiclass, r2 for regression).
     #[arg(long)]
     metric: Option<String>,
-    /// Seconds to spend starting trials (default 60, or unlimited when only --max-trials is given).
+    /// Seconds from the start to the model saved, search, ensemble and refit included; a trial
+    /// that would run past it is stopped (default 60, or unlimited when only --max-trials is given).
     #[arg(long, value_name = "SECONDS")]
     time_budget: Option<f64>,
     /// Most trials to run.
@@ -437,7 +438,7 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, 
         )
     } else {
         format!(
-            "an ensemble of {} trials, {} = {:.4} (pooled validation rows)",
+            "an ensemble of {} trials, {} = {:.4} (mean over validation folds)",
             run.best.ensemble.len(),
             run.metric.name(),
             run.best.cv_score
@@ -494,7 +495,7 @@ fn ensemble_line(e: &EnsembleReport, metric: Metric) -> String {
     let members: Vec<String> = e.weights.iter().map(|(t, w)| format!("{t} ({w:.2})")).collect();
     let verdict = if e.used { "the model" } else { "not used" };
     let mut line = format!(
-        "ensemble: {} {:.4} on the pooled validation rows vs {:.4} for the best trial, trials {} -> {verdict}",
+        "ensemble: {} {:.4} on the validation folds vs {:.4} for the best trial, trials {} -> {verdict}",
         metric.name(),
         e.score,
         e.single,
