@@ -40,7 +40,7 @@ pub(super) struct Finish<'a> {
     pub kind: EnsembleKind,
     pub bank: Vec<Banked>,
     pub trials: &'a [std::sync::Arc<TrialRecord>],
-    /// Finish by then when possible (the time budget's end).
+    /// Finish by then when possible (the time budget plus its 5 % allowance).
     pub deadline: Option<Instant>,
     /// Rows of the full data / rows of one fold's training part.
     pub refit_scale: f64,

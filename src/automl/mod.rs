@@ -476,7 +476,9 @@ impl AutoML {
             kind: s.ensemble,
             bank: bank.best(BANK_CAP),
             trials: &results,
-            deadline: search_time.map(|t| run_started + t),
+            // The final step may use the budget's 5 % allowance: members that fit in it are
+            // refitted rather than dropped when the search ran to its end.
+            deadline: search_time.map(|t| run_started + t.mul_f64(1.05)),
             refit_scale: n_rows / fold_train,
         };
         let finished = match (finish.run(best), &s.recording, run_id) {
