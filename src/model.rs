@@ -183,11 +183,12 @@ impl Body {
     }
 
     /// The fitted pipelines.
-    pub fn pipelines(&self) -> Vec<&Pipeline> {
-        match self {
-            Body::Single(p) => vec![p],
-            Body::Ensemble(m) => m.iter().map(|(_, p)| p).collect(),
-        }
+    pub fn pipelines(&self) -> impl Iterator<Item = &Pipeline> {
+        let (one, many) = match self {
+            Body::Single(p) => (Some(p), &[][..]),
+            Body::Ensemble(m) => (None, &m[..]),
+        };
+        one.into_iter().chain(many.iter().map(|(_, p)| p))
     }
 }
 
@@ -335,7 +336,6 @@ impl ModelFile {
     fn known_level(&self, column: &str, level: &str) -> bool {
         self.body
             .pipelines()
-            .iter()
             .any(|p| p.prep.knows(&self.schema, column, level))
     }
 }

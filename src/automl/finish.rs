@@ -65,9 +65,8 @@ impl Finish<'_> {
     /// Estimated seconds to refit trial `id` on all rows.
     fn refit_estimate(&self, id: usize) -> f64 {
         let folds = self.plan.folds.len().max(1) as f64;
-        self.record(id).map_or(0.0, |t| {
-            t.fit_time() / folds * self.refit_scale / trials::sample_of(&t.params)
-        })
+        self.record(id)
+            .map_or(0.0, |t| trials::refit_secs(t, folds, self.refit_scale))
     }
 
     /// The validation rows as the bank lays out predictions: fold after fold.
@@ -86,16 +85,20 @@ impl Finish<'_> {
     }
 
     /// Greedy selection over the bank, when asked for and there is something to blend.
-    fn selection(&self) -> Option<Result<Selection>> {
+    fn selection(&self, valid: &Validation) -> Option<Result<Selection>> {
         if self.kind == EnsembleKind::None || self.bank.len() < 2 {
             return None;
         }
-        Some(ensemble::select(
-            &self.bank,
-            &self.validation(),
-            self.metric,
-            ensemble::ROUNDS,
-        ))
+        Some(ensemble::select(&self.bank, valid, self.metric, ensemble::ROUNDS))
+    }
+
+    /// How much `score` improves on `base` (positive: better, whatever the metric's direction).
+    fn gain(&self, score: f64, base: f64) -> f64 {
+        if self.metric.higher_is_better() {
+            score - base
+        } else {
+            base - score
+        }
     }
 
     fn fit_one(&self, id: usize) -> Result<Pipeline> {
@@ -129,7 +132,8 @@ impl Finish<'_> {
                 report,
             })
         };
-        let sel = match self.selection() {
+        let valid = self.validation();
+        let sel = match self.selection(&valid) {
             None => return single(None),
             Some(Err(e)) => {
                 return single(Some(EnsembleReport {
@@ -145,7 +149,6 @@ impl Finish<'_> {
         // The blend must beat the model it would replace — the leaderboard's best trial — on the
         // same validation folds, by more than a tenth of that trial's standard error over folds: a
         // blend that wins by less is noise, and the single model is simpler.
-        let valid = self.validation();
         let best_valid =
             ensemble::blend_score(&self.bank, &[(best.id, 1.0)], &valid, self.metric).unwrap_or(sel.single);
         let folds = best.folds.len().max(1) as f64;
@@ -157,11 +160,7 @@ impl Finish<'_> {
             used: false,
             note: None,
         };
-        let gain = if self.metric.higher_is_better() {
-            sel.score - best_valid
-        } else {
-            best_valid - sel.score
-        };
+        let gain = self.gain(sel.score, best_valid);
         if sel.weights.len() < 2 || gain <= margin {
             report.note = Some(format!(
                 "the blend does not beat the best trial by more than {margin:.4}"
@@ -190,11 +189,7 @@ impl Finish<'_> {
                 report.note = Some(format!(
                     "{cut} member(s) left out to finish within the time budget (blend {score:.4})"
                 ));
-                let gain = if self.metric.higher_is_better() {
-                    score - best_valid
-                } else {
-                    best_valid - score
-                };
+                let gain = self.gain(score, best_valid);
                 if members.len() < 2 || gain <= margin {
                     return single(Some(report));
                 }
@@ -240,7 +235,6 @@ impl Finish<'_> {
         }
         report.used = true;
         let weights: Vec<(usize, f64)> = described.iter().map(|m| (m.trial, m.weight)).collect();
-        let valid = self.validation();
         let blended = ensemble::blend_validation(&self.bank, &weights, valid.truth.len(), valid.width)?;
         let mut metrics = std::collections::BTreeMap::new();
         for m in Metric::report_set(self.data.schema.task)

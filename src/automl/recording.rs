@@ -254,8 +254,7 @@ impl Progress<'_> {
     pub fn consider(&self, t: &TrialRecord) {
         if let (Some(score), Ok(mut b)) = (t.score(), self.best.lock()) {
             if b.is_none_or(|(old, _)| self.metric.better(score, old)) {
-                let sample = crate::trials::sample_of(&t.params);
-                *b = Some((score, t.fit_time() / self.folds * self.refit_scale / sample));
+                *b = Some((score, crate::trials::refit_secs(t, self.folds, self.refit_scale)));
             }
         }
     }

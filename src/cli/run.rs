@@ -427,23 +427,7 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, 
             ended.push_str(&format!(", {n} {}", st.name()));
         }
     }
-    let best = if run.best.ensemble.is_empty() {
-        format!(
-            "trial {} {} {} = {:.4} ± {:.4}",
-            run.best_trial,
-            run.best.config.learner,
-            run.metric.name(),
-            run.best.cv_score,
-            run.best.cv_std
-        )
-    } else {
-        format!(
-            "an ensemble of {} trials, {} = {:.4} (mean over validation folds)",
-            run.best.ensemble.len(),
-            run.metric.name(),
-            run.best.cv_score
-        )
-    };
+    let best = run.best_label();
     println!(
         "{done} trials in {:.1}s ({ended}; sampler {}, early termination {}), validation: {}; best: {best}",
         run.search_secs, run.sampler, run.policy, run.validation,

@@ -426,17 +426,7 @@ impl RunInsight {
             ("search time".into(), format!("{:.1} s", summary.search_secs)),
             ("refit time".into(), format!("{:.2} s", summary.refit_secs)),
             ("seed".into(), summary.best.seed.to_string()),
-            (
-                "best".into(),
-                format!(
-                    "trial {} {} {} = {:.4} ± {:.4}",
-                    summary.best_trial,
-                    summary.best.config.learner,
-                    summary.metric.name(),
-                    summary.best.cv_score,
-                    summary.best.cv_std
-                ),
-            ),
+            ("best".into(), summary.best_label()),
             (
                 "environment".into(),
                 format!(
