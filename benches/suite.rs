@@ -1,4 +1,4 @@
-//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY] [--learners a,b | --exclude a,b] [--ensemble greedy|none]`.
+//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY] [--learners a,b | --exclude a,b] [--ensemble greedy|stack|none]`.
 //!
 //! Runs automl on every dataset in `datasets/` and `../shared/datasets` (train.csv → test.csv),
 //! each in a child process of its own (so its peak resident memory is its own), scores the test

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Features, Schema, Table, Target};
+use crate::ensemble::stack::Stacker;
 use crate::error::{Error, Result};
 use crate::learners::{self, Fitted, Prediction, Y};
 use crate::metrics::argmax;
@@ -106,10 +107,13 @@ impl Pipeline {
 /// Name of the model file format.
 pub const FORMAT: &str = "automl-model";
 /// Current model file format version; files with a newer version are refused. Version 2 added
-/// ensembles; a single-pipeline file is still written as version 1, so older automl reads it.
-pub const FORMAT_VERSION: u32 = 2;
+/// weighted ensembles, version 3 stacked ones; each file is written with the lowest version that
+/// holds it (see [`Body::format_version`]), so older automl reads what it can predict with.
+pub const FORMAT_VERSION: u32 = 3;
 /// The version written for single-pipeline models.
 pub const FORMAT_VERSION_SINGLE: u32 = 1;
+/// The version written for weighted ensembles.
+pub const FORMAT_VERSION_BLEND: u32 = 2;
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"AUTOMLM\n";
 
@@ -142,6 +146,10 @@ pub struct ModelInfo {
     /// the first (heaviest) member's, and `cv_score` the ensemble's validation score.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ensemble: Vec<EnsembleMember>,
+    /// The meta-model of a stacked ensemble (format version 3): its members are `ensemble`, in
+    /// order, and their `weight` is their share of the meta-model's weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stacker: Option<Stacker>,
 }
 
 /// One member of an ensemble model, as the header describes it.
@@ -149,7 +157,7 @@ pub struct ModelInfo {
 pub struct EnsembleMember {
     /// The trial it comes from.
     pub trial: usize,
-    /// Its weight (weights sum to 1).
+    /// Its weight (weights sum to 1; in a stack, its share of the meta-model's weight).
     pub weight: f64,
     /// Its configuration.
     pub config: TrialConfig,
@@ -165,6 +173,8 @@ pub enum Body {
     Single(Pipeline),
     /// Fitted pipelines averaged with weights (probabilities or values).
     Ensemble(Vec<(f64, Pipeline)>),
+    /// Fitted pipelines combined by a linear meta-model.
+    Stack(Vec<Pipeline>, Stacker),
 }
 
 impl Body {
@@ -179,16 +189,33 @@ impl Body {
                     .collect::<Result<Vec<_>>>()?;
                 crate::ensemble::blend(&preds)
             }
+            Body::Stack(members, meta) => {
+                let preds = members
+                    .iter()
+                    .map(|p| p.predict(x, rows))
+                    .collect::<Result<Vec<_>>>()?;
+                meta.predict(&preds)
+            }
+        }
+    }
+
+    /// The lowest file format version that holds this body.
+    pub fn format_version(&self) -> u32 {
+        match self {
+            Body::Single(_) => FORMAT_VERSION_SINGLE,
+            Body::Ensemble(_) => FORMAT_VERSION_BLEND,
+            Body::Stack(..) => FORMAT_VERSION,
         }
     }
 
     /// The fitted pipelines.
     pub fn pipelines(&self) -> impl Iterator<Item = &Pipeline> {
-        let (one, many) = match self {
-            Body::Single(p) => (Some(p), &[][..]),
-            Body::Ensemble(m) => (None, &m[..]),
+        let (one, blend, stacked): (Option<&Pipeline>, &[(f64, Pipeline)], &[Pipeline]) = match self {
+            Body::Single(p) => (Some(p), &[], &[]),
+            Body::Ensemble(m) => (None, m, &[]),
+            Body::Stack(m, _) => (None, &[], m),
         };
-        one.into_iter().chain(many.iter().map(|(_, p)| p))
+        one.into_iter().chain(blend.iter().map(|(_, p)| p)).chain(stacked)
     }
 }
 
@@ -196,7 +223,8 @@ impl Body {
 ///
 /// On disk: [`MAGIC`], the header length (u64, little endian), the [`ModelInfo`] as JSON, then the
 /// fitted body in postcard's compact binary form (floats stored bit-exact): one [`Pipeline`], or
-/// for an ensemble (a header with `ensemble` members, format version 2) `(weight, Pipeline)` pairs.
+/// for an ensemble (a header with `ensemble` members, format version 2) `(weight, Pipeline)` pairs,
+/// or for a stack (a header with a `stacker` too, format version 3) the members' pipelines.
 #[derive(Debug, Clone)]
 pub struct ModelFile {
     /// Metadata.
@@ -220,6 +248,7 @@ impl ModelFile {
         let body = match &self.body {
             Body::Single(p) => postcard::to_stdvec(p),
             Body::Ensemble(m) => postcard::to_stdvec(m),
+            Body::Stack(m, _) => postcard::to_stdvec(m),
         }
         .map_err(|e| err(e.to_string()))?;
         let mut out = Vec::with_capacity(16 + header.len() + body.len());
@@ -254,7 +283,13 @@ impl ModelFile {
             path: path.to_path_buf(),
             message: format!("damaged model data ({e})"),
         };
-        let body = if info.ensemble.is_empty() {
+        let body = if let Some(meta) = &info.stacker {
+            let members: Vec<Pipeline> = postcard::from_bytes(body).map_err(damaged)?;
+            if members.len() != info.ensemble.len() || members.len() != meta.members {
+                return Err(damaged(postcard::Error::DeserializeBadEncoding));
+            }
+            Body::Stack(members, meta.clone())
+        } else if info.ensemble.is_empty() {
             Body::Single(postcard::from_bytes(body).map_err(damaged)?)
         } else {
             let members: Vec<(f64, Pipeline)> = postcard::from_bytes(body).map_err(damaged)?;

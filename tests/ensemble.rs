@@ -16,8 +16,12 @@ fn data(name: &str, target: &str) -> (Dataset, Table) {
 }
 
 fn run(data: &Dataset, jobs: usize, kind: EnsembleKind) -> automl::RunSummary {
+    run_trials(data, jobs, kind, 40)
+}
+
+fn run_trials(data: &Dataset, jobs: usize, kind: EnsembleKind, trials: usize) -> automl::RunSummary {
     AutoML::builder()
-        .max_trials(40)
+        .max_trials(trials)
         .jobs(jobs)
         .seed(7)
         .ensemble(kind)
@@ -113,4 +117,54 @@ fn on_large_data_the_rows_a_trial_fits_on_are_searched_from_a_sample_up() {
         "{samples:?}"
     );
     assert!(run.best.cv_score > 0.9, "{}", run.best.cv_score);
+}
+
+#[test]
+fn a_stack_is_validated_honestly_saved_as_version_3_and_the_same_on_any_number_of_jobs() {
+    let (train, test) = data("diabetes", "progression");
+    let one = run_trials(&train, 1, EnsembleKind::Stack, 300);
+    let report = one.ensemble.clone().expect("an ensemble report");
+    assert_eq!(report.kind, EnsembleKind::Stack);
+    // The stack's score is cross-validated over the same folds; on diabetes it beats the best
+    // single trial and becomes the model.
+    assert!(report.used, "{report:?}");
+    assert!(report.score > report.single, "{report:?}");
+    let meta = one.best.stacker.clone().expect("a stacker in the header");
+    assert_eq!(meta.members, one.best.ensemble.len());
+    // Regression stacks have non-negative weights.
+    assert!(meta.coef.iter().all(|w| *w >= 0.0), "{meta:?}");
+    let two = run_trials(&train, 2, EnsembleKind::Stack, 300);
+    assert_eq!(two.ensemble, one.ensemble);
+    assert_eq!(two.best.stacker, one.best.stacker);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.automl");
+    one.best.save(&path).unwrap();
+    let back = ModelFile::load(&path).unwrap();
+    assert_eq!(back.format_version, 3);
+    assert_eq!(back.stacker, one.best.stacker);
+    let a = one.best.predict_table(&test, &mut Vec::new()).unwrap();
+    let b = back.predict_table(&test, &mut Vec::new()).unwrap();
+    assert_eq!(a, b);
+    let (truth, pred) = back.predict_labelled(&test, &mut Vec::new()).unwrap();
+    let r2 = Metric::R2.score(&truth, &pred).unwrap();
+    assert!(r2 > 0.35, "stack test r2 {r2}");
+}
+
+#[test]
+fn a_classification_stack_predicts_probabilities_that_sum_to_one() {
+    let (train, test) = data("penguins", "species");
+    let r = run(&train, 2, EnsembleKind::Stack);
+    let report = r.ensemble.clone().expect("an ensemble report");
+    assert_eq!(report.kind, EnsembleKind::Stack);
+    assert!(report.score.is_finite(), "{report:?}");
+    let (truth, pred) = r.best.predict_labelled(&test, &mut Vec::new()).unwrap();
+    let automl::learners::Prediction::Proba(p) = &pred else {
+        panic!("classification predicts probabilities")
+    };
+    assert!(p
+        .data
+        .chunks(p.cols)
+        .all(|row| (row.iter().sum::<f64>() - 1.0).abs() < 1e-9));
+    let acc = Metric::Accuracy.score(&truth, &pred).unwrap();
+    assert!(acc > 0.9, "penguins accuracy {acc}");
 }

@@ -1,13 +1,13 @@
-//! The end of `automl run`: choose between the best trial and a greedy ensemble of the best
-//! trials (by validation score), and refit the winner on all rows — ensemble members in parallel,
-//! only as many as the time left allows.
+//! The end of `automl run`: choose between the best trial and an ensemble of the best trials —
+//! greedy weights or a stack — by validation score, and refit the winner on all rows: ensemble
+//! members in parallel, only as many as the time left allows.
 
 use std::time::Instant;
 
 use rayon::prelude::*;
 
 use crate::data::Dataset;
-use crate::ensemble::{self, Banked, EnsembleKind, Selection, Validation};
+use crate::ensemble::{self, stack, Banked, EnsembleKind, Validation};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::model::{subset_target, Body, EnsembleMember, Pipeline};
@@ -18,7 +18,10 @@ use crate::validation::Plan;
 /// What the final step decided about ensembling, for the leaderboard and `--json`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnsembleReport {
-    /// `(trial, weight)` of the blend greedy selection found, largest weight first.
+    /// The kind of ensemble built.
+    pub kind: EnsembleKind,
+    /// `(trial, weight)` of its members, largest weight first (for a stack: each member's share
+    /// of the meta-model's weight).
     pub weights: Vec<(usize, f64)>,
     /// Its validation score (mean over folds).
     pub score: f64,
@@ -84,12 +87,19 @@ impl Finish<'_> {
         }
     }
 
-    /// Greedy selection over the bank, when asked for and there is something to blend.
-    fn selection(&self, valid: &Validation) -> Option<Result<Selection>> {
-        if self.kind == EnsembleKind::None || self.bank.len() < 2 {
+    /// The ensemble of the kind asked for, when there is something to combine.
+    fn combine(&self, valid: &Validation) -> Option<Result<Combo>> {
+        if self.bank.len() < 2 {
             return None;
         }
-        Some(ensemble::select(&self.bank, valid, self.metric, ensemble::ROUNDS))
+        match self.kind {
+            EnsembleKind::None => None,
+            EnsembleKind::Greedy => Some(
+                ensemble::select(&self.bank, valid, self.metric, ensemble::ROUNDS)
+                    .map(|sel| Combo::Blend(sel.weights, sel.score)),
+            ),
+            EnsembleKind::Stack => Some(stack::build(&self.bank, valid, self.metric).map(Combo::Stack)),
+        }
     }
 
     /// How much `score` improves on `base` (positive: better, whatever the metric's direction).
@@ -133,10 +143,11 @@ impl Finish<'_> {
             })
         };
         let valid = self.validation();
-        let sel = match self.selection(&valid) {
+        let combo = match self.combine(&valid) {
             None => return single(None),
             Some(Err(e)) => {
                 return single(Some(EnsembleReport {
+                    kind: self.kind,
                     weights: Vec::new(),
                     score: f64::NAN,
                     single: f64::NAN,
@@ -144,32 +155,38 @@ impl Finish<'_> {
                     note: Some(format!("ensemble selection failed: {e}")),
                 }))
             }
-            Some(Ok(sel)) => sel,
+            Some(Ok(c)) => c,
         };
-        // The blend must beat the model it would replace — the leaderboard's best trial — on the
-        // same validation folds, by more than a tenth of that trial's standard error over folds: a
-        // blend that wins by less is noise, and the single model is simpler.
-        let best_valid =
-            ensemble::blend_score(&self.bank, &[(best.id, 1.0)], &valid, self.metric).unwrap_or(sel.single);
+        // The ensemble must beat the model it would replace — the leaderboard's best trial — on
+        // the same validation folds, by more than a tenth of that trial's standard error over
+        // folds: an ensemble that wins by less is noise, and the single model is simpler.
+        let best_valid = ensemble::blend_score(&self.bank, &[(best.id, 1.0)], &valid, self.metric)
+            .unwrap_or(best.score().unwrap_or(f64::NAN));
         let folds = best.folds.len().max(1) as f64;
         let margin = 0.1 * best.fold_std().unwrap_or(0.0) / folds.sqrt();
         let mut report = EnsembleReport {
-            weights: sel.weights.clone(),
-            score: sel.score,
+            kind: self.kind,
+            weights: combo.members(),
+            score: combo.score(),
             single: best_valid,
             used: false,
             note: None,
         };
-        let gain = self.gain(sel.score, best_valid);
-        if sel.weights.len() < 2 || gain <= margin {
+        let enough = |c: &Combo| match c {
+            Combo::Blend(w, _) => w.len() >= 2,
+            Combo::Stack(_) => true,
+        };
+        if !enough(&combo) || self.gain(combo.score(), best_valid) <= margin {
             report.note = Some(format!(
-                "the blend does not beat the best trial by more than {margin:.4}"
+                "the {} does not beat the best trial by more than {margin:.4}",
+                combo.noun()
             ));
             return single(Some(report));
         }
         // Members by weight, as many as the time left allows (refits run `jobs` at a time).
-        let mut members = sel.weights.clone();
+        let mut combo = combo;
         if let Some(deadline) = self.deadline {
+            let members = combo.members();
             let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
             let jobs = self.jobs.max(1) as f64;
             let mut total = 0.0;
@@ -184,77 +201,152 @@ impl Finish<'_> {
             }
             if keep < members.len() {
                 let cut = members.len() - keep;
-                members.truncate(keep);
-                let score = ensemble::blend_score(&self.bank, &members, &valid, self.metric)?;
+                let kept: Vec<usize> = members[..keep].iter().map(|m| m.0).collect();
+                combo = combo.without_others(&kept, &self.bank, &valid, self.metric)?;
                 report.note = Some(format!(
-                    "{cut} member(s) left out to finish within the time budget (blend {score:.4})"
+                    "{cut} member(s) left out to finish within the time budget ({} {:.4})",
+                    combo.noun(),
+                    combo.score()
                 ));
-                let gain = self.gain(score, best_valid);
-                if members.len() < 2 || gain <= margin {
+                report.weights = combo.members();
+                if !enough(&combo) || self.gain(combo.score(), best_valid) <= margin {
                     return single(Some(report));
                 }
-                report.score = score;
+                report.score = combo.score();
             }
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.jobs.max(1))
             .build()
             .map_err(|e| Error::Config(format!("cannot start refit threads: {e}")))?;
-        let fitted: Vec<(usize, f64, Result<Pipeline>)> = pool.install(|| {
-            members
-                .par_iter()
-                .map(|&(id, w)| (id, w, self.fit_one(id)))
-                .collect()
-        });
-        let mut body = Vec::new();
-        let mut described = Vec::new();
+        let order = combo.members();
+        let fitted: Vec<(usize, Result<Pipeline>)> =
+            pool.install(|| order.par_iter().map(|&(id, _)| (id, self.fit_one(id))).collect());
+        let mut pipelines = std::collections::BTreeMap::new();
         let mut failed = Vec::new();
-        for (id, w, p) in fitted {
-            match (p, self.record(id)) {
-                (Ok(p), Some(t)) => {
-                    body.push((w, p));
-                    described.push(EnsembleMember {
-                        trial: id,
-                        weight: w,
-                        config: t.config(),
-                        cv_score: t.score().unwrap_or(f64::NAN),
-                    });
+        for (id, p) in fitted {
+            match p {
+                Ok(p) => {
+                    pipelines.insert(id, p);
                 }
-                (Err(e), _) => failed.push(format!("trial {id}: {e}")),
-                (Ok(_), None) => failed.push(format!("trial {id}: no record")),
+                Err(e) => failed.push(format!("trial {id}: {e}")),
             }
         }
         if !failed.is_empty() {
             report.note = Some(format!("refit failed, ensemble not used: {}", failed.join("; ")));
             return single(Some(report));
         }
-        let total: f64 = described.iter().map(|m| m.weight).sum();
-        for (m, b) in described.iter_mut().zip(body.iter_mut()) {
-            m.weight /= total;
-            b.0 /= total;
+        let mut described = Vec::new();
+        for &(id, w) in &order {
+            let t = self
+                .record(id)
+                .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))?;
+            described.push(EnsembleMember {
+                trial: id,
+                weight: w,
+                config: t.config(),
+                cv_score: t.score().unwrap_or(f64::NAN),
+            });
         }
+        let (body, validation) = match combo {
+            Combo::Blend(weights, _) => {
+                let body = weights
+                    .iter()
+                    .filter_map(|(id, w)| pipelines.remove(id).map(|p| (*w, p)))
+                    .collect();
+                let pred = ensemble::blend_validation(&self.bank, &weights, valid.truth.len(), valid.width)?;
+                (Body::Ensemble(body), pred)
+            }
+            Combo::Stack(fit) => {
+                let body = fit.trials.iter().filter_map(|id| pipelines.remove(id)).collect();
+                (Body::Stack(body, fit.meta), fit.validation)
+            }
+        };
         report.used = true;
-        let weights: Vec<(usize, f64)> = described.iter().map(|m| (m.trial, m.weight)).collect();
-        let blended = ensemble::blend_validation(&self.bank, &weights, valid.truth.len(), valid.width)?;
         let mut metrics = std::collections::BTreeMap::new();
         for m in Metric::report_set(self.data.schema.task)
             .iter()
             .chain([&self.metric])
         {
-            if let Ok(v) = valid.score(*m, &blended) {
+            if let Ok(v) = valid.score(*m, &validation) {
                 metrics.insert(m.name().to_string(), v);
             }
         }
-        // The model's score is the blend's as the metrics report it (same arithmetic).
+        // The model's score is the ensemble's as the metrics report it (same arithmetic).
         if let Some(v) = metrics.get(self.metric.name()) {
             report.score = *v;
         }
         Ok(Finished {
-            body: Body::Ensemble(body),
+            body,
             members: described,
             score: Some(report.score),
             metrics,
             report: Some(report),
         })
+    }
+}
+
+/// An ensemble found on the validation predictions, before its members are refitted.
+enum Combo {
+    /// Greedy selection: `(trial, weight)` largest first, and the blend's validation score.
+    Blend(Vec<(usize, f64)>, f64),
+    /// A stack with its cross-validated score.
+    Stack(stack::StackFit),
+}
+
+impl Combo {
+    fn noun(&self) -> &'static str {
+        match self {
+            Combo::Blend(..) => "blend",
+            Combo::Stack(_) => "stack",
+        }
+    }
+
+    fn score(&self) -> f64 {
+        match self {
+            Combo::Blend(_, s) => *s,
+            Combo::Stack(f) => f.score,
+        }
+    }
+
+    /// `(trial, weight)` heaviest first (a stack member's weight is its share of the meta-model).
+    fn members(&self) -> Vec<(usize, f64)> {
+        match self {
+            Combo::Blend(w, _) => w.clone(),
+            Combo::Stack(f) => {
+                let mut v: Vec<(usize, f64)> = f
+                    .trials
+                    .iter()
+                    .copied()
+                    .zip(f.importance.iter().copied())
+                    .collect();
+                v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                v
+            }
+        }
+    }
+
+    /// The same kind of ensemble over the `kept` members only (weights renormalised, or the
+    /// meta-model refitted with the same penalty), rescored.
+    fn without_others(
+        self,
+        kept: &[usize],
+        bank: &[Banked],
+        valid: &Validation,
+        metric: Metric,
+    ) -> Result<Combo> {
+        match self {
+            Combo::Blend(w, _) => {
+                let mut w: Vec<(usize, f64)> = w.into_iter().filter(|m| kept.contains(&m.0)).collect();
+                let total: f64 = w.iter().map(|m| m.1).sum();
+                w.iter_mut().for_each(|m| m.1 /= total);
+                let score = ensemble::blend_score(bank, &w, valid, metric)?;
+                Ok(Combo::Blend(w, score))
+            }
+            Combo::Stack(f) => {
+                let trials: Vec<usize> = f.trials.iter().copied().filter(|t| kept.contains(t)).collect();
+                stack::fit(bank, &trials, valid, metric, Some(f.strength)).map(Combo::Stack)
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::data::{Dataset, Task};
 use crate::ensemble::{EnsembleKind, OofBank, BANK_CAP, PER_LEARNER};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
-use crate::model::{ModelFile, ModelInfo, FORMAT, FORMAT_VERSION, FORMAT_VERSION_SINGLE};
+use crate::model::{Body, ModelFile, ModelInfo, FORMAT};
 use crate::pruners::Policy;
 use crate::samplers::SamplerKind;
 use crate::space::{builtin_spaces, ParamSpec, SearchSpace, SpaceFile};
@@ -252,7 +252,12 @@ impl RunSummary {
             )
         } else {
             format!(
-                "an ensemble of {} trials, {} = {:.4} (mean over validation folds)",
+                "{} of {} trials, {} = {:.4} (mean over validation folds)",
+                if self.best.stacker.is_some() {
+                    "a stack"
+                } else {
+                    "an ensemble"
+                },
                 self.best.ensemble.len(),
                 self.metric.name(),
                 self.best.cv_score
@@ -517,11 +522,7 @@ impl AutoML {
             .map_or_else(|| best.config(), |m| m.config.clone());
         let info = ModelInfo {
             format: FORMAT.to_string(),
-            format_version: if finished.members.is_empty() {
-                FORMAT_VERSION_SINGLE
-            } else {
-                FORMAT_VERSION
-            },
+            format_version: finished.body.format_version(),
             automl_version: env!("CARGO_PKG_VERSION").to_string(),
             schema: data.schema.clone(),
             metric: metric.name().to_string(),
@@ -540,6 +541,10 @@ impl AutoML {
             config,
             seed: s.seed,
             ensemble: finished.members,
+            stacker: match &finished.body {
+                Body::Stack(_, meta) => Some(meta.clone()),
+                _ => None,
+            },
         };
         let model = ModelFile {
             info,

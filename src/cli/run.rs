@@ -138,8 +138,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", help_heading = "Search")]
     max_concurrent: Option<usize>,
     /// The final model: greedy (an ensemble of the best trials, chosen greedily with replacement
-    /// on their validation predictions, used when it validates better than the best single
-    /// trial; members refitted in parallel within the time budget) or none (the best trial).
+    /// on their validation predictions), stack (a linear meta-model over the best trial of each
+    /// learner, cross-validated on the same predictions) or none (the best trial). An ensemble is
+    /// used only when it validates better than the best single trial; its members are refitted
+    /// in parallel within the time budget.
     #[arg(long, default_value = "greedy", value_name = "KIND", help_heading = "Search")]
     ensemble: String,
 
@@ -479,7 +481,8 @@ fn ensemble_line(e: &EnsembleReport, metric: Metric) -> String {
     let members: Vec<String> = e.weights.iter().map(|(t, w)| format!("{t} ({w:.2})")).collect();
     let verdict = if e.used { "the model" } else { "not used" };
     let mut line = format!(
-        "ensemble: {} {:.4} on the validation folds vs {:.4} for the best trial, trials {} -> {verdict}",
+        "ensemble: {} {} {:.4} on the validation folds vs {:.4} for the best trial, trials {} -> {verdict}",
+        e.kind.name(),
         metric.name(),
         e.score,
         e.single,
@@ -540,6 +543,7 @@ fn print_run_json(
             })).collect::<Vec<_>>(),
         },
         "ensemble": run.ensemble.as_ref().map(|e| json!({
+            "kind": e.kind.name(),
             "members": e.weights.iter().map(|(t, w)| json!({"trial": t, "weight": w})).collect::<Vec<_>>(),
             "score": e.score,
             "best_single": e.single,

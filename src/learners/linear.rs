@@ -217,12 +217,32 @@ pub fn elastic_net(
     max_sweeps: usize,
     tol: f64,
 ) -> (Vec<f64>, f64) {
+    descend(
+        x,
+        y,
+        alpha * l1_ratio,
+        alpha * (1.0 - l1_ratio),
+        false,
+        max_sweeps,
+        tol,
+    )
+}
+
+/// Covariance coordinate descent on `1/(2n)·||y − Xw − b||² + l1·||w||₁ + l2/2·||w||²`, with
+/// `w ≥ 0` when `nonneg`.
+fn descend(
+    x: &Matrix,
+    y: &[f64],
+    l1: f64,
+    l2: f64,
+    nonneg: bool,
+    max_sweeps: usize,
+    tol: f64,
+) -> (Vec<f64>, f64) {
     let s = Sparse::of(x);
     let d = s.cols;
     let n = s.rows().max(1) as f64;
     let (g, c, mu, ybar) = centred_gram(&s, y);
-    let l1 = alpha * l1_ratio;
-    let l2 = alpha * (1.0 - l1_ratio);
     let mut w = vec![0.0; d];
     // q = G w / n, kept up to date as coordinates move.
     let mut q = vec![0.0; d];
@@ -234,7 +254,10 @@ pub fn elastic_net(
                 continue;
             }
             let rho = c[j] / n - (q[j] - gjj * w[j]);
-            let new = soft(rho, l1) / (gjj + l2);
+            let mut new = soft(rho, l1) / (gjj + l2);
+            if nonneg {
+                new = new.max(0.0);
+            }
             let delta = new - w[j];
             if delta != 0.0 {
                 for (qk, gk) in q.iter_mut().zip(&g[j * d..(j + 1) * d]) {
@@ -251,6 +274,14 @@ pub fn elastic_net(
     }
     let b = ybar - w.iter().zip(&mu).map(|(w, m)| w * m).sum::<f64>();
     (w, b)
+}
+
+/// Non-negative ridge regression `min ||y − Xw − b||² + alpha·||w||²` subject to `w ≥ 0`
+/// (intercept free) — Breiman's stacked regressions: the sign constraint keeps a blend of
+/// correlated predictions from cancelling out. Returns `(coef, intercept)`.
+pub fn nonneg_ridge(x: &Matrix, y: &[f64], alpha: f64, max_sweeps: usize) -> (Vec<f64>, f64) {
+    let n = x.rows.max(1) as f64;
+    descend(x, y, 0.0, alpha / n, true, max_sweeps, 1e-9)
 }
 
 fn soft(z: f64, t: f64) -> f64 {

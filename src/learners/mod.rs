@@ -190,6 +190,14 @@ pub enum Prediction {
 }
 
 impl Prediction {
+    /// Number of rows predicted.
+    pub fn rows(&self) -> usize {
+        match self {
+            Prediction::Proba(m) => m.rows,
+            Prediction::Values(v) => v.len(),
+        }
+    }
+
     /// This prediction, or an error naming `learner` when a value is NaN or infinite.
     pub fn checked(self, learner: &str) -> Result<Prediction> {
         let finite = match &self {
