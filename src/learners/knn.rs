@@ -93,9 +93,15 @@ pub(super) fn predict(
         .map_err(|e| Error::learner("knn", e.to_string()))?;
     let k = k.min(train.rows).max(1);
     let width = n_classes.max(1);
+    // Queries on many rows take seconds: they stop when the trial's token fires (rayon's
+    // threads do not carry the trial's token, so it is taken here).
+    let token = crate::cancel::current();
     let rows: Vec<Result<Vec<f64>>> = (0..x.rows)
         .into_par_iter()
         .map(|i| {
+            if let Some(r) = token.reason() {
+                return Err(Error::learner("knn", format!("stopped while predicting ({r:?})")));
+            }
             let q = ArrayView1::from(x.row(i));
             let found = index
                 .k_nearest(q, k)

@@ -6,6 +6,10 @@ pub const TRIAL: &str = "trial";
 pub const LEARNER: &str = "learner";
 /// Prefix of the preprocessing parameters of `automl run` trials.
 pub const PREP_PREFIX: &str = "prep.";
+/// Child-run parameter of `automl run` trials on large data: the share of training rows fitted
+/// on (`trials::SAMPLE`). Like the learner it belongs to no learner, so it is stored and read
+/// back without a learner prefix.
+pub const SAMPLE: &str = "sample";
 /// Child-run parameter of program-sweep trials: the sampled parameters, as one object.
 pub const PARAMS: &str = "params";
 /// Parent-run parameter: what kind of run it is ([`KIND_SWEEP`] for program sweeps).

@@ -76,7 +76,8 @@ impl Layout {
                     .unwrap_or_default();
                 let own = format!("{learner}.");
                 for (k, v) in &params.0 {
-                    let name = if k == keys::LEARNER || k.starts_with(keys::PREP_PREFIX) {
+                    let name = if k == keys::LEARNER || k == keys::SAMPLE || k.starts_with(keys::PREP_PREFIX)
+                    {
                         k.as_str()
                     } else {
                         k.strip_prefix(&own).unwrap_or(k)
@@ -113,7 +114,7 @@ impl Layout {
                     if k == keys::TRIAL {
                         continue;
                     }
-                    if k == keys::LEARNER || k.starts_with(keys::PREP_PREFIX) {
+                    if k == keys::LEARNER || k == keys::SAMPLE || k.starts_with(keys::PREP_PREFIX) {
                         out.set(k, value(k, v)?);
                     } else {
                         out.set(&format!("{learner}.{k}"), value(k, v)?);
@@ -510,6 +511,8 @@ mod tests {
                     ("prep.scale", Value::Str("none".into())),
                     ("knn.k", Value::Int(7)),
                     ("knn.w", Value::Float(1.0)),
+                    // The searched row share belongs to no learner (it read back as `knn.sample`).
+                    ("sample", Value::Float(0.25)),
                 ],
             ),
             (
