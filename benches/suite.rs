@@ -216,6 +216,8 @@ fn child(o: &Opts, name: &str, dir: &Path) {
 }
 
 fn main() {
+    // As the `automl` binary does, so the peak-memory column is what users see.
+    automl::heap::use_one_arena();
     let o = match parse_args() {
         Ok(o) => o,
         Err(e) => {

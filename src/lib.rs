@@ -4,11 +4,11 @@
 //! cycle). From the leaves up:
 //!
 //! - leaves: [`error`], [`param`] (parameter values), [`state`] (the one trial/run state),
-//!   [`guard`] (the panic guard), [`cancel`], [`matrix`], [`pruners`] (policies: pure functions
-//!   of a trial history);
+//!   [`guard`] (the panic guard), [`heap`] (one malloc arena for the binary), [`cancel`],
+//!   [`matrix`], [`pruners`] (policies: pure functions of a trial history);
 //! - [`data`] (read, infer schema) → [`prep`] (impute, scale, encode) and [`validation`]
 //!   (splits) → [`learners`] (one file per learner, one registry) → [`metrics`] → [`ensemble`]
-//!   (validation predictions of the best trials, greedy selection) → [`model`] (fitted
+//!   (validation predictions of the best trials, greedy selection, stacking) → [`model`] (fitted
 //!   pipelines and ensembles, the model file);
 //! - [`space`] (search spaces; its catalogue comes from the learner registry) → [`samplers`] →
 //!   [`sweep`] (the trial scheduler: Sweep / Trial, ask / tell, and the [`sweep::TrialStore`]
@@ -25,6 +25,7 @@ pub mod data;
 pub mod ensemble;
 pub mod error;
 pub mod guard;
+pub mod heap;
 pub mod job;
 pub mod learners;
 pub mod matrix;

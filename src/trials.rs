@@ -127,7 +127,7 @@ pub const LEARNER: &str = "learner";
 /// Name of the parameter holding the share of each fold's training rows a trial fits on: on
 /// large data the number of rows is a resource the search grows (it starts from
 /// [`SAMPLE_START`] rows, cheap, and moves up where that pays), as FLAML's sample size does.
-pub const SAMPLE: &str = crate::store::keys::SAMPLE;
+pub const SAMPLE: &str = "sample";
 /// Training rows a large-data search starts from.
 pub const SAMPLE_START: usize = 10_000;
 

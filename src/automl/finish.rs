@@ -188,15 +188,21 @@ impl Finish<'_> {
         if let Some(deadline) = self.deadline {
             let members = combo.members();
             let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-            let jobs = self.jobs.max(1) as f64;
-            let mut total = 0.0;
+            // Refits run `jobs` at a time, each taken by the first free thread: the estimated
+            // finish is the busiest thread's load (estimates get the search's 25 % margin, as
+            // fit times grow a little faster than the rows).
+            let mut load = vec![0.0f64; self.jobs.max(1)];
             let mut keep = 0;
             for (id, _) in &members {
-                let next = total + self.refit_estimate(*id);
-                if keep > 0 && next / jobs > left {
+                let secs = 1.25 * self.refit_estimate(*id);
+                let mut next = load.clone();
+                if let Some(free) = next.iter_mut().min_by(|a, b| a.total_cmp(b)) {
+                    *free += secs;
+                }
+                if keep > 0 && next.iter().copied().fold(0.0, f64::max) > left {
                     break;
                 }
-                total = next;
+                load = next;
                 keep += 1;
             }
             if keep < members.len() {

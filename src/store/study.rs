@@ -512,7 +512,7 @@ mod tests {
                     ("knn.k", Value::Int(7)),
                     ("knn.w", Value::Float(1.0)),
                     // The searched row share belongs to no learner (it read back as `knn.sample`).
-                    ("sample", Value::Float(0.25)),
+                    (crate::trials::SAMPLE, Value::Float(0.25)),
                 ],
             ),
             (
