@@ -161,6 +161,8 @@ fn child(o: &Opts, name: &str, dir: &Path) {
         let target = meta["target"].as_str().unwrap_or_default().to_string();
         let task: Option<Task> = meta["task"].as_str().and_then(|t| t.parse().ok());
         let t0 = Instant::now();
+        // As the `automl` binary does, so the peak-memory column is what users see.
+        automl::heap::settle_for(&dir.join("train.csv"));
         let data = Dataset::from_path(&dir.join("train.csv"), &target, task).map_err(|e| e.to_string())?;
         let mut b = AutoML::builder()
             .seed(o.seed)
@@ -216,8 +218,6 @@ fn child(o: &Opts, name: &str, dir: &Path) {
 }
 
 fn main() {
-    // As the `automl` binary does, so the peak-memory column is what users see.
-    automl::heap::use_one_arena();
     let o = match parse_args() {
         Ok(o) => o,
         Err(e) => {

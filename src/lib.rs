@@ -4,7 +4,7 @@
 //! cycle). From the leaves up:
 //!
 //! - leaves: [`error`], [`param`] (parameter values), [`state`] (the one trial/run state),
-//!   [`guard`] (the panic guard), [`heap`] (one malloc arena for the binary), [`cancel`],
+//!   [`guard`] (the panic guard), [`heap`] (one malloc arena for large inputs), [`cancel`],
 //!   [`matrix`], [`pruners`] (policies: pure functions of a trial history);
 //! - [`data`] (read, infer schema) → [`prep`] (impute, scale, encode) and [`validation`]
 //!   (splits) → [`learners`] (one file per learner, one registry) → [`metrics`] → [`ensemble`]

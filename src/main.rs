@@ -6,7 +6,6 @@ use std::process::ExitCode;
 mod cli;
 
 fn main() -> ExitCode {
-    automl::heap::use_one_arena();
     // A panic inside a trial is reported by the trial; elsewhere it is an internal error.
     std::panic::set_hook(Box::new(|info| {
         if !automl::trials::in_trial() {

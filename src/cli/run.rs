@@ -217,6 +217,7 @@ pub fn run(a: RunArgs) -> Result<()> {
     let json = a.output.json();
     let task = a.task.as_deref().map(str::parse::<Task>).transpose()?;
     let metric = a.metric.as_deref().map(str::parse::<Metric>).transpose()?;
+    automl::heap::settle_for(&train);
     let data = Dataset::from_path(&train, &target, task)?;
     if !a.output.silent() {
         eprintln!("{}: {}", train.display(), data.schema.summary(data.n_rows()));
