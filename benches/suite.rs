@@ -1,4 +1,4 @@
-//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY] [--learners a,b | --exclude a,b] [--ensemble greedy|stack|none]`.
+//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY] [--learners a,b | --exclude a,b] [--ensemble greedy|stack|none] [--final-fit folds|all]`.
 //!
 //! Runs automl on every dataset in `datasets/` and `../shared/datasets` (train.csv → test.csv),
 //! each in a child process of its own (so its peak resident memory is its own), scores the test
@@ -31,6 +31,7 @@ struct Opts {
     policy: automl::pruners::Policy,
     learners: Option<Vec<String>>,
     ensemble: automl::ensemble::EnsembleKind,
+    final_fit: automl::ensemble::FinalFit,
     child: Option<String>,
 }
 
@@ -45,6 +46,7 @@ fn parse_args() -> Result<Opts, String> {
         policy: automl::pruners::Policy::None,
         learners: None,
         ensemble: automl::ensemble::EnsembleKind::default(),
+        final_fit: automl::ensemble::FinalFit::default(),
         child: None,
     };
     let mut args = std::env::args().skip(1);
@@ -86,6 +88,9 @@ fn parse_args() -> Result<Opts, String> {
             }
             "--ensemble" => {
                 o.ensemble = automl::ensemble::EnsembleKind::parse(&val(&a)?).map_err(|e| e.to_string())?
+            }
+            "--final-fit" => {
+                o.final_fit = automl::ensemble::FinalFit::parse(&val(&a)?).map_err(|e| e.to_string())?
             }
             "--child" => o.child = Some(val(&a)?),
             "--only" => o.only = Some(val(&a)?.split(',').map(str::to_string).collect()),
@@ -169,6 +174,7 @@ fn child(o: &Opts, name: &str, dir: &Path) {
             .time_budget_secs(o.budget)
             .sampler(o.sampler)
             .ensemble(o.ensemble)
+            .final_fit(o.final_fit)
             .early_termination(o.policy.clone());
         if let Some(j) = o.jobs {
             b = b.jobs(j);
@@ -190,8 +196,13 @@ fn child(o: &Opts, name: &str, dir: &Path) {
             .predict_labelled(&test, &mut Vec::new())
             .map_err(|e| e.to_string())?;
         let s = reference_metric(&meta, &run.best.schema.classes, &truth, &pred)?;
-        let learner = if run.best.ensemble.is_empty() {
-            run.best.config.learner.clone()
+        let bagged = if run.best.ensemble.iter().any(|m| m.bag > 1) {
+            "bag:"
+        } else {
+            ""
+        };
+        let learner = if run.best.ensemble.len() <= 1 {
+            format!("{bagged}{}", run.best.config.learner)
         } else {
             let mut l: Vec<&str> = run
                 .best
@@ -201,7 +212,7 @@ fn child(o: &Opts, name: &str, dir: &Path) {
                 .collect();
             l.sort_unstable();
             l.dedup();
-            format!("ens{}[{}]", run.best.ensemble.len(), l.join("+"))
+            format!("{bagged}ens{}[{}]", run.best.ensemble.len(), l.join("+"))
         };
         Ok(serde_json::json!({
             "score": s,
@@ -235,11 +246,12 @@ fn main() {
     let refs = reference(&root);
     let systems = ["flaml_30s", "autogluon_30s", "lightgbm_default", "rf_default"];
     println!(
-        "automl suite: time budget {}s, jobs {}, seed {}, ensemble {}\n",
+        "automl suite: time budget {}s, jobs {}, seed {}, ensemble {}, final fit {}\n",
         o.budget,
         o.jobs.unwrap_or_else(automl::automl::default_jobs),
         o.seed,
-        o.ensemble.name()
+        o.ensemble.name(),
+        o.final_fit.name()
     );
     println!("| dataset | task | metric | automl | best of 4 | (system) | Δ | win | trials | best learner | run s | overrun s | peak MiB |");
     println!("|---|---|---|---:|---:|---|---:|---|---:|---|---:|---:|---:|");

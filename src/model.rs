@@ -107,8 +107,9 @@ impl Pipeline {
 /// Name of the model file format.
 pub const FORMAT: &str = "automl-model";
 /// Current model file format version; files with a newer version are refused. Version 2 added
-/// weighted ensembles, version 3 stacked ones; each file is written with the lowest version that
-/// holds it (see [`Body::format_version`]), so older automl reads what it can predict with.
+/// weighted ensembles, version 3 stacked ones and members averaged over their fold models; each
+/// file is written with the lowest version that holds it, so older automl reads what it can
+/// predict with.
 pub const FORMAT_VERSION: u32 = 3;
 /// The version written for single-pipeline models.
 pub const FORMAT_VERSION_SINGLE: u32 = 1;
@@ -163,6 +164,18 @@ pub struct EnsembleMember {
     pub config: TrialConfig,
     /// Its own validation score (mean over folds).
     pub cv_score: f64,
+    /// How many fitted pipelines it has in the body: its cross-validation fold models, averaged
+    /// (format version 3), or 1 when refitted on all rows.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub bag: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// What a model file predicts with.
@@ -173,8 +186,9 @@ pub enum Body {
     Single(Pipeline),
     /// Fitted pipelines averaged with weights (probabilities or values).
     Ensemble(Vec<(f64, Pipeline)>),
-    /// Fitted pipelines combined by a linear meta-model.
-    Stack(Vec<Pipeline>, Stacker),
+    /// Members combined by a linear meta-model; each member is one pipeline or the average of its
+    /// fold models.
+    Stack(Vec<Vec<Pipeline>>, Stacker),
 }
 
 impl Body {
@@ -192,15 +206,24 @@ impl Body {
             Body::Stack(members, meta) => {
                 let preds = members
                     .iter()
-                    .map(|p| p.predict(x, rows))
+                    .map(|bag| {
+                        let preds = bag
+                            .iter()
+                            .map(|p| p.predict(x, rows).map(|pred| (1.0, pred)))
+                            .collect::<Result<Vec<_>>>()?;
+                        crate::ensemble::blend(&preds)
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 meta.predict(&preds)
             }
         }
     }
 
-    /// The lowest file format version that holds this body.
-    pub fn format_version(&self) -> u32 {
+    /// The lowest file format version that holds this body with these `members`.
+    pub fn format_version(&self, members: &[EnsembleMember]) -> u32 {
+        if members.iter().any(|m| m.bag != 1) {
+            return FORMAT_VERSION;
+        }
         match self {
             Body::Single(_) => FORMAT_VERSION_SINGLE,
             Body::Ensemble(_) => FORMAT_VERSION_BLEND,
@@ -210,12 +233,21 @@ impl Body {
 
     /// The fitted pipelines.
     pub fn pipelines(&self) -> impl Iterator<Item = &Pipeline> {
-        let (one, blend, stacked): (Option<&Pipeline>, &[(f64, Pipeline)], &[Pipeline]) = match self {
-            Body::Single(p) => (Some(p), &[], &[]),
-            Body::Ensemble(m) => (None, m, &[]),
-            Body::Stack(m, _) => (None, &[], m),
+        let one = match self {
+            Body::Single(p) => Some(p),
+            _ => None,
         };
-        one.into_iter().chain(blend.iter().map(|(_, p)| p)).chain(stacked)
+        let blend: &[(f64, Pipeline)] = match self {
+            Body::Ensemble(m) => m,
+            _ => &[],
+        };
+        let stacked: &[Vec<Pipeline>] = match self {
+            Body::Stack(m, _) => m,
+            _ => &[],
+        };
+        one.into_iter()
+            .chain(blend.iter().map(|(_, p)| p))
+            .chain(stacked.iter().flatten())
     }
 }
 
@@ -283,9 +315,10 @@ impl ModelFile {
             path: path.to_path_buf(),
             message: format!("damaged model data ({e})"),
         };
+        let bags: Vec<usize> = info.ensemble.iter().map(|m| m.bag).collect();
         let body = if let Some(meta) = &info.stacker {
-            let members: Vec<Pipeline> = postcard::from_bytes(body).map_err(damaged)?;
-            if members.len() != info.ensemble.len() || members.len() != meta.members {
+            let members: Vec<Vec<Pipeline>> = postcard::from_bytes(body).map_err(damaged)?;
+            if members.len() != meta.members || members.iter().map(Vec::len).ne(bags.iter().copied()) {
                 return Err(damaged(postcard::Error::DeserializeBadEncoding));
             }
             Body::Stack(members, meta.clone())
@@ -293,7 +326,7 @@ impl ModelFile {
             Body::Single(postcard::from_bytes(body).map_err(damaged)?)
         } else {
             let members: Vec<(f64, Pipeline)> = postcard::from_bytes(body).map_err(damaged)?;
-            if members.len() != info.ensemble.len() {
+            if members.len() != bags.iter().sum::<usize>() {
                 return Err(damaged(postcard::Error::DeserializeBadEncoding));
             }
             Body::Ensemble(members)

@@ -131,11 +131,16 @@ pub const SAMPLE: &str = "sample";
 /// Training rows a large-data search starts from.
 pub const SAMPLE_START: usize = 10_000;
 
-/// Estimated seconds to refit trial `t` on all rows: its fit time per fold, scaled from the
-/// rows it fitted on (`sample` of a fold's training part) to all rows (`refit_scale` = rows /
-/// a fold's training rows).
-pub fn refit_secs(t: &TrialRecord, folds: f64, refit_scale: f64) -> f64 {
-    t.fit_time() / folds.max(1.0) * refit_scale / sample_of(&t.params)
+/// Estimated seconds to fit trial `t` for the final model: with `bagged`, its fold models again
+/// (the fit time it took); else once on all rows (its fit time per fold, scaled from the rows it
+/// fitted on — `sample` of a fold's training part — to all rows: `refit_scale` = rows / a fold's
+/// training rows).
+pub fn refit_secs(t: &TrialRecord, folds: f64, refit_scale: f64, bagged: bool) -> f64 {
+    if bagged {
+        t.fit_time()
+    } else {
+        t.fit_time() / folds.max(1.0) * refit_scale / sample_of(&t.params)
+    }
 }
 
 /// The share of training rows the trial with parameters `p` fits on (1 when not searched).

@@ -47,6 +47,9 @@ pub(super) struct Finish<'a> {
     pub deadline: Option<Instant>,
     /// Rows of the full data / rows of one fold's training part.
     pub refit_scale: f64,
+    /// Under cross-validation, make each member the average of its fold models instead of one
+    /// pipeline refitted on all rows.
+    pub bag: bool,
 }
 
 /// The fitted final model.
@@ -68,8 +71,9 @@ impl Finish<'_> {
     /// Estimated seconds to refit trial `id` on all rows.
     fn refit_estimate(&self, id: usize) -> f64 {
         let folds = self.plan.folds.len().max(1) as f64;
-        self.record(id)
-            .map_or(0.0, |t| trials::refit_secs(t, folds, self.refit_scale))
+        self.record(id).map_or(0.0, |t| {
+            trials::refit_secs(t, folds, self.refit_scale, self.bagged())
+        })
     }
 
     /// The validation rows as the bank lays out predictions: fold after fold.
@@ -111,32 +115,64 @@ impl Finish<'_> {
         }
     }
 
-    fn fit_one(&self, id: usize) -> Result<Pipeline> {
+    /// Trial `id`'s final pipelines: its cross-validation fold models (when bagging), else one
+    /// refitted on all rows.
+    fn fit_member(&self, id: usize) -> Result<Vec<Pipeline>> {
         let t = self
             .record(id)
             .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))?;
         let config = t.config();
         let data = self.data;
-        trials::guarded(|| {
-            Pipeline::fit(
-                &data.schema,
-                &data.features,
-                &data.target,
-                &config,
-                None,
-                trials::trial_seed(self.seed, id),
-            )
-        })
-        .map_err(|p| Error::learner(&config.learner, format!("refit on all rows panicked: {p}")))
-        .and_then(|r| r)
+        let seed = trials::trial_seed(self.seed, id);
+        let fit = |rows: Option<&[usize]>| {
+            trials::guarded(|| Pipeline::fit(&data.schema, &data.features, &data.target, &config, rows, seed))
+                .map_err(|p| Error::learner(&config.learner, format!("final fit panicked: {p}")))
+                .and_then(|r| r)
+        };
+        if self.bagged() {
+            self.plan.folds.iter().map(|f| fit(Some(&f.train))).collect()
+        } else {
+            fit(None).map(|p| vec![p])
+        }
+    }
+
+    /// Whether members are their fold models averaged rather than refitted on all rows.
+    fn bagged(&self) -> bool {
+        self.bag && self.plan.folds.len() >= 2
+    }
+
+    /// A one-trial model: its pipeline, or its fold models averaged.
+    fn single_body(&self, id: usize) -> Result<(Body, Vec<EnsembleMember>)> {
+        let mut bag = self.fit_member(id)?;
+        if bag.len() == 1 {
+            if let Some(p) = bag.pop() {
+                return Ok((Body::Single(p), Vec::new()));
+            }
+        }
+        let t = self
+            .record(id)
+            .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))?;
+        let k = bag.len() as f64;
+        let member = EnsembleMember {
+            trial: id,
+            weight: 1.0,
+            config: t.config(),
+            cv_score: t.score().unwrap_or(f64::NAN),
+            bag: bag.len(),
+        };
+        Ok((
+            Body::Ensemble(bag.into_iter().map(|p| (1.0 / k, p)).collect()),
+            vec![member],
+        ))
     }
 
     /// Choose and refit the final model; `best` is the leaderboard's first trial.
     pub fn run(self, best: &TrialRecord) -> Result<Finished> {
         let single = |report| -> Result<Finished> {
+            let (body, members) = self.single_body(best.id)?;
             Ok(Finished {
-                body: Body::Single(self.fit_one(best.id)?),
-                members: Vec::new(),
+                body,
+                members,
                 score: None,
                 metrics: Default::default(),
                 report,
@@ -226,8 +262,12 @@ impl Finish<'_> {
             .build()
             .map_err(|e| Error::Config(format!("cannot start refit threads: {e}")))?;
         let order = combo.members();
-        let fitted: Vec<(usize, Result<Pipeline>)> =
-            pool.install(|| order.par_iter().map(|&(id, _)| (id, self.fit_one(id))).collect());
+        let fitted: Vec<(usize, Result<Vec<Pipeline>>)> = pool.install(|| {
+            order
+                .par_iter()
+                .map(|&(id, _)| (id, self.fit_member(id)))
+                .collect()
+        });
         let mut pipelines = std::collections::BTreeMap::new();
         let mut failed = Vec::new();
         for (id, p) in fitted {
@@ -252,13 +292,18 @@ impl Finish<'_> {
                 weight: w,
                 config: t.config(),
                 cv_score: t.score().unwrap_or(f64::NAN),
+                bag: pipelines.get(&id).map_or(1, Vec::len),
             });
         }
         let (body, validation) = match combo {
             Combo::Blend(weights, _) => {
                 let body = weights
                     .iter()
-                    .filter_map(|(id, w)| pipelines.remove(id).map(|p| (*w, p)))
+                    .filter_map(|(id, w)| pipelines.remove(id).map(|bag| (*w, bag)))
+                    .flat_map(|(w, bag)| {
+                        let k = bag.len() as f64;
+                        bag.into_iter().map(move |p| (w / k, p))
+                    })
                     .collect();
                 let pred = ensemble::blend_validation(&self.bank, &weights, valid.truth.len(), valid.width)?;
                 (Body::Ensemble(body), pred)

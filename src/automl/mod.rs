@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::data::{Dataset, Task};
-use crate::ensemble::{EnsembleKind, OofBank, BANK_CAP, PER_LEARNER};
+use crate::ensemble::{EnsembleKind, FinalFit, OofBank, BANK_CAP, PER_LEARNER};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::model::{Body, ModelFile, ModelInfo, FORMAT};
@@ -62,6 +62,7 @@ pub struct AutoMLBuilder {
     max_concurrent: Option<usize>,
     space_file: Option<SpaceFile>,
     ensemble: EnsembleKind,
+    final_fit: FinalFit,
 }
 
 impl AutoMLBuilder {
@@ -162,6 +163,13 @@ impl AutoMLBuilder {
         self
     }
 
+    /// How the final model's members are fitted: under cross-validation, by default, each is the
+    /// average of its fold models ([`FinalFit::Folds`]); [`FinalFit::All`] refits each on all rows.
+    pub fn final_fit(mut self, f: FinalFit) -> Self {
+        self.final_fit = f;
+        self
+    }
+
     /// Check the settings.
     pub fn build(self) -> Result<AutoML> {
         if let Some(t) = self.trial_timeout {
@@ -241,9 +249,12 @@ impl RunSummary {
     /// The model in one phrase: `trial 12 gbdt r2 = 0.9123 ± 0.0100`, or for an ensemble its
     /// size and validation score.
     pub fn best_label(&self) -> String {
-        if self.best.ensemble.is_empty() {
+        if self.best.ensemble.len() <= 1 {
+            let bag = self.best.ensemble.first().map_or(String::new(), |m| {
+                format!(" (its {} fold models averaged)", m.bag)
+            });
             format!(
-                "trial {} {} {} = {:.4} ± {:.4}",
+                "trial {} {} {} = {:.4} ± {:.4}{bag}",
                 self.best_trial,
                 self.best.config.learner,
                 self.metric.name(),
@@ -452,6 +463,7 @@ impl AutoML {
             best: std::sync::Mutex::new(None),
             refit_scale: n_rows / fold_train,
             folds: plan.folds.len().max(1) as f64,
+            bagged: s.final_fit == FinalFit::Folds && plan.folds.len() >= 2,
             ensemble: s.ensemble != EnsembleKind::None,
         };
         if let Some(o) = &opened {
@@ -507,6 +519,7 @@ impl AutoML {
             // refitted rather than dropped when the search ran to its end.
             deadline: search_time.map(|t| run_started + t.mul_f64(1.05)),
             refit_scale: n_rows / fold_train,
+            bag: s.final_fit == FinalFit::Folds,
         };
         let finished = match (finish.run(best), &s.recording, run_id) {
             (Err(e), Some(r), Some(id)) => {
@@ -522,7 +535,7 @@ impl AutoML {
             .map_or_else(|| best.config(), |m| m.config.clone());
         let info = ModelInfo {
             format: FORMAT.to_string(),
-            format_version: finished.body.format_version(),
+            format_version: finished.body.format_version(&finished.members),
             automl_version: env!("CARGO_PKG_VERSION").to_string(),
             schema: data.schema.clone(),
             metric: metric.name().to_string(),

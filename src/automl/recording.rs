@@ -245,6 +245,8 @@ pub(super) struct Progress<'a> {
     /// Rows of the full data / rows of one fold's training part.
     pub refit_scale: f64,
     pub folds: f64,
+    /// Whether the final model's members are their fold models (see `Finish::bag`).
+    pub bagged: bool,
     /// Whether the final step may refit an ensemble (a larger reserve).
     pub ensemble: bool,
 }
@@ -254,7 +256,10 @@ impl Progress<'_> {
     pub fn consider(&self, t: &TrialRecord) {
         if let (Some(score), Ok(mut b)) = (t.score(), self.best.lock()) {
             if b.is_none_or(|(old, _)| self.metric.better(score, old)) {
-                *b = Some((score, crate::trials::refit_secs(t, self.folds, self.refit_scale)));
+                *b = Some((
+                    score,
+                    crate::trials::refit_secs(t, self.folds, self.refit_scale, self.bagged),
+                ));
             }
         }
     }

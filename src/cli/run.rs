@@ -10,7 +10,7 @@ use serde_json::json;
 
 use automl::automl::{self as library, EnsembleReport, Recording};
 use automl::data::Task;
-use automl::ensemble::EnsembleKind;
+use automl::ensemble::{EnsembleKind, FinalFit};
 use automl::samplers::SamplerKind;
 use automl::space::SpaceFile;
 use automl::store::{Store, TrialState};
@@ -140,10 +140,16 @@ pub struct RunArgs {
     /// The final model: greedy (an ensemble of the best trials, chosen greedily with replacement
     /// on their validation predictions), stack (a linear meta-model over the best trial of each
     /// learner, cross-validated on the same predictions) or none (the best trial). An ensemble is
-    /// used only when it validates better than the best single trial; its members are refitted
+    /// used only when it validates better than the best single trial; its members are fitted
     /// in parallel within the time budget.
     #[arg(long, default_value = "greedy", value_name = "KIND", help_heading = "Search")]
     ensemble: String,
+    /// How the final model's members are fitted under cross-validation: folds (each is the
+    /// average of its k fold models, the models it was validated and weighted with: bagging) or
+    /// all (each is refitted once on all rows). A run validated on a holdout always refits on
+    /// all rows.
+    #[arg(long, default_value = "folds", value_name = "HOW", help_heading = "Search")]
+    final_fit: String,
 
     #[command(flatten)]
     policy: PolicyArgs,
@@ -240,6 +246,7 @@ pub fn run(a: RunArgs) -> Result<()> {
     }
     builder = builder
         .ensemble(EnsembleKind::parse(&a.ensemble)?)
+        .final_fit(FinalFit::parse(&a.final_fit)?)
         .sampler(SamplerKind::parse(&a.sampler)?)
         .early_termination(a.policy.policy()?);
     if let Some(t) = a.trial_timeout {

@@ -71,6 +71,39 @@ impl EnsembleKind {
     }
 }
 
+/// How each member of the final model (the best trial, or each trial of an ensemble) is fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FinalFit {
+    /// Under cross-validation, the average of the member's fold models: the very models its
+    /// validation predictions (and so the ensemble's weights) came from — bagging, as AutoGluon
+    /// does. A run validated on a holdout refits on all rows.
+    #[default]
+    Folds,
+    /// Refitted once on all rows.
+    All,
+}
+
+impl FinalFit {
+    /// Parse `folds` or `all`.
+    pub fn parse(s: &str) -> Result<FinalFit> {
+        match s {
+            "folds" => Ok(FinalFit::Folds),
+            "all" => Ok(FinalFit::All),
+            o => Err(Error::Config(format!(
+                "unknown final fit '{o}' (use folds or all)"
+            ))),
+        }
+    }
+
+    /// Name as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            FinalFit::Folds => "folds",
+            FinalFit::All => "all",
+        }
+    }
+}
+
 /// One kept trial: its mean validation score and its validation predictions.
 #[derive(Debug, Clone)]
 pub struct Banked {
@@ -449,6 +482,17 @@ mod tests {
                     .collect::<Vec<_>>()
             )
         );
+    }
+
+    #[test]
+    fn final_fits_parse_with_clear_errors() {
+        assert_eq!(FinalFit::parse("folds").unwrap(), FinalFit::Folds);
+        assert_eq!(FinalFit::parse("all").unwrap(), FinalFit::All);
+        assert_eq!(FinalFit::default().name(), "folds");
+        assert!(FinalFit::parse("bag")
+            .unwrap_err()
+            .to_string()
+            .contains("folds or all"));
     }
 
     #[test]
