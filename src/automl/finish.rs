@@ -68,6 +68,12 @@ impl Finish<'_> {
         self.trials.iter().map(|t| &**t).find(|t| t.id == id)
     }
 
+    /// Trial `id`'s record, or an error naming it.
+    fn trial(&self, id: usize) -> Result<&TrialRecord> {
+        self.record(id)
+            .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))
+    }
+
     /// Estimated seconds to refit trial `id` on all rows.
     fn refit_estimate(&self, id: usize) -> f64 {
         let folds = self.plan.folds.len().max(1) as f64;
@@ -118,9 +124,7 @@ impl Finish<'_> {
     /// Trial `id`'s final pipelines: its cross-validation fold models (when bagging), else one
     /// refitted on all rows.
     fn fit_member(&self, id: usize) -> Result<Vec<Pipeline>> {
-        let t = self
-            .record(id)
-            .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))?;
+        let t = self.trial(id)?;
         let config = t.config();
         let data = self.data;
         let seed = trials::trial_seed(self.seed, id);
@@ -149,9 +153,7 @@ impl Finish<'_> {
                 return Ok((Body::Single(p), Vec::new()));
             }
         }
-        let t = self
-            .record(id)
-            .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))?;
+        let t = self.trial(id)?;
         let k = bag.len() as f64;
         let member = EnsembleMember {
             trial: id,
@@ -284,9 +286,7 @@ impl Finish<'_> {
         }
         let mut described = Vec::new();
         for &(id, w) in &order {
-            let t = self
-                .record(id)
-                .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))?;
+            let t = self.trial(id)?;
             described.push(EnsembleMember {
                 trial: id,
                 weight: w,
