@@ -1,6 +1,6 @@
 //! The end of `automl run`: choose between the best trial and an ensemble of the best trials —
-//! greedy weights or a stack — by validation score, and refit the winner on all rows: ensemble
-//! members in parallel, only as many as the time left allows.
+//! greedy weights or a stack — by validation score, and fit the winner's members (their fold
+//! models again, or one refit on all rows each) in parallel, only as many as the time left allows.
 
 use std::time::Instant;
 
@@ -47,9 +47,9 @@ pub(super) struct Finish<'a> {
     pub deadline: Option<Instant>,
     /// Rows of the full data / rows of one fold's training part.
     pub refit_scale: f64,
-    /// Under cross-validation, make each member the average of its fold models instead of one
-    /// pipeline refitted on all rows.
-    pub bag: bool,
+    /// Make each member the average of its fold models instead of one pipeline refitted on all
+    /// rows (only under cross-validation).
+    pub bagged: bool,
 }
 
 /// The fitted final model.
@@ -74,11 +74,11 @@ impl Finish<'_> {
             .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))
     }
 
-    /// Estimated seconds to refit trial `id` on all rows.
+    /// Estimated seconds to fit trial `id`'s final pipelines.
     fn refit_estimate(&self, id: usize) -> f64 {
         let folds = self.plan.folds.len().max(1) as f64;
         self.record(id).map_or(0.0, |t| {
-            trials::refit_secs(t, folds, self.refit_scale, self.bagged())
+            trials::refit_secs(t, folds, self.refit_scale, self.bagged)
         })
     }
 
@@ -133,16 +133,11 @@ impl Finish<'_> {
                 .map_err(|p| Error::learner(&config.learner, format!("final fit panicked: {p}")))
                 .and_then(|r| r)
         };
-        if self.bagged() {
+        if self.bagged {
             self.plan.folds.iter().map(|f| fit(Some(&f.train))).collect()
         } else {
             fit(None).map(|p| vec![p])
         }
-    }
-
-    /// Whether members are their fold models averaged rather than refitted on all rows.
-    fn bagged(&self) -> bool {
-        self.bag && self.plan.folds.len() >= 2
     }
 
     /// A one-trial model: its pipeline, or its fold models averaged.

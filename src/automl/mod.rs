@@ -453,6 +453,8 @@ impl AutoML {
         let sweep = builder.build()?;
         let n_rows = data.n_rows() as f64;
         let fold_train = plan.folds.first().map_or(n_rows, |f| f.train.len().max(1) as f64);
+        // Under cross-validation the final members are, by default, their fold models averaged.
+        let bagged = s.final_fit == FinalFit::Folds && plan.folds.len() >= 2;
         let progress = recording::Progress {
             recording: s.recording.as_ref().zip(run_id),
             started: Instant::now(),
@@ -463,7 +465,7 @@ impl AutoML {
             best: std::sync::Mutex::new(None),
             refit_scale: n_rows / fold_train,
             folds: plan.folds.len().max(1) as f64,
-            bagged: s.final_fit == FinalFit::Folds && plan.folds.len() >= 2,
+            bagged,
             ensemble: s.ensemble != EnsembleKind::None,
         };
         if let Some(o) = &opened {
@@ -519,7 +521,7 @@ impl AutoML {
             // refitted rather than dropped when the search ran to its end.
             deadline: search_time.map(|t| run_started + t.mul_f64(1.05)),
             refit_scale: n_rows / fold_train,
-            bag: s.final_fit == FinalFit::Folds,
+            bagged,
         };
         let finished = match (finish.run(best), &s.recording, run_id) {
             (Err(e), Some(r), Some(id)) => {

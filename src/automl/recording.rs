@@ -245,7 +245,7 @@ pub(super) struct Progress<'a> {
     /// Rows of the full data / rows of one fold's training part.
     pub refit_scale: f64,
     pub folds: f64,
-    /// Whether the final model's members are their fold models (see `Finish::bag`).
+    /// Whether the final model's members are their fold models (see `Finish::bagged`).
     pub bagged: bool,
     /// Whether the final step may refit an ensemble (a larger reserve).
     pub ensemble: bool,

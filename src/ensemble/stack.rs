@@ -80,6 +80,17 @@ fn features(preds: &[Vec<f64>], rows: usize, width: usize) -> Matrix {
     x
 }
 
+/// The (population) variance of each column of `x`.
+fn column_variances(x: &Matrix) -> Vec<f64> {
+    let n = x.rows.max(1) as f64;
+    (0..x.cols)
+        .map(|j| {
+            let mean = (0..x.rows).map(|i| x.get(i, j)).sum::<f64>() / n;
+            (0..x.rows).map(|i| (x.get(i, j) - mean).powi(2)).sum::<f64>() / n
+        })
+        .collect()
+}
+
 fn subset(truth: &Target, rows: &[usize]) -> Target {
     match truth {
         Target::Classes(c) => Target::Classes(rows.iter().map(|&i| c[i]).collect()),
@@ -92,14 +103,10 @@ impl Stacker {
     fn fit(x: &Matrix, truth: &Target, width: usize, members: usize, strength: f64) -> Result<Stacker> {
         match truth {
             Target::Values(y) => {
-                let d = x.cols.max(1);
-                let mut diag = 0.0;
-                let n = x.rows.max(1) as f64;
-                for j in 0..x.cols {
-                    let mean = (0..x.rows).map(|i| x.get(i, j)).sum::<f64>() / n;
-                    diag += (0..x.rows).map(|i| (x.get(i, j) - mean).powi(2)).sum::<f64>();
-                }
-                let (coef, b) = linear::nonneg_ridge(x, y, strength * diag / d as f64, 1000);
+                // The penalty is relative to the mean diagonal of the centred Gram matrix.
+                let var = column_variances(x);
+                let diag = var.iter().sum::<f64>() * x.rows as f64 / x.cols.max(1) as f64;
+                let (coef, b) = linear::nonneg_ridge(x, y, strength * diag, 1000);
                 Ok(Stacker {
                     width,
                     members,
@@ -191,11 +198,9 @@ impl Stacker {
     /// standard deviation of its inputs on `x`, normalised to sum to 1.
     fn importance(&self, x: &Matrix) -> Vec<f64> {
         let per = per_member(self.width);
-        let n = x.rows.max(1) as f64;
         let mut imp = vec![0.0; self.members];
-        for j in 0..x.cols {
-            let mean = (0..x.rows).map(|i| x.get(i, j)).sum::<f64>() / n;
-            let sd = ((0..x.rows).map(|i| (x.get(i, j) - mean).powi(2)).sum::<f64>() / n).sqrt();
+        for (j, var) in column_variances(x).into_iter().enumerate() {
+            let sd = var.sqrt();
             let w: f64 = (0..self.intercept.len())
                 .map(|o| self.coef[o * x.cols + j].abs())
                 .sum();
