@@ -465,8 +465,13 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, 
             s.join(", ")
         );
     }
+    let how = if run.best.ensemble.iter().any(|m| m.bag > 1) {
+        "fold models fitted"
+    } else {
+        "refit on all rows"
+    };
     println!(
-        "model saved to {} (refit on all rows in {:.2}s)",
+        "model saved to {} ({how} in {:.2}s)",
         a.model_out.display(),
         run.refit_secs
     );
