@@ -154,7 +154,11 @@ pub fn models(c: ModelsCmd) -> Result<()> {
                     "model": m, "learner": info.config.learner, "task": info.schema.task,
                     "target": info.schema.target, "classes": info.schema.classes, "cv_score": info.cv_score,
                     "metric": info.metric, "alias_history": history, "run_environment": run.environment,
-                    "dataset": run.dataset,
+                    "dataset": run.dataset, "stacked": info.stacker.is_some(),
+                    "members": info.ensemble.iter().map(|e| json!({
+                        "trial": e.trial, "weight": e.weight, "learner": e.config.learner,
+                        "cv_score": e.cv_score, "fold_models": e.bag,
+                    })).collect::<Vec<_>>(),
                 }));
             }
             println!(
@@ -174,6 +178,9 @@ pub fn models(c: ModelsCmd) -> Result<()> {
                 info.validation
             );
             println!("params: {}", info.config.params.short());
+            if let Some(line) = members_line(&info) {
+                println!("{line}");
+            }
             if !m.aliases.is_empty() {
                 println!("aliases: {}", aliases(&m.aliases));
             }
@@ -231,4 +238,34 @@ pub fn models(c: ModelsCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The members of an ensemble model (or the fold models of a bagged one), in one line; `None`
+/// for a single pipeline.
+fn members_line(info: &automl::model::ModelInfo) -> Option<String> {
+    if info.ensemble.is_empty() {
+        return None;
+    }
+    let kind = if info.stacker.is_some() {
+        "stack"
+    } else {
+        "ensemble"
+    };
+    let parts: Vec<String> = info
+        .ensemble
+        .iter()
+        .map(|e| {
+            let bag = if e.bag > 1 {
+                format!(", {} fold models", e.bag)
+            } else {
+                String::new()
+            };
+            format!("trial {} {} ({:.2}{bag})", e.trial, e.config.learner, e.weight)
+        })
+        .collect();
+    Some(if info.ensemble.len() == 1 {
+        format!("fitted as: {}", parts.join(""))
+    } else {
+        format!("{kind} of {}: {}", info.ensemble.len(), parts.join(", "))
+    })
 }
