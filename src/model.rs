@@ -64,11 +64,7 @@ pub struct Pipeline {
 
 /// Targets of the given rows, in the form learners take.
 pub fn subset_target(target: &Target, rows: Option<&[usize]>) -> Target {
-    match (target, rows) {
-        (t, None) => t.clone(),
-        (Target::Classes(c), Some(r)) => Target::Classes(r.iter().map(|&i| c[i]).collect()),
-        (Target::Values(v), Some(r)) => Target::Values(r.iter().map(|&i| v[i]).collect()),
-    }
+    rows.map_or_else(|| target.clone(), |r| target.select(r))
 }
 
 impl Pipeline {

@@ -279,6 +279,14 @@ impl Target {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The targets of `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> Target {
+        match self {
+            Target::Classes(c) => Target::Classes(rows.iter().map(|&i| c[i]).collect()),
+            Target::Values(v) => Target::Values(rows.iter().map(|&i| v[i]).collect()),
+        }
+    }
 }
 
 /// A training set: schema, features and encoded target.

@@ -91,13 +91,6 @@ fn column_variances(x: &Matrix) -> Vec<f64> {
         .collect()
 }
 
-fn subset(truth: &Target, rows: &[usize]) -> Target {
-    match truth {
-        Target::Classes(c) => Target::Classes(rows.iter().map(|&i| c[i]).collect()),
-        Target::Values(v) => Target::Values(rows.iter().map(|&i| v[i]).collect()),
-    }
-}
-
 impl Stacker {
     /// Fit on inputs `x` (from the members' predictions) against `truth`.
     fn fit(x: &Matrix, truth: &Target, width: usize, members: usize, strength: f64) -> Result<Stacker> {
@@ -278,7 +271,7 @@ fn cross_validated(x: &Matrix, valid: &Validation, members: usize, strength: f64
         let train: Vec<usize> = (0..n).filter(|&i| inside[i]).collect();
         let meta = Stacker::fit(
             &x.select_rows(&train),
-            &subset(&valid.truth, &train),
+            &valid.truth.select(&train),
             valid.width,
             members,
             strength,

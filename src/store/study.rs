@@ -41,6 +41,13 @@ pub enum Layout {
     },
 }
 
+/// Whether the `automl run` trial parameter `k` is stored as is rather than with its learner's
+/// prefix stripped on write and put back on read: the learner, preprocessing and the searched row
+/// share. One predicate for both directions, so they cannot disagree.
+fn belongs_to_no_learner(k: &str) -> bool {
+    k == keys::LEARNER || k == keys::SAMPLE || k.starts_with(keys::PREP_PREFIX)
+}
+
 impl Layout {
     /// The primary metric.
     pub fn metric(&self) -> &str {
@@ -76,8 +83,7 @@ impl Layout {
                     .unwrap_or_default();
                 let own = format!("{learner}.");
                 for (k, v) in &params.0 {
-                    let name = if k == keys::LEARNER || k == keys::SAMPLE || k.starts_with(keys::PREP_PREFIX)
-                    {
+                    let name = if belongs_to_no_learner(k) {
                         k.as_str()
                     } else {
                         k.strip_prefix(&own).unwrap_or(k)
@@ -114,7 +120,7 @@ impl Layout {
                     if k == keys::TRIAL {
                         continue;
                     }
-                    if k == keys::LEARNER || k == keys::SAMPLE || k.starts_with(keys::PREP_PREFIX) {
+                    if belongs_to_no_learner(k) {
                         out.set(k, value(k, v)?);
                     } else {
                         out.set(&format!("{learner}.{k}"), value(k, v)?);
