@@ -77,8 +77,7 @@ impl Pipeline {
         rows: Option<&[usize]>,
         seed: u64,
     ) -> Result<Pipeline> {
-        let prep = config.recipe()?.fit(x, rows);
-        let m = prep.transform(x, rows)?;
+        let (prep, m) = config.recipe()?.fit_transform(x, target, rows)?;
         let t = subset_target(target, rows);
         let y = Y::of(&t, schema.classes.len());
         let learner = learners::fit(
@@ -103,10 +102,13 @@ impl Pipeline {
 /// Name of the model file format.
 pub const FORMAT: &str = "automl-model";
 /// Current model file format version; files with a newer version are refused. Version 2 added
-/// weighted ensembles, version 3 stacked ones and members averaged over their fold models; each
-/// file is written with the lowest version that holds it, so older automl reads what it can
-/// predict with.
-pub const FORMAT_VERSION: u32 = 3;
+/// weighted ensembles, version 3 stacked ones and members averaged over their fold models,
+/// version 4 date and text features and level codes of high-cardinality categories; each file
+/// is written with the lowest version that holds it, so older automl reads what it can predict
+/// with.
+pub const FORMAT_VERSION: u32 = 4;
+/// The version written for stacks and bagged members.
+pub const FORMAT_VERSION_STACK: u32 = 3;
 /// The version written for single-pipeline models.
 pub const FORMAT_VERSION_SINGLE: u32 = 1;
 /// The version written for weighted ensembles.
@@ -217,13 +219,16 @@ impl Body {
 
     /// The lowest file format version that holds this body with these `members`.
     pub fn format_version(&self, members: &[EnsembleMember]) -> u32 {
-        if members.iter().any(|m| m.bag != 1) {
+        if self.pipelines().any(|p| p.prep.needs_v4()) {
             return FORMAT_VERSION;
+        }
+        if members.iter().any(|m| m.bag != 1) {
+            return FORMAT_VERSION_STACK;
         }
         match self {
             Body::Single(_) => FORMAT_VERSION_SINGLE,
             Body::Ensemble(_) => FORMAT_VERSION_BLEND,
-            Body::Stack(..) => FORMAT_VERSION,
+            Body::Stack(..) => FORMAT_VERSION_STACK,
         }
     }
 

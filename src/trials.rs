@@ -196,13 +196,15 @@ pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig, sample: f64) -
         .iter()
         .map(|c| match c {
             crate::data::FeatureColumn::Categorical { levels, .. } => levels.len(),
-            crate::data::FeatureColumn::Numeric(_) => 0,
+            _ => 0,
         })
         .sum();
+    let native = crate::prep::PrepConfig::native();
+    let raw: usize = data.features.columns.iter().map(|c| native.column_width(c)).sum();
     let shape = crate::learners::Shape {
         n,
         d: encoded_width(data, config) as f64,
-        raw: data.features.columns.len() as f64,
+        raw: raw as f64,
         levels: levels as f64,
         k: data.schema.classes.len() as f64,
     };
@@ -214,16 +216,7 @@ pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig, sample: f64) -
 /// one-hot data costs linear solvers by this width, not by the raw column count.
 pub fn encoded_width(data: &Dataset, config: &TrialConfig) -> usize {
     let recipe = config.recipe().unwrap_or_default();
-    data.features
-        .columns
-        .iter()
-        .map(|c| match (c, recipe.encode) {
-            (crate::data::FeatureColumn::Categorical { levels, .. }, crate::prep::Encode::Onehot) => {
-                levels.len().clamp(1, recipe.max_categories.max(1))
-            }
-            _ => 1,
-        })
-        .sum()
+    data.features.columns.iter().map(|c| recipe.column_width(c)).sum()
 }
 
 /// `frac` of `rows`, spread over classes (every class keeps at least one row when it has one),

@@ -363,6 +363,9 @@ impl AutoML {
             .collect();
         if !encoded.is_empty() {
             for (name, spec) in &prep.params {
+                if !crate::prep::applies(name, &data.features) {
+                    continue;
+                }
                 let spec = spec.clone().when(trials::LEARNER, encoded.iter().copied());
                 space = space.add(&format!("{}{name}", trials::PREP), spec);
             }

@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod datetime;
 mod table;
+pub mod text;
 
+pub use datetime::DatePart;
 #[cfg(test)]
 use table::ragged_row;
 pub use table::{format_number, RawColumn, RawType, Table, Values, MISSING_MARKERS};
@@ -66,6 +69,10 @@ pub enum FeatureKind {
     Numeric,
     /// Used as a set of labels.
     Categorical,
+    /// Dates or timestamps, used through their parts (year, month, day of week, …).
+    Datetime,
+    /// Free text, used through hashed word 1–2-gram TF-IDF features and its length.
+    Text,
     /// Not used (ID-like, constant, or empty).
     Ignored,
 }
@@ -85,6 +92,25 @@ pub struct FeatureSchema {
     pub missing: usize,
     /// Distinct non-missing values in training data.
     pub distinct: usize,
+    /// For dates: the format the values are read with (see [`datetime::parse`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_format: Option<String>,
+    /// For dates: the parts used (those that vary in training data).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub date_parts: Vec<DatePart>,
+}
+
+impl FeatureKind {
+    /// Lower-case name, as in the schema summary and `--json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureKind::Numeric => "numeric",
+            FeatureKind::Categorical => "categorical",
+            FeatureKind::Datetime => "datetime",
+            FeatureKind::Text => "text",
+            FeatureKind::Ignored => "ignored",
+        }
+    }
 }
 
 /// Everything a model needs to know about its input: used columns, target, task and classes.
@@ -136,6 +162,17 @@ impl Schema {
         if !cat.is_empty() {
             s.push_str(&format!(" [{}]", cat.join(", ")));
         }
+        for kind in [FeatureKind::Datetime, FeatureKind::Text] {
+            let these = names(kind);
+            if !these.is_empty() {
+                s.push_str(&format!(
+                    ", {} {} [{}]",
+                    these.len(),
+                    kind.name(),
+                    these.join(", ")
+                ));
+            }
+        }
         if !ign.is_empty() {
             s.push_str(&format!("; ignored: {}", ign.join(", ")));
         }
@@ -149,7 +186,7 @@ impl Schema {
             let col = table
                 .column(&f.name)
                 .ok_or_else(|| Error::Schema(format!("column '{}' is missing from the data", f.name)))?;
-            columns.push(feature_column(f, col)?);
+            columns.push(feature_column(f, col, notes)?);
         }
         let extra: Vec<&str> = table
             .columns
@@ -168,7 +205,7 @@ impl Schema {
             .iter()
             .map(|c| match c {
                 FeatureColumn::Numeric(v) => v.iter().filter(|x| x.is_infinite()).count(),
-                FeatureColumn::Categorical { .. } => 0,
+                _ => 0,
             })
             .sum();
         if inf > 0 {
@@ -188,8 +225,37 @@ impl Schema {
     }
 }
 
-fn feature_column(f: &FeatureSchema, col: &RawColumn) -> Result<FeatureColumn> {
+fn feature_column(f: &FeatureSchema, col: &RawColumn, notes: &mut Vec<String>) -> Result<FeatureColumn> {
     match f.kind {
+        FeatureKind::Datetime => {
+            let format = f.date_format.as_deref().unwrap_or(datetime::RFC3339);
+            let n = col.len();
+            let mut secs = Vec::with_capacity(n);
+            let mut unread = 0;
+            for i in 0..n {
+                let v = match col.label(i) {
+                    None => f64::NAN,
+                    Some(s) => datetime::parse(&s, format).unwrap_or_else(|| {
+                        unread += 1;
+                        f64::NAN
+                    }),
+                };
+                secs.push(v);
+            }
+            if unread > 0 {
+                notes.push(format!(
+                    "column '{}': {unread} value(s) are not dates in the format {format}; treated as missing",
+                    f.name
+                ));
+            }
+            Ok(FeatureColumn::Datetime {
+                secs,
+                parts: f.date_parts.clone(),
+            })
+        }
+        FeatureKind::Text => Ok(FeatureColumn::Text(
+            (0..col.len()).map(|i| col.label(i)).collect(),
+        )),
         FeatureKind::Numeric => match &col.values {
             Values::Numeric(v) => Ok(FeatureColumn::Numeric(v.clone())),
             Values::Text(t) => {
@@ -207,10 +273,7 @@ fn feature_column(f: &FeatureSchema, col: &RawColumn) -> Result<FeatureColumn> {
         FeatureKind::Categorical => {
             let mut index: HashMap<String, u32> = HashMap::new();
             let mut levels = Vec::new();
-            let mut codes = Vec::with_capacity(match &col.values {
-                Values::Numeric(v) => v.len(),
-                Values::Text(v) => v.len(),
-            });
+            let mut codes = Vec::with_capacity(col.len());
             let n = codes.capacity();
             for i in 0..n {
                 match col.label(i) {
@@ -246,6 +309,15 @@ pub enum FeatureColumn {
         /// Label of each code.
         levels: Vec<String>,
     },
+    /// Timestamps in seconds since 1970 (NaN for missing) and the parts to use.
+    Datetime {
+        /// Per-row timestamp.
+        secs: Vec<f64>,
+        /// Parts to derive, from the training schema.
+        parts: Vec<DatePart>,
+    },
+    /// Free text; `None` for missing.
+    Text(Vec<Option<String>>),
 }
 
 /// The used feature columns of a table, in schema order.
@@ -505,8 +577,44 @@ fn infer_feature(col: &RawColumn, n: usize) -> FeatureSchema {
         let id_name = lname == "id" || lname.ends_with("_id") || lname.ends_with(" id");
         let all_unique = distinct == present && present >= 20;
         match col.raw {
-            RawType::Text | RawType::Boolean => {
-                if all_unique && col.raw == RawType::Text {
+            RawType::Text => {
+                let text = match &col.values {
+                    Values::Text(t) => t.as_slice(),
+                    Values::Numeric(_) => &[],
+                };
+                if let Some(format) = datetime::detect(text) {
+                    let secs: Vec<f64> = text
+                        .iter()
+                        .map(|v| {
+                            v.as_deref()
+                                .and_then(|s| datetime::parse(s, format))
+                                .unwrap_or(f64::NAN)
+                        })
+                        .collect();
+                    let parts = datetime::varying_parts(&secs);
+                    if parts.is_empty() {
+                        (
+                            FeatureKind::Ignored,
+                            Some("a date that never changes".to_string()),
+                        )
+                    } else {
+                        return FeatureSchema {
+                            name: col.name.clone(),
+                            raw: col.raw,
+                            kind: FeatureKind::Datetime,
+                            reason: Some(format!("dates read as {format}")),
+                            missing,
+                            distinct,
+                            date_format: Some(format.to_string()),
+                            date_parts: parts,
+                        };
+                    }
+                } else if text::is_free_text(text, distinct) {
+                    (
+                        FeatureKind::Text,
+                        Some("free text: several words per value, mostly distinct".to_string()),
+                    )
+                } else if all_unique {
                     (
                         FeatureKind::Ignored,
                         Some("ID-like: every value is unique".to_string()),
@@ -515,6 +623,7 @@ fn infer_feature(col: &RawColumn, n: usize) -> FeatureSchema {
                     (FeatureKind::Categorical, None)
                 }
             }
+            RawType::Boolean => (FeatureKind::Categorical, None),
             RawType::Integer => {
                 if all_unique && (id_name || is_row_counter(col)) {
                     (
@@ -540,6 +649,8 @@ fn infer_feature(col: &RawColumn, n: usize) -> FeatureSchema {
         reason,
         missing,
         distinct,
+        date_format: None,
+        date_parts: Vec::new(),
     }
 }
 

@@ -59,6 +59,19 @@ impl RawColumn {
         }
     }
 
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        match &self.values {
+            Values::Numeric(v) => v.len(),
+            Values::Text(v) => v.len(),
+        }
+    }
+
+    /// Whether the column has no cells.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The cell at `i` as a category label (numbers printed in shortest form), `None` when missing.
     pub fn label(&self, i: usize) -> Option<String> {
         match &self.values {

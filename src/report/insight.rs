@@ -112,11 +112,7 @@ pub fn profile(data: &Dataset) -> Vec<ColumnProfile> {
         .features
         .iter()
         .map(|f| {
-            let kind = match f.kind {
-                FeatureKind::Ignored => "ignored",
-                FeatureKind::Numeric => "numeric",
-                FeatureKind::Categorical => "categorical",
-            };
+            let kind = f.kind.name();
             let col = if f.kind == FeatureKind::Ignored {
                 None
             } else {
@@ -145,7 +141,22 @@ pub fn profile(data: &Dataset) -> Vec<ColumnProfile> {
                     top.truncate(5);
                     (None, top)
                 }
-                None => (None, Vec::new()),
+                Some(FeatureColumn::Datetime { secs, .. }) => {
+                    // Shown as days since 1970, the date's ordinal part.
+                    let days: Vec<f64> = secs
+                        .iter()
+                        .map(|s| s / 86_400.0)
+                        .filter(|x| x.is_finite())
+                        .collect();
+                    let stats = (!days.is_empty()).then(|| {
+                        let min = days.iter().copied().fold(f64::INFINITY, f64::min);
+                        let max = days.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                        let n = days.len() as f64;
+                        [min, days.iter().map(|v| v / n).sum::<f64>(), max]
+                    });
+                    (stats, Vec::new())
+                }
+                Some(FeatureColumn::Text(_)) | None => (None, Vec::new()),
             };
             ColumnProfile {
                 name: f.name.clone(),
@@ -338,6 +349,18 @@ pub fn diagnose(summary: &RunSummary, data: &Dataset) -> Result<Diagnostics> {
                 let vals: Vec<u32> = order.iter().map(|&r| codes[r]).collect();
                 for (&r, x) in fold.valid.iter().zip(vals) {
                     codes[r] = x;
+                }
+            }
+            FeatureColumn::Datetime { secs: v, .. } => {
+                let vals: Vec<f64> = order.iter().map(|&r| v[r]).collect();
+                for (&r, x) in fold.valid.iter().zip(vals) {
+                    v[r] = x;
+                }
+            }
+            FeatureColumn::Text(t) => {
+                let vals: Vec<Option<String>> = order.iter().map(|&r| t[r].clone()).collect();
+                for (&r, x) in fold.valid.iter().zip(vals) {
+                    t[r] = x;
                 }
             }
         }

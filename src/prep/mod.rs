@@ -3,15 +3,21 @@
 //! A [`PrepConfig`] is fitted on training rows only (no leakage across CV folds) and becomes a
 //! [`FittedPrep`], which turns any [`Features`] with the same schema into a dense [`Matrix`].
 //! Missing and unseen categories are handled: one-hot gives an all-zero row, ordinal gives -1.
+//! Dates become their parts, free text hashed word 1–2-gram TF-IDF plus its length, and
+//! high-cardinality categories may get a frequency or out-of-fold target code ([`derived`]).
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{sort_labels, FeatureColumn, Features, Schema, MISSING_CODE};
+use crate::data::{sort_labels, DatePart, FeatureColumn, Features, Schema, Target, MISSING_CODE};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::param::Params;
+
+pub mod derived;
+
+use derived::{CodeKind, LevelCode, Stats, NATIVE_TEXT_DIM};
 
 /// How to fill missing numeric cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +68,27 @@ pub struct PrepConfig {
     pub encode: Encode,
     /// Most one-hot columns per categorical feature; rarer categories share the all-zero code.
     pub max_categories: usize,
+    /// Hashed TF-IDF columns per free-text feature.
+    pub text_dim: usize,
+    /// An extra code for categorical features with more levels than `max_categories`.
+    pub high_card: Option<CodeKind>,
+}
+
+/// Categorical columns with more distinct levels than this make `high_card` worth searching
+/// (the smallest `max_categories` of the built-in space).
+pub const HIGH_CARD_LEVELS: usize = 10;
+
+/// Whether a preprocessing parameter can change anything on these features: `text_dim` needs a
+/// text column, `high_card` a categorical one with more than [`HIGH_CARD_LEVELS`] levels. The
+/// search leaves out parameters that cannot.
+pub fn applies(param: &str, x: &Features) -> bool {
+    match param {
+        "text_dim" => x.columns.iter().any(|c| matches!(c, FeatureColumn::Text(_))),
+        "high_card" => x.columns.iter().any(
+            |c| matches!(c, FeatureColumn::Categorical { levels, .. } if levels.len() > HIGH_CARD_LEVELS),
+        ),
+        _ => true,
+    }
 }
 
 impl Default for PrepConfig {
@@ -71,6 +98,8 @@ impl Default for PrepConfig {
             scale: Scale::Standard,
             encode: Encode::Onehot,
             max_categories: 20,
+            text_dim: 128,
+            high_card: None,
         }
     }
 }
@@ -126,11 +155,29 @@ impl PrepConfig {
         if max_categories < 1 {
             return Err(Error::Config("max_categories must be at least 1".into()));
         }
+        let text_dim = p.int_or("text_dim", d.text_dim as i64)?;
+        if !(1..=4096).contains(&text_dim) {
+            return Err(Error::Config(format!(
+                "text_dim must be between 1 and 4096, got {text_dim}"
+            )));
+        }
+        let high_card = match p.str_or("high_card", "none")? {
+            "none" => None,
+            "frequency" => Some(CodeKind::Frequency),
+            "target" => Some(CodeKind::Target),
+            o => {
+                return Err(Error::Config(format!(
+                    "high_card: unknown value '{o}' (none, frequency, target)"
+                )))
+            }
+        };
         Ok(PrepConfig {
             impute,
             scale,
             encode,
             max_categories: max_categories as usize,
+            text_dim: text_dim as usize,
+            high_card,
         })
     }
 
@@ -154,10 +201,99 @@ impl PrepConfig {
             Encode::Ordinal => "ordinal",
             Encode::Native => "native",
         };
-        format!("{i}+{s}+{e}")
+        let c = match self.high_card {
+            None => "",
+            Some(CodeKind::Frequency) => "+freq",
+            Some(CodeKind::Target) => "+target",
+        };
+        format!("{i}+{s}+{e}{c}")
     }
 
-    /// Fit on the given rows (all rows when `rows` is `None`).
+    /// Columns this recipe makes of `col` (for one-hot, at most `max_categories` per feature;
+    /// a level code counts one column): what learners' cost estimates see.
+    pub fn column_width(&self, col: &FeatureColumn) -> usize {
+        match (col, self.encode) {
+            (FeatureColumn::Numeric(_), _) => 1,
+            (FeatureColumn::Datetime { parts, .. }, _) => parts.len(),
+            (FeatureColumn::Text(_), Encode::Native) => NATIVE_TEXT_DIM + 2,
+            (FeatureColumn::Text(_), _) => self.text_dim + 2,
+            (FeatureColumn::Categorical { .. }, Encode::Native) => 1,
+            (FeatureColumn::Categorical { levels, .. }, e) => {
+                let base = if e == Encode::Onehot {
+                    levels.len().clamp(1, self.max_categories.max(1))
+                } else {
+                    1
+                };
+                let code = usize::from(self.high_card.is_some() && levels.len() > self.max_categories);
+                base + code
+            }
+        }
+    }
+
+    /// Fill, center and scale of a numeric column from its values on the fitted rows (NaN
+    /// for missing).
+    fn stats(&self, values: &[f64]) -> Stats {
+        let mut present: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        present.sort_by(f64::total_cmp);
+        let fill = if present.is_empty() {
+            0.0
+        } else {
+            match self.impute {
+                Impute::Mean => mean(&present),
+                Impute::Median => quantile(&present, 0.5),
+            }
+        };
+        // Scale statistics are computed on the imputed column, as the learner will see it.
+        let missing = values.len() - present.len();
+        let (center, scale) = scale_stats(self.scale, &present, fill, missing);
+        (fill, center, scale)
+    }
+
+    /// Fit on the given rows and transform them: what a pipeline trains on. Target codes of the
+    /// training rows are out-of-fold (see [`LevelCode::out_of_fold`]); any other data is coded
+    /// with the codes fitted on all the given rows.
+    pub fn fit_transform(
+        &self,
+        x: &Features,
+        target: &Target,
+        rows: Option<&[usize]>,
+    ) -> Result<(FittedPrep, Matrix)> {
+        let all: Vec<usize>;
+        let rows = match rows {
+            Some(r) => r,
+            None => {
+                all = (0..x.n_rows).collect();
+                &all
+            }
+        };
+        let y = if self.high_card == Some(CodeKind::Target) && self.encode != Encode::Native {
+            derived::target_columns(target, rows)
+        } else {
+            None
+        };
+        let y = y.as_ref().map(|(v, w)| (v.as_slice(), *w));
+        let prep = self.fit_rows(x, rows, y);
+        let mut m = prep.transform(x, Some(rows))?;
+        // Replace the training rows' target codes by out-of-fold ones.
+        let mut offset = 0;
+        for (step, col) in prep.steps.iter().zip(&x.columns) {
+            let w = step.width();
+            if let (Step::Coded { base, code }, FeatureColumn::Categorical { codes, levels }) = (step, col) {
+                if let Some(oof) = code.out_of_fold(codes, levels.len(), rows, y) {
+                    let start = offset + base.width();
+                    for (r, chunk) in oof.chunks(code.width).enumerate() {
+                        m.data[r * prep.width + start..r * prep.width + start + code.width]
+                            .copy_from_slice(chunk);
+                    }
+                }
+            }
+            offset += w;
+        }
+        Ok((prep, m))
+    }
+
+    /// Fit on the given rows (all rows when `rows` is `None`), without a target: a target code
+    /// asked for becomes a frequency code. Pipelines use [`PrepConfig::fit_transform`].
     pub fn fit(&self, x: &Features, rows: Option<&[usize]>) -> FittedPrep {
         let all: Vec<usize>;
         let rows = match rows {
@@ -167,6 +303,10 @@ impl PrepConfig {
                 &all
             }
         };
+        self.fit_rows(x, rows, None)
+    }
+
+    fn fit_rows(&self, x: &Features, rows: &[usize], y: Option<(&[f64], usize)>) -> FittedPrep {
         let mut steps = Vec::with_capacity(x.columns.len());
         let mut width = 0;
         for col in &x.columns {
@@ -181,23 +321,43 @@ impl PrepConfig {
                         levels: levels.clone(),
                     }
                 }
+                FeatureColumn::Datetime { parts, .. } if self.encode == Encode::Native => {
+                    width += parts.len();
+                    Step::RawDate { parts: parts.clone() }
+                }
+                FeatureColumn::Text(_) if self.encode == Encode::Native => {
+                    width += NATIVE_TEXT_DIM + 2;
+                    Step::RawText { dim: NATIVE_TEXT_DIM }
+                }
                 FeatureColumn::Numeric(v) => {
-                    let mut present: Vec<f64> =
-                        rows.iter().map(|&i| v[i]).filter(|x| x.is_finite()).collect();
-                    present.sort_by(f64::total_cmp);
-                    let fill = if present.is_empty() {
-                        0.0
-                    } else {
-                        match self.impute {
-                            Impute::Mean => mean(&present),
-                            Impute::Median => quantile(&present, 0.5),
-                        }
-                    };
-                    // Scale statistics are computed on the imputed column, as the learner will see it.
-                    let missing = rows.len() - present.len();
-                    let (center, scale) = scale_stats(self.scale, &present, fill, missing);
+                    let (fill, center, scale) = self.stats(&rows.iter().map(|&i| v[i]).collect::<Vec<_>>());
                     width += 1;
                     Step::Numeric { fill, center, scale }
+                }
+                FeatureColumn::Datetime { secs, parts } => {
+                    let stats = parts
+                        .iter()
+                        .map(|&p| self.stats(&derived::part_values(secs, rows, p)))
+                        .collect();
+                    width += parts.len();
+                    Step::Date {
+                        parts: parts.clone(),
+                        stats,
+                    }
+                }
+                FeatureColumn::Text(t) => {
+                    let idf = derived::idf(t, rows, self.text_dim);
+                    let lens: Vec<[f64; 2]> = rows
+                        .iter()
+                        .map(|&r| derived::log_lengths(t[r].as_deref()))
+                        .collect();
+                    let chars = self.stats(&lens.iter().map(|l| l[0]).collect::<Vec<_>>());
+                    let words = self.stats(&lens.iter().map(|l| l[1]).collect::<Vec<_>>());
+                    width += self.text_dim + 2;
+                    Step::Text {
+                        idf,
+                        lengths: [chars, words],
+                    }
                 }
                 FeatureColumn::Categorical { codes, levels } => {
                     let mut counts = vec![0usize; levels.len()];
@@ -213,7 +373,8 @@ impl PrepConfig {
                         .filter(|(n, _)| **n > 0)
                         .map(|(n, l)| (*n, l))
                         .collect();
-                    match self.encode {
+                    let distinct = seen.len();
+                    let base = match self.encode {
                         Encode::Onehot => {
                             // Most frequent first; ties by label so the result is deterministic.
                             seen.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
@@ -233,6 +394,17 @@ impl PrepConfig {
                             width += 1;
                             Step::Ordinal { levels: kept }
                         }
+                    };
+                    match self.high_card {
+                        Some(kind) if distinct > self.max_categories => {
+                            let code = LevelCode::fit(kind, codes, levels, rows, y);
+                            width += code.width;
+                            Step::Coded {
+                                base: Box::new(base),
+                                code,
+                            }
+                        }
+                        _ => base,
                     }
                 }
             };
@@ -306,6 +478,57 @@ enum Step {
     Category {
         levels: Vec<String>,
     },
+    // Variants below were added with model format 4; postcard numbers variants in order, so
+    // new ones go last.
+    /// Date parts, imputed and scaled like numeric columns.
+    Date {
+        parts: Vec<DatePart>,
+        stats: Vec<Stats>,
+    },
+    /// Date parts as they are (NaN for missing), for raw-input learners.
+    RawDate {
+        parts: Vec<DatePart>,
+    },
+    /// Hashed TF-IDF (`idf.len()` buckets) plus log character and word counts.
+    Text {
+        idf: Vec<f64>,
+        lengths: [Stats; 2],
+    },
+    /// Hashed word counts plus character and word counts, for raw-input learners.
+    RawText {
+        dim: usize,
+    },
+    /// A categorical step followed by a numeric code of each level.
+    Coded {
+        base: Box<Step>,
+        code: LevelCode,
+    },
+}
+
+impl Step {
+    /// Output columns.
+    fn width(&self) -> usize {
+        match self {
+            Step::Numeric { .. } | Step::Ordinal { .. } | Step::Raw | Step::Category { .. } => 1,
+            Step::OneHot { levels, .. } => levels.len(),
+            Step::Date { parts, .. } | Step::RawDate { parts } => parts.len(),
+            Step::Text { idf, .. } => idf.len() + 2,
+            Step::RawText { dim } => dim + 2,
+            Step::Coded { base, code } => base.width() + code.width,
+        }
+    }
+
+    /// Whether the step's model needs format 4 to be read.
+    fn is_v4(&self) -> bool {
+        !matches!(
+            self,
+            Step::Numeric { .. }
+                | Step::Ordinal { .. }
+                | Step::Raw
+                | Step::Category { .. }
+                | Step::OneHot { .. }
+        )
+    }
 }
 
 /// A fitted preprocessing recipe: the statistics it needs to transform new data identically.
@@ -326,17 +549,25 @@ impl FittedPrep {
         let mut out = Vec::with_capacity(self.width);
         for step in &self.steps {
             match step {
-                Step::Numeric { .. } | Step::Ordinal { .. } | Step::Raw => out.push(false),
-                Step::OneHot { levels, .. } => out.extend(std::iter::repeat_n(false, levels.len())),
                 Step::Category { .. } => out.push(true),
+                s => out.extend(std::iter::repeat_n(false, s.width())),
             }
         }
         out
     }
 
+    /// Whether reading this preprocessing needs model format 4 (dates, text or level codes).
+    pub fn needs_v4(&self) -> bool {
+        self.steps.iter().any(Step::is_v4)
+    }
+
     /// Whether `level` of categorical column `column` occurred in the training rows.
     pub fn knows(&self, schema: &Schema, column: &str, level: &str) -> bool {
         let step = schema.used().zip(&self.steps).find(|(f, _)| f.name == column);
+        let step = match step {
+            Some((f, Step::Coded { base, .. })) => Some((f, base.as_ref())),
+            s => s,
+        };
         match step {
             Some((_, Step::OneHot { levels, rare })) => levels.iter().chain(rare).any(|l| l == level),
             Some((_, Step::Ordinal { levels } | Step::Category { levels })) => {
@@ -356,67 +587,151 @@ impl FittedPrep {
             )));
         }
         let n = rows.map_or(x.n_rows, <[usize]>::len);
-        let row_at = |r: usize| rows.map_or(r, |rs| rs[r]);
         let mut out = Matrix::zeros(n, self.width);
         let mut offset = 0;
         for (step, col) in self.steps.iter().zip(&x.columns) {
-            match (step, col) {
-                (Step::Numeric { fill, center, scale }, FeatureColumn::Numeric(v)) => {
-                    for r in 0..n {
-                        let raw = v[row_at(r)];
-                        let val = if raw.is_finite() { raw } else { *fill };
-                        out.data[r * self.width + offset] = (val - center) / scale;
-                    }
-                    offset += 1;
-                }
-                (Step::OneHot { levels, .. }, FeatureColumn::Categorical { codes, levels: input }) => {
-                    let map = remap(levels, input);
-                    for r in 0..n {
-                        let c = codes[row_at(r)];
-                        if let Some(Some(slot)) = map.get(c as usize) {
-                            out.data[r * self.width + offset + slot] = 1.0;
-                        }
-                    }
-                    offset += levels.len();
-                }
-                (Step::Ordinal { levels }, FeatureColumn::Categorical { codes, levels: input }) => {
-                    let map = remap(levels, input);
-                    for r in 0..n {
-                        let c = codes[row_at(r)];
-                        let v = match map.get(c as usize) {
-                            Some(Some(slot)) => *slot as f64,
-                            _ => -1.0,
-                        };
-                        out.data[r * self.width + offset] = v;
-                    }
-                    offset += 1;
-                }
-                (Step::Raw, FeatureColumn::Numeric(v)) => {
-                    for r in 0..n {
-                        out.data[r * self.width + offset] = v[row_at(r)];
-                    }
-                    offset += 1;
-                }
-                (Step::Category { levels }, FeatureColumn::Categorical { codes, levels: input }) => {
-                    let map = remap(levels, input);
-                    for r in 0..n {
-                        let c = codes[row_at(r)];
-                        out.data[r * self.width + offset] = match map.get(c as usize) {
-                            Some(Some(slot)) => *slot as f64,
-                            _ => f64::NAN,
-                        };
-                    }
-                    offset += 1;
-                }
-                _ => {
-                    return Err(Error::Schema(
-                        "a column's type differs from the one the model was trained on".into(),
-                    ))
-                }
-            }
+            let mut view = Out {
+                data: &mut out.data,
+                width: self.width,
+                offset,
+            };
+            write(step, col, rows, n, &mut view)?;
+            offset += step.width();
         }
         Ok(out)
     }
+}
+
+/// Where a step writes: column `offset` onwards of a row-major matrix `width` wide.
+struct Out<'a> {
+    data: &'a mut [f64],
+    width: usize,
+    offset: usize,
+}
+
+impl Out<'_> {
+    fn set(&mut self, r: usize, j: usize, v: f64) {
+        self.data[r * self.width + self.offset + j] = v;
+    }
+
+    fn row(&mut self, r: usize, w: usize) -> &mut [f64] {
+        let start = r * self.width + self.offset;
+        &mut self.data[start..start + w]
+    }
+}
+
+/// Transform one column with its step.
+fn write(step: &Step, col: &FeatureColumn, rows: Option<&[usize]>, n: usize, out: &mut Out) -> Result<()> {
+    let row_at = |r: usize| rows.map_or(r, |rs| rs[r]);
+    match (step, col) {
+        (Step::Numeric { fill, center, scale }, FeatureColumn::Numeric(v)) => {
+            for r in 0..n {
+                out.set(r, 0, derived::standardise(v[row_at(r)], (*fill, *center, *scale)));
+            }
+        }
+        (Step::OneHot { levels, .. }, FeatureColumn::Categorical { codes, levels: input }) => {
+            let map = remap(levels, input);
+            for r in 0..n {
+                let c = codes[row_at(r)];
+                if let Some(Some(slot)) = map.get(c as usize) {
+                    out.set(r, *slot, 1.0);
+                }
+            }
+        }
+        (Step::Ordinal { levels }, FeatureColumn::Categorical { codes, levels: input }) => {
+            let map = remap(levels, input);
+            for r in 0..n {
+                let c = codes[row_at(r)];
+                let v = match map.get(c as usize) {
+                    Some(Some(slot)) => *slot as f64,
+                    _ => -1.0,
+                };
+                out.set(r, 0, v);
+            }
+        }
+        (Step::Raw, FeatureColumn::Numeric(v)) => {
+            for r in 0..n {
+                out.set(r, 0, v[row_at(r)]);
+            }
+        }
+        (Step::Category { levels }, FeatureColumn::Categorical { codes, levels: input }) => {
+            let map = remap(levels, input);
+            for r in 0..n {
+                let c = codes[row_at(r)];
+                let v = match map.get(c as usize) {
+                    Some(Some(slot)) => *slot as f64,
+                    _ => f64::NAN,
+                };
+                out.set(r, 0, v);
+            }
+        }
+        (Step::Date { parts, stats }, FeatureColumn::Datetime { secs, .. }) => {
+            for r in 0..n {
+                let s = secs[row_at(r)];
+                for (j, (p, st)) in parts.iter().zip(stats).enumerate() {
+                    out.set(r, j, derived::standardise(p.of(s), *st));
+                }
+            }
+        }
+        (Step::RawDate { parts }, FeatureColumn::Datetime { secs, .. }) => {
+            for r in 0..n {
+                let s = secs[row_at(r)];
+                for (j, p) in parts.iter().enumerate() {
+                    out.set(r, j, p.of(s));
+                }
+            }
+        }
+        (Step::Text { idf, lengths }, FeatureColumn::Text(t)) => {
+            let dim = idf.len();
+            for r in 0..n {
+                let text = t[row_at(r)].as_deref();
+                derived::tfidf(text, idf, out.row(r, dim));
+                let l = derived::log_lengths(text);
+                out.set(r, dim, derived::standardise(l[0], lengths[0]));
+                out.set(r, dim + 1, derived::standardise(l[1], lengths[1]));
+            }
+        }
+        (Step::RawText { dim }, FeatureColumn::Text(t)) => {
+            for r in 0..n {
+                match t[row_at(r)].as_deref() {
+                    Some(text) => {
+                        crate::data::text::hash_counts(text, out.row(r, *dim));
+                        let (c, w) = crate::data::text::lengths(text);
+                        out.set(r, *dim, c);
+                        out.set(r, dim + 1, w);
+                    }
+                    None => {
+                        out.set(r, *dim, f64::NAN);
+                        out.set(r, dim + 1, f64::NAN);
+                    }
+                }
+            }
+        }
+        (Step::Coded { base, code }, FeatureColumn::Categorical { codes, levels: input }) => {
+            write(base, col, rows, n, out)?;
+            let map = remap(&code.levels, input);
+            let w = code.width;
+            let mut sub = Out {
+                data: out.data,
+                width: out.width,
+                offset: out.offset + base.width(),
+            };
+            for r in 0..n {
+                let c = codes[row_at(r)];
+                let v = match map.get(c as usize) {
+                    Some(Some(slot)) => &code.values[slot * w..(slot + 1) * w],
+                    _ => &code.unknown[..],
+                };
+                sub.row(r, w).copy_from_slice(v);
+            }
+        }
+        _ => {
+            return Err(Error::Schema(
+                "a column's type differs from the one the model was trained on".into(),
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// For each input level, its slot among the fitted levels (None when unseen in training).
