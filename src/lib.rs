@@ -25,6 +25,7 @@ pub mod data;
 pub mod ensemble;
 pub mod error;
 pub mod guard;
+pub mod guardrails;
 pub mod heap;
 pub mod job;
 pub mod learners;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use crate::data::{Dataset, Task};
 use crate::ensemble::{EnsembleKind, FinalFit, OofBank, BANK_CAP, PER_LEARNER};
 use crate::error::{Error, Result};
+use crate::guardrails::Guardrail;
 use crate::metrics::Metric;
 use crate::model::{Body, ModelFile, ModelInfo, FORMAT};
 use crate::pruners::Policy;
@@ -63,9 +64,17 @@ pub struct AutoMLBuilder {
     space_file: Option<SpaceFile>,
     ensemble: EnsembleKind,
     final_fit: FinalFit,
+    guardrails: Vec<Guardrail>,
 }
 
 impl AutoMLBuilder {
+    /// The data guardrails checked before the run ([`crate::guardrails::check`]), carried into
+    /// the summary and the report.
+    pub fn guardrails(mut self, checks: Vec<Guardrail>) -> Self {
+        self.guardrails = checks;
+        self
+    }
+
     /// Continue run `id` of the recording store instead of starting a new one: finished trials are
     /// kept, trials killed by the interruption run again, the remaining time budget is honoured.
     pub fn resume(mut self, id: RunId) -> Self {
@@ -232,6 +241,8 @@ pub struct RunSummary {
     pub refit_secs: f64,
     /// What the final step found about ensembling (none with `--ensemble none`).
     pub ensemble: Option<EnsembleReport>,
+    /// The data guardrails checked before the run (empty when none were given).
+    pub guardrails: Vec<Guardrail>,
     /// Non-fatal remarks.
     pub warnings: Vec<String>,
     /// The parent run in the store, when recorded.
@@ -607,6 +618,7 @@ impl AutoML {
             search_secs,
             refit_secs,
             ensemble: finished.report,
+            guardrails: s.guardrails.clone(),
             warnings,
             run_id,
             resumed,

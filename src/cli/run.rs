@@ -151,6 +151,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "folds", value_name = "HOW", help_heading = "Search")]
     final_fit: String,
 
+    /// Keep columns the leakage guardrail flags (a single column that predicts the target almost
+    /// perfectly on its own, usually computed from it); by default they are excluded.
+    #[arg(long, help_heading = "Search")]
+    allow_leaky: bool,
+
     #[command(flatten)]
     policy: PolicyArgs,
 }
@@ -224,11 +229,18 @@ pub fn run(a: RunArgs) -> Result<()> {
     let task = a.task.as_deref().map(str::parse::<Task>).transpose()?;
     let metric = a.metric.as_deref().map(str::parse::<Metric>).transpose()?;
     automl::heap::settle_for(&train);
-    let data = Dataset::from_path(&train, &target, task)?;
+    let mut data = Dataset::from_path(&train, &target, task)?;
+    let options = automl::guardrails::Options {
+        allow_leaky: a.allow_leaky,
+        validation: automl::validation::plan(&data.target, a.seed, &mut Vec::new())?.description,
+        jobs: a.jobs.unwrap_or_else(library::default_jobs),
+    };
+    let guardrails = automl::guardrails::check(&mut data, &options);
     if !a.output.silent() {
         eprintln!("{}: {}", train.display(), data.schema.summary(data.n_rows()));
+        eprintln!("guardrails:\n{}", automl::guardrails::table(&guardrails));
     }
-    let mut builder = AutoML::builder().seed(a.seed);
+    let mut builder = AutoML::builder().seed(a.seed).guardrails(guardrails.clone());
     if let Some(m) = metric {
         builder = builder.metric(m);
     }
@@ -282,7 +294,11 @@ pub fn run(a: RunArgs) -> Result<()> {
         builder = builder.record(Recording {
             store: ws.store.clone() as Arc<dyn Store>,
             experiment,
-            environment: library::run_environment(&args, &train, data_hash.as_deref()),
+            environment: {
+                let mut env = library::run_environment(&args, &train, data_hash.as_deref());
+                env.insert("guardrails".into(), json!(guardrails));
+                env
+            },
             artifacts: Some(ws.root.join("artifacts")),
         });
     }
@@ -376,7 +392,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         }
     }
     if json {
-        print_run_json(&run, &a, test_scores.as_deref(), registered.as_deref())?;
+        print_run_json(&run, &data, &a, test_scores.as_deref(), registered.as_deref())?;
     } else {
         for n in &notes {
             warn(quiet, n);
@@ -509,6 +525,7 @@ fn ensemble_line(e: &EnsembleReport, metric: Metric) -> String {
 
 fn print_run_json(
     run: &RunSummary,
+    data: &Dataset,
     a: &RunArgs,
     test: Option<&[(String, f64)]>,
     registered: Option<&str>,
@@ -530,6 +547,12 @@ fn print_run_json(
     };
     let v = json!({
         "task": run.task,
+        "schema": data.schema.features.iter().map(|f| json!({
+            "name": f.name,
+            "kind": f.kind.name(),
+            "reason": f.reason,
+        })).collect::<Vec<_>>(),
+        "guardrails": run.guardrails,
         "metric": run.metric.name(),
         "validation": run.validation,
         "learners": run.learners,

@@ -339,6 +339,11 @@ pub enum Target {
 }
 
 impl Target {
+    /// Whether the target holds classes.
+    pub fn is_classification(&self) -> bool {
+        matches!(self, Target::Classes(_))
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         match self {
@@ -520,6 +525,20 @@ impl Dataset {
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.features.n_rows
+    }
+
+    /// Stop using feature `name` (marked ignored with `reason`); unknown or already ignored
+    /// names are left alone.
+    pub fn exclude(&mut self, name: &str, reason: &str) {
+        let Some(pos) = self.schema.used().position(|f| f.name == name) else {
+            return;
+        };
+        self.features.columns.remove(pos);
+        if let Some(f) = self.schema.features.iter_mut().find(|f| f.name == name) {
+            f.kind = FeatureKind::Ignored;
+            f.reason = Some(reason.to_string());
+        }
+        self.warnings.push(format!("ignoring column '{name}': {reason}"));
     }
 }
 

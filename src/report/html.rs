@@ -63,18 +63,30 @@ fn summary_section(r: &Report, insight: Option<&RunInsight>) -> String {
 }
 
 fn warnings_section(insight: &RunInsight) -> String {
+    let mut s = String::new();
+    if !insight.guardrails.is_empty() {
+        s.push_str("<table class=\"grid\"><thead><tr><th>check</th><th>status</th><th>detail</th></tr></thead><tbody>");
+        for g in &insight.guardrails {
+            let _ = write!(
+                s,
+                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td></tr>",
+                g.status.name(),
+                esc(&g.name),
+                g.status.name(),
+                esc(&g.detail)
+            );
+        }
+        s.push_str("</tbody></table>");
+    }
     if insight.warnings.is_empty() {
-        return section(
-            "warnings",
-            "Guardrails",
-            "<p class=\"ok\">No warnings on the data or the run.</p>",
-        );
+        s.push_str("<p class=\"ok\">No warnings on the data or the run.</p>");
+    } else {
+        s.push_str("<ul class=\"warn\">");
+        for w in &insight.warnings {
+            let _ = write!(s, "<li>{}</li>", esc(w));
+        }
+        s.push_str("</ul>");
     }
-    let mut s = String::from("<ul class=\"warn\">");
-    for w in &insight.warnings {
-        let _ = write!(s, "<li>{}</li>", esc(w));
-    }
-    s.push_str("</ul>");
     section("warnings", "Guardrails", &s)
 }
 
@@ -537,7 +549,7 @@ tr.more{display:none}table.all tr.more{display:table-row}button{font:inherit;pad
 table.sortable th.asc::after{content:" ▲"}table.sortable th.desc::after{content:" ▼"}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.params{font-family:ui-monospace,monospace;font-size:12px;color:#333;max-width:420px}
 tr.ignored td{color:#999}.muted{color:#667;font-size:13px}.ok{color:#2d7a3a}.best{font-size:15px}
-ul.warn li{color:#8a5a00}.others{background:#fbf7ee;border:1px solid #eadfc4;border-radius:6px;padding:4px 12px;margin-top:10px}
+ul.warn li{color:#8a5a00}tr.alerted td{color:#8a5a00;font-weight:600}.others{background:#fbf7ee;border:1px solid #eadfc4;border-radius:6px;padding:4px 12px;margin-top:10px}
 .charts{display:flex;flex-wrap:wrap;gap:14px}.chart{background:#fff;max-width:100%;height:auto}
 .chart .tick{font-size:10px;fill:#667}.chart .axis{font-size:11px;fill:#333}
 .legend{display:flex;flex-wrap:wrap;gap:12px;font-size:12px;margin:6px 0}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}

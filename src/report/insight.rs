@@ -99,6 +99,9 @@ pub struct RunInsight {
     pub summary: Vec<(String, String)>,
     /// Guardrail warnings raised on the data and during the run.
     pub warnings: Vec<String>,
+    /// The data guardrails checked before the run (absent in insights saved before them).
+    #[serde(default)]
+    pub guardrails: Vec<crate::guardrails::Guardrail>,
     /// Training data profile.
     pub profile: Vec<ColumnProfile>,
     /// The best configuration on validation rows, when it could be computed.
@@ -467,6 +470,7 @@ impl RunInsight {
         RunInsight {
             summary: facts,
             warnings,
+            guardrails: summary.guardrails.clone(),
             profile: profile(data),
             diagnostics,
         }
