@@ -60,8 +60,11 @@ pub struct RunArgs {
     /// binary, multiclass or regression (default: inferred from the target column).
     #[arg(long)]
     task: Option<String>,
-    /// Primary metric: accuracy, balanced_accuracy, log_loss, roc_auc, f1_macro, rmse, mae, r2
-    /// (default: roc_auc for binary, accuracy for multiclass, r2 for regression).
+    /// Primary metric: accuracy, balanced_accuracy, log_loss, roc_auc, f1_macro, auc_weighted,
+    /// average_precision_weighted, norm_macro_recall, precision_weighted (classification); r2,
+    /// rmse, mae, spearman, nrmse, nmae (regression); Azure AutoML's names (AUC_weighted,
+    /// r2_score, ...) are accepted too (default: roc_auc for binary, accuracy for multiclass, r2
+    /// for regression).
     #[arg(long)]
     metric: Option<String>,
     /// Seconds from the start to the model saved, search, ensemble and refit included; a trial
