@@ -220,26 +220,91 @@ const TRANSFORMERS: &[&str] = &[
 const ALGORITHMS: &[(&str, &str, Option<&str>, Option<JobTask>)] = &[
     ("lightgbm", "LightGBM", Some("gbdt"), None),
     ("gradientboosting", "GradientBoosting", Some("gbdt"), None),
-    ("xgboostclassifier", "XGBoostClassifier", Some("gbdt"), Some(JobTask::Classification)),
-    ("xgboostregressor", "XGBoostRegressor", Some("gbdt"), Some(JobTask::Regression)),
+    (
+        "xgboostclassifier",
+        "XGBoostClassifier",
+        Some("gbdt"),
+        Some(JobTask::Classification),
+    ),
+    (
+        "xgboostregressor",
+        "XGBoostRegressor",
+        Some("gbdt"),
+        Some(JobTask::Regression),
+    ),
     ("randomforest", "RandomForest", Some("random_forest"), None),
-    ("extremerandomtrees", "ExtremeRandomTrees", Some("extra_trees"), None),
+    (
+        "extremerandomtrees",
+        "ExtremeRandomTrees",
+        Some("extra_trees"),
+        None,
+    ),
     ("decisiontree", "DecisionTree", Some("decision_tree"), None),
     ("knn", "KNN", Some("knn"), None),
-    ("logisticregression", "LogisticRegression", Some("logistic_regression"), Some(JobTask::Classification)),
-    ("gaussiannaivebayes", "GaussianNaiveBayes", Some("gaussian_nb"), Some(JobTask::Classification)),
-    ("multinomialnaivebayes", "MultinomialNaiveBayes", Some("gaussian_nb"), Some(JobTask::Classification)),
-    ("bernoullinaivebayes", "BernoulliNaiveBayes", Some("gaussian_nb"), Some(JobTask::Classification)),
-    ("elasticnet", "ElasticNet", Some("elastic_net"), Some(JobTask::Regression)),
+    (
+        "logisticregression",
+        "LogisticRegression",
+        Some("logistic_regression"),
+        Some(JobTask::Classification),
+    ),
+    (
+        "gaussiannaivebayes",
+        "GaussianNaiveBayes",
+        Some("gaussian_nb"),
+        Some(JobTask::Classification),
+    ),
+    (
+        "multinomialnaivebayes",
+        "MultinomialNaiveBayes",
+        Some("gaussian_nb"),
+        Some(JobTask::Classification),
+    ),
+    (
+        "bernoullinaivebayes",
+        "BernoulliNaiveBayes",
+        Some("gaussian_nb"),
+        Some(JobTask::Classification),
+    ),
+    (
+        "elasticnet",
+        "ElasticNet",
+        Some("elastic_net"),
+        Some(JobTask::Regression),
+    ),
     ("lassolars", "LassoLars", Some("lasso"), Some(JobTask::Regression)),
     ("sgd", "SGD", None, None),
     ("linearsvm", "LinearSVM", None, Some(JobTask::Classification)),
     ("svm", "SVM", None, Some(JobTask::Classification)),
-    ("tabnetclassifier", "TabnetClassifier", None, Some(JobTask::Classification)),
-    ("tabnetregressor", "TabnetRegressor", None, Some(JobTask::Regression)),
-    ("averagedperceptronclassifier", "AveragedPerceptronClassifier", None, Some(JobTask::Classification)),
-    ("onlinegradientdescentregressor", "OnlineGradientDescentRegressor", None, Some(JobTask::Regression)),
-    ("fastlinearregressor", "FastLinearRegressor", None, Some(JobTask::Regression)),
+    (
+        "tabnetclassifier",
+        "TabnetClassifier",
+        None,
+        Some(JobTask::Classification),
+    ),
+    (
+        "tabnetregressor",
+        "TabnetRegressor",
+        None,
+        Some(JobTask::Regression),
+    ),
+    (
+        "averagedperceptronclassifier",
+        "AveragedPerceptronClassifier",
+        None,
+        Some(JobTask::Classification),
+    ),
+    (
+        "onlinegradientdescentregressor",
+        "OnlineGradientDescentRegressor",
+        None,
+        Some(JobTask::Regression),
+    ),
+    (
+        "fastlinearregressor",
+        "FastLinearRegressor",
+        None,
+        Some(JobTask::Regression),
+    ),
 ];
 
 fn normalise(name: &str) -> String {
@@ -253,17 +318,13 @@ fn learner_for(name: &str) -> Result<Option<&'static str>> {
         return Ok(Some(l));
     }
     let n = normalise(name);
-    ALGORITHMS
-        .iter()
-        .find(|a| a.0 == n)
-        .map(|a| a.2)
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "unknown training algorithm '{name}' (Azure's: {}; or one of ours: {})",
-                ALGORITHMS.iter().map(|a| a.1).collect::<Vec<_>>().join(", "),
-                crate::learners::names().join(", ")
-            ))
-        })
+    ALGORITHMS.iter().find(|a| a.0 == n).map(|a| a.2).ok_or_else(|| {
+        Error::Config(format!(
+            "unknown training algorithm '{name}' (Azure's: {}; or one of ours: {})",
+            ALGORITHMS.iter().map(|a| a.1).collect::<Vec<_>>().join(", "),
+            crate::learners::names().join(", ")
+        ))
+    })
 }
 
 /// A data input: `{type, path}` or a plain path.
@@ -527,23 +588,24 @@ impl AutoMLJob {
             }
             None => return Err(Error::Config(format!("{origin}: no 'type: automl'"))),
         }
-        let task = match head.task.as_deref() {
-            Some("classification") => JobTask::Classification,
-            Some("regression") => JobTask::Regression,
-            Some(t) if UNSUPPORTED_TASKS.contains(&t) => {
-                return Err(err(
+        let task =
+            match head.task.as_deref() {
+                Some("classification") => JobTask::Classification,
+                Some("regression") => JobTask::Regression,
+                Some(t) if UNSUPPORTED_TASKS.contains(&t) => return Err(err(
                     "task",
-                    format!("task '{t}' is not supported yet (only classification and regression run locally)"),
-                ))
-            }
-            Some(t) => {
-                return Err(err(
-                    "task",
-                    format!("unknown task '{t}' (classification or regression)"),
-                ))
-            }
-            None => return Err(Error::Config(format!("{origin}: missing field `task`"))),
-        };
+                    format!(
+                        "task '{t}' is not supported yet (only classification and regression run locally)"
+                    ),
+                )),
+                Some(t) => {
+                    return Err(err(
+                        "task",
+                        format!("unknown task '{t}' (classification or regression)"),
+                    ))
+                }
+                None => return Err(Error::Config(format!("{origin}: missing field `task`"))),
+            };
         let j: JobText = serde_saphyr::from_str(text).map_err(|e| {
             let msg = e.to_string();
             // Name the line of an unknown field when the parser does not.
@@ -570,7 +632,10 @@ impl AutoMLJob {
             ("environment_variables", j.environment_variables.is_some()),
             ("services", j.services.is_some()),
             ("limits.max_nodes", j.limits.max_nodes.is_some()),
-            ("training.ensemble_model_download_timeout_minutes", j.training.ensemble_model_download_timeout_minutes.is_some()),
+            (
+                "training.ensemble_model_download_timeout_minutes",
+                j.training.ensemble_model_download_timeout_minutes.is_some(),
+            ),
             ("training.training_mode", j.training.training_mode.is_some()),
         ] {
             if present {
@@ -617,19 +682,25 @@ impl AutoMLJob {
                     format!("{key}.path '{path}' is a cloud asset; only local files and folders can be read (download the data and point at it)"),
                 ));
             }
-            let full = dir.join(&path);
+            let full = dir.join(path.strip_prefix("./").unwrap_or(&path));
             let kind = match kind {
                 Some(k) => InputKind::parse(&k).map_err(|e| err(key, format!("{key}: {}", e.detail())))?,
                 None if full.is_dir() => InputKind::UriFolder,
                 None => InputKind::UriFile,
             };
             if !full.exists() {
-                return Err(err(key, format!("{key}: '{path}' not found (looked for {})", full.display())));
+                return Err(err(
+                    key,
+                    format!("{key}: '{path}' not found (looked for {})", full.display()),
+                ));
             }
             Ok(DataInput { path: full, kind })
         };
         let training_data = input("training_data", j.training_data)?;
-        let validation_data = j.validation_data.map(|v| input("validation_data", v)).transpose()?;
+        let validation_data = j
+            .validation_data
+            .map(|v| input("validation_data", v))
+            .transpose()?;
         let test_data = j.test_data.map(|v| input("test_data", v)).transpose()?;
         if let Some(s) = j.validation_data_size {
             if !(s > 0.0 && s < 1.0) {
@@ -688,7 +759,10 @@ impl AutoMLJob {
             match v {
                 None => Ok(None),
                 Some(m) if m.is_finite() && m > 0.0 && m * 60.0 <= 1e9 => Ok(Some(m * 60.0)),
-                Some(m) => Err(err(key, format!("limits.{key} must be a positive number of minutes, got {m}"))),
+                Some(m) => Err(err(
+                    key,
+                    format!("limits.{key} must be a positive number of minutes, got {m}"),
+                )),
             }
         };
         let count = |v: Option<i64>, key: &str| -> Result<Option<usize>> {
@@ -703,7 +777,10 @@ impl AutoMLJob {
         let max_trials = count(l.max_trials, "max_trials")?;
         let max_concurrent = count(l.max_concurrent_trials, "max_concurrent_trials")?;
         if count(l.max_cores_per_trial.filter(|&n| n != -1), "max_cores_per_trial")?.is_some() {
-            notes.push("limits.max_cores_per_trial: each trial uses one core here (parallel trials use the rest)".into());
+            notes.push(
+                "limits.max_cores_per_trial: each trial uses one core here (parallel trials use the rest)"
+                    .into(),
+            );
         }
         if l.enable_early_termination == Some(true) {
             notes.push("limits.enable_early_termination: the run ends at timeout_minutes or max_trials (no stop on a stalled score); for trial pruning use --early-termination".into());
@@ -728,8 +805,14 @@ impl AutoMLJob {
             (false, false) => EnsembleKind::None,
         };
         for (name, set) in [
-            ("training.enable_model_explainability", t.enable_model_explainability),
-            ("training.enable_onnx_compatible_models", t.enable_onnx_compatible_models),
+            (
+                "training.enable_model_explainability",
+                t.enable_model_explainability,
+            ),
+            (
+                "training.enable_onnx_compatible_models",
+                t.enable_onnx_compatible_models,
+            ),
             ("training.enable_dnn_training", t.enable_dnn_training),
         ] {
             if set == Some(true) {
@@ -742,7 +825,11 @@ impl AutoMLJob {
         let featurization = match j.featurization {
             None => Featurization::default(),
             Some(f) => featurization(f, &mut notes).map_err(|e| {
-                Error::Config(format!("{origin}{}: featurization: {}", yaml_line(text, "featurization"), e.detail()))
+                Error::Config(format!(
+                    "{origin}{}: featurization: {}",
+                    yaml_line(text, "featurization"),
+                    e.detail()
+                ))
             })?,
         };
         if !featurization.imputers.is_empty() {
@@ -801,9 +888,9 @@ impl AutoMLJob {
         Ok(match self.task {
             JobTask::Regression => Task::Regression,
             JobTask::Classification => {
-                let col = table
-                    .column(target)
-                    .ok_or_else(|| Error::Data(format!("target column '{target}' not found in the training data")))?;
+                let col = table.column(target).ok_or_else(|| {
+                    Error::Data(format!("target column '{target}' not found in the training data"))
+                })?;
                 if col.distinct() <= 2 {
                     Task::Binary
                 } else {
@@ -847,8 +934,13 @@ impl AutoMLJob {
         let Some(name) = imputer_choice(&self.featurization.imputers) else {
             return Ok(None);
         };
-        let text = format!("[preprocessing.impute]\ntype = \"choice\"\nvalues = [\"{name}\"]\ninit = \"{name}\"\n");
-        SpaceFile::from_toml(&text, &format!("{} (featurization.transformer_params.imputer)", self.origin)).map(Some)
+        let text =
+            format!("[preprocessing.impute]\ntype = \"choice\"\nvalues = [\"{name}\"]\ninit = \"{name}\"\n");
+        SpaceFile::from_toml(
+            &text,
+            &format!("{} (featurization.transformer_params.imputer)", self.origin),
+        )
+        .map(Some)
     }
 }
 
@@ -876,7 +968,11 @@ fn unknown_field(msg: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
-fn training_learners(t: &TrainingText, task: JobTask, notes: &mut Vec<String>) -> Result<Option<Vec<String>>> {
+fn training_learners(
+    t: &TrainingText,
+    task: JobTask,
+    notes: &mut Vec<String>,
+) -> Result<Option<Vec<String>>> {
     let fits = |a: &(&str, &str, Option<&str>, Option<JobTask>)| a.3.is_none_or(|k| k == task);
     if let Some(allowed) = &t.allowed_training_algorithms {
         let mut out: Vec<String> = Vec::new();
@@ -893,7 +989,7 @@ fn training_learners(t: &TrainingText, task: JobTask, notes: &mut Vec<String>) -
         }
         if !skipped.is_empty() {
             notes.push(format!(
-                "allowed_training_algorithms: {} have no counterpart here, skipped",
+                "allowed_training_algorithms: no counterpart here for {}, skipped",
                 skipped.join(", ")
             ));
         }
@@ -903,7 +999,10 @@ fn training_learners(t: &TrainingText, task: JobTask, notes: &mut Vec<String>) -
                 allowed.join(", ")
             )));
         }
-        if t.blocked_training_algorithms.as_ref().is_some_and(|b| !b.is_empty()) {
+        if t.blocked_training_algorithms
+            .as_ref()
+            .is_some_and(|b| !b.is_empty())
+        {
             return Err(Error::Config(
                 "give allowed_training_algorithms or blocked_training_algorithms, not both".into(),
             ));
@@ -930,7 +1029,8 @@ fn training_learners(t: &TrainingText, task: JobTask, notes: &mut Vec<String>) -
             .filter(|a| a.2 == Some(l) && fits(a) && a.0 != "gaussiannaivebayes")
             .map(|a| a.0)
             .collect();
-        let all_blocked = !stands_for.is_empty() && stands_for.iter().all(|a| blocked_norm.iter().any(|b| b == a));
+        let all_blocked =
+            !stands_for.is_empty() && stands_for.iter().all(|a| blocked_norm.iter().any(|b| b == a));
         if all_blocked || ours.iter().any(|o| o == l) {
             continue;
         }
@@ -955,7 +1055,11 @@ fn featurization(f: FeaturizationText, notes: &mut Vec<String>) -> Result<Featur
         None | Some("auto") => FeaturizationMode::Auto,
         Some("off") => FeaturizationMode::Off,
         Some("custom") => FeaturizationMode::Custom,
-        Some(m) => return Err(Error::Config(format!("mode '{m}' is not one of auto, off, custom"))),
+        Some(m) => {
+            return Err(Error::Config(format!(
+                "mode '{m}' is not one of auto, off, custom"
+            )))
+        }
     };
     if mode == FeaturizationMode::Off {
         notes.push("featurization.mode off: imputation, scaling and encoding are part of every pipeline here and still run".into());
@@ -972,7 +1076,9 @@ fn featurization(f: FeaturizationText, notes: &mut Vec<String>) -> Result<Featur
     let mut imputers = Vec::new();
     for entry in f.transformer_params.imputer {
         if entry.fields.is_empty() {
-            return Err(Error::Config("transformer_params.imputer: an entry has no fields".into()));
+            return Err(Error::Config(
+                "transformer_params.imputer: an entry has no fields".into(),
+            ));
         }
         let mut strategy = None;
         let mut fill = None;
@@ -1048,7 +1154,10 @@ fn featurization(f: FeaturizationText, notes: &mut Vec<String>) -> Result<Featur
         pending.push("transformer_params other than imputer");
     }
     if !pending.is_empty() {
-        notes.push(format!("featurization: {} read but not applied yet", pending.join(", ")));
+        notes.push(format!(
+            "featurization: {} read but not applied yet",
+            pending.join(", ")
+        ));
     }
     Ok(Featurization {
         mode,

@@ -253,7 +253,9 @@ fn data_files_in(dir: &Path) -> Result<Vec<PathBuf>> {
 fn wildcard(pattern: &[char], name: &[char]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
-        (Some('*'), _) => wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..])),
+        (Some('*'), _) => {
+            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
+        }
         (Some('?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
         (Some(a), Some(b)) if a == b => wildcard(&pattern[1..], &name[1..]),
         _ => false,
@@ -289,11 +291,15 @@ impl MlTable {
         }
         let mut out = MlTable::plain(Vec::new());
         if t.traits.is_some() {
-            out.notes.push("MLTable traits (timestamp and index columns) are not used".into());
+            out.notes
+                .push("MLTable traits (timestamp and index columns) are not used".into());
         }
         let _ = t.metadata;
         if t.paths.is_empty() {
-            return Err(at("paths", "paths is empty: list at least one file, folder or pattern".into()));
+            return Err(at(
+                "paths",
+                "paths is empty: list at least one file, folder or pattern".into(),
+            ));
         }
         for entry in t.paths {
             let (key, p) = match &entry {
@@ -307,21 +313,30 @@ impl MlTable {
                     format!("{key} '{p}' is remote; only local paths can be read (download the data and point at it)"),
                 ));
             }
-            let full = dir.join(p);
+            let full = dir.join(p.strip_prefix("./").unwrap_or(p));
             match entry {
                 PathEntry::File(_) => {
                     if !full.is_file() {
-                        return Err(at(key, format!("file '{p}' not found (looked for {})", full.display())));
+                        return Err(at(
+                            key,
+                            format!("file '{p}' not found (looked for {})", full.display()),
+                        ));
                     }
                     out.files.push(full);
                 }
                 PathEntry::Folder(_) => {
                     if !full.is_dir() {
-                        return Err(at(key, format!("folder '{p}' not found (looked for {})", full.display())));
+                        return Err(at(
+                            key,
+                            format!("folder '{p}' not found (looked for {})", full.display()),
+                        ));
                     }
-                    out.files.extend(data_files_in(&full).map_err(|e| at(key, e.detail()))?);
+                    out.files
+                        .extend(data_files_in(&full).map_err(|e| at(key, e.detail()))?);
                 }
-                PathEntry::Pattern(_) => out.files.extend(matching(dir, p).map_err(|e| at(key, e.detail()))?),
+                PathEntry::Pattern(_) => out
+                    .files
+                    .extend(matching(dir, p).map_err(|e| at(key, e.detail()))?),
             }
         }
         let mut read = None;
@@ -355,7 +370,11 @@ impl MlTable {
                             format!("read_delimited.header '{h}' is not one of all_files_same_headers, from_first_file, all_files_different_headers, no_header"),
                         )),
                     };
-                    let encoding = r.encoding.unwrap_or_else(|| "utf8".into()).to_ascii_lowercase().replace('-', "");
+                    let encoding = r
+                        .encoding
+                        .unwrap_or_else(|| "utf8".into())
+                        .to_ascii_lowercase()
+                        .replace('-', "");
                     if !["utf8", "ascii", "latin1", "iso88591"].contains(&encoding.as_str()) {
                         return Err(at(
                             "encoding",
@@ -365,11 +384,13 @@ impl MlTable {
                     let empty_as_string = r.empty_as_string.unwrap_or(false);
                     if empty_as_string {
                         out.notes.push(
-                            "read_delimited.empty_as_string: empty cells are read as missing values here".into(),
+                            "read_delimited.empty_as_string: empty cells are read as missing values here"
+                                .into(),
                         );
                     }
                     if r.include_path_column == Some(true) {
-                        out.notes.push("read_delimited.include_path_column: no path column is added".into());
+                        out.notes
+                            .push("read_delimited.include_path_column: no path column is added".into());
                     }
                     let _ = (r.infer_column_types, r.support_multi_line);
                     read = Some(ReadAs::Delimited {
@@ -381,7 +402,8 @@ impl MlTable {
                 }
                 Transformation::ReadParquet(r) => {
                     if r.and_then(|r| r.include_path_column) == Some(true) {
-                        out.notes.push("read_parquet.include_path_column: no path column is added".into());
+                        out.notes
+                            .push("read_parquet.include_path_column: no path column is added".into());
                     }
                     read = Some(ReadAs::Parquet);
                 }
@@ -405,7 +427,11 @@ impl MlTable {
             let table = match &self.read {
                 ReadAs::ByExtension => Table::read(f)?,
                 ReadAs::Parquet => {
-                    let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+                    let ext = f
+                        .extension()
+                        .and_then(|e| e.to_str())
+                        .unwrap_or("")
+                        .to_ascii_lowercase();
                     if ext != "parquet" && ext != "pq" {
                         return Err(Error::Config(format!(
                             "{}: read_parquet needs .parquet (or .pq) files",
@@ -447,7 +473,13 @@ impl MlTable {
                     read_csv_text(&csv, f)?
                 }
             };
-            if matches!(self.read, ReadAs::Delimited { header: Header::AllFilesSameHeaders, .. }) {
+            if matches!(
+                self.read,
+                ReadAs::Delimited {
+                    header: Header::AllFilesSameHeaders,
+                    ..
+                }
+            ) {
                 if let Some(first) = tables.first() {
                     let names = |t: &Table| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
                     if names(first) != names(&table) {
@@ -611,7 +643,11 @@ fn stack(mut tables: Vec<Table>) -> Result<Table> {
                 }
                 Some((raw, num)) => {
                     if *num != numeric || *raw != c.raw {
-                        *raw = if numeric && *num { RawType::Float } else { RawType::Text };
+                        *raw = if numeric && *num {
+                            RawType::Float
+                        } else {
+                            RawType::Text
+                        };
                     }
                     *num &= numeric;
                 }
