@@ -1168,3 +1168,206 @@ fn featurization(f: FeaturizationText, notes: &mut Vec<String>) -> Result<Featur
         enable_dnn_featurization: f.enable_dnn_featurization,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder with a small CSV (`data.csv`: x, y) and an MLTable folder (`table/`) over it.
+    fn folder() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("data.csv"), "x,y\n1,a\n2,b\n3,a\n4,b\n").unwrap();
+        std::fs::create_dir(d.path().join("table")).unwrap();
+        std::fs::write(d.path().join("table/part.csv"), "x,y\n1,a\n2,b\n").unwrap();
+        std::fs::write(
+            d.path().join("table/MLTable"),
+            "paths:\n  - file: ./part.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n",
+        )
+        .unwrap();
+        d
+    }
+
+    fn parse(text: &str, dir: &Path) -> Result<AutoMLJob> {
+        AutoMLJob::from_yaml(text, "job.yml", dir)
+    }
+
+    const MINIMAL: &str = "type: automl\ntask: classification\ntarget_column_name: y\ntraining_data:\n  path: ./table\n  type: mltable\n";
+
+    #[test]
+    fn every_field_is_read() {
+        let d = folder();
+        let text = r#"$schema: https://azuremlsdk2.blob.core.windows.net/preview/0.0.1/autoMLJob.schema.json
+type: automl
+name: job-1
+display_name: bank marketing
+experiment_name: bank
+description: a job
+tags: {owner: me}
+compute: azureml:cpu-cluster
+log_verbosity: debug
+task: classification
+primary_metric: AUC_weighted
+target_column_name: "y"
+training_data:
+  path: "./table"
+  type: mltable
+test_data: ./data.csv
+n_cross_validations: 5
+limits:
+  timeout_minutes: 3
+  trial_timeout_minutes: 0.5
+  max_trials: 7
+  max_concurrent_trials: 2
+  max_cores_per_trial: -1
+  enable_early_termination: true
+  exit_score: 0.9
+  max_nodes: 4
+training:
+  allowed_training_algorithms: [LightGBM, XGBoostClassifier, logistic_regression, LinearSVM]
+  enable_vote_ensemble: false
+  enable_stack_ensemble: true
+  enable_model_explainability: true
+  enable_onnx_compatible_models: false
+  enable_dnn_training: false
+featurization:
+  mode: custom
+  column_name_and_types:
+    x: Numeric
+    y: Categorical
+  transformer_params:
+    imputer:
+      - fields: ["x"]
+        parameters:
+          strategy: mean
+  blocked_transformers: [WordEmbedding, LabelEncoder]
+"#;
+        let j = parse(text, d.path()).unwrap();
+        assert_eq!(j.task, JobTask::Classification);
+        assert_eq!(j.metric, Some(Metric::AucWeighted));
+        assert_eq!(j.target, "y");
+        assert_eq!(j.training_data.kind, InputKind::MlTable);
+        assert_eq!(j.training_data.path, d.path().join("table"));
+        assert_eq!(j.test_data.as_ref().unwrap().kind, InputKind::UriFile);
+        assert_eq!(j.cross_validations, Some(CrossValidations::Folds(5)));
+        assert_eq!(j.time_budget_secs, Some(180.0));
+        assert_eq!(j.trial_timeout_secs, Some(30.0));
+        assert_eq!(j.max_trials, Some(7));
+        assert_eq!(j.max_concurrent, Some(2));
+        assert_eq!(j.exit_score, Some(0.9));
+        assert_eq!(j.learners, Some(vec!["gbdt".to_string(), "logistic_regression".into()]));
+        assert_eq!(j.ensemble, EnsembleKind::Stack);
+        assert_eq!(j.experiment_name.as_deref(), Some("bank"));
+        assert_eq!(j.featurization.mode, FeaturizationMode::Custom);
+        assert_eq!(j.featurization.column_types["x"], ColumnPurpose::Numeric);
+        assert_eq!(j.featurization.column_types["y"], ColumnPurpose::Categorical);
+        assert_eq!(j.featurization.imputers[0].strategy, ImputeStrategy::Mean);
+        assert_eq!(j.featurization.blocked_transformers, vec!["WordEmbedding", "LabelEncoder"]);
+        for f in ["$schema", "name", "display_name", "description", "tags", "compute", "log_verbosity", "limits.max_nodes"] {
+            assert!(j.ignored.iter().any(|i| i == f), "{f} not reported as ignored: {:?}", j.ignored);
+        }
+        let notes = j.notes.join("\n");
+        for n in ["LinearSVM", "exit_score", "enable_early_termination", "enable_model_explainability", "n_cross_validations"] {
+            assert!(notes.contains(n), "no note on {n}: {notes}");
+        }
+        // The mean imputer becomes the preprocessing's only imputation.
+        let space = j.search_space().unwrap().unwrap();
+        assert!(space.params["preprocessing"].contains_key("impute"));
+        // The training data reads through its MLTable; the task is inferred binary.
+        let data = j.training_dataset("y", None).unwrap();
+        assert_eq!(data.schema.task, Task::Binary);
+        assert_eq!(data.n_rows(), 2);
+    }
+
+    #[test]
+    fn ensembles_limits_and_defaults() {
+        let d = folder();
+        let j = parse(MINIMAL, d.path()).unwrap();
+        assert_eq!(j.ensemble, EnsembleKind::Greedy);
+        assert_eq!((j.metric, j.learners.clone(), j.max_trials), (None, None, None));
+        assert!(j.ignored.is_empty() && j.notes.is_empty());
+        assert!(j.search_space().unwrap().is_none());
+        let none = format!("{MINIMAL}training:\n  enable_vote_ensemble: false\n  enable_stack_ensemble: false\n");
+        assert_eq!(parse(&none, d.path()).unwrap().ensemble, EnsembleKind::None);
+        let auto = format!("{MINIMAL}n_cross_validations: auto\nvalidation_data_size: 0.2\n");
+        assert_eq!(parse(&auto, d.path()).unwrap().cross_validations, Some(CrossValidations::Auto));
+        let bad = format!("{MINIMAL}limits:\n  max_trials: 0\n");
+        let e = parse(&bad, d.path()).unwrap_err().to_string();
+        assert!(e.contains("max_trials") && e.contains("line 8"), "{e}");
+        let bad = format!("{MINIMAL}primary_metric: r2_score\n");
+        let e = parse(&bad, d.path()).unwrap_err().to_string();
+        assert!(e.contains("does not apply to classification") && e.contains("line 7"), "{e}");
+        let reg = "type: automl\ntask: regression\nprimary_metric: normalized_root_mean_squared_error\ntarget_column_name: x\ntraining_data: ./data.csv\n";
+        let j = parse(reg, d.path()).unwrap();
+        assert_eq!((j.task, j.metric), (JobTask::Regression, Some(Metric::Nrmse)));
+        assert_eq!(j.training_data.kind, InputKind::UriFile);
+        assert_eq!(j.training_dataset("x", None).unwrap().schema.task, Task::Regression);
+    }
+
+    #[test]
+    fn blocked_algorithms_drop_a_learner_only_when_all_it_stands_for_are_blocked() {
+        let d = folder();
+        let text = format!("{MINIMAL}training:\n  blocked_training_algorithms: [XGBoostClassifier, RandomForest, KNN]\n");
+        let j = parse(&text, d.path()).unwrap();
+        let l = j.learners.unwrap();
+        assert!(l.contains(&"gbdt".to_string()), "LightGBM still stands for gbdt");
+        assert!(!l.contains(&"random_forest".to_string()) && !l.contains(&"knn".to_string()));
+        assert!(j.notes.iter().any(|n| n.contains("XGBoostClassifier") && n.contains("gbdt")));
+        let text = format!("{MINIMAL}training:\n  blocked_training_algorithms: [LightGBM, XGBoostClassifier, GradientBoosting]\n");
+        assert!(!parse(&text, d.path()).unwrap().learners.unwrap().contains(&"gbdt".to_string()));
+        let text = format!("{MINIMAL}training:\n  allowed_training_algorithms: [SVM, TabnetClassifier]\n");
+        let e = parse(&text, d.path()).unwrap_err().to_string();
+        assert!(e.contains("has a counterpart here") && e.contains("line 8"), "{e}");
+        let text = format!("{MINIMAL}training:\n  allowed_training_algorithms: [Prophet9]\n");
+        let e = parse(&text, d.path()).unwrap_err().to_string();
+        assert!(e.contains("unknown training algorithm 'Prophet9'"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_naming_field_and_line() {
+        let d = folder();
+        let text = format!("{MINIMAL}limits:\n  max_trials: 3\n  max_trails: 4\n");
+        let e = parse(&text, d.path()).unwrap_err().to_string();
+        assert!(e.contains("max_trails") && e.contains("line 9"), "{e}");
+        let text = format!("{MINIMAL}primary_metrc: accuracy\n");
+        let e = parse(&text, d.path()).unwrap_err().to_string();
+        assert!(e.contains("primary_metrc") && e.contains("line 7"), "{e}");
+        let text = format!("{MINIMAL}featurization:\n  mode: custom\n  blocked_transformers: [Word2Vec]\n");
+        let e = parse(&text, d.path()).unwrap_err().to_string();
+        assert!(e.contains("Word2Vec") && e.contains("featurization"), "{e}");
+        let text = format!("{MINIMAL}featurization:\n  transformer_params:\n    imputer:\n      - fields: [x]\n        parameters: {{strategy: mode}}\n");
+        let e = parse(&text, d.path()).unwrap_err().to_string();
+        assert!(e.contains("strategy 'mode'"), "{e}");
+    }
+
+    #[test]
+    fn unsupported_tasks_and_inputs_are_named() {
+        let d = folder();
+        for task in ["forecasting", "image_classification", "image_object_detection", "text_ner", "text_classification_multilabel"] {
+            // Task-specific sections (unknown to us) do not hide the task's own error.
+            let text = format!("type: automl\ntask: {task}\nimage_model: {{}}\ntarget_column_name: y\n");
+            let e = parse(&text, d.path()).unwrap_err().to_string();
+            assert!(e.contains(&format!("task '{task}' is not supported yet")) && e.contains("line 2"), "{e}");
+        }
+        let e = parse("type: sweep\ntask: regression\n", d.path()).unwrap_err().to_string();
+        assert!(e.contains("automl sweep"), "{e}");
+        let text = MINIMAL.replace("./table", "azureml:bank_train:1");
+        let e = parse(&text, d.path()).unwrap_err().to_string();
+        assert!(e.contains("cloud asset") && e.contains("line 4"), "{e}");
+        let text = MINIMAL.replace("./table", "./missing");
+        assert!(parse(&text, d.path()).unwrap_err().to_string().contains("not found"));
+        let text = format!("{MINIMAL}weight_column_name: w\n");
+        assert!(parse(&text, d.path()).unwrap_err().to_string().contains("weight_column_name"));
+        let text = format!("{MINIMAL}validation_data: ./data.csv\n");
+        let j = parse(&text, d.path()).unwrap();
+        assert!(j.notes.iter().any(|n| n.contains("validation_data")));
+    }
+
+    #[test]
+    fn yaml_lines_are_found() {
+        let t = "a: 1\nlimits:\n  max_trials: 2\n  - file: x\n\"quoted\": 3\n";
+        assert_eq!(yaml_line(t, "max_trials"), ", line 3");
+        assert_eq!(yaml_line(t, "file"), ", line 4");
+        assert_eq!(yaml_line(t, "quoted"), ", line 5");
+        assert_eq!(yaml_line(t, "max"), "");
+    }
+}
