@@ -68,6 +68,14 @@ pub fn yaml_line(text: &str, key: &str) -> String {
 
 type Ignored = Option<IgnoredAny>;
 
+/// Parse YAML with YAML 1.2 booleans (only `true` / `false`): a column named `y`, `n`, `on` or
+/// `no` (bank marketing's target is `y`) stays a name.
+pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> std::result::Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, serde_saphyr::options! { strict_booleans: true })
+}
+
 /// The tasks of Azure AutoML that run here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobTask {
@@ -555,7 +563,7 @@ pub fn is_automl_job(path: &Path) -> bool {
     let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"));
     yaml && std::fs::read_to_string(path)
         .ok()
-        .and_then(|t| serde_saphyr::from_str::<Head>(&t).ok())
+        .and_then(|t| parse_yaml::<Head>(&t).ok())
         .and_then(|h| h.kind)
         .is_some_and(|k| k == "automl")
 }
@@ -576,8 +584,8 @@ impl AutoMLJob {
     /// naming the task.
     pub fn from_yaml(text: &str, origin: &str, dir: &Path) -> Result<AutoMLJob> {
         let err = |key: &str, msg: String| Error::Config(format!("{origin}{}: {msg}", yaml_line(text, key)));
-        let head: Head = serde_saphyr::from_str(text)
-            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
+        let head: Head =
+            parse_yaml(text).map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
         match head.kind.as_deref() {
             Some("automl") => {}
             Some(k) => {
@@ -588,25 +596,26 @@ impl AutoMLJob {
             }
             None => return Err(Error::Config(format!("{origin}: no 'type: automl'"))),
         }
-        let task =
-            match head.task.as_deref() {
-                Some("classification") => JobTask::Classification,
-                Some("regression") => JobTask::Regression,
-                Some(t) if UNSUPPORTED_TASKS.contains(&t) => return Err(err(
+        let task = match head.task.as_deref() {
+            Some("classification") => JobTask::Classification,
+            Some("regression") => JobTask::Regression,
+            Some(t) if UNSUPPORTED_TASKS.contains(&t) => {
+                return Err(err(
                     "task",
                     format!(
                         "task '{t}' is not supported yet (only classification and regression run locally)"
                     ),
-                )),
-                Some(t) => {
-                    return Err(err(
-                        "task",
-                        format!("unknown task '{t}' (classification or regression)"),
-                    ))
-                }
-                None => return Err(Error::Config(format!("{origin}: missing field `task`"))),
-            };
-        let j: JobText = serde_saphyr::from_str(text).map_err(|e| {
+                ))
+            }
+            Some(t) => {
+                return Err(err(
+                    "task",
+                    format!("unknown task '{t}' (classification or regression)"),
+                ))
+            }
+            None => return Err(Error::Config(format!("{origin}: missing field `task`"))),
+        };
+        let j: JobText = parse_yaml(text).map_err(|e| {
             let msg = e.to_string();
             // Name the line of an unknown field when the parser does not.
             let line = unknown_field(&msg)
@@ -1254,19 +1263,44 @@ featurization:
         assert_eq!(j.max_trials, Some(7));
         assert_eq!(j.max_concurrent, Some(2));
         assert_eq!(j.exit_score, Some(0.9));
-        assert_eq!(j.learners, Some(vec!["gbdt".to_string(), "logistic_regression".into()]));
+        assert_eq!(
+            j.learners,
+            Some(vec!["gbdt".to_string(), "logistic_regression".into()])
+        );
         assert_eq!(j.ensemble, EnsembleKind::Stack);
         assert_eq!(j.experiment_name.as_deref(), Some("bank"));
         assert_eq!(j.featurization.mode, FeaturizationMode::Custom);
         assert_eq!(j.featurization.column_types["x"], ColumnPurpose::Numeric);
         assert_eq!(j.featurization.column_types["y"], ColumnPurpose::Categorical);
         assert_eq!(j.featurization.imputers[0].strategy, ImputeStrategy::Mean);
-        assert_eq!(j.featurization.blocked_transformers, vec!["WordEmbedding", "LabelEncoder"]);
-        for f in ["$schema", "name", "display_name", "description", "tags", "compute", "log_verbosity", "limits.max_nodes"] {
-            assert!(j.ignored.iter().any(|i| i == f), "{f} not reported as ignored: {:?}", j.ignored);
+        assert_eq!(
+            j.featurization.blocked_transformers,
+            vec!["WordEmbedding", "LabelEncoder"]
+        );
+        for f in [
+            "$schema",
+            "name",
+            "display_name",
+            "description",
+            "tags",
+            "compute",
+            "log_verbosity",
+            "limits.max_nodes",
+        ] {
+            assert!(
+                j.ignored.iter().any(|i| i == f),
+                "{f} not reported as ignored: {:?}",
+                j.ignored
+            );
         }
         let notes = j.notes.join("\n");
-        for n in ["LinearSVM", "exit_score", "enable_early_termination", "enable_model_explainability", "n_cross_validations"] {
+        for n in [
+            "LinearSVM",
+            "exit_score",
+            "enable_early_termination",
+            "enable_model_explainability",
+            "n_cross_validations",
+        ] {
             assert!(notes.contains(n), "no note on {n}: {notes}");
         }
         // The mean imputer becomes the preprocessing's only imputation.
@@ -1286,37 +1320,59 @@ featurization:
         assert_eq!((j.metric, j.learners.clone(), j.max_trials), (None, None, None));
         assert!(j.ignored.is_empty() && j.notes.is_empty());
         assert!(j.search_space().unwrap().is_none());
-        let none = format!("{MINIMAL}training:\n  enable_vote_ensemble: false\n  enable_stack_ensemble: false\n");
+        let none =
+            format!("{MINIMAL}training:\n  enable_vote_ensemble: false\n  enable_stack_ensemble: false\n");
         assert_eq!(parse(&none, d.path()).unwrap().ensemble, EnsembleKind::None);
         let auto = format!("{MINIMAL}n_cross_validations: auto\nvalidation_data_size: 0.2\n");
-        assert_eq!(parse(&auto, d.path()).unwrap().cross_validations, Some(CrossValidations::Auto));
+        assert_eq!(
+            parse(&auto, d.path()).unwrap().cross_validations,
+            Some(CrossValidations::Auto)
+        );
         let bad = format!("{MINIMAL}limits:\n  max_trials: 0\n");
         let e = parse(&bad, d.path()).unwrap_err().to_string();
         assert!(e.contains("max_trials") && e.contains("line 8"), "{e}");
         let bad = format!("{MINIMAL}primary_metric: r2_score\n");
         let e = parse(&bad, d.path()).unwrap_err().to_string();
-        assert!(e.contains("does not apply to classification") && e.contains("line 7"), "{e}");
+        assert!(
+            e.contains("does not apply to classification") && e.contains("line 7"),
+            "{e}"
+        );
         let reg = "type: automl\ntask: regression\nprimary_metric: normalized_root_mean_squared_error\ntarget_column_name: x\ntraining_data: ./data.csv\n";
         let j = parse(reg, d.path()).unwrap();
         assert_eq!((j.task, j.metric), (JobTask::Regression, Some(Metric::Nrmse)));
         assert_eq!(j.training_data.kind, InputKind::UriFile);
-        assert_eq!(j.training_dataset("x", None).unwrap().schema.task, Task::Regression);
+        assert_eq!(
+            j.training_dataset("x", None).unwrap().schema.task,
+            Task::Regression
+        );
     }
 
     #[test]
     fn blocked_algorithms_drop_a_learner_only_when_all_it_stands_for_are_blocked() {
         let d = folder();
-        let text = format!("{MINIMAL}training:\n  blocked_training_algorithms: [XGBoostClassifier, RandomForest, KNN]\n");
+        let text = format!(
+            "{MINIMAL}training:\n  blocked_training_algorithms: [XGBoostClassifier, RandomForest, KNN]\n"
+        );
         let j = parse(&text, d.path()).unwrap();
         let l = j.learners.unwrap();
         assert!(l.contains(&"gbdt".to_string()), "LightGBM still stands for gbdt");
         assert!(!l.contains(&"random_forest".to_string()) && !l.contains(&"knn".to_string()));
-        assert!(j.notes.iter().any(|n| n.contains("XGBoostClassifier") && n.contains("gbdt")));
+        assert!(j
+            .notes
+            .iter()
+            .any(|n| n.contains("XGBoostClassifier") && n.contains("gbdt")));
         let text = format!("{MINIMAL}training:\n  blocked_training_algorithms: [LightGBM, XGBoostClassifier, GradientBoosting]\n");
-        assert!(!parse(&text, d.path()).unwrap().learners.unwrap().contains(&"gbdt".to_string()));
+        assert!(!parse(&text, d.path())
+            .unwrap()
+            .learners
+            .unwrap()
+            .contains(&"gbdt".to_string()));
         let text = format!("{MINIMAL}training:\n  allowed_training_algorithms: [SVM, TabnetClassifier]\n");
         let e = parse(&text, d.path()).unwrap_err().to_string();
-        assert!(e.contains("has a counterpart here") && e.contains("line 8"), "{e}");
+        assert!(
+            e.contains("has a counterpart here") && e.contains("line 8"),
+            "{e}"
+        );
         let text = format!("{MINIMAL}training:\n  allowed_training_algorithms: [Prophet9]\n");
         let e = parse(&text, d.path()).unwrap_err().to_string();
         assert!(e.contains("unknown training algorithm 'Prophet9'"), "{e}");
@@ -1342,21 +1398,38 @@ featurization:
     #[test]
     fn unsupported_tasks_and_inputs_are_named() {
         let d = folder();
-        for task in ["forecasting", "image_classification", "image_object_detection", "text_ner", "text_classification_multilabel"] {
+        for task in [
+            "forecasting",
+            "image_classification",
+            "image_object_detection",
+            "text_ner",
+            "text_classification_multilabel",
+        ] {
             // Task-specific sections (unknown to us) do not hide the task's own error.
             let text = format!("type: automl\ntask: {task}\nimage_model: {{}}\ntarget_column_name: y\n");
             let e = parse(&text, d.path()).unwrap_err().to_string();
-            assert!(e.contains(&format!("task '{task}' is not supported yet")) && e.contains("line 2"), "{e}");
+            assert!(
+                e.contains(&format!("task '{task}' is not supported yet")) && e.contains("line 2"),
+                "{e}"
+            );
         }
-        let e = parse("type: sweep\ntask: regression\n", d.path()).unwrap_err().to_string();
+        let e = parse("type: sweep\ntask: regression\n", d.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("automl sweep"), "{e}");
         let text = MINIMAL.replace("./table", "azureml:bank_train:1");
         let e = parse(&text, d.path()).unwrap_err().to_string();
         assert!(e.contains("cloud asset") && e.contains("line 4"), "{e}");
         let text = MINIMAL.replace("./table", "./missing");
-        assert!(parse(&text, d.path()).unwrap_err().to_string().contains("not found"));
+        assert!(parse(&text, d.path())
+            .unwrap_err()
+            .to_string()
+            .contains("not found"));
         let text = format!("{MINIMAL}weight_column_name: w\n");
-        assert!(parse(&text, d.path()).unwrap_err().to_string().contains("weight_column_name"));
+        assert!(parse(&text, d.path())
+            .unwrap_err()
+            .to_string()
+            .contains("weight_column_name"));
         let text = format!("{MINIMAL}validation_data: ./data.csv\n");
         let j = parse(&text, d.path()).unwrap();
         assert!(j.notes.iter().any(|n| n.contains("validation_data")));

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use crate::data::{format_number, RawColumn, RawType, Table, Values};
 use crate::error::{Error, Result};
 
-use super::automl_job::yaml_line;
+use super::automl_job::{parse_yaml, yaml_line};
 
 /// How an Azure ML job input is typed (`type:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,8 +283,8 @@ impl MlTable {
     /// Parse an `MLTable` file's text; paths are relative to `dir`. Errors name `origin` and the
     /// line of the field where known.
     pub fn from_yaml(text: &str, origin: &str, dir: &Path) -> Result<MlTable> {
-        let t: MlTableText = serde_saphyr::from_str(text)
-            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
+        let t: MlTableText =
+            parse_yaml(text).map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim_end())))?;
         let at = |key: &str, msg: String| Error::Config(format!("{origin}{}: {msg}", yaml_line(text, key)));
         if let Some(k) = t.kind.as_deref().filter(|k| !k.eq_ignore_ascii_case("mltable")) {
             return Err(at("type", format!("type is '{k}', expected mltable")));
@@ -683,4 +683,140 @@ fn stack(mut tables: Vec<Table>) -> Result<Table> {
         columns.push(RawColumn { name, raw, values });
     }
     Ok(Table { columns, n_rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    fn texts(t: &Table, col: &str) -> Vec<String> {
+        (0..t.n_rows)
+            .map(|i| t.column(col).unwrap().label(i).unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn read_delimited_with_semicolons_several_files_and_header_modes() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "a.txt", "x;name;note\n1;\"Smith, J\";u\n2;Lee;v\n");
+        write(d.path(), "b.txt", "x;name;note\n3;Ng;u\n");
+        write(
+            d.path(),
+            "MLTable",
+            "type: mltable\npaths:\n  - pattern: ./*.txt\ntransformations:\n  - read_delimited:\n      delimiter: ';'\n      header: all_files_same_headers\n      encoding: utf8\n      empty_as_string: false\n  - drop_columns: note\n",
+        );
+        let t = MlTable::load(d.path()).unwrap();
+        assert_eq!(t.files.len(), 2);
+        let table = t.read().unwrap();
+        assert_eq!(table.n_rows, 3);
+        let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["x", "name"]);
+        assert_eq!(texts(&table, "name"), ["Smith, J", "Lee", "Ng"]);
+        assert!(matches!(table.column("x").unwrap().values, Values::Numeric(_)));
+
+        // No header: columns are Column1..; tabs; latin-1 text decoded.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.tsv"), b"1\tcaf\xe9\n2\tthe\n").unwrap();
+        write(
+            d.path(),
+            "MLTable",
+            "paths:\n  - file: a.tsv\ntransformations:\n  - read_delimited:\n      delimiter: \"\\t\"\n      header: no_header\n      encoding: latin1\n",
+        );
+        let table = MlTable::load(d.path()).unwrap().read().unwrap();
+        assert_eq!(texts(&table, "Column2"), ["café", "the"]);
+
+        // From the first file: later files are data rows only.
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "1.csv", "x,y\n1,a\n");
+        write(d.path(), "2.csv", "2,b\n");
+        write(
+            d.path(),
+            "MLTable",
+            "paths:\n  - folder: .\ntransformations:\n  - read_delimited:\n      header: from_first_file\n  - keep_columns: [y]\n",
+        );
+        let table = MlTable::load(d.path()).unwrap().read().unwrap();
+        assert_eq!(texts(&table, "y"), ["a", "b"]);
+        assert_eq!(table.columns.len(), 1);
+    }
+
+    #[test]
+    fn read_parquet() {
+        use polars::prelude::*;
+        let d = tempfile::tempdir().unwrap();
+        for (name, xs) in [("p1.parquet", [1.0, 2.0]), ("p2.parquet", [3.0, 4.0])] {
+            let mut df = df!("x" => xs, "label" => ["a", "b"]).unwrap();
+            let f = std::fs::File::create(d.path().join(name)).unwrap();
+            ParquetWriter::new(f).finish(&mut df).unwrap();
+        }
+        write(
+            d.path(),
+            "MLTable",
+            "paths:\n  - file: ./p1.parquet\n  - file: ./p2.parquet\ntransformations:\n  - read_parquet:\n      include_path_column: false\n",
+        );
+        let t = MlTable::load(d.path()).unwrap();
+        assert_eq!(t.read, ReadAs::Parquet);
+        let table = t.read().unwrap();
+        assert_eq!(table.n_rows, 4);
+        assert_eq!(texts(&table, "x"), ["1", "2", "3", "4"]);
+        // A folder input holding an MLTable file reads through it.
+        let input = DataInput {
+            path: d.path().to_path_buf(),
+            kind: InputKind::UriFolder,
+        };
+        assert_eq!(input.read().unwrap().n_rows, 4);
+    }
+
+    #[test]
+    fn bad_mltables_are_errors_naming_the_problem() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "a.csv", "x,y\n1,2\n");
+        let bad = |text: &str| {
+            MlTable::from_yaml(text, "MLTable", d.path())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad("paths:\n  - file: ./a.csv\ntransformations:\n  - take: 10\n");
+        assert!(e.contains("take"), "{e}");
+        let e = bad("paths:\n  - file: ./a.csv\nextra: 1\n");
+        assert!(e.contains("extra"), "{e}");
+        let e = bad("paths:\n  - file: ./missing.csv\n");
+        assert!(e.contains("missing.csv") && e.contains("line 2"), "{e}");
+        let e = bad("paths:\n  - file: azureml://datastores/x/paths/a.csv\n");
+        assert!(e.contains("remote"), "{e}");
+        let e = bad("paths:\n  - pattern: ./*.parquet\n");
+        assert!(e.contains("matches no file"), "{e}");
+        let e =
+            bad("paths:\n  - file: ./a.csv\ntransformations:\n  - read_delimited:\n      delimiter: ';;'\n");
+        assert!(e.contains("one character") && e.contains("line 5"), "{e}");
+        let e =
+            bad("paths:\n  - file: ./a.csv\ntransformations:\n  - read_delimited:\n      encoding: utf16\n");
+        assert!(e.contains("utf16"), "{e}");
+        let e = bad("paths: []\n");
+        assert!(e.contains("paths is empty"), "{e}");
+        // read_parquet over a CSV file fails when read.
+        let t = MlTable::from_yaml(
+            "paths:\n  - file: ./a.csv\ntransformations:\n  - read_parquet:\n",
+            "MLTable",
+            d.path(),
+        )
+        .unwrap();
+        assert!(t.read().unwrap_err().to_string().contains("read_parquet"));
+        // An mltable input without an MLTable file.
+        let input = DataInput {
+            path: d.path().to_path_buf(),
+            kind: InputKind::MlTable,
+        };
+        assert!(input.read().unwrap_err().to_string().contains("MLTable file"));
+    }
+
+    #[test]
+    fn wildcards_and_redelimiting() {
+        let m = |p: &str, n: &str| wildcard(&p.chars().collect::<Vec<_>>(), &n.chars().collect::<Vec<_>>());
+        assert!(m("*.csv", "a.csv") && m("part-?.csv", "part-1.csv") && !m("*.csv", "a.tsv"));
+        assert_eq!(redelimit("a;b,c;\"d;e\"\n", ';'), "a,\"b,c\",\"d;e\"\n");
+    }
 }
