@@ -34,15 +34,33 @@ pub struct PredictArgs {
     output: JsonArgs,
 }
 
-/// Score the model on a labelled file with every reported metric of the task.
+/// Score the model on a labelled file with every reported metric of the task (and its primary
+/// metric).
 pub fn score_test(model: &ModelFile, path: &Path, notes: &mut Vec<String>) -> Result<Vec<(String, f64)>> {
-    let table = Table::read(path)?;
-    let (truth, pred) = model.predict_labelled(&table, notes).map_err(|e| match e {
+    score_test_table(model, &Table::read(path)?, path, notes)
+}
+
+/// [`score_test`] on a table already read (from `origin`, named in errors).
+pub fn score_test_table(
+    model: &ModelFile,
+    table: &Table,
+    origin: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(String, f64)>> {
+    let path = origin;
+    let (truth, pred) = model.predict_labelled(table, notes).map_err(|e| match e {
         Error::Data(m) => Error::Data(format!("{}: {m}", path.display())),
         other => other,
     })?;
-    Metric::report_set(model.schema.task)
-        .iter()
+    // The model's primary metric first when the task's report set lacks it (an Azure job's
+    // AUC_weighted, say).
+    let mut set = Metric::report_set(model.schema.task).to_vec();
+    if let Ok(m) = model.metric.parse::<Metric>() {
+        if !set.contains(&m) {
+            set.insert(0, m);
+        }
+    }
+    set.iter()
         .map(|m| Ok((m.name().to_string(), m.score(&truth, &pred)?)))
         .collect()
 }

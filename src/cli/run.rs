@@ -11,6 +11,7 @@ use serde_json::json;
 use automl::automl::{self as library, EnsembleReport, Recording};
 use automl::data::Task;
 use automl::ensemble::{EnsembleKind, FinalFit};
+use automl::job::{is_automl_job, AutoMLJob};
 use automl::samplers::SamplerKind;
 use automl::space::SpaceFile;
 use automl::store::{Store, TrialState};
@@ -20,7 +21,7 @@ use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary};
 
 use super::flags::{JsonArgs, OutputArgs, PolicyArgs, WorkspaceArgs};
 use super::output::{print_json, progress_bar, warn};
-use super::predict::{predict_file, score_test};
+use super::predict::{predict_file, score_test, score_test_table};
 use super::{Cli, Command};
 
 /// `automl run --help`'s closing text, with the learner list from the registry.
@@ -40,8 +41,15 @@ Learners: {LEARNERS} (search spaces: search/*.toml).
 Reproducibility: trial i's configuration depends only on --seed and i, so --seed S --max-trials N
   gives the same leaderboard on any number of --jobs.
 
+Azure AutoML jobs: `automl run job.yml` runs an Azure ML v2 AutoML job file (type: automl) as is:
+  task, primary_metric (Azure's names), target_column_name, training_data / test_data (files or
+  MLTable folders), limits, training (allowed/blocked algorithms, vote/stack ensembles),
+  featurization, experiment_name. Cloud-only fields are reported as ignored; flags given on the
+  command line override the job's values.
+
 Examples:
   automl run datasets/iris/train.csv --target species --time-budget 30
+  automl run automl-job.yml --max-trials 20
   automl run train.csv --target price --metric rmse --test test.csv --predict new.csv --out pred.csv
   automl run train.csv --target churn --learners random_forest,logistic_regression --json";
 
@@ -52,16 +60,20 @@ Examples:
     "Workspace folder recording the run (default: $AUTOML_WORKSPACE, else ./automl-workspace)"
 )))]
 pub struct RunArgs {
-    /// Training data: a CSV (with header) or Parquet file.
+    /// Training data: a CSV (with header) or Parquet file, or an Azure AutoML job YAML
+    /// (`type: automl`) naming its data, target and settings.
     train: Option<PathBuf>,
-    /// Name of the column to predict.
-    #[arg(long, required_unless_present = "resume")]
+    /// Name of the column to predict (from the job for an AutoML job YAML).
+    #[arg(long)]
     target: Option<String>,
     /// binary, multiclass or regression (default: inferred from the target column).
     #[arg(long)]
     task: Option<String>,
-    /// Primary metric: accuracy, balanced_accuracy, log_loss, roc_auc, f1_macro, rmse, mae, r2
-    /// (default: roc_auc for binary, accuracy for multiclass, r2 for regression).
+    /// Primary metric: accuracy, balanced_accuracy, log_loss, roc_auc, f1_macro, auc_weighted,
+    /// average_precision_weighted, norm_macro_recall, precision_weighted (classification); r2,
+    /// rmse, mae, spearman, nrmse, nmae (regression); Azure AutoML's names (AUC_weighted,
+    /// r2_score, ...) are accepted too (default: roc_auc for binary, accuracy for multiclass, r2
+    /// for regression).
     #[arg(long)]
     metric: Option<String>,
     /// Seconds from the start to the model saved, search, ensemble and refit included; a trial
@@ -142,8 +154,10 @@ pub struct RunArgs {
     /// learner, cross-validated on the same predictions) or none (the best trial). An ensemble is
     /// used only when it validates better than the best single trial; its members are fitted
     /// in parallel within the time budget.
-    #[arg(long, default_value = "greedy", value_name = "KIND", help_heading = "Search")]
-    ensemble: String,
+    /// Default greedy (for an AutoML job YAML: from its enable_vote_ensemble /
+    /// enable_stack_ensemble).
+    #[arg(long, value_name = "KIND", help_heading = "Search")]
+    ensemble: Option<String>,
     /// How the final model's members are fitted under cross-validation: folds (each is the
     /// average of its k fold models, the models it was validated and weighted with: bagging) or
     /// all (each is refitted once on all rows). A run validated on a holdout always refits on
@@ -219,17 +233,46 @@ type Best = (Option<f64>, String, usize);
 /// `automl run`.
 pub fn run(a: RunArgs) -> Result<()> {
     let a = resumed_args(a)?;
-    let (Some(train), Some(target)) = (a.train.clone(), a.target.clone()) else {
+    let job = match &a.train {
+        Some(p) if is_automl_job(p) => Some(AutoMLJob::load(p)?),
+        _ => None,
+    };
+    let target = a
+        .target
+        .clone()
+        .or_else(|| job.as_ref().map(|j| j.target.clone()));
+    let (Some(train), Some(target)) = (a.train.clone(), target) else {
         return Err(Error::Config(
-            "give a TRAIN file and --target (or --resume RUN)".into(),
+            "give a TRAIN file and --target, or an AutoML job YAML (or --resume RUN)".into(),
         ));
     };
     let quiet = a.output.quiet;
     let json = a.output.json();
     let task = a.task.as_deref().map(str::parse::<Task>).transpose()?;
     let metric = a.metric.as_deref().map(str::parse::<Metric>).transpose()?;
-    automl::heap::settle_for(&train);
-    let mut data = Dataset::from_path(&train, &target, task)?;
+    let metric = metric.or(job.as_ref().and_then(|j| j.metric));
+    // For a job, the data file that stands for its training data in records and hashes.
+    let data_file = job
+        .as_ref()
+        .map_or_else(|| train.clone(), |j| j.training_data.representative_file());
+    automl::heap::settle_for(&data_file);
+    if let Some(j) = &job {
+        if !j.ignored.is_empty() && !json {
+            eprintln!(
+                "note: cloud-only fields read and ignored: {}",
+                j.ignored.join(", ")
+            );
+        }
+        if !json {
+            for n in &j.notes {
+                warn(quiet, n);
+            }
+        }
+    }
+    let mut data = match &job {
+        Some(j) => j.training_dataset(&target, task)?,
+        None => Dataset::from_path(&train, &target, task)?,
+    };
     let options = automl::guardrails::Options {
         allow_leaky: a.allow_leaky,
         validation: automl::validation::plan(&data.target, a.seed, &mut Vec::new())?.description,
@@ -237,10 +280,15 @@ pub fn run(a: RunArgs) -> Result<()> {
     };
     let guardrails = automl::guardrails::check(&mut data, &options);
     if !a.output.silent() {
-        eprintln!("{}: {}", train.display(), data.schema.summary(data.n_rows()));
+        eprintln!("{}: {}", data_file.display(), data.schema.summary(data.n_rows()));
         eprintln!("guardrails:\n{}", automl::guardrails::table(&guardrails));
     }
-    let mut builder = AutoML::builder().seed(a.seed).guardrails(guardrails.clone());
+    let mut builder = match &job {
+        Some(j) => j.builder()?,
+        None => AutoML::builder(),
+    }
+    .seed(a.seed)
+    .guardrails(guardrails.clone());
     if let Some(m) = metric {
         builder = builder.metric(m);
     }
@@ -256,8 +304,10 @@ pub fn run(a: RunArgs) -> Result<()> {
     if let Some(l) = &a.learners {
         builder = builder.learners(l.iter().map(|s| s.trim().to_string()));
     }
+    if let Some(e) = &a.ensemble {
+        builder = builder.ensemble(EnsembleKind::parse(e)?);
+    }
     builder = builder
-        .ensemble(EnsembleKind::parse(&a.ensemble)?)
         .final_fit(FinalFit::parse(&a.final_fit)?)
         .sampler(SamplerKind::parse(&a.sampler)?)
         .early_termination(a.policy.policy()?);
@@ -277,13 +327,14 @@ pub fn run(a: RunArgs) -> Result<()> {
     let data_hash = if a.no_store {
         None
     } else {
-        library::file_hash(&train)
+        library::file_hash(&data_file)
     };
     let workspace = if a.no_store { None } else { Some(a.ws.open()?) };
     if let Some(ws) = &workspace {
         let experiment = a
             .experiment
             .clone()
+            .or_else(|| job.as_ref().and_then(|j| j.experiment_name.clone()))
             .unwrap_or_else(|| library::default_experiment(&train));
         let args: Vec<String> = std::env::args_os()
             .map(|a| a.to_string_lossy().to_string())
@@ -295,7 +346,7 @@ pub fn run(a: RunArgs) -> Result<()> {
             store: ws.store.clone() as Arc<dyn Store>,
             experiment,
             environment: {
-                let mut env = library::run_environment(&args, &train, data_hash.as_deref());
+                let mut env = library::run_environment(&args, &data_file, data_hash.as_deref());
                 env.insert("guardrails".into(), json!(guardrails));
                 env
             },
@@ -303,7 +354,10 @@ pub fn run(a: RunArgs) -> Result<()> {
         });
     }
     let primary = metric.unwrap_or(Metric::default_for(data.schema.task));
-    let bar = progress_bar(a.output.silent(), a.max_trials);
+    let bar = progress_bar(
+        a.output.silent(),
+        a.max_trials.or(job.as_ref().and_then(|j| j.max_trials)),
+    );
     let best: Arc<Mutex<Best>> = Arc::new(Mutex::new((None, String::new(), 0)));
     {
         let bar = bar.clone();
@@ -349,7 +403,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         if let Some(h) = &data_hash {
             library::link_dataset(ws, id, h)?;
         }
-        library::save_run_log(ws, id, &library::run_log(&train, &data, &run))?;
+        library::save_run_log(ws, id, &library::run_log(&data_file, &data, &run))?;
         if let Some(name) = &a.register {
             let v = ws.register_run_model(name, id, "", &[], None)?;
             registered = Some(format!("{name}:{v}"));
@@ -381,10 +435,16 @@ pub fn run(a: RunArgs) -> Result<()> {
     // another process may overwrite), so `automl predict` gives identical output.
     let model = ModelFile::from_bytes(&run.best.to_bytes()?, &a.model_out)?;
     let mut notes = Vec::new();
-    let test_scores = match &a.test {
-        Some(path) => Some(score_test(&model, path, &mut notes)?),
-        None => None,
+    let test_scores = match (&a.test, job.as_ref().and_then(|j| j.test_data.as_ref())) {
+        (Some(path), _) => Some(score_test(&model, path, &mut notes)?),
+        (None, Some(input)) => Some(score_test_table(&model, &input.read()?, &input.path, &mut notes)?),
+        (None, None) => None,
     };
+    let test_name = a.test.clone().or_else(|| {
+        job.as_ref()
+            .and_then(|j| j.test_data.as_ref())
+            .map(|t| t.path.clone())
+    });
     if let (Some(input), Some(out)) = (&a.predict, &a.out) {
         predict_file(&model, input, out, &mut notes)?;
         if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
@@ -392,13 +452,20 @@ pub fn run(a: RunArgs) -> Result<()> {
         }
     }
     if json {
-        print_run_json(&run, &data, &a, test_scores.as_deref(), registered.as_deref())?;
+        print_run_json(
+            &run,
+            &data,
+            &a,
+            test_scores.as_deref(),
+            registered.as_deref(),
+            job.as_ref(),
+        )?;
     } else {
         for n in &notes {
             warn(quiet, n);
         }
         print_leaderboard(&run, a.top);
-        print_summary(&run, &a, test_scores.as_deref(), registered);
+        print_summary(&run, &a, test_scores.as_deref(), test_name.as_deref(), registered);
     }
     Ok(())
 }
@@ -443,7 +510,13 @@ fn print_leaderboard(run: &RunSummary, top: usize) {
     println!("{t}");
 }
 
-fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, registered: Option<String>) {
+fn print_summary(
+    run: &RunSummary,
+    a: &RunArgs,
+    test: Option<&[(String, f64)]>,
+    test_name: Option<&std::path::Path>,
+    registered: Option<String>,
+) {
     let done = run.trials.len();
     let failed = run.failed();
     let mut ended = format!("{failed} failed");
@@ -477,7 +550,7 @@ fn print_summary(run: &RunSummary, a: &RunArgs, test: Option<&[(String, f64)]>, 
         let s: Vec<String> = scores.iter().map(|(m, v)| format!("{m} {v:.4}")).collect();
         println!(
             "test ({}): {}",
-            a.test.as_ref().map_or(String::new(), |p| p.display().to_string()),
+            test_name.map_or(String::new(), |p| p.display().to_string()),
             s.join(", ")
         );
     }
@@ -529,6 +602,7 @@ fn print_run_json(
     a: &RunArgs,
     test: Option<&[(String, f64)]>,
     registered: Option<&str>,
+    job: Option<&AutoMLJob>,
 ) -> Result<()> {
     let trial = |r: &TrialRecord| {
         let config = r.config();
@@ -594,6 +668,11 @@ fn print_run_json(
         "predictions": a.out,
         "leaderboard": run.leaderboard().into_iter().map(trial).collect::<Vec<_>>(),
         "warnings": run.warnings,
+        "job": job.map(|j| json!({
+            "file": j.origin,
+            "ignored": j.ignored,
+            "notes": j.notes,
+        })),
     });
     print_json(&v)
 }

@@ -3,7 +3,7 @@
 //! The rest of the crate never sees polars: a file becomes a [`Table`] of plain `Vec`s, and a
 //! [`Schema`] decides which columns are numeric, categorical or ignored.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -388,6 +388,27 @@ impl Dataset {
 
     /// Build a dataset from a table: infer the task (unless given), column kinds and classes.
     pub fn from_table(table: Table, target: &str, task: Option<Task>) -> Result<Dataset> {
+        Dataset::from_table_with(table, target, task, &KindRules::default())
+    }
+
+    /// [`Dataset::from_table`] with column kinds set by `rules`; a rule naming a column the table
+    /// does not have (or the target) is an error.
+    pub fn from_table_with(
+        table: Table,
+        target: &str,
+        task: Option<Task>,
+        rules: &KindRules,
+    ) -> Result<Dataset> {
+        // A kind given to the target says nothing about features; it is left alone.
+        if let Some(name) = rules
+            .kinds
+            .keys()
+            .find(|n| *n != target && table.column(n).is_none())
+        {
+            return Err(Error::Schema(format!(
+                "column '{name}' is given a kind but is not in the data"
+            )));
+        }
         let mut warnings = Vec::new();
         let tcol = table.column(target).ok_or_else(|| {
             let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
@@ -490,7 +511,10 @@ impl Dataset {
 
         let mut features = Vec::new();
         for col in table.columns.iter().filter(|c| c.name != target) {
-            let fs = infer_feature(col, n);
+            let fs = match rules.kinds.get(&col.name) {
+                Some(&kind) => forced_feature(col, n, kind)?,
+                None => infer_feature(col, n, rules.derived),
+            };
             if fs.kind == FeatureKind::Ignored {
                 warnings.push(format!(
                     "ignoring column '{}': {}",
@@ -583,7 +607,84 @@ fn infer_task(col: &RawColumn, distinct: usize, n: usize) -> Task {
 /// Largest number of distinct values for which a whole-number column counts as categorical.
 pub const LOW_CARDINALITY_INTEGERS: usize = 10;
 
-fn infer_feature(col: &RawColumn, n: usize) -> FeatureSchema {
+/// How column kinds are decided, beyond the inference rules: kinds set by the user (Azure's
+/// `column_name_and_types`) and whether dates and free text are recognised at all (Azure's
+/// featurization `off` leaves them plain categories).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindRules {
+    /// Kinds set per column name.
+    pub kinds: BTreeMap<String, FeatureKind>,
+    /// Recognise dates and free text (default true).
+    pub derived: bool,
+}
+
+impl Default for KindRules {
+    fn default() -> Self {
+        KindRules {
+            kinds: BTreeMap::new(),
+            derived: true,
+        }
+    }
+}
+
+/// The schema entry of a column whose kind the user set.
+fn forced_feature(col: &RawColumn, n: usize, kind: FeatureKind) -> Result<FeatureSchema> {
+    let text: &[Option<String>] = match &col.values {
+        Values::Text(t) => t,
+        Values::Numeric(_) => &[],
+    };
+    let mut f = FeatureSchema {
+        name: col.name.clone(),
+        raw: col.raw,
+        kind,
+        reason: Some("kind set by the job".to_string()),
+        missing: col.missing(),
+        distinct: col.distinct(),
+        date_format: None,
+        date_parts: Vec::new(),
+    };
+    match kind {
+        FeatureKind::Numeric => {
+            if let Some(example) = text.iter().flatten().find(|v| v.trim().parse::<f64>().is_err()) {
+                return Err(Error::Schema(format!(
+                    "column '{}' is set to numeric but holds text (e.g. '{example}')",
+                    col.name
+                )));
+            }
+        }
+        FeatureKind::Datetime => {
+            let format = datetime::detect(text).ok_or_else(|| {
+                let example = text.iter().flatten().next().cloned().unwrap_or_default();
+                Error::Schema(format!(
+                    "column '{}' is set to datetime but no date format reads its values (e.g. '{example}')",
+                    col.name
+                ))
+            })?;
+            let secs: Vec<f64> = text
+                .iter()
+                .map(|v| {
+                    v.as_deref()
+                        .and_then(|s| datetime::parse(s, format))
+                        .unwrap_or(f64::NAN)
+                })
+                .collect();
+            f.date_format = Some(format.to_string());
+            f.date_parts = datetime::varying_parts(&secs);
+            if f.date_parts.is_empty() {
+                f.kind = FeatureKind::Ignored;
+                f.reason = Some("a date that never changes".to_string());
+            }
+        }
+        FeatureKind::Categorical | FeatureKind::Text | FeatureKind::Ignored => {}
+    }
+    if n == f.missing && f.kind != FeatureKind::Ignored {
+        f.kind = FeatureKind::Ignored;
+        f.reason = Some("all values missing".to_string());
+    }
+    Ok(f)
+}
+
+fn infer_feature(col: &RawColumn, n: usize, derived: bool) -> FeatureSchema {
     let missing = col.missing();
     let distinct = col.distinct();
     let present = n - missing;
@@ -601,7 +702,7 @@ fn infer_feature(col: &RawColumn, n: usize) -> FeatureSchema {
                     Values::Text(t) => t.as_slice(),
                     Values::Numeric(_) => &[],
                 };
-                if let Some(format) = datetime::detect(text) {
+                if let Some(format) = datetime::detect(text).filter(|_| derived) {
                     let secs: Vec<f64> = text
                         .iter()
                         .map(|v| {
@@ -628,7 +729,7 @@ fn infer_feature(col: &RawColumn, n: usize) -> FeatureSchema {
                             date_parts: parts,
                         };
                     }
-                } else if text::is_free_text(text, distinct) {
+                } else if derived && text::is_free_text(text, distinct) {
                     (
                         FeatureKind::Text,
                         Some("free text: several words per value, mostly distinct".to_string()),

@@ -1,4 +1,5 @@
-//! Sweep jobs: a user program plus a search space, sampler, objective, early termination and
+//! Jobs: Azure AutoML jobs (`type: automl`, in [`AutoMLJob`], with their data inputs and MLTable
+//! folders in [`DataInput`] / [`MlTable`]), and sweep jobs: a user program plus a search space, sampler, objective, early termination and
 //! limits, read from a TOML spec (the shape of an Azure ML sweep job, in TOML):
 //!
 //! ```toml
@@ -560,6 +561,13 @@ impl SweepJob {
     }
 }
 
+mod automl_job;
+mod mltable;
 mod record;
 
+pub use automl_job::{
+    is_automl_job, yaml_line, AutoMLJob, ColumnPurpose, CrossValidations, Featurization, FeaturizationMode,
+    ImputeStrategy, Imputer, JobTask, Scalar, TransformerParams,
+};
+pub use mltable::{DataInput, Header, InputKind, MlTable, ReadAs};
 pub use record::{finish_run, open_run, resumed_spec, JobRun};
