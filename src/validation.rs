@@ -36,9 +36,58 @@ pub struct Plan {
     pub folds: Vec<Fold>,
 }
 
-/// Choose and build the validation splits for `target`.
+/// How trials are validated.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    /// k-fold CV up to [`CV_MAX_ROWS`] rows, a holdout above (the default).
+    #[default]
+    Auto,
+    /// k-fold cross-validation whatever the size (k ≥ 2).
+    Folds(usize),
+    /// One holdout of this share of the rows (0 < share < 1).
+    Holdout(f64),
+    /// The first `n` rows train, the rest (a validation set given by the user) validate.
+    Given(usize),
+}
+
+impl Scheme {
+    /// Check the numbers.
+    pub fn check(self) -> Result<Scheme> {
+        match self {
+            Scheme::Folds(k) if k < 2 => Err(Error::Config(format!(
+                "cross-validation needs at least 2 folds, got {k}"
+            ))),
+            Scheme::Holdout(f) if !(f > 0.0 && f < 1.0) => Err(Error::Config(format!(
+                "the validation share must be between 0 and 1 (exclusive), got {f}"
+            ))),
+            s => Ok(s),
+        }
+    }
+}
+
+/// Choose and build the validation splits for `target` (the default scheme).
 pub fn plan(target: &Target, seed: u64, warnings: &mut Vec<String>) -> Result<Plan> {
+    plan_with(target, seed, Scheme::Auto, warnings)
+}
+
+/// Build the validation splits of `scheme` for `target`.
+pub fn plan_with(target: &Target, seed: u64, scheme: Scheme, warnings: &mut Vec<String>) -> Result<Plan> {
     let n = target.len();
+    if let Scheme::Given(train) = scheme {
+        if train == 0 || train >= n {
+            return Err(Error::Data(format!(
+                "a given validation set needs training rows and validation rows (got {train} of {n} rows for training)"
+            )));
+        }
+        return Ok(Plan {
+            description: format!("the given validation set ({} rows)", n - train),
+            folds: vec![Fold {
+                train: (0..train).collect(),
+                valid: (train..n).collect(),
+            }],
+        });
+    }
     if n < 2 {
         return Err(Error::Data(format!(
             "only {n} row(s): at least 2 are needed to validate a model"
@@ -63,13 +112,18 @@ pub fn plan(target: &Target, seed: u64, warnings: &mut Vec<String>) -> Result<Pl
     for g in &mut groups {
         g.shuffle(&mut rng);
     }
-    if n > CV_MAX_ROWS {
+    let holdout = match scheme {
+        Scheme::Holdout(f) => Some(f),
+        Scheme::Auto if n > CV_MAX_ROWS => Some(HOLDOUT_FRACTION),
+        _ => None,
+    };
+    if let Some(share) = holdout {
         let mut fold = Fold {
             train: Vec::new(),
             valid: Vec::new(),
         };
         for g in &groups {
-            let cut = ((g.len() as f64) * HOLDOUT_FRACTION).round() as usize;
+            let cut = ((g.len() as f64) * share).round() as usize;
             fold.valid.extend_from_slice(&g[..cut]);
             fold.train.extend_from_slice(&g[cut..]);
         }
@@ -77,15 +131,23 @@ pub fn plan(target: &Target, seed: u64, warnings: &mut Vec<String>) -> Result<Pl
         fold.valid.sort_unstable();
         return Ok(Plan {
             description: format!(
-                "holdout {:.0}%{} ({} rows > {CV_MAX_ROWS})",
-                HOLDOUT_FRACTION * 100.0,
+                "holdout {:.0}%{}{}",
+                share * 100.0,
                 if stratified { ", stratified" } else { "" },
-                n
+                if scheme == Scheme::Auto {
+                    format!(" ({n} rows > {CV_MAX_ROWS})")
+                } else {
+                    String::new()
+                }
             ),
             folds: vec![fold],
         });
     }
-    let mut k = DEFAULT_FOLDS.min(n);
+    let want = match scheme {
+        Scheme::Folds(k) => k,
+        _ => DEFAULT_FOLDS,
+    };
+    let mut k = want.min(n);
     if stratified {
         let rarest = groups.iter().map(Vec::len).min().unwrap_or(0);
         if rarest < k {
@@ -95,7 +157,7 @@ pub fn plan(target: &Target, seed: u64, warnings: &mut Vec<String>) -> Result<Pl
             ));
             k = rarest.clamp(2, k);
         }
-    } else if k < DEFAULT_FOLDS {
+    } else if k < want {
         warnings.push(format!("only {n} rows; using {k}-fold cross-validation"));
     }
     // Deal rows round-robin into folds, continuing across groups so fold sizes stay even.
@@ -138,6 +200,24 @@ mod tests {
             assert_eq!(f.train.len() + f.valid.len(), 100);
         }
         assert!(seen.iter().all(|&s| s == 1));
+    }
+
+    #[test]
+    fn folds_holdout_and_given_schemes() {
+        let y = Target::Values((0..100).map(f64::from).collect());
+        let p = plan_with(&y, 0, Scheme::Folds(3), &mut Vec::new()).unwrap();
+        assert_eq!((p.folds.len(), p.description.as_str()), (3, "3-fold CV"));
+        let p = plan_with(&y, 0, Scheme::Holdout(0.3), &mut Vec::new()).unwrap();
+        assert_eq!(
+            (p.folds[0].valid.len(), p.description.as_str()),
+            (30, "holdout 30%")
+        );
+        let p = plan_with(&y, 0, Scheme::Given(80), &mut Vec::new()).unwrap();
+        assert_eq!(p.folds[0].train, (0..80).collect::<Vec<_>>());
+        assert_eq!(p.folds[0].valid, (80..100).collect::<Vec<_>>());
+        assert!(plan_with(&y, 0, Scheme::Given(100), &mut Vec::new()).is_err());
+        assert!(Scheme::Folds(1).check().is_err());
+        assert!(Scheme::Holdout(1.0).check().is_err());
     }
 
     #[test]

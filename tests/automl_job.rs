@@ -126,7 +126,9 @@ training:
     let (v, _) = run_job(d.path(), job, &[]);
     assert_eq!(v["task"], "binary");
     assert_eq!(v["metric"], "auc_weighted");
-    assert_eq!(v["trials"], 4);
+    // exit_score 0.92 is reached by the first trial: no trial starts once it is told, and with
+    // max_concurrent_trials 2 that is after trial 1 (max_trials would allow 4).
+    assert_eq!(v["trials"], 2);
     let learners: Vec<&str> = v["learners"]
         .as_array()
         .unwrap()
@@ -140,9 +142,12 @@ training:
     for f in ["$schema", "description", "compute", "log_verbosity"] {
         assert!(ignored.contains(f), "{f} not reported as ignored: {ignored}");
     }
+    // Trials were validated on the given validation set (the test split's 114 rows).
+    assert_eq!(v["validation"], "the given validation set (114 rows)");
     let notes = v["job"]["notes"].to_string();
+    assert!(notes.contains("enable_early_termination"), "{notes}");
     assert!(
-        notes.contains("validation_data") && notes.contains("exit_score"),
+        !notes.contains("validation_data") && !notes.contains("exit_score"),
         "{notes}"
     );
 }
@@ -207,6 +212,7 @@ training:
     let (v, _) = run_job(d.path(), &job, &["--max-trials", "3"]);
     assert_eq!(v["task"], "regression");
     assert_eq!(v["metric"], "nrmse");
+    assert_eq!(v["validation"], "5-fold CV");
     assert_eq!(v["trials"], 3);
     assert!(
         v["ensemble"].is_null(),
@@ -218,6 +224,15 @@ training:
     );
     let nrmse = v["test"]["nrmse"].as_f64().unwrap();
     assert!(nrmse > 0.0 && nrmse < 0.5, "test nrmse {nrmse}");
+    // Validation flags override the job's n_cross_validations.
+    let (v3, _) = run_job(d.path(), &job, &["--max-trials", "2", "--cv-folds", "3"]);
+    assert_eq!(v3["validation"], "3-fold CV");
+    let (vh, _) = run_job(
+        d.path(),
+        &job,
+        &["--max-trials", "2", "--validation-size", "0.25"],
+    );
+    assert_eq!(vh["validation"], "holdout 25%");
     // The median imputer is the only imputation searched.
     for t in v["leaderboard"].as_array().unwrap() {
         if let Some(imp) = t["preprocessing"].get("impute") {
@@ -246,4 +261,26 @@ fn unsupported_task_is_a_clear_error() {
         stderr.contains("task 'image_object_detection' is not supported yet"),
         "{stderr}"
     );
+}
+
+#[test]
+fn exit_score_stops_the_search_at_the_same_trial_on_any_number_of_jobs() {
+    let data = automl::Dataset::from_path(&data("iris", "train.csv"), "species", None).unwrap();
+    let run = |jobs: usize, exit: Option<f64>| {
+        let mut b = automl::AutoML::builder().max_trials(120).jobs(jobs).seed(5);
+        if let Some(x) = exit {
+            b = b.exit_score(x);
+        }
+        b.build().unwrap().fit(&data).unwrap()
+    };
+    let full = run(2, None);
+    assert_eq!(full.trials.len(), 120);
+    let one = run(1, Some(0.9));
+    let two = run(2, Some(0.9));
+    assert!(one.trials.len() < 60, "stopped after {} trials", one.trials.len());
+    assert_eq!(one.trials.len(), two.trials.len());
+    // Trials told before the stop include one at or above the exit score.
+    assert!(one.trials.iter().any(|t| t.value.is_some_and(|v| v >= 0.9)));
+    let bad = automl::AutoML::builder().exit_score(f64::NAN).build();
+    assert!(bad.is_err());
 }

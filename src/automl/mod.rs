@@ -65,9 +65,25 @@ pub struct AutoMLBuilder {
     ensemble: EnsembleKind,
     final_fit: FinalFit,
     guardrails: Vec<Guardrail>,
+    validation: validation::Scheme,
+    exit_score: Option<f64>,
 }
 
 impl AutoMLBuilder {
+    /// Stop starting trials once a trial validates at least this well (at most, for metrics
+    /// where lower is better): Azure's `exit_score`. Only trials the sampler has been told of
+    /// count, so the stopping point is the same on any number of jobs.
+    pub fn exit_score(mut self, score: f64) -> Self {
+        self.exit_score = Some(score);
+        self
+    }
+
+    /// How trials are validated (default: 5-fold CV up to 10,000 rows, a 20 % holdout above).
+    pub fn validation(mut self, scheme: validation::Scheme) -> Self {
+        self.validation = scheme;
+        self
+    }
+
     /// The data guardrails checked before the run ([`crate::guardrails::check`]), carried into
     /// the summary and the report.
     pub fn guardrails(mut self, checks: Vec<Guardrail>) -> Self {
@@ -195,6 +211,14 @@ impl AutoMLBuilder {
             if !(t.is_finite() && t > 0.0 && t <= 1e9) {
                 return Err(Error::Config(format!(
                     "time budget must be a positive number of seconds (at most 1e9), got {t}"
+                )));
+            }
+        }
+        self.validation.check()?;
+        if let Some(x) = self.exit_score {
+            if !x.is_finite() {
+                return Err(Error::Config(format!(
+                    "exit score must be a finite number, got {x}"
                 )));
             }
         }
@@ -390,7 +414,7 @@ impl AutoML {
         let policy = s.policy.clone().unwrap_or(Policy::None);
         let bank = OofBank::new(metric, PER_LEARNER);
         let mut warnings = data.warnings.clone();
-        let plan = validation::plan(&data.target, s.seed, &mut warnings)?;
+        let plan = validation::plan_with(&data.target, s.seed, s.validation, &mut warnings)?;
         // Large data: the share of training rows a trial fits on is searched too, from
         // SAMPLE_START rows (the cost-frugal search's starting point) up to all of them.
         let fold_rows = plan.folds.first().map_or(0, |f| f.train.len());
@@ -448,6 +472,7 @@ impl AutoML {
             },
             max_trials: s.max_trials,
             trial_timeout: s.trial_timeout.map(Duration::from_secs_f64),
+            exit_score: s.exit_score,
         };
         let goal = if metric.higher_is_better() {
             Goal::Maximize

@@ -17,6 +17,7 @@ use automl::space::SpaceFile;
 use automl::store::{Store, TrialState};
 use automl::sweep::TrialRecord;
 use automl::trials::PipelineTrial;
+use automl::validation::Scheme;
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary};
 
 use super::flags::{JsonArgs, OutputArgs, PolicyArgs, WorkspaceArgs};
@@ -165,6 +166,22 @@ pub struct RunArgs {
     #[arg(long, default_value = "folds", value_name = "HOW", help_heading = "Search")]
     final_fit: String,
 
+    /// Validate every trial with N-fold cross-validation, whatever the data size (default: 5 folds
+    /// up to 10,000 rows, a 20 % holdout above).
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "validation_size",
+        help_heading = "Search"
+    )]
+    cv_folds: Option<usize>,
+    /// Validate every trial on one holdout of this share of the rows (e.g. 0.2).
+    #[arg(long, value_name = "SHARE", help_heading = "Search")]
+    validation_size: Option<f64>,
+    /// Start no more trials once one validates this well on the primary metric (this low for
+    /// metrics where lower is better), like Azure's exit_score.
+    #[arg(long, value_name = "SCORE", help_heading = "Search")]
+    exit_score: Option<f64>,
     /// Keep columns the leakage guardrail flags (a single column that predicts the target almost
     /// perfectly on its own, usually computed from it); by default they are excluded.
     #[arg(long, help_heading = "Search")]
@@ -269,13 +286,19 @@ pub fn run(a: RunArgs) -> Result<()> {
             }
         }
     }
-    let mut data = match &job {
-        Some(j) => j.training_dataset(&target, task)?,
-        None => Dataset::from_path(&train, &target, task)?,
+    let (mut data, job_scheme) = match &job {
+        Some(j) => j.datasets(&target, task)?,
+        None => (Dataset::from_path(&train, &target, task)?, Scheme::Auto),
     };
+    let scheme = match (a.cv_folds, a.validation_size) {
+        (Some(k), _) => Scheme::Folds(k),
+        (None, Some(share)) => Scheme::Holdout(share),
+        (None, None) => job_scheme,
+    }
+    .check()?;
     let options = automl::guardrails::Options {
         allow_leaky: a.allow_leaky,
-        validation: automl::validation::plan(&data.target, a.seed, &mut Vec::new())?.description,
+        validation: automl::validation::plan_with(&data.target, a.seed, scheme, &mut Vec::new())?.description,
         jobs: a.jobs.unwrap_or_else(library::default_jobs),
     };
     let guardrails = automl::guardrails::check(&mut data, &options);
@@ -288,6 +311,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         None => AutoML::builder(),
     }
     .seed(a.seed)
+    .validation(scheme)
     .guardrails(guardrails.clone());
     if let Some(m) = metric {
         builder = builder.metric(m);
@@ -297,6 +321,9 @@ pub fn run(a: RunArgs) -> Result<()> {
     }
     if let Some(n) = a.max_trials {
         builder = builder.max_trials(n);
+    }
+    if let Some(x) = a.exit_score {
+        builder = builder.exit_score(x);
     }
     if let Some(j) = a.jobs {
         builder = builder.jobs(j);

@@ -551,6 +551,92 @@ impl Dataset {
         self.features.n_rows
     }
 
+    /// Append the labelled rows of `table` (read with this dataset's schema; a class the
+    /// training rows do not have is an error), e.g. a validation set given by the user; returns
+    /// how many rows were added.
+    pub fn append(&mut self, table: &Table) -> Result<usize> {
+        let mut notes = Vec::new();
+        let extra = self.schema.features_from(table, &mut notes)?;
+        let target = &self.schema.target;
+        let tcol = table
+            .column(target)
+            .ok_or_else(|| Error::Data(format!("target column '{target}' not found in the added rows")))?;
+        let keep: Vec<usize> = (0..table.n_rows).filter(|&i| tcol.label(i).is_some()).collect();
+        match &mut self.target {
+            Target::Classes(c) => {
+                for &i in &keep {
+                    let l = tcol.label(i).unwrap_or_default();
+                    let k = self.schema.classes.iter().position(|x| *x == l).ok_or_else(|| {
+                        Error::Data(format!(
+                            "class '{l}' of the added rows does not occur in the training data"
+                        ))
+                    })?;
+                    c.push(k);
+                }
+            }
+            Target::Values(v) => {
+                for &i in &keep {
+                    let l = tcol.label(i).unwrap_or_default();
+                    let x: f64 = l.parse().ok().filter(|x: &f64| x.is_finite()).ok_or_else(|| {
+                        Error::Data(format!(
+                            "target '{target}' of the added rows holds '{l}', not a number"
+                        ))
+                    })?;
+                    v.push(x);
+                }
+            }
+        }
+        for (mine, theirs) in self.features.columns.iter_mut().zip(extra.columns) {
+            match (mine, theirs) {
+                (FeatureColumn::Numeric(a), FeatureColumn::Numeric(b))
+                | (FeatureColumn::Datetime { secs: a, .. }, FeatureColumn::Datetime { secs: b, .. }) => {
+                    a.extend(keep.iter().map(|&i| b[i]));
+                }
+                (FeatureColumn::Text(a), FeatureColumn::Text(b)) => {
+                    a.extend(keep.iter().map(|&i| b[i].clone()))
+                }
+                (
+                    FeatureColumn::Categorical { codes, levels },
+                    FeatureColumn::Categorical {
+                        codes: bc,
+                        levels: bl,
+                    },
+                ) => {
+                    let mut index: HashMap<String, u32> = levels
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| (l.clone(), i as u32))
+                        .collect();
+                    let map: Vec<u32> = bl
+                        .iter()
+                        .map(|l| {
+                            let next = levels.len() as u32;
+                            *index.entry(l.clone()).or_insert_with(|| {
+                                levels.push(l.clone());
+                                next
+                            })
+                        })
+                        .collect();
+                    codes.extend(keep.iter().map(|&i| {
+                        let c = bc[i];
+                        if c == MISSING_CODE {
+                            MISSING_CODE
+                        } else {
+                            map[c as usize]
+                        }
+                    }));
+                }
+                _ => {
+                    return Err(Error::Schema(
+                        "a column of the added rows has another type".into(),
+                    ))
+                }
+            }
+        }
+        self.features.n_rows += keep.len();
+        Ok(keep.len())
+    }
+
     /// Stop using feature `name` (marked ignored with `reason`); unknown or already ignored
     /// names are left alone.
     pub fn exclude(&mut self, name: &str, reason: &str) {

@@ -45,6 +45,7 @@ use crate::ensemble::EnsembleKind;
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::space::SpaceFile;
+use crate::validation::Scheme;
 
 use super::mltable::{DataInput, InputKind};
 
@@ -794,9 +795,6 @@ impl AutoMLJob {
         if l.enable_early_termination == Some(true) {
             notes.push("limits.enable_early_termination: the run ends at timeout_minutes or max_trials (no stop on a stalled score); for trial pruning use --early-termination".into());
         }
-        if l.exit_score.is_some() {
-            notes.push("limits.exit_score: the run does not stop early when a trial reaches it".into());
-        }
         let t = &j.training;
         let learners = training_learners(t, task, &mut notes).map_err(|e| {
             let key = if t.allowed_training_algorithms.is_some() {
@@ -848,14 +846,10 @@ impl AutoMLJob {
                 None => "featurization imputer: only a single mean or median strategy for all fields is applied here; the engine searches mean/median imputation instead".into(),
             });
         }
-        if validation_data.is_some() {
-            notes.push("validation_data: a given validation set is not supported yet; trials are validated on splits of training_data".into());
-        }
-        if j.validation_data_size.is_some() {
-            notes.push("validation_data_size: the holdout share is the engine's own (20 % above 10,000 rows; cross-validation below)".into());
-        }
-        if let Some(CrossValidations::Folds(k)) = cross_validations {
-            notes.push(format!("n_cross_validations: {k} folds are not applied; the engine uses 5-fold cross-validation up to 10,000 rows and a holdout above"));
+        if matches!(cross_validations, Some(CrossValidations::Folds(_))) && j.validation_data_size.is_some() {
+            notes.push(
+                "validation_data_size: n_cross_validations is given too; trials are cross-validated".into(),
+            );
         }
         Ok(AutoMLJob {
             origin: origin.to_string(),
@@ -903,6 +897,33 @@ impl AutoMLJob {
             }
         }
         Ok(data)
+    }
+
+    /// The training data with the validation data's rows appended (when the job gives
+    /// `validation_data`), and how trials are validated: on the given validation rows, with
+    /// `n_cross_validations` folds, on a `validation_data_size` holdout, or as the engine
+    /// chooses.
+    pub fn datasets(&self, target: &str, task: Option<Task>) -> Result<(Dataset, Scheme)> {
+        let mut data = self.training_dataset(target, task)?;
+        if let Some(v) = &self.validation_data {
+            let n = data.n_rows();
+            let added = data
+                .append(&v.read()?)
+                .map_err(|e| Error::Data(format!("validation_data ({}): {e}", v.path.display())))?;
+            if added == 0 {
+                return Err(Error::Data(format!(
+                    "validation_data ({}) has no labelled rows",
+                    v.path.display()
+                )));
+            }
+            return Ok((data, Scheme::Given(n)));
+        }
+        let scheme = match (self.cross_validations, self.validation_data_size) {
+            (Some(CrossValidations::Folds(k)), _) => Scheme::Folds(k),
+            (_, Some(share)) => Scheme::Holdout(share),
+            _ => Scheme::Auto,
+        };
+        Ok((data, scheme))
     }
 
     /// Whether `blocked_transformers` names any of `names`.
@@ -970,6 +991,9 @@ impl AutoMLJob {
         if let Some(n) = self.max_trials {
             b = b.max_trials(n);
         }
+        if let Some(x) = self.exit_score {
+            b = b.exit_score(x);
+        }
         if let Some(n) = self.max_concurrent {
             b = b.max_concurrent(n);
         }
@@ -997,12 +1021,12 @@ impl AutoMLJob {
         if let Some(name) = imputer_choice(&self.featurization.imputers) {
             text.push_str(&choice("impute", &[name]));
         }
-        // Level codes of high-cardinality categories: none with featurization off; no target
-        // code when a target encoder is blocked.
-        if self.featurization.mode == FeaturizationMode::Off {
+        // Level codes of high-cardinality categories (not searched by default): none with
+        // featurization off or a target encoder blocked, whatever a later space file says.
+        if self.featurization.mode == FeaturizationMode::Off
+            || self.blocks(&["CatTargetEncoder", "WoETargetEncoder", "TextTargetEncoder"])
+        {
             text.push_str(&choice("high_card", &["none"]));
-        } else if self.blocks(&["CatTargetEncoder", "WoETargetEncoder", "TextTargetEncoder"]) {
-            text.push_str(&choice("high_card", &["none", "frequency"]));
         }
         let onehot = self.blocks(&["OneHotEncoder", "HashOneHotEncoder"]);
         let label = self.blocks(&["LabelEncoder"]);
@@ -1433,10 +1457,8 @@ featurization:
         let notes = j.notes.join("\n");
         for n in [
             "LinearSVM",
-            "exit_score",
             "enable_early_termination",
             "enable_model_explainability",
-            "n_cross_validations",
         ] {
             assert!(notes.contains(n), "no note on {n}: {notes}");
         }
@@ -1567,9 +1589,22 @@ featurization:
             .unwrap_err()
             .to_string()
             .contains("weight_column_name"));
+        // A validation set of its own is appended to the training rows and validates every trial.
         let text = format!("{MINIMAL}validation_data: ./data.csv\n");
         let j = parse(&text, d.path()).unwrap();
-        assert!(j.notes.iter().any(|n| n.contains("validation_data")));
+        assert!(j.notes.is_empty(), "{:?}", j.notes);
+        let (data, scheme) = j.datasets("y", None).unwrap();
+        assert_eq!((data.n_rows(), scheme), (6, Scheme::Given(2)));
+        let folds = format!("{MINIMAL}n_cross_validations: 3\n");
+        assert_eq!(
+            parse(&folds, d.path()).unwrap().datasets("y", None).unwrap().1,
+            Scheme::Folds(3)
+        );
+        let share = format!("{MINIMAL}validation_data_size: 0.25\n");
+        assert_eq!(
+            parse(&share, d.path()).unwrap().datasets("y", None).unwrap().1,
+            Scheme::Holdout(0.25)
+        );
     }
 
     #[test]

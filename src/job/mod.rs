@@ -403,6 +403,7 @@ impl SweepJob {
             max_trials: j.limits.max_total_trials,
             time: secs(j.limits.timeout, "timeout")?,
             trial_timeout: secs(j.limits.trial_timeout, "trial_timeout")?,
+            exit_score: None,
         };
         if limits.max_trials == Some(0) || j.limits.max_concurrent_trials == Some(0) {
             return Err(Error::Config(format!(

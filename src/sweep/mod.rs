@@ -368,6 +368,16 @@ impl Sweep {
                 }
                 st.told += 1;
             }
+            if let Some(target) = limits.exit_score {
+                let reached = |v: f64| match self.goal {
+                    Goal::Maximize => v >= target,
+                    Goal::Minimize => v <= target,
+                };
+                if st.told_records.iter().any(|r| r.value.is_some_and(reached)) {
+                    st.exhausted = true;
+                    return Next::Done;
+                }
+            }
             if st.told + self.window <= st.next {
                 return Next::Wait;
             }

@@ -360,6 +360,9 @@ pub struct Limits {
     pub time: Option<Duration>,
     /// A trial running longer is stopped (cooperatively) and recorded as timed out.
     pub trial_timeout: Option<Duration>,
+    /// No trial starts once a trial the sampler has been told of scored this well (Azure's
+    /// `exit_score`): told trials only, so the stopping point does not depend on parallelism.
+    pub exit_score: Option<f64>,
 }
 
 /// Hooks into a running sweep (progress, recording).
