@@ -8,6 +8,7 @@ use std::process::Command;
 
 use automl::data::FeatureKind;
 use automl::guardrails::{check, Guardrail, Options, Status};
+use automl::trials::PipelineTrial;
 use automl::Dataset;
 
 fn options() -> Options {
@@ -164,4 +165,89 @@ fn run_json_carries_the_schema_and_the_guardrails() {
     assert_eq!(guardrails.len(), 7);
     let leak = guardrails.iter().find(|g| g["name"] == "target leakage").unwrap();
     assert_eq!(leak["status"], "alerted");
+}
+
+#[test]
+fn class_weights_are_searched_on_imbalanced_classes_only_and_lift_the_minority() {
+    use automl::learners::{fit, Prediction, Y};
+    use automl::param::{Params, Value};
+    // 600 rows, 8 % positives, overlapping: x is shifted by one for the positives.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "x,z,y",
+        (0..600).map(|i| {
+            let pos = i % 12 == 0;
+            let noise = ((i * 7919) % 1000) as f64 / 250.0;
+            format!(
+                "{:.3},{},{}",
+                noise + if pos { 1.0 } else { 0.0 },
+                i % 7,
+                u8::from(pos)
+            )
+        }),
+    );
+    let data = Dataset::from_path(&path, "y", None).unwrap();
+    let run = automl::AutoML::builder()
+        .max_trials(30)
+        .seed(2)
+        .learners(["logistic_regression", "random_forest"])
+        .build()
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    let weighted = |r: &automl::RunSummary| {
+        r.trials
+            .iter()
+            .filter(|t| t.config().params.0.contains_key("class_weight"))
+            .count()
+    };
+    assert!(weighted(&run) > 0, "class_weight never searched");
+    let iris = Dataset::from_path(&bundled("iris"), "species", None).unwrap();
+    let balanced_run = automl::AutoML::builder()
+        .max_trials(30)
+        .seed(2)
+        .build()
+        .unwrap()
+        .fit(&iris)
+        .unwrap();
+    assert_eq!(weighted(&balanced_run), 0);
+
+    // Balanced weights move probability mass to the minority: more positives predicted.
+    let m = automl::prep::PrepConfig::default().fit(&data.features, None);
+    let x = m.transform(&data.features, None).unwrap();
+    let automl::data::Target::Classes(y) = &data.target else {
+        panic!("binary")
+    };
+    let positives = |cw: &str, learner: &str| {
+        let mut p = Params::default();
+        p.set("class_weight", Value::Str(cw.into()));
+        let f = fit(
+            learner,
+            &p,
+            data.schema.task,
+            &x,
+            &m.categorical(),
+            Y::Classes(y, 2),
+            1,
+        )
+        .unwrap();
+        let Prediction::Proba(pr) = f.predict(&x).unwrap() else {
+            panic!("proba")
+        };
+        (0..pr.rows).filter(|&r| pr.get(r, 1) > 0.5).count()
+    };
+    for learner in [
+        "logistic_regression",
+        "random_forest",
+        "decision_tree",
+        "extra_trees",
+        "gbdt",
+    ] {
+        let (plain, bal) = (positives("none", learner), positives("balanced", learner));
+        assert!(
+            bal > plain + 20,
+            "{learner}: {plain} -> {bal} rows predicted positive"
+        );
+    }
 }

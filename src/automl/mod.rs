@@ -405,8 +405,16 @@ impl AutoML {
                 space = space.add(&format!("{}{name}", trials::PREP), spec);
             }
         }
+        // Class weights are searched only on imbalanced classes (as the guardrail alerts).
+        let imbalanced = data
+            .target
+            .minority_ratio()
+            .is_some_and(|r| r <= crate::guardrails::IMBALANCE_RATIO);
         for sp in &spaces {
             for (name, spec) in &sp.params {
+                if name == crate::learners::CLASS_WEIGHT && !imbalanced {
+                    continue;
+                }
                 let spec = spec.clone().when(trials::LEARNER, [sp.learner.as_str()]);
                 space = space.add(&format!("{}.{name}", sp.learner), spec);
             }

@@ -344,6 +344,22 @@ impl Target {
         matches!(self, Target::Classes(_))
     }
 
+    /// Rows of the smallest class over rows of the largest (`None` for regression).
+    pub fn minority_ratio(&self) -> Option<f64> {
+        let Target::Classes(c) = self else {
+            return None;
+        };
+        let k = c.iter().max().map_or(0, |m| m + 1);
+        let mut counts = vec![0usize; k];
+        for &x in c {
+            counts[x] += 1;
+        }
+        let present = counts.iter().copied().filter(|&n| n > 0);
+        let min = present.clone().min()?;
+        let max = present.max()?;
+        Some(min as f64 / max as f64)
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         match self {

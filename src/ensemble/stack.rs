@@ -109,7 +109,7 @@ impl Stacker {
             }
             Target::Classes(y) => {
                 let k = width.max(2);
-                let (coef, intercept) = linear::logistic(x, y, k, strength * x.rows as f64, MAX_ITER);
+                let (coef, intercept) = linear::logistic(x, y, k, strength * x.rows as f64, MAX_ITER, None);
                 Ok(Stacker {
                     width,
                     members,

@@ -19,6 +19,7 @@ pub struct DecisionTreeParams {
     max_depth: usize,
     min_samples_leaf: usize,
     criterion: Criterion,
+    balanced: bool,
 }
 
 impl DecisionTreeParams {
@@ -29,6 +30,7 @@ impl DecisionTreeParams {
             max_depth: c.count("max_depth", 1, 1024)?,
             min_samples_leaf: c.count("min_samples_leaf", 1, 1 << 30)?,
             criterion: Criterion::of(c.choice("criterion", Criterion::NAMES)?),
+            balanced: super::balanced(&c)?,
         })
     }
 }
@@ -54,6 +56,7 @@ impl Learner for DecisionTree {
             min_samples_leaf: p.min_samples_leaf,
             max_features: x.cols.max(1),
             criterion: p.criterion,
+            balanced: p.balanced,
         };
         tree::fit_learner(NAME, x, y, 1, false, tp, seed)
     }

@@ -24,6 +24,7 @@ pub struct ExtraTreesParams {
     max_depth: usize,
     min_samples_leaf: usize,
     criterion: Criterion,
+    balanced: bool,
 }
 
 impl ExtraTreesParams {
@@ -36,6 +37,7 @@ impl ExtraTreesParams {
             max_depth: c.count("max_depth", 1, 1024)?,
             min_samples_leaf: c.count("min_samples_leaf", 1, 1 << 30)?,
             criterion: Criterion::of(c.choice("criterion", Criterion::NAMES)?),
+            balanced: super::balanced(&c)?,
         })
     }
 }
@@ -61,6 +63,7 @@ impl Learner for ExtraTrees {
             max_features: ((p.max_features * x.cols as f64).round() as usize).max(1),
             criterion: p.criterion,
             random_cuts: true,
+            balanced: p.balanced,
         };
         tree::fit_learner(NAME, x, y, p.n_trees, false, tp, seed)
     }

@@ -151,6 +151,8 @@ pub struct GbdtParams {
     pub early_stopping_rounds: usize,
     /// Threads for one training: `None` runs on the caller's rayon pool (all its threads).
     pub threads: Option<usize>,
+    /// Weight each training row by its class's balanced weight (`class_weight = "balanced"`).
+    pub balanced: bool,
 }
 
 impl Default for GbdtParams {
@@ -183,6 +185,7 @@ impl GbdtParams {
             loss: RegressionLoss::L2,
             early_stopping_rounds: 0,
             threads: None,
+            balanced: false,
         }
     }
 
@@ -240,6 +243,7 @@ impl GbdtParams {
             loss,
             early_stopping_rounds: count("early_stopping_rounds", 0, 0, 100_000)?,
             threads: None,
+            balanced: super::balanced(&c)?,
         })
     }
 
@@ -571,6 +575,11 @@ fn train_from(
         _ => 1.0,
     };
     let mut dtrain = fit.data.labelled(&fit.y, shift, scale)?;
+    if let (true, Y::Classes(c, k)) = (params.balanced, fit.y) {
+        let w = super::balanced_weights(c, k);
+        let rows: Vec<f32> = c.iter().map(|&x| w[x] as f32).collect();
+        dtrain = dtrain.with_weights(&rows).map_err(err)?;
+    }
     if params.min_child_samples > 1 && kind != Kind::Regression(RegressionLoss::L2) {
         let groups: Vec<u64> = (0..dtrain.n_rows() as u64).collect();
         dtrain = dtrain.with_split_groups(&groups).map_err(err)?;

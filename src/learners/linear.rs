@@ -297,13 +297,23 @@ fn soft(z: f64, t: f64) -> f64 {
 /// Penalised logistic regression: `min Σ −log p(y_i | x_i) + alpha/2·||W||²` (intercepts
 /// unpenalised) by L-BFGS. Binary (`k == 2`): one weight vector for class 1; else a softmax over
 /// `k` classes. Returns the weights (`(k or 1) × d`, row-major) and intercepts.
-pub fn logistic(x: &Matrix, y: &[usize], k: usize, alpha: f64, max_iter: usize) -> (Vec<f64>, Vec<f64>) {
+/// With `class_weights`, each row's loss counts its class's weight.
+pub fn logistic(
+    x: &Matrix,
+    y: &[usize],
+    k: usize,
+    alpha: f64,
+    max_iter: usize,
+    class_weights: Option<&[f64]>,
+) -> (Vec<f64>, Vec<f64>) {
     let s = Sparse::of(x);
     let d = s.cols;
     let m = if k <= 2 { 1 } else { k };
     // Parameters feature-major: row j holds the m class weights of feature j, row d the intercepts,
     // so a row's non-zeros are read once for all classes.
-    let f = |theta: &[f64], grad: &mut [f64]| -> f64 { logistic_loss(&s, y, m, alpha, theta, grad) };
+    let f = |theta: &[f64], grad: &mut [f64]| -> f64 {
+        logistic_loss(&s, y, m, alpha, class_weights, theta, grad)
+    };
     let theta = lbfgs(f, vec![0.0; (d + 1) * m], max_iter);
     let mut w = vec![0.0; m * d];
     for j in 0..d {
@@ -315,7 +325,15 @@ pub fn logistic(x: &Matrix, y: &[usize], k: usize, alpha: f64, max_iter: usize) 
 }
 
 /// Loss and gradient of [`logistic`]'s objective; `theta` is `(d + 1) × m`, feature-major.
-fn logistic_loss(s: &Sparse, y: &[usize], m: usize, alpha: f64, theta: &[f64], grad: &mut [f64]) -> f64 {
+fn logistic_loss(
+    s: &Sparse,
+    y: &[usize],
+    m: usize,
+    alpha: f64,
+    class_weights: Option<&[f64]>,
+    theta: &[f64],
+    grad: &mut [f64],
+) -> f64 {
     let d = s.cols;
     grad.iter_mut().for_each(|g| *g = 0.0);
     let mut loss = 0.0;
@@ -332,19 +350,22 @@ fn logistic_loss(s: &Sparse, y: &[usize], m: usize, alpha: f64, theta: &[f64], g
             // Binary: p = σ(z); loss = log(1 + e^z) − y z, computed stably.
             let zi = z[0];
             let yv = f64::from(u8::from(yi == 1));
-            loss += if zi > 0.0 {
-                zi + (-zi).exp().ln_1p()
-            } else {
-                zi.exp().ln_1p()
-            } - yv * zi;
-            r[0] = 1.0 / (1.0 + (-zi).exp()) - yv;
+            let w = class_weights.and_then(|cw| cw.get(yi)).copied().unwrap_or(1.0);
+            loss += w
+                * (if zi > 0.0 {
+                    zi + (-zi).exp().ln_1p()
+                } else {
+                    zi.exp().ln_1p()
+                } - yv * zi);
+            r[0] = w * (1.0 / (1.0 + (-zi).exp()) - yv);
         } else {
             let zmax = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let sum: f64 = z.iter().map(|v| (v - zmax).exp()).sum();
             let lse = zmax + sum.ln();
-            loss += lse - z[yi.min(m - 1)];
+            let w = class_weights.and_then(|cw| cw.get(yi)).copied().unwrap_or(1.0);
+            loss += w * (lse - z[yi.min(m - 1)]);
             for (c, rc) in r.iter_mut().enumerate() {
-                *rc = (z[c] - lse).exp() - f64::from(u8::from(c == yi));
+                *rc = w * ((z[c] - lse).exp() - f64::from(u8::from(c == yi)));
             }
         }
         for (j, v) in s.row(i) {
@@ -516,13 +537,13 @@ mod tests {
             cols: 2,
         };
         let y2: Vec<usize> = rows.iter().map(|r| usize::from(r[0] >= 1.0)).collect();
-        let (w, b) = logistic(&x, &y2, 2, 0.01, 200);
+        let (w, b) = logistic(&x, &y2, 2, 0.01, 200, None);
         let correct = (0..60)
             .filter(|&i| (x.get(i, 0) * w[0] + x.get(i, 1) * w[1] + b[0] > 0.0) == (y2[i] == 1))
             .count();
         assert_eq!(correct, 60);
         let y3: Vec<usize> = rows.iter().map(|r| r[0] as usize).collect();
-        let (w, b) = logistic(&x, &y3, 3, 0.01, 300);
+        let (w, b) = logistic(&x, &y3, 3, 0.01, 300, None);
         let correct = (0..60)
             .filter(|&i| {
                 let z: Vec<f64> = (0..3)

@@ -19,6 +19,7 @@ pub struct LogisticRegression;
 pub struct LogisticParams {
     alpha: f64,
     max_iterations: u64,
+    balanced: bool,
 }
 
 impl LogisticParams {
@@ -28,6 +29,7 @@ impl LogisticParams {
         Ok(LogisticParams {
             alpha: c.real("alpha", 0.0, 1e12)?,
             max_iterations: c.int("max_iterations", 1, 1_000_000)? as u64,
+            balanced: super::balanced(&c)?,
         })
     }
 }
@@ -50,7 +52,9 @@ impl Learner for LogisticRegression {
             return Err(unsupported(NAME, task));
         };
         let p = LogisticParams::check(params)?;
-        let (coef, intercept) = super::linear::logistic(x, c, k, p.alpha, p.max_iterations as usize);
+        let weights = p.balanced.then(|| super::balanced_weights(c, k));
+        let (coef, intercept) =
+            super::linear::logistic(x, c, k, p.alpha, p.max_iterations as usize, weights.as_deref());
         if coef.iter().chain(&intercept).any(|v| !v.is_finite()) {
             return Err(Error::learner(NAME, "the solver diverged (non-finite weights)"));
         }

@@ -166,6 +166,31 @@ pub fn fit(
     l.fit(params, task, x, categorical, y, seed)
 }
 
+/// Name of the learner parameter weighting classes (`none` or `balanced`); the search offers it
+/// only when the classes are imbalanced.
+pub const CLASS_WEIGHT: &str = "class_weight";
+
+/// Whether a learner's checked parameters ask for balanced class weights.
+fn balanced(c: &checked::Checked) -> Result<bool> {
+    Ok(c.choice(CLASS_WEIGHT, &["none", "balanced"])? == "balanced")
+}
+
+/// Balanced class weights (scikit-learn's `class_weight="balanced"`): `n / (k · n_c)` for class
+/// `c` with `n_c` of the `n` rows; a class without rows gets weight 1.
+pub fn balanced_weights(y: &[usize], k: usize) -> Vec<f64> {
+    let mut counts = vec![0.0; k];
+    for &c in y {
+        if let Some(n) = counts.get_mut(c) {
+            *n += 1.0;
+        }
+    }
+    let n = y.len() as f64;
+    counts
+        .iter()
+        .map(|&nc| if nc > 0.0 { n / (k as f64 * nc) } else { 1.0 })
+        .collect()
+}
+
 /// The error of a learner asked for a task it does not do.
 fn unsupported(learner: &str, task: Task) -> Error {
     Error::learner(learner, format!("does not support {} tasks", task.name()))

@@ -22,6 +22,7 @@ pub struct RandomForestParams {
     max_depth: usize,
     min_samples_leaf: usize,
     criterion: Criterion,
+    balanced: bool,
 }
 
 impl RandomForestParams {
@@ -34,6 +35,7 @@ impl RandomForestParams {
             max_depth: c.count("max_depth", 1, 1024)?,
             min_samples_leaf: c.count("min_samples_leaf", 1, 1 << 30)?,
             criterion: Criterion::of(c.choice("criterion", Criterion::NAMES)?),
+            balanced: super::balanced(&c)?,
         })
     }
 }
@@ -59,6 +61,7 @@ impl Learner for RandomForest {
             min_samples_leaf: p.min_samples_leaf,
             max_features: ((p.max_features * x.cols as f64).round() as usize).max(1),
             criterion: p.criterion,
+            balanced: p.balanced,
         };
         tree::fit_learner(NAME, x, y, p.n_trees, true, tp, seed)
     }

@@ -65,7 +65,12 @@ pub(super) fn fit_learner(
     p: TreeParams,
     seed: u64,
 ) -> crate::error::Result<super::Fitted> {
+    let weights;
     let (labels, n_classes) = match y {
+        super::Y::Classes(c, k) if p.balanced => {
+            weights = super::balanced_weights(c, k);
+            (Labels::Weighted(c, &weights), k)
+        }
         super::Y::Classes(c, k) => (Labels::Classes(c, k), k),
         super::Y::Values(v) => (Labels::Values(v), 0),
     };
@@ -93,6 +98,8 @@ pub struct TreeParams {
     /// Extremely randomised trees (Geurts et al. 2006): each examined feature gets one random cut
     /// (uniform among the node's occupied bins) instead of its best one; the best of those wins.
     pub random_cuts: bool,
+    /// Weigh classes by their balanced weights (`class_weight = "balanced"`; classification).
+    pub balanced: bool,
 }
 
 /// What the tree predicts.
@@ -111,12 +118,16 @@ pub enum Labels<'a> {
     Classes(&'a [usize], usize),
     /// Real value per row.
     Values(&'a [f64]),
+    /// Class index per row, with a weight per class (one per class: their number is the number
+    /// of classes): impurities and leaf distributions count each row with its class's weight.
+    Weighted(&'a [usize], &'a [f64]),
 }
 
 impl Labels<'_> {
     fn kind(&self) -> Kind {
         match self {
             Labels::Classes(_, k) => Kind::Classes(*k),
+            Labels::Weighted(_, w) => Kind::Classes(w.len()),
             Labels::Values(_) => Kind::Regression,
         }
     }
@@ -125,6 +136,7 @@ impl Labels<'_> {
     fn width(&self) -> usize {
         match self {
             Labels::Classes(_, k) => *k,
+            Labels::Weighted(_, w) => w.len(),
             Labels::Values(_) => 1,
         }
     }
@@ -270,7 +282,14 @@ impl Stats {
     fn leaf_value(&self, kind: Kind) -> Vec<f64> {
         match kind {
             Kind::Regression => vec![if self.n > 0.0 { self.acc[0] / self.n } else { 0.0 }],
-            Kind::Classes(_) => self.acc.iter().map(|c| c / self.n.max(1.0)).collect(),
+            Kind::Classes(_) => {
+                // The class mass (the row count, unless rows are weighted).
+                let mass: f64 = self.acc.iter().sum();
+                self.acc
+                    .iter()
+                    .map(|c| if mass > 0.0 { c / mass } else { 0.0 })
+                    .collect()
+            }
         }
     }
 }
@@ -279,6 +298,7 @@ impl Stats {
 fn add_label(acc: &mut [f64], y: &Labels, i: usize) {
     match y {
         Labels::Classes(c, _) => acc[c[i]] += 1.0,
+        Labels::Weighted(c, w) => acc[c[i]] += w[c[i]],
         Labels::Values(v) => {
             acc[0] += v[i];
             acc[1] += v[i] * v[i];
@@ -294,12 +314,21 @@ fn cost(n: f64, acc: &[f64], kind: Kind, criterion: Criterion) -> f64 {
     match kind {
         Kind::Regression => (acc[1] - acc[0] * acc[0] / n).max(0.0),
         Kind::Classes(_) => match criterion {
-            Criterion::Gini => n - acc.iter().map(|c| c * c).sum::<f64>() / n,
-            Criterion::Entropy => -acc
-                .iter()
-                .filter(|&&c| c > 0.0)
-                .map(|&c| c * (c / n).ln())
-                .sum::<f64>(),
+            // Impurities over the class mass (the row count `n` unless rows are weighted).
+            Criterion::Gini => {
+                let n: f64 = acc.iter().sum();
+                if n <= 0.0 {
+                    return 0.0;
+                }
+                n - acc.iter().map(|c| c * c).sum::<f64>() / n
+            }
+            Criterion::Entropy => {
+                let n: f64 = acc.iter().sum();
+                -acc.iter()
+                    .filter(|&&c| c > 0.0)
+                    .map(|&c| c * (c / n).ln())
+                    .sum::<f64>()
+            }
         },
     }
 }
@@ -498,7 +527,7 @@ impl Forest {
                 let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
                 (v.iter().map(|t| t - m).collect::<Vec<f64>>(), m)
             }
-            Labels::Classes(..) => (Vec::new(), 0.0),
+            Labels::Classes(..) | Labels::Weighted(..) => (Vec::new(), 0.0),
         };
         let y = match y {
             Labels::Values(_) => Labels::Values(&centered),
@@ -573,6 +602,7 @@ mod tests {
             min_samples_leaf: 1,
             max_features: mtry,
             criterion: Criterion::Gini,
+            balanced: false,
         }
     }
 
