@@ -67,6 +67,8 @@ pub struct Options {
     pub validation: String,
     /// Trials in parallel, for the memory estimate.
     pub jobs: usize,
+    /// Memory available, in bytes (default: `MemAvailable` of /proc/meminfo).
+    pub available_memory: Option<f64>,
 }
 
 /// Run every check on `data`, excluding leaky columns (unless allowed).
@@ -80,7 +82,11 @@ pub fn check(data: &mut Dataset, options: &Options) -> Vec<Guardrail> {
         missing_values(data),
         high_cardinality(data),
         class_balance(data),
-        memory(data, options.jobs),
+        memory(
+            data,
+            options.jobs,
+            options.available_memory.or_else(available_memory),
+        ),
     ];
     out.push(leakage(data, options.allow_leaky));
     out.push(id_like(data));
@@ -181,7 +187,7 @@ fn class_balance(data: &Dataset) -> Guardrail {
             name,
             status: Status::Alerted,
             detail: format!(
-                "imbalanced: the smallest class '{label}' has {min} rows ({:.1}% of all, {:.2} of the largest class); splits are stratified, balanced class weights are searched for the learners that take them (gbdt, logistic_regression, decision_tree, random_forest, extra_trees), and a metric such as roc_auc, balanced_accuracy or f1_macro reflects the minority better than accuracy",
+                "imbalanced: the smallest class '{label}' has {min} rows ({:.1}% of all, {:.2} of the largest class); splits are stratified, balanced class weights are searched for the learners that take them (gbdt, logistic_regression, decision_tree, random_forest, extra_trees) unless the metric is accuracy, precision_weighted or log_loss, and a metric such as roc_auc, balanced_accuracy or f1_macro reflects the minority better than accuracy",
                 share * 100.0,
                 ratio
             ),
@@ -198,14 +204,13 @@ fn class_balance(data: &Dataset) -> Guardrail {
     }
 }
 
-fn memory(data: &Dataset, jobs: usize) -> Guardrail {
+fn memory(data: &Dataset, jobs: usize, available: Option<f64>) -> Guardrail {
     let recipe = PrepConfig::default();
     let width: usize = data.features.columns.iter().map(|c| recipe.column_width(c)).sum();
     // A trial holds its fold's training and validation matrices (the table once) in f64.
     let matrix = data.n_rows() as f64 * width as f64 * 8.0;
     let estimate = matrix * (1 + jobs.max(1)) as f64;
     let mib = |b: f64| b / (1024.0 * 1024.0);
-    let available = available_memory();
     let (status, tail) = match available {
         Some(a) if estimate > 0.5 * a => (
             Status::Alerted,

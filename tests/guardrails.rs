@@ -16,6 +16,7 @@ fn options() -> Options {
         allow_leaky: false,
         validation: "5-fold CV".into(),
         jobs: 2,
+        available_memory: None,
     }
 }
 
@@ -51,6 +52,18 @@ fn a_clean_table_passes_and_real_missing_values_are_reported() {
         assert_eq!(g.status, expected, "{g:?}");
     }
     assert!(find(&checks, "memory estimate").detail.contains("MiB"));
+    // With 10 KiB available, even iris is too big.
+    let mut iris = Dataset::from_path(&bundled("iris"), "species", None).unwrap();
+    let tight = Options {
+        available_memory: Some(10.0 * 1024.0),
+        ..options()
+    };
+    let memory = check(&mut iris, &tight)
+        .into_iter()
+        .find(|g| g.name == "memory estimate")
+        .unwrap();
+    assert_eq!(memory.status, Status::Alerted, "{memory:?}");
+    assert!(memory.detail.contains("use fewer --jobs"), "{}", memory.detail);
 
     let mut penguins = Dataset::from_path(&bundled("penguins"), "species", None).unwrap();
     let checks = check(&mut penguins, &options());
@@ -212,6 +225,17 @@ fn class_weights_are_searched_on_imbalanced_classes_only_and_lift_the_minority()
         .fit(&iris)
         .unwrap();
     assert_eq!(weighted(&balanced_run), 0);
+    // Accuracy counts every row alike: weights that favour the minority are not searched for it.
+    let accuracy_run = automl::AutoML::builder()
+        .max_trials(30)
+        .seed(2)
+        .metric(automl::Metric::Accuracy)
+        .learners(["logistic_regression", "random_forest"])
+        .build()
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    assert_eq!(weighted(&accuracy_run), 0);
 
     // Balanced weights move probability mass to the minority: more positives predicted.
     let m = automl::prep::PrepConfig::default().fit(&data.features, None);

@@ -300,6 +300,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         allow_leaky: a.allow_leaky,
         validation: automl::validation::plan_with(&data.target, a.seed, scheme, &mut Vec::new())?.description,
         jobs: a.jobs.unwrap_or_else(library::default_jobs),
+        available_memory: None,
     };
     let guardrails = automl::guardrails::check(&mut data, &options);
     if !a.output.silent() {
