@@ -123,9 +123,25 @@ pub fn plan_with(target: &Target, seed: u64, scheme: Scheme, warnings: &mut Vec<
             valid: Vec::new(),
         };
         for g in &groups {
-            let cut = ((g.len() as f64) * share).round() as usize;
+            // Every group of two rows or more keeps rows on both sides; a single row trains.
+            let cut = if g.len() >= 2 {
+                (((g.len() as f64) * share).round() as usize).clamp(1, g.len() - 1)
+            } else {
+                0
+            };
             fold.valid.extend_from_slice(&g[..cut]);
             fold.train.extend_from_slice(&g[cut..]);
+        }
+        if fold.valid.is_empty() || fold.train.is_empty() {
+            return Err(Error::Data(format!(
+                "a {:.0}% holdout of {n} rows leaves no rows to {}",
+                share * 100.0,
+                if fold.valid.is_empty() {
+                    "validate on"
+                } else {
+                    "train on"
+                }
+            )));
         }
         fold.train.sort_unstable();
         fold.valid.sort_unstable();
@@ -216,6 +232,20 @@ mod tests {
         assert_eq!(p.folds[0].train, (0..80).collect::<Vec<_>>());
         assert_eq!(p.folds[0].valid, (80..100).collect::<Vec<_>>());
         assert!(plan_with(&y, 0, Scheme::Given(100), &mut Vec::new()).is_err());
+        // A tiny share still validates on a row; a single row cannot be split.
+        let p = plan_with(&y, 0, Scheme::Holdout(0.001), &mut Vec::new()).unwrap();
+        assert_eq!(p.folds[0].valid.len(), 1);
+        let one = Target::Values(vec![1.0, 2.0]);
+        assert_eq!(
+            plan_with(&one, 0, Scheme::Holdout(0.9), &mut Vec::new())
+                .unwrap()
+                .folds[0]
+                .train
+                .len(),
+            1
+        );
+        let classes = Target::Classes(vec![0, 1]);
+        assert!(plan_with(&classes, 0, Scheme::Holdout(0.5), &mut Vec::new()).is_err());
         assert!(Scheme::Folds(1).check().is_err());
         assert!(Scheme::Holdout(1.0).check().is_err());
     }

@@ -177,3 +177,48 @@ fn target_codes_of_a_random_target_score_at_chance() {
     assert_eq!(r.best.config.prep_label().rsplit('+').next(), Some("target"));
     assert!((r.best.cv_score - 0.5).abs() < 0.06, "cv auc {}", r.best.cv_score);
 }
+
+#[test]
+fn parquet_date_and_timestamp_columns_are_dates_and_csv_dates_score_against_them() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let base = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+    let (mut days, mut ys, mut csv) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..500 {
+        let d = base + chrono::Days::new(rng.gen_range(0..900));
+        let weekend = matches!(
+            chrono::Datelike::weekday(&d),
+            chrono::Weekday::Sat | chrono::Weekday::Sun
+        );
+        let y = 10.0 + if weekend { 8.0 } else { 0.0 } + rng.gen::<f64>();
+        let since = (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
+        if i < 400 {
+            days.push(since);
+            ys.push(y);
+        } else {
+            csv.push(format!("{},{y:.3}", d.format("%Y-%m-%d")));
+        }
+    }
+    let test = write(dir.path(), "test.csv", "when,sales", &csv);
+    for dtype in [DataType::Date, DataType::Datetime(TimeUnit::Milliseconds, None)] {
+        let when = Series::new("when".into(), &days)
+            .cast(&DataType::Date)
+            .unwrap()
+            .cast(&dtype)
+            .unwrap();
+        let mut df = DataFrame::new(
+            days.len(),
+            vec![when.into(), Series::new("sales".into(), &ys).into()],
+        )
+        .unwrap();
+        let path = dir.path().join("train.parquet");
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let data = Dataset::from_path(&path, "sales", None).unwrap();
+        assert_eq!(kind(&data, "when"), FeatureKind::Datetime, "{dtype:?}");
+        let r = run(&data, Some(&["gbdt"]), None);
+        assert!(test_score(&r, &test, Metric::R2) > 0.9, "{dtype:?}");
+    }
+}

@@ -290,6 +290,11 @@ pub fn run(a: RunArgs) -> Result<()> {
         Some(j) => j.datasets(&target, task)?,
         None => (Dataset::from_path(&train, &target, task)?, Scheme::Auto),
     };
+    if matches!(job_scheme, Scheme::Given(_)) && (a.cv_folds.is_some() || a.validation_size.is_some()) {
+        return Err(Error::Config(
+            "the job gives validation_data: --cv-folds and --validation-size cannot replace it (its rows would be mixed into training)".into(),
+        ));
+    }
     let scheme = match (a.cv_folds, a.validation_size) {
         (Some(k), _) => Scheme::Folds(k),
         (None, Some(share)) => Scheme::Holdout(share),

@@ -129,26 +129,55 @@ const DATE_FORMATS: &[&str] = &[
     "%b %d %Y",
     "%d %B %Y",
     "%B %d, %Y",
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%d.%m.%y",
 ];
 
 /// Name under which RFC 3339 timestamps with a zone (`2024-05-01T10:00:00+02:00`) are kept.
 pub const RFC3339: &str = "rfc3339";
 
-/// Seconds since 1970 of `text` read with `format` (a chrono format or [`RFC3339`]).
+/// Seconds since 1970 of `text` read with `format` (a chrono format or [`RFC3339`]). Years
+/// outside 1000–9999 are refused: chrono reads `%Y` from a single digit, which would take
+/// version numbers (`1.2.3`) or codes (`3-12-7`) for dates.
 pub fn parse(text: &str, format: &str) -> Option<f64> {
     let t = text.trim();
-    if format == RFC3339 {
-        return DateTime::parse_from_rfc3339(t)
-            .ok()
-            .map(|d| seconds(&d.naive_utc()));
+    // chrono reads `%y` from one digit too: a two-digit year must have two.
+    if format.ends_with("%y") && t.rsplit(|c: char| !c.is_ascii_digit()).next().map(str::len) != Some(2) {
+        return None;
     }
-    if DATE_FORMATS.contains(&format) {
-        return NaiveDate::parse_from_str(t, format)
+    let t = if format == RFC3339 {
+        DateTime::parse_from_rfc3339(t).ok().map(|d| d.naive_utc())
+    } else if DATE_FORMATS.contains(&format) {
+        NaiveDate::parse_from_str(t, format)
             .ok()
             .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| seconds(&d));
+    } else {
+        NaiveDateTime::parse_from_str(t, format).ok()
+    }?;
+    (1000..=9999).contains(&t.year()).then(|| seconds(&t))
+}
+
+/// The date part of a format (before its time), which fixes the order of day, month and year.
+fn date_order(format: &str) -> &str {
+    if format == RFC3339 {
+        return "%Y-%m-%d";
     }
-    NaiveDateTime::parse_from_str(t, format).ok().map(|d| seconds(&d))
+    format.split([' ', 'T']).next().unwrap_or(format)
+}
+
+/// [`parse`] with `format`, else with a format of the same day/month/year order (a date where
+/// the training data had timestamps, or the reverse, as when a Parquet timestamp column is
+/// scored from a CSV of dates).
+pub fn parse_like(text: &str, format: &str) -> Option<f64> {
+    parse(text, format).or_else(|| {
+        let order = date_order(format);
+        std::iter::once(RFC3339)
+            .chain(DATETIME_FORMATS.iter().copied())
+            .chain(DATE_FORMATS.iter().copied())
+            .filter(|f| *f != format && date_order(f) == order)
+            .find_map(|f| parse(text, f))
+    })
 }
 
 fn seconds(t: &NaiveDateTime) -> f64 {
@@ -170,7 +199,7 @@ pub fn detect(values: &[Option<String>]) -> Option<&'static str> {
     if present.len() < 3 {
         return None;
     }
-    // Cheap rejection: dates hold a digit and a separator or a month name.
+    // Cheap rejection: dates hold digits.
     let first = &present[..present.len().min(SAMPLE)];
     if first
         .iter()
@@ -181,22 +210,22 @@ pub fn detect(values: &[Option<String>]) -> Option<&'static str> {
     {
         return None;
     }
-    let formats = std::iter::once(RFC3339)
+    // Formats ranked by hits on values spread over the whole column (a column sorted by date
+    // can open with days that all read month-first), each then checked on every value; ties
+    // keep the listed order.
+    let step = present.len().div_ceil(SAMPLE).max(1);
+    let sample: Vec<&str> = present.iter().step_by(step).copied().collect();
+    let mut ranked: Vec<(&'static str, usize)> = std::iter::once(RFC3339)
         .chain(DATETIME_FORMATS.iter().copied())
-        .chain(DATE_FORMATS.iter().copied());
-    let mut best: Option<(&'static str, usize)> = None;
-    for f in formats {
-        let hits = first.iter().filter(|v| parse(v, f).is_some()).count();
-        if best.is_none_or(|(_, b)| hits > b) {
-            best = Some((f, hits));
-        }
-    }
-    let (format, hits) = best?;
-    if (hits as f64) < MIN_PARSE_RATE * first.len() as f64 {
-        return None;
-    }
-    let all = present.iter().filter(|v| parse(v, format).is_some()).count();
-    ((all as f64) >= MIN_PARSE_RATE * present.len() as f64).then_some(format)
+        .chain(DATE_FORMATS.iter().copied())
+        .map(|f| (f, sample.iter().filter(|v| parse(v, f).is_some()).count()))
+        .filter(|(_, hits)| (*hits as f64) >= MIN_PARSE_RATE * sample.len() as f64)
+        .collect();
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
+    ranked.into_iter().map(|(f, _)| f).find(|f| {
+        let all = present.iter().filter(|v| parse(v, f).is_some()).count();
+        (all as f64) >= MIN_PARSE_RATE * present.len() as f64
+    })
 }
 
 /// The parts that vary over `secs` (constant ones carry nothing and are dropped).
@@ -261,6 +290,39 @@ mod tests {
             detect(&col(&["Jan 5, 2024", "Dec 31, 2023", "Feb 29, 2020"])),
             Some("%b %d, %Y")
         );
+    }
+
+    #[test]
+    fn versions_codes_and_short_years() {
+        assert_eq!(detect(&col(&["1.2.3", "2.10.1", "3.4.5"])), None);
+        assert_eq!(detect(&col(&["3-12-7", "1-1-1", "2-5-9"])), None);
+        assert_eq!(detect(&col(&["1/2/3", "4/5/6", "7/8/9"])), None);
+        assert_eq!(
+            detect(&col(&["01/05/24", "12/31/23", "02/29/20"])),
+            Some("%m/%d/%y")
+        );
+        let s = parse("01/05/24", "%m/%d/%y").unwrap();
+        assert_eq!(DatePart::Year.of(s), 2024.0);
+    }
+
+    #[test]
+    fn a_sorted_day_first_column_is_read_day_first() {
+        // 300 dates from 1 January: the first 12 days of each month read either way.
+        let base = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
+        let days: Vec<String> = (0..300)
+            .map(|i| (base + chrono::Days::new(i)).format("%d/%m/%Y").to_string())
+            .collect();
+        let refs: Vec<&str> = days.iter().map(String::as_str).collect();
+        assert_eq!(detect(&col(&refs)), Some("%d/%m/%Y"));
+    }
+
+    #[test]
+    fn new_data_may_hold_dates_where_training_had_timestamps() {
+        let f = "%Y-%m-%d %H:%M:%S%.f";
+        assert_eq!(parse_like("2021-05-18", f), parse("2021-05-18 00:00:00.000", f));
+        // Same order only: a day-first format never reads month-first text.
+        assert_eq!(parse_like("05/18/2021", "%d/%m/%Y"), None);
+        assert!(parse_like("18/05/2021 10:00", "%d/%m/%Y").is_some());
     }
 
     #[test]

@@ -235,7 +235,7 @@ fn feature_column(f: &FeatureSchema, col: &RawColumn, notes: &mut Vec<String>) -
             for i in 0..n {
                 let v = match col.label(i) {
                     None => f64::NAN,
-                    Some(s) => datetime::parse(&s, format).unwrap_or_else(|| {
+                    Some(s) => datetime::parse_like(&s, format).unwrap_or_else(|| {
                         unread += 1;
                         f64::NAN
                     }),
@@ -573,6 +573,8 @@ impl Dataset {
     pub fn append(&mut self, table: &Table) -> Result<usize> {
         let mut notes = Vec::new();
         let extra = self.schema.features_from(table, &mut notes)?;
+        self.warnings
+            .extend(notes.into_iter().map(|n| format!("added rows: {n}")));
         let target = &self.schema.target;
         let tcol = table
             .column(target)

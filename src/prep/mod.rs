@@ -550,6 +550,10 @@ impl FittedPrep {
         for step in &self.steps {
             match step {
                 Step::Category { .. } => out.push(true),
+                Step::Coded { base, code } if matches!(base.as_ref(), Step::Category { .. }) => {
+                    out.push(true);
+                    out.extend(std::iter::repeat_n(false, code.width));
+                }
                 s => out.extend(std::iter::repeat_n(false, s.width())),
             }
         }

@@ -373,7 +373,12 @@ impl Sweep {
                     Goal::Maximize => v >= target,
                     Goal::Minimize => v <= target,
                 };
-                if st.told_records.iter().any(|r| r.value.is_some_and(reached)) {
+                // Completed trials only: a pruned or stopped trial's value is partial.
+                if st
+                    .told_records
+                    .iter()
+                    .any(|r| r.state == TrialState::Completed && r.value.is_some_and(reached))
+                {
                     st.exhausted = true;
                     return Next::Done;
                 }
