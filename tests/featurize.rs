@@ -47,19 +47,24 @@ fn test_score(run: &automl::RunSummary, test: &Path, metric: Metric) -> f64 {
     metric.score(&truth, &pred).unwrap()
 }
 
+/// A day of 2021–2023 and its sales: 8 more at weekends, plus noise in [0, 1).
+fn weekend_sale(rng: &mut ChaCha8Rng) -> (chrono::NaiveDate, f64) {
+    let base = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+    let d = base + chrono::Days::new(rng.gen_range(0..900));
+    let weekend = matches!(
+        chrono::Datelike::weekday(&d),
+        chrono::Weekday::Sat | chrono::Weekday::Sun
+    );
+    (d, 10.0 + if weekend { 8.0 } else { 0.0 } + rng.gen::<f64>())
+}
+
 #[test]
 fn a_date_column_gives_its_day_of_week() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let base = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
     let mut rows = Vec::new();
     for _ in 0..700 {
-        let d = base + chrono::Days::new(rng.gen_range(0..900));
-        let weekend = matches!(
-            chrono::Datelike::weekday(&d),
-            chrono::Weekday::Sat | chrono::Weekday::Sun
-        );
-        let y = 10.0 + if weekend { 8.0 } else { 0.0 } + rng.gen::<f64>();
+        let (d, y) = weekend_sale(&mut rng);
         rows.push(format!("{},{:.3},{y:.3}", d.format("%m/%d/%Y"), rng.gen::<f64>()));
     }
     let train = write(dir.path(), "train.csv", "when,noise,sales", &rows[..550]);
@@ -183,15 +188,9 @@ fn parquet_date_and_timestamp_columns_are_dates_and_csv_dates_score_against_them
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let base = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
     let (mut days, mut ys, mut csv) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..500 {
-        let d = base + chrono::Days::new(rng.gen_range(0..900));
-        let weekend = matches!(
-            chrono::Datelike::weekday(&d),
-            chrono::Weekday::Sat | chrono::Weekday::Sun
-        );
-        let y = 10.0 + if weekend { 8.0 } else { 0.0 } + rng.gen::<f64>();
+        let (d, y) = weekend_sale(&mut rng);
         let since = (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
         if i < 400 {
             days.push(since);
