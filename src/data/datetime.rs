@@ -228,6 +228,15 @@ pub fn detect(values: &[Option<String>]) -> Option<&'static str> {
     })
 }
 
+/// The parts that vary over a column's values read with `format` (unreadable ones missing).
+pub fn parts_of(values: &[Option<String>], format: &str) -> Vec<DatePart> {
+    let secs: Vec<f64> = values
+        .iter()
+        .map(|v| v.as_deref().and_then(|s| parse(s, format)).unwrap_or(f64::NAN))
+        .collect();
+    varying_parts(&secs)
+}
+
 /// The parts that vary over `secs` (constant ones carry nothing and are dropped).
 pub fn varying_parts(secs: &[f64]) -> Vec<DatePart> {
     ALL_PARTS

@@ -764,16 +764,8 @@ fn forced_feature(col: &RawColumn, n: usize, kind: FeatureKind) -> Result<Featur
                     col.name
                 ))
             })?;
-            let secs: Vec<f64> = text
-                .iter()
-                .map(|v| {
-                    v.as_deref()
-                        .and_then(|s| datetime::parse(s, format))
-                        .unwrap_or(f64::NAN)
-                })
-                .collect();
             f.date_format = Some(format.to_string());
-            f.date_parts = datetime::varying_parts(&secs);
+            f.date_parts = datetime::parts_of(text, format);
             if f.date_parts.is_empty() {
                 f.kind = FeatureKind::Ignored;
                 f.reason = Some("a date that never changes".to_string());
@@ -807,15 +799,7 @@ fn infer_feature(col: &RawColumn, n: usize, derived: bool) -> FeatureSchema {
                     Values::Numeric(_) => &[],
                 };
                 if let Some(format) = datetime::detect(text).filter(|_| derived) {
-                    let secs: Vec<f64> = text
-                        .iter()
-                        .map(|v| {
-                            v.as_deref()
-                                .and_then(|s| datetime::parse(s, format))
-                                .unwrap_or(f64::NAN)
-                        })
-                        .collect();
-                    let parts = datetime::varying_parts(&secs);
+                    let parts = datetime::parts_of(text, format);
                     if parts.is_empty() {
                         (
                             FeatureKind::Ignored,

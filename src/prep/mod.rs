@@ -258,14 +258,8 @@ impl PrepConfig {
         target: &Target,
         rows: Option<&[usize]>,
     ) -> Result<(FittedPrep, Matrix)> {
-        let all: Vec<usize>;
-        let rows = match rows {
-            Some(r) => r,
-            None => {
-                all = (0..x.n_rows).collect();
-                &all
-            }
-        };
+        let rows = all_rows(rows, x.n_rows);
+        let rows = rows.as_ref();
         let y = if self.high_card == Some(CodeKind::Target) && self.encode != Encode::Native {
             derived::target_columns(target, rows)
         } else {
@@ -295,14 +289,8 @@ impl PrepConfig {
     /// Fit on the given rows (all rows when `rows` is `None`), without a target: a target code
     /// asked for becomes a frequency code. Pipelines use [`PrepConfig::fit_transform`].
     pub fn fit(&self, x: &Features, rows: Option<&[usize]>) -> FittedPrep {
-        let all: Vec<usize>;
-        let rows = match rows {
-            Some(r) => r,
-            None => {
-                all = (0..x.n_rows).collect();
-                &all
-            }
-        };
+        let rows = all_rows(rows, x.n_rows);
+        let rows = rows.as_ref();
         self.fit_rows(x, rows, None)
     }
 
@@ -411,6 +399,14 @@ impl PrepConfig {
             steps.push(step);
         }
         FittedPrep { steps, width }
+    }
+}
+
+/// The given rows, or all `n` rows when `None`.
+fn all_rows(rows: Option<&[usize]>, n: usize) -> std::borrow::Cow<'_, [usize]> {
+    match rows {
+        Some(r) => std::borrow::Cow::Borrowed(r),
+        None => std::borrow::Cow::Owned((0..n).collect()),
     }
 }
 
