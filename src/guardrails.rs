@@ -160,27 +160,20 @@ fn high_cardinality(data: &Dataset) -> Guardrail {
 
 fn class_balance(data: &Dataset) -> Guardrail {
     let name = "class balancing detection".to_string();
-    let Target::Classes(y) = &data.target else {
+    let (Some(counts), Some(ratio)) = (data.target.class_counts(), data.target.minority_ratio()) else {
         return Guardrail {
             name,
             status: Status::Passed,
             detail: "regression: not applicable".into(),
         };
     };
-    let mut counts = vec![0usize; data.schema.classes.len().max(1)];
-    for &c in y {
-        if let Some(n) = counts.get_mut(c) {
-            *n += 1;
-        }
-    }
     let (min_i, &min) = counts
         .iter()
         .enumerate()
+        .filter(|(_, n)| **n > 0)
         .min_by_key(|(_, n)| **n)
         .unwrap_or((0, &0));
-    let max = counts.iter().copied().max().unwrap_or(0).max(1);
-    let share = min as f64 / y.len().max(1) as f64;
-    let ratio = min as f64 / max as f64;
+    let share = min as f64 / data.target.len().max(1) as f64;
     let label = data.schema.classes.get(min_i).map_or("?", String::as_str);
     if ratio <= IMBALANCE_RATIO {
         Guardrail {

@@ -344,16 +344,22 @@ impl Target {
         matches!(self, Target::Classes(_))
     }
 
-    /// Rows of the smallest class over rows of the largest (`None` for regression).
-    pub fn minority_ratio(&self) -> Option<f64> {
+    /// Rows per class index, up to the largest index present (`None` for regression).
+    pub fn class_counts(&self) -> Option<Vec<usize>> {
         let Target::Classes(c) = self else {
             return None;
         };
-        let k = c.iter().max().map_or(0, |m| m + 1);
-        let mut counts = vec![0usize; k];
+        let mut counts = vec![0usize; c.iter().max().map_or(0, |m| m + 1)];
         for &x in c {
             counts[x] += 1;
         }
+        Some(counts)
+    }
+
+    /// Rows of the smallest class over rows of the largest, among classes with rows (`None`
+    /// for regression): the guardrail's imbalance measure and the class-weight search's.
+    pub fn minority_ratio(&self) -> Option<f64> {
+        let counts = self.class_counts()?;
         let present = counts.iter().copied().filter(|&n| n > 0);
         let min = present.clone().min()?;
         let max = present.max()?;
