@@ -441,10 +441,12 @@ impl CommandSpec {
             let code = status
                 .code()
                 .map_or("a signal".to_string(), |c| format!("code {c}"));
-            return Err(TrialError::Failed(format!(
-                "the program exited with {code}; stderr ends with:\n{}",
-                tail(&err_path, 10)
-            )));
+            let tail = tail(&err_path, 10);
+            return Err(TrialError::Failed(if tail.trim().is_empty() {
+                format!("the program exited with {code} and wrote nothing to stderr")
+            } else {
+                format!("the program exited with {code}; stderr ends with:\n{tail}")
+            }));
         }
         last.ok_or_else(|| {
             TrialError::Failed(format!(

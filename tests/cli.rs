@@ -1085,6 +1085,41 @@ fn sweep_spec_errors_name_the_problem() {
 }
 
 #[test]
+fn a_program_that_crashes_at_once_shows_its_stderr_everywhere() {
+    // Like a script failing on its first line (`import mlflow` without mlflow): the last lines of
+    // its stderr reach the summary, --json and the store, for every trial.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let spec = "command = [\"sh\", \"-c\", \"echo 'Traceback (most recent call last):' >&2; echo \\\"ModuleNotFoundError: No module named 'mlflow'\\\" >&2; exit 1\", \"${{search_space.x}}\"]\n[objective]\ngoal = \"maximize\"\nprimary_metric = \"acc\"\n[limits]\nmax_total_trials = 12\nmax_concurrent_trials = 4\n[search_space.x]\ntype = \"uniform\"\nlow = 0\nhigh = 1\n";
+    let p = write(d, "crash.toml", spec);
+    let needle = "ModuleNotFoundError: No module named 'mlflow'";
+    let (ok, out, _) = exec(&["sweep", &p, "-q"], d);
+    assert!(!ok);
+    assert!(out.contains("failed: the program exited with code 1; stderr ends with:"), "{out}");
+    assert!(out.contains(needle), "the summary lacks the traceback:\n{out}");
+    let (ok, out, _) = exec(&["sweep", &p, "--json"], d);
+    assert!(!ok);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let board = v["leaderboard"].as_array().unwrap();
+    assert_eq!(board.len(), 12);
+    for t in board {
+        let e = t["error"].as_str().unwrap();
+        assert!(e.contains("Traceback") && e.contains(needle), "{e}");
+    }
+    // The store keeps it on each trial run.
+    let run = v["run_id"].as_i64().unwrap();
+    let (ok, out, err) = exec(&["runs", "show", &run.to_string(), "--json"], d);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    let kids = shown["children"].as_array().unwrap();
+    assert_eq!(kids.len(), 12);
+    for k in kids {
+        let e = k["error"].as_str().unwrap_or_default();
+        assert!(e.contains(needle), "{k}");
+    }
+}
+
+#[test]
 fn sweep_runs_an_azure_ml_sweep_yaml_as_is() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use automl::model::write_atomic;
 use automl::report::{Leaderboard, Report};
-use automl::store::{RunFilter, RunRecord, TrialState};
+use automl::store::{keys, RunFilter, RunRecord, TrialState};
 use automl::{Error, Metric, Result};
 
 use super::flags::{StoreArgs, WorkspaceArgs};
@@ -238,12 +238,11 @@ fn runs_show(id: i64, ws: &StoreArgs) -> Result<()> {
         println!("artifact {name}: {}", w.root.join(path).display());
     }
     if !children.is_empty() {
-        let metric = run
-            .params
-            .get("metric")
-            .and_then(|m| m.as_str())
-            .unwrap_or("")
-            .to_string();
+        // `automl run` records its metric; a program sweep its primary metric and goal.
+        let text = |k: &str| run.params.get(k).and_then(|m| m.as_str()).map(str::to_string);
+        let metric = text(keys::METRIC)
+            .or_else(|| text(keys::PRIMARY_METRIC))
+            .unwrap_or_default();
         let failed = children.iter().filter(|c| c.status == TrialState::Failed).count();
         println!(
             "{} trial runs ({failed} failed); `automl runs show <trial run>` for one",
@@ -253,7 +252,10 @@ fn runs_show(id: i64, ws: &StoreArgs) -> Result<()> {
             .iter()
             .filter(|c| metric_of(c, &metric).is_some())
             .collect();
-        let higher = metric.parse::<Metric>().map_or(true, Metric::higher_is_better);
+        let higher = match text(keys::GOAL).as_deref() {
+            Some(goal) => goal == "maximize",
+            None => metric.parse::<Metric>().map_or(true, Metric::higher_is_better),
+        };
         best.sort_by(|a, b| {
             let (x, y) = (
                 metric_of(a, &metric).unwrap_or(0.0),
@@ -265,16 +267,31 @@ fn runs_show(id: i64, ws: &StoreArgs) -> Result<()> {
                 x.total_cmp(&y)
             }
         });
-        let mut t = grid(&["trial run", "name", "status", &metric]);
-        for c in best.iter().take(5) {
-            t.add_row(vec![
-                c.id.to_string(),
-                c.name.clone(),
-                c.status.name().to_string(),
-                metric_of(c, &metric).map_or("-".into(), |v| format!("{v:.4}")),
-            ]);
+        if best.is_empty() {
+            // No trial reported the metric: show the first ones and why they ended.
+            let mut t = grid(&["trial run", "name", "status", "error"]);
+            for c in children.iter().take(5) {
+                let error = c.error.as_deref().unwrap_or("");
+                t.add_row(vec![
+                    c.id.to_string(),
+                    c.name.clone(),
+                    c.status.name().to_string(),
+                    error.lines().last().unwrap_or("").to_string(),
+                ]);
+            }
+            println!("{t}");
+        } else {
+            let mut t = grid(&["trial run", "name", "status", &metric]);
+            for c in best.iter().take(5) {
+                t.add_row(vec![
+                    c.id.to_string(),
+                    c.name.clone(),
+                    c.status.name().to_string(),
+                    metric_of(c, &metric).map_or("-".into(), |v| format!("{v:.4}")),
+                ]);
+            }
+            println!("{t}");
         }
-        println!("{t}");
     }
     if run.parent.is_none() {
         println!(

@@ -291,11 +291,14 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             dir.display()
         );
         if let Some(f) = out.trials.iter().find(|t| t.state == TrialState::Failed) {
-            println!(
-                "  trial {} failed: {}",
-                f.id,
-                f.error.as_deref().unwrap_or("").lines().next().unwrap_or("")
-            );
+            // The whole error: a program's failure ends with the last lines of its stderr (the
+            // traceback of a script that crashed on import, say).
+            let error = f.error.as_deref().unwrap_or("");
+            let mut lines = error.lines();
+            println!("  trial {} failed: {}", f.id, lines.next().unwrap_or(""));
+            for l in lines {
+                println!("    {l}");
+            }
         }
         match out.best() {
             Some(b) => println!(
