@@ -235,6 +235,42 @@ enum Line {
     Done,
 }
 
+/// Another way in for a trial's reports besides its standard output: the MLflow tracking endpoint
+/// of `automl sweep`, which hands over what a script logs with `mlflow.log_metric`.
+pub trait Tracker: Send + Sync {
+    /// Take the reports of trial `trial` into `sink` while it runs; returns the environment
+    /// variables that point its program at the tracker.
+    fn attach(&self, trial: usize, sink: ReportSink) -> std::result::Result<Vec<(String, String)>, String>;
+    /// Trial `trial` ended: refuse its further reports.
+    fn detach(&self, trial: usize);
+    /// Environment variables that must not be written to `command.json` (secrets).
+    fn secret_vars(&self) -> &[&str] {
+        &[]
+    }
+}
+
+/// Hands reports to a running trial, as if its program had printed them.
+#[derive(Clone)]
+pub struct ReportSink(mpsc::Sender<Line>);
+
+impl ReportSink {
+    /// Hand over one report; `false` once the trial has ended.
+    pub fn send(&self, r: Report) -> bool {
+        self.0.send(Line::Report(r)).is_ok()
+    }
+}
+
+/// Detaches a trial from its tracker however the trial ends.
+struct Detach<'a>(Option<&'a dyn Tracker>, usize);
+
+impl Drop for Detach<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.0 {
+            t.detach(self.1);
+        }
+    }
+}
+
 impl CommandSpec {
     /// The argv of `trial` (placeholders replaced).
     pub fn argv_for(&self, params: &Params) -> Result<Vec<String>> {
@@ -275,6 +311,17 @@ impl CommandSpec {
     /// stream its metric reports to the trial (the policy may stop it), keep its output in
     /// `dir/stdout.log` and `dir/stderr.log`, and return the last value of the primary metric.
     pub fn run(&self, trial: &mut Trial, dir: &Path) -> std::result::Result<f64, TrialError> {
+        self.run_tracked(trial, dir, None)
+    }
+
+    /// [`CommandSpec::run`], also taking the reports `tracker` receives for the trial (what its
+    /// program logs through MLflow).
+    pub fn run_tracked(
+        &self,
+        trial: &mut Trial,
+        dir: &Path,
+        tracker: Option<&dyn Tracker>,
+    ) -> std::result::Result<f64, TrialError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| TrialError::Failed(format!("cannot create {}: {e}", dir.display())))?;
         let argv = self.argv_for(trial.params())?;
@@ -315,6 +362,22 @@ impl CommandSpec {
         let mut env_seen: BTreeMap<String, String> = self.env.clone();
         env_seen.insert("AUTOML_TRIAL_ID".into(), trial.id().to_string());
         env_seen.insert("AUTOML_PARAMS".into(), params_json.clone());
+        let (tx, rx) = mpsc::channel();
+        let _detach = Detach(tracker, trial.id());
+        if let Some(t) = tracker {
+            let vars = t
+                .attach(trial.id(), ReportSink(tx.clone()))
+                .map_err(TrialError::Failed)?;
+            for (k, v) in vars {
+                cmd.env(&k, &v);
+                let shown = if t.secret_vars().contains(&k.as_str()) {
+                    "(hidden)".to_string()
+                } else {
+                    v
+                };
+                env_seen.insert(k, shown);
+            }
+        }
         let record = serde_json::json!({
             "argv": argv,
             "shell": self.shell,
@@ -342,7 +405,6 @@ impl CommandSpec {
             return Err(TrialError::Failed("no standard output pipe".into()));
         };
         let out_path = dir.join("stdout.log");
-        let (tx, rx) = mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut log = std::fs::File::create(&out_path).ok();
             for line in BufReader::new(stdout).lines() {

@@ -41,6 +41,7 @@ pub mod space;
 pub mod state;
 pub mod store;
 pub mod sweep;
+pub mod tracking;
 pub mod trials;
 pub mod validation;
 

@@ -1095,7 +1095,10 @@ fn a_program_that_crashes_at_once_shows_its_stderr_everywhere() {
     let needle = "ModuleNotFoundError: No module named 'mlflow'";
     let (ok, out, _) = exec(&["sweep", &p, "-q"], d);
     assert!(!ok);
-    assert!(out.contains("failed: the program exited with code 1; stderr ends with:"), "{out}");
+    assert!(
+        out.contains("failed: the program exited with code 1; stderr ends with:"),
+        "{out}"
+    );
     assert!(out.contains(needle), "the summary lacks the traceback:\n{out}");
     let (ok, out, _) = exec(&["sweep", &p, "--json"], d);
     assert!(!ok);

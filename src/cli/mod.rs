@@ -8,6 +8,7 @@ use automl::Result;
 
 mod data;
 mod flags;
+mod mlflow;
 mod models;
 mod output;
 mod predict;
@@ -53,6 +54,13 @@ enum Command {
     /// The model registry: named, versioned models with tags and aliases.
     #[command(subcommand)]
     Models(models::ModelsCmd),
+    /// Serve the workspace through the MLflow tracking REST API, so MLflow clients
+    /// (`mlflow.search_runs`, `MlflowClient`) read and write its runs and read its registry.
+    #[command(after_help = mlflow::SERVER_HELP)]
+    Server(mlflow::ServerArgs),
+    /// MLflow interoperation: export runs and models to an MLflow tracking server.
+    #[command(subcommand)]
+    Mlflow(mlflow::MlflowCmd),
 }
 
 /// Parse the command line and run the command.
@@ -66,6 +74,8 @@ pub fn main() -> Result<()> {
         Command::Runs(c) => runs::runs(c),
         Command::Data(c) => data::data(c),
         Command::Models(c) => models::models(c),
+        Command::Server(a) => mlflow::server(a),
+        Command::Mlflow(c) => mlflow::mlflow(c),
     }
 }
 

@@ -8,10 +8,12 @@ use clap::Args;
 use indicatif::ProgressBar;
 use serde_json::json;
 
+use automl::command::Tracker;
 use automl::job::SweepJob;
 use automl::model::write_atomic;
 use automl::store::TrialState;
 use automl::sweep::{Goal, Sweep, TrialRecord};
+use automl::tracking::SweepTracker;
 use automl::{Error, Result};
 
 use super::flags::{OutputArgs, WorkspaceArgs};
@@ -21,7 +23,11 @@ use super::output::{grid, print_json, progress_bar, warn};
 pub const SWEEP_HELP: &str = "\
 The program reports metrics by printing JSON lines on standard output:
   {\"automl_metric\": \"val_loss\", \"value\": 0.31, \"step\": 4}
-Other lines pass through to the trial's stdout.log. Each trial gets its parameters in the
+Other lines pass through to the trial's stdout.log. A program may log through MLflow instead
+(mlflow.log_metric / log_param / set_tag / log_artifact, autolog): each trial gets
+MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN, MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID of a loopback
+endpoint of the sweep, and what it logs lands on its trial (needs the workspace: not with
+--no-store). Each trial gets its parameters in the
 command's ${{search_space.NAME}} placeholders (one argument each, never through a shell), and in
 the environment: AUTOML_TRIAL_ID, AUTOML_PARAMS (JSON), AUTOML_PARAM_<NAME>.
 
@@ -201,8 +207,22 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         goal: job.goal,
         counts: Mutex::new((0, 0, 0, 0, None)),
     };
+    // What a trial's program logs through MLflow lands on its trial: a loopback tracking endpoint
+    // for the sweep's running trials.
+    let tracker = match (&workspace, &recorded) {
+        (Some(ws), Some(r)) => Some(SweepTracker::start(
+            ws.store.clone(),
+            ws.root.clone(),
+            r.study.clone(),
+            &job.command.primary_metric,
+        )?),
+        _ => None,
+    };
     let command = &job.command;
-    let objective = |t: &mut automl::sweep::Trial| command.run(t, &dir.join(format!("trial-{}", t.id())));
+    let objective = |t: &mut automl::sweep::Trial| {
+        let dir = dir.join(format!("trial-{}", t.id()));
+        command.run_tracked(t, &dir, tracker.as_ref().map(|x| x as &dyn Tracker))
+    };
     let out = sweep.optimize_with(objective, job.limits, &progress)?;
     if let Some(e) = &out.store_error {
         warn(

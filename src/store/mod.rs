@@ -6,6 +6,7 @@
 //! is one transaction. The SQL is kept to what SQLite and PostgreSQL share, so a PostgreSQL backend
 //! can implement the same trait.
 
+pub mod edits;
 pub mod keys;
 pub mod registry;
 mod sqlite;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use edits::{Edits, ExportEntry};
 pub use registry::{DatasetVersion, ModelRef, ModelVersion, Registry};
 pub use sqlite::SqliteStore;
 pub use study::{Layout, RunStudy};
@@ -178,8 +180,8 @@ pub fn now() -> f64 {
 
 /// A complete backend: run store plus registry. The workspace holds one behind this trait, so a
 /// PostgreSQL backend can replace SQLite without touching callers.
-pub trait Backend: Store + Registry {}
-impl<T: Store + Registry> Backend for T {}
+pub trait Backend: Store + Registry + Edits {}
+impl<T: Store + Registry + Edits> Backend for T {}
 
 /// Default workspace folder when neither `--workspace` nor `AUTOML_WORKSPACE` is given.
 pub const DEFAULT_WORKSPACE: &str = "automl-workspace";

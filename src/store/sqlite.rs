@@ -12,7 +12,7 @@ use super::{now, Experiment, MetricPoint, NewRun, RunFilter, RunId, RunRecord, S
 use crate::error::{Error, Result};
 
 /// Schema version this build writes; older databases are migrated, newer ones refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 1: experiments, runs (with children), metrics, tags, artifacts.
@@ -99,15 +99,24 @@ const MIGRATIONS: &[&str] = &[
         version INTEGER NOT NULL,
         moved DOUBLE PRECISION NOT NULL
      );",
+    // 3: what was exported where (`automl mlflow export`), so a second export updates.
+    "CREATE TABLE exports (
+        target TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        local TEXT NOT NULL,
+        remote TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (target, kind, local)
+     );",
 ];
 
 /// A store in one SQLite database (a file, or memory).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
-    label: String,
+    pub(crate) label: String,
 }
 
-fn db_err(label: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+pub(crate) fn db_err(label: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| Error::Store(format!("{label}: {e}"))
 }
 

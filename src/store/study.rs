@@ -343,6 +343,11 @@ impl RunStudy {
         self.parent
     }
 
+    /// The child run of trial `trial`, once it started.
+    pub fn run_of(&self, trial: usize) -> Option<RunId> {
+        self.runs().get(&trial).copied()
+    }
+
     fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<usize, RunId>> {
         self.runs.lock().unwrap_or_else(|p| p.into_inner())
     }
