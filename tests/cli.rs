@@ -1140,6 +1140,10 @@ fn sweep_runs_an_azure_ml_sweep_yaml_as_is() {
     for f in ["$schema", "compute", "trial.environment", "display_name"] {
         assert!(ignored.contains(&f), "{f} not reported as ignored: {ignored:?}");
     }
+    // experiment_name names the experiment the sweep is recorded in.
+    assert!(!ignored.contains(&"experiment_name"), "{ignored:?}");
+    let (ok, out, _) = exec(&["experiments", "list", "--json"], d);
+    assert!(ok && out.contains("\"train-py\""), "{out}");
     for t in v["leaderboard"].as_array().unwrap() {
         // loguniform bounds are exponents in Azure ML: exp(-9.2) .. exp(0).
         let lr = t["params"]["learning_rate"].as_f64().unwrap();

@@ -46,7 +46,8 @@ pub struct SweepArgs {
     spec: Option<PathBuf>,
     #[command(flatten)]
     ws: WorkspaceArgs,
-    /// Experiment name (default: the spec file's name without extension).
+    /// Experiment name (default: the Azure job's experiment_name, else the spec file's name
+    /// without extension).
     #[arg(long, value_name = "NAME")]
     experiment: Option<String>,
     /// Do not record the sweep in a workspace.
@@ -157,10 +158,14 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         Some(ws) => {
             let experiment = match &resume {
                 Some((_, exp)) => exp.clone(),
-                None => a.experiment.clone().unwrap_or_else(|| {
-                    spec.file_stem()
-                        .map_or("sweep".into(), |s| s.to_string_lossy().to_string())
-                }),
+                None => a
+                    .experiment
+                    .clone()
+                    .or_else(|| job.experiment.clone())
+                    .unwrap_or_else(|| {
+                        spec.file_stem()
+                            .map_or("sweep".into(), |s| s.to_string_lossy().to_string())
+                    }),
             };
             let logs = |id| match &a.artifacts {
                 Some(d) => Ok(d.clone()),

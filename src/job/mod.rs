@@ -240,7 +240,7 @@ struct AzureJob {
     #[serde(default)]
     display_name: Ignored,
     #[serde(default)]
-    experiment_name: Ignored,
+    experiment_name: Option<String>,
     #[serde(default)]
     description: Ignored,
     #[serde(default)]
@@ -288,6 +288,8 @@ pub struct SweepJob {
     pub limits: Limits,
     /// Spec fields read but ignored (cloud-only settings of an Azure ML job).
     pub ignored: Vec<String>,
+    /// The experiment the job names (Azure's `experiment_name`).
+    pub experiment: Option<String>,
 }
 
 impl SweepJob {
@@ -437,6 +439,7 @@ impl SweepJob {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             limits,
             ignored,
+            experiment: None,
         })
     }
 
@@ -471,7 +474,6 @@ impl SweepJob {
             ("$schema", a.schema.is_some()),
             ("name", a.name.is_some()),
             ("display_name", a.display_name.is_some()),
-            ("experiment_name", a.experiment_name.is_some()),
             ("description", a.description.is_some()),
             ("tags", a.tags.is_some()),
             ("compute", a.compute.is_some()),
@@ -558,7 +560,9 @@ impl SweepJob {
             limits: a.limits.unwrap_or_default(),
             search_space: space,
         };
-        SweepJob::from_parts(j, text, origin, dir, ignored)
+        let mut job = SweepJob::from_parts(j, text, origin, dir, ignored)?;
+        job.experiment = a.experiment_name.filter(|e| !e.trim().is_empty());
+        Ok(job)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::store::edits::param_text;
 use crate::store::{MetricPoint, NewRun, RunFilter, RunId, RunRecord, TrialState};
 
 /// An HTTP answer.
+#[derive(Debug)]
 pub struct Reply {
     /// Status code.
     pub status: u16,

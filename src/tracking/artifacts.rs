@@ -139,11 +139,10 @@ fn children(s: &Shared, run: &RunRecord, sub: &str) -> Vec<(String, bool, Option
             continue;
         };
         match tail.split_once('/') {
-            Some((dir, _)) => {
-                if !out.iter().any(|(n, d, _)| d == &true && n == dir) {
-                    out.push((dir.to_string(), true, None));
-                }
+            Some((dir, _)) if !out.iter().any(|(n, d, _)| *d && n == dir) => {
+                out.push((dir.to_string(), true, None));
             }
+            Some(_) => {}
             None if !tail.is_empty() => {
                 let size = std::fs::metadata(resolve(s, recorded)).ok().map(|m| m.len());
                 out.push((tail.to_string(), false, size));
