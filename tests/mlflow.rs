@@ -443,7 +443,7 @@ for k, v in codes.items():
     }
     // The token is not written to the trial's command.json.
     let logs = v["artifacts"].as_str().unwrap();
-    let cmd = std::fs::read_to_string(Path::new(logs).join("trial-0/command.json")).unwrap();
+    let cmd = std::fs::read_to_string(d.join(logs).join("trial-0/command.json")).unwrap();
     assert!(cmd.contains("\"MLFLOW_TRACKING_TOKEN\": \"(hidden)\""), "{cmd}");
 }
 
