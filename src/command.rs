@@ -368,7 +368,13 @@ impl CommandSpec {
             let vars = t
                 .attach(trial.id(), ReportSink(tx.clone()))
                 .map_err(TrialError::Failed)?;
-            for (k, v) in vars {
+            // A spec that sets one of these itself (its own MLFLOW_TRACKING_URI, say) points its
+            // program elsewhere: the tracker stays out.
+            let own = vars.iter().any(|(k, _)| self.env.contains_key(k));
+            if own {
+                t.detach(trial.id());
+            }
+            for (k, v) in vars.into_iter().filter(|_| !own) {
                 cmd.env(&k, &v);
                 let shown = if t.secret_vars().contains(&k.as_str()) {
                     "(hidden)".to_string()

@@ -578,6 +578,34 @@ fn mlflow_clients_read_and_write_automl_runs_through_automl_server() {
         None,
     );
     let parent = v["run_id"].as_i64().unwrap();
+    // A registered model with an alias, for the registry's read side.
+    let train = repo().join("datasets/iris/train.csv");
+    let w = ws.to_str().unwrap();
+    let m = json_of(
+        &[
+            "run",
+            train.to_str().unwrap(),
+            "--target",
+            "species",
+            "--max-trials",
+            "6",
+            "--register",
+            "iris",
+            "--json",
+            "-q",
+            "--workspace",
+            w,
+        ],
+        tmp.path(),
+        None,
+    );
+    let model_run = m["run_id"].as_i64().unwrap();
+    let (ok, _, err) = exec(
+        &["models", "alias", "iris", "prod", "1", "--workspace", w],
+        tmp.path(),
+        None,
+    );
+    assert!(ok, "{err}");
     let (_server, uri) = automl_server(&ws, None);
     let script = r#"
 import json, mlflow
@@ -590,7 +618,10 @@ hist = c.get_metric_history(best.info.run_id, "val_loss")
 with mlflow.start_run(experiment_id=df["experiment_id"][0], run_name="from-mlflow") as r:
     mlflow.log_param("source", "client")
     mlflow.log_metric("m", 3.5, step=2)
+mv = c.get_model_version_by_alias("iris", "prod")
+rm = c.get_registered_model("iris")
 print(json.dumps({
+    "alias_run": mv.run_id, "aliases": rm.aliases, "versions": [v.version for v in c.search_model_versions("name='iris'")],
     "n": len(df), "names": sorted(df["tags.mlflow.runName"].tolist()),
     "parents": sorted(set(df["tags.mlflow.parentRunId"].dropna().tolist())),
     "best": best.data.params, "best_loss": best.data.metrics["val_loss"],
@@ -610,6 +641,9 @@ print(json.dumps({
     assert_eq!(r["best"]["layers"], "3");
     assert_eq!(r["best"]["lr"], "0.01");
     assert_eq!(r["steps"], json!([1, 2, 3, 4, 5]));
+    assert_eq!(r["alias_run"], json!(model_run.to_string()));
+    assert_eq!(r["aliases"], json!({"prod": "1"}));
+    assert_eq!(r["versions"], json!(["1"]));
     // The client's run is in the workspace.
     let new: i64 = r["new"].as_str().unwrap().parse().unwrap();
     let run = show(&ws, new);
