@@ -284,6 +284,32 @@ pub fn export(
     Ok(sum)
 }
 
+/// `log-batch` requests carrying `params`, `tags` and `metrics` within MLflow's limits: at most
+/// 100 params, 100 tags and 1000 entries in all per request.
+fn batches(mut params: &[Value], mut tags: &[Value], mut metrics: &[Value]) -> Vec<Value> {
+    let mut out = Vec::new();
+    while !(params.is_empty() && tags.is_empty() && metrics.is_empty()) {
+        let np = params.len().min(BATCH_PARAMS);
+        let nt = tags.len().min(BATCH_TAGS);
+        let nm = metrics.len().min(BATCH_METRICS - np - nt);
+        out.push(json!({"params": &params[..np], "tags": &tags[..nt], "metrics": &metrics[..nm]}));
+        params = &params[np..];
+        tags = &tags[nt..];
+        metrics = &metrics[nm..];
+    }
+    out
+}
+
+/// A short fingerprint of a JSON value (to tell whether tags or the end state changed).
+fn fingerprint(v: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(v.to_string().as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn export_run(
     client: &Client,
     store: &dyn Backend,
@@ -296,16 +322,20 @@ fn export_run(
     let local = r.id.to_string();
     let known = store.export_entry(target, "run", &local)?;
     // The remote run, unless it was deleted on the server since.
-    let mut remote: Option<(String, Value)> = None;
+    let mut remote: Option<(String, Value, String)> = None;
     if let Some(e) = &known {
         if let Some(v) = client.find("runs/get", &[("run_id", &e.remote)])? {
             if v["run"]["info"]["lifecycle_stage"].as_str() != Some("deleted") {
-                remote = Some((e.remote.clone(), e.state.clone()));
+                let uri = v["run"]["info"]["artifact_uri"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                remote = Some((e.remote.clone(), e.state.clone(), uri));
             }
         }
     }
     let parent_remote = r.parent.and_then(|p| sum.runs.get(&p).cloned());
-    let (rid, mut state) = match remote {
+    let (rid, mut state, artifact_uri) = match remote {
         Some(x) => x,
         None => {
             let mut tags = vec![
@@ -324,10 +354,8 @@ fn export_run(
                     "tags": tags,
                 }),
             )?;
-            let id = v["run"]["info"]["run_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let info = &v["run"]["info"];
+            let id = info["run_id"].as_str().unwrap_or_default().to_string();
             if id.is_empty() {
                 return Err(Error::Config(format!(
                     "the MLflow server gave no id for run {}",
@@ -335,7 +363,8 @@ fn export_run(
                 )));
             }
             sum.runs_created += 1;
-            (id, json!({}))
+            let uri = info["artifact_uri"].as_str().unwrap_or_default().to_string();
+            (id, json!({}), uri)
         }
     };
     sum.runs.insert(r.id, rid.clone());
@@ -359,14 +388,10 @@ fn export_run(
         }
         params.push((k, v));
     }
-    for chunk in params.chunks(BATCH_PARAMS) {
-        let list: Vec<Value> = chunk.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
-        client.post("runs/log-batch", &json!({"run_id": rid, "params": list}))?;
-        sum.params_sent += chunk.len();
-    }
-    let mut all_params = sent_params;
-    all_params.extend(params.into_iter().map(|(k, _)| k));
-    state["params"] = json!(all_params);
+    let param_values: Vec<Value> = params
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect();
     // Metric points beyond those sent, per key.
     let history = store.metric_history(r.id)?;
     let mut by_key: BTreeMap<&str, Vec<&crate::store::MetricPoint>> = BTreeMap::new();
@@ -380,26 +405,30 @@ fn export_run(
         points.extend(ps.iter().skip(done).map(|p| super::api::metric_json(p)));
         counts.insert((*k).to_string(), json!(ps.len()));
     }
-    for chunk in points.chunks(BATCH_METRICS) {
-        client.post("runs/log-batch", &json!({"run_id": rid, "metrics": chunk}))?;
-        sum.metrics_sent += chunk.len();
-    }
-    state["metrics"] = Value::Object(counts);
-    // Tags (set each time: they may change), cut to MLflow's length.
+    // Tags (they may change: sent again when they did), cut to MLflow's length.
     let tags: Vec<Value> = run_tags(r)
         .into_iter()
         .filter(|(k, _)| k != "mlflow.runName" && k != "mlflow.parentRunId")
         .map(|(k, v)| json!({"key": k, "value": cut(&v, TAG_CHARS)}))
         .collect();
-    for chunk in tags.chunks(BATCH_TAGS) {
-        client.post("runs/log-batch", &json!({"run_id": rid, "tags": chunk}))?;
+    let tag_print = fingerprint(&Value::Array(tags.clone()));
+    let tags = if state["tags"].as_str() == Some(tag_print.as_str()) {
+        Vec::new()
+    } else {
+        tags
+    };
+    for mut b in batches(&param_values, &tags, &points) {
+        b["run_id"] = json!(rid);
+        client.post("runs/log-batch", &b)?;
     }
+    sum.params_sent += params.len();
+    sum.metrics_sent += points.len();
+    let mut all_params = sent_params;
+    all_params.extend(params.into_iter().map(|(k, _)| k));
+    state["params"] = json!(all_params);
+    state["metrics"] = Value::Object(counts);
+    state["tags"] = json!(tag_print);
     // Artifacts whose size or time changed.
-    let info = client.get("runs/get", &[("run_id", &rid)])?;
-    let artifact_uri = info["run"]["info"]["artifact_uri"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
     let mut sent = state["artifacts"].as_object().cloned().unwrap_or_default();
     for (name, recorded) in &r.artifacts {
         let p = Path::new(recorded);
@@ -441,12 +470,16 @@ fn export_run(
         }
     }
     state["artifacts"] = Value::Object(sent);
-    // The end state.
+    // The end state, when it changed.
     let mut update = json!({"run_id": rid, "status": status_name(r.status)});
     if let Some(end) = r.ended {
         update["end_time"] = json!((end * 1000.0) as i64);
     }
-    client.post("runs/update", &update)?;
+    let end_print = fingerprint(&update);
+    if state["end"].as_str() != Some(end_print.as_str()) {
+        client.post("runs/update", &update)?;
+        state["end"] = json!(end_print);
+    }
     store.set_export_entry(target, "run", &local, &ExportEntry { remote: rid, state })?;
     Ok(())
 }
@@ -546,5 +579,17 @@ mod tests {
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(cut("abc", 4), "abc");
         assert!(Client::new("localhost:5000").is_err());
+        // Batches keep MLflow's limits: 100 params, 100 tags, 1000 entries in all.
+        let v = |n: usize| vec![json!({"key": "k", "value": "v"}); n];
+        let b = batches(&v(150), &v(20), &v(2500));
+        let sizes: Vec<(usize, usize, usize)> = b
+            .iter()
+            .map(|x| {
+                let n = |k: &str| x[k].as_array().unwrap().len();
+                (n("params"), n("tags"), n("metrics"))
+            })
+            .collect();
+        assert_eq!(sizes, [(100, 20, 880), (50, 0, 950), (0, 0, 670)]);
+        assert!(batches(&[], &[], &[]).is_empty());
     }
 }
