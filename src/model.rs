@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::data::{Features, Schema, Table, Target};
 use crate::ensemble::stack::Stacker;
@@ -115,6 +116,9 @@ pub const FORMAT_VERSION_SINGLE: u32 = 1;
 pub const FORMAT_VERSION_BLEND: u32 = 2;
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"AUTOMLM\n";
+/// Marks the last 40 bytes of a sealed model file: these 8 bytes, then the SHA-256 of everything
+/// before them.
+pub const SEAL: &[u8; 8] = b"AMLSHA2\n";
 
 /// Everything about a saved model except the fitted pipeline: readable without loading it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,6 +153,10 @@ pub struct ModelInfo {
     /// order, and their `weight` is their share of the meta-model's weight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stacker: Option<Stacker>,
+    /// Whether the file ends with a checksum of its whole content ([`SEAL`]); every file this
+    /// automl writes does, and a sealed file whose checksum does not match is refused.
+    #[serde(default)]
+    pub sealed: bool,
 }
 
 /// One member of an ensemble model, as the header describes it.
@@ -277,7 +285,9 @@ impl ModelFile {
     /// Encode to bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let err = |m: String| Error::Config(format!("cannot encode model: {m}"));
-        let header = serde_json::to_vec(&self.info).map_err(|e| err(e.to_string()))?;
+        let mut info = self.info.clone();
+        info.sealed = true;
+        let header = serde_json::to_vec(&info).map_err(|e| err(e.to_string()))?;
         let body = match &self.body {
             Body::Single(p) => postcard::to_stdvec(p),
             Body::Ensemble(m) => postcard::to_stdvec(m),
@@ -289,6 +299,9 @@ impl ModelFile {
         out.extend_from_slice(&(header.len() as u64).to_le_bytes());
         out.extend_from_slice(&header);
         out.extend_from_slice(&body);
+        let sum = sha2::Sha256::digest(&out);
+        out.extend_from_slice(SEAL);
+        out.extend_from_slice(&sum);
         Ok(out)
     }
 
@@ -409,12 +422,26 @@ impl ModelFile {
     }
 }
 
-/// Check magic, header and version; return the header and the pipeline bytes.
+/// Check magic, checksum, header and version; return the header and the pipeline bytes.
 fn split<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ModelInfo, &'a [u8])> {
     let bad = |message: String| Error::ModelFile {
         path: path.to_path_buf(),
         message,
     };
+    // A sealed file ends with SEAL and the SHA-256 of everything before it.
+    let n = bytes.len();
+    let seal_at = n.checked_sub(40).filter(|&i| &bytes[i..i + 8] == SEAL);
+    if let Some(i) = seal_at {
+        let sum = sha2::Sha256::digest(&bytes[..i]);
+        if sum.as_slice() != &bytes[i + 8..] {
+            return Err(bad(
+                "checksum mismatch: the file changed after it was saved (damaged or tampered with); \
+                 use the workspace's copy or train again"
+                    .into(),
+            ));
+        }
+    }
+    let bytes = &bytes[..seal_at.unwrap_or(n)];
     if bytes.len() < 16 || &bytes[..8] != MAGIC {
         return Err(bad("not an automl model file".into()));
     }
@@ -435,7 +462,10 @@ fn split<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ModelInfo, &'a [u8])> {
             "format version {v} is newer than this automl supports ({FORMAT_VERSION}); upgrade automl"
         )));
     }
-    let info = serde_json::from_value(head).map_err(|e| bad(format!("incompatible header ({e})")))?;
+    let info: ModelInfo = serde_json::from_value(head).map_err(|e| bad(format!("incompatible header ({e})")))?;
+    if info.sealed && seal_at.is_none() {
+        return Err(bad("its checksum is missing (the file was cut short or altered)".into()));
+    }
     Ok((info, &bytes[16 + len..]))
 }
 
@@ -543,7 +573,32 @@ mod tests {
         let truncated = dir.path().join("t.automl");
         std::fs::write(&truncated, &bytes[..bytes.len() - 3]).unwrap();
         let e = ModelFile::load(&truncated).unwrap_err().to_string();
-        assert!(e.contains("damaged model data"), "{e}");
+        assert!(e.contains("checksum is missing"), "{e}");
+        // Four bytes flipped near the end (as a new user tried), in the body, or in the checksum
+        // itself: refused, never silently different predictions.
+        for at in [bytes.len() - 60, bytes.len() / 2, bytes.len() - 4] {
+            let mut flipped = bytes.clone();
+            for b in &mut flipped[at..at + 4] {
+                *b ^= 0x5a;
+            }
+            let p = dir.path().join("f.automl");
+            std::fs::write(&p, &flipped).unwrap();
+            let e = ModelFile::load(&p).unwrap_err().to_string();
+            assert!(e.contains("checksum mismatch"), "flip at {at}: {e}");
+        }
+        // A file written before files were sealed (no checksum) still loads.
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[8..16]);
+        let body = &bytes[16 + u64::from_le_bytes(len) as usize..bytes.len() - 40];
+        let mut info = model.info.clone();
+        info.sealed = false;
+        let header = serde_json::to_vec(&info).unwrap();
+        let mut legacy = MAGIC.to_vec();
+        legacy.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        legacy.extend_from_slice(&header);
+        legacy.extend_from_slice(body);
+        let back = ModelFile::from_bytes(&legacy, &truncated).unwrap();
+        assert_eq!(back.config, model.config);
         std::fs::write(&truncated, &bytes[..40]).unwrap();
         let e = ModelFile::load(&truncated).unwrap_err().to_string();
         assert!(e.contains("truncated model file"), "{e}");

@@ -614,6 +614,7 @@ impl AutoML {
                 Body::Stack(_, meta) => Some(meta.clone()),
                 _ => None,
             },
+            sealed: true,
         };
         let model = ModelFile {
             info,
