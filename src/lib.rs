@@ -37,6 +37,7 @@ pub mod prep;
 pub mod pruners;
 pub mod report;
 pub mod samplers;
+pub mod serve;
 pub mod space;
 pub mod state;
 pub mod store;

@@ -462,9 +462,12 @@ fn split<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ModelInfo, &'a [u8])> {
             "format version {v} is newer than this automl supports ({FORMAT_VERSION}); upgrade automl"
         )));
     }
-    let info: ModelInfo = serde_json::from_value(head).map_err(|e| bad(format!("incompatible header ({e})")))?;
+    let info: ModelInfo =
+        serde_json::from_value(head).map_err(|e| bad(format!("incompatible header ({e})")))?;
     if info.sealed && seal_at.is_none() {
-        return Err(bad("its checksum is missing (the file was cut short or altered)".into()));
+        return Err(bad(
+            "its checksum is missing (the file was cut short or altered)".into()
+        ));
     }
     Ok((info, &bytes[16 + len..]))
 }
@@ -488,7 +491,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Quote a CSV field when needed.
-fn csv_field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

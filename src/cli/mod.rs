@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use automl::Result;
 
 mod data;
+mod endpoints;
 mod flags;
 mod mlflow;
 mod models;
@@ -61,6 +62,25 @@ enum Command {
     /// MLflow interoperation: export runs and models to an MLflow tracking server.
     #[command(subcommand)]
     Mlflow(mlflow::MlflowCmd),
+    /// Online endpoints: named, keyed, with deployments and a traffic split (`automl serve`).
+    #[command(subcommand)]
+    Endpoints(endpoints::EndpointsCmd),
+    /// Deployments of online endpoints: which registered model each serves.
+    #[command(subcommand)]
+    Deployments(endpoints::DeploymentsCmd),
+    /// Batch endpoints (`automl batch-score ENDPOINT`).
+    #[command(subcommand)]
+    BatchEndpoints(endpoints::EndpointsCmd),
+    /// Deployments of batch endpoints, with Azure's batch settings.
+    #[command(subcommand)]
+    BatchDeployments(endpoints::DeploymentsCmd),
+    /// Serve the online endpoints of the workspace over HTTP (Azure ML, MLflow and KServe v2
+    /// request formats).
+    #[command(after_help = endpoints::SERVE_HELP)]
+    Serve(endpoints::ServeArgs),
+    /// Score CSV/Parquet files in mini-batches, in parallel, resumable (a batch endpoint, a
+    /// registered model or a model file).
+    BatchScore(endpoints::BatchScoreArgs),
 }
 
 /// Parse the command line and run the command.
@@ -76,6 +96,12 @@ pub fn main() -> Result<()> {
         Command::Models(c) => models::models(c),
         Command::Server(a) => mlflow::server(a),
         Command::Mlflow(c) => mlflow::mlflow(c),
+        Command::Endpoints(c) => endpoints::endpoints(c, false),
+        Command::Deployments(c) => endpoints::deployments(c, false),
+        Command::BatchEndpoints(c) => endpoints::endpoints(c, true),
+        Command::BatchDeployments(c) => endpoints::deployments(c, true),
+        Command::Serve(a) => endpoints::serve(a),
+        Command::BatchScore(a) => endpoints::batch_score(a),
     }
 }
 

@@ -134,36 +134,58 @@ impl Table {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let parse_err = |e: PolarsError| Error::Parse {
-            path: path.to_path_buf(),
-            message: clean_polars_message(&e),
-        };
-        let df = if ext == "parquet" || ext == "pq" {
+        if ext == "parquet" || ext == "pq" {
             let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            ParquetReader::new(file).finish().map_err(parse_err)?
+            let df = ParquetReader::new(file).finish().map_err(parse_err(path))?;
+            Table::from_frame(&df, path)
         } else {
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            if let Some((line, found, expected)) = ragged_row(&bytes) {
-                return Err(Error::Parse {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "line {line} has {found} field(s) but the header has {expected} (malformed or ragged CSV)"
-                    ),
-                });
-            }
-            CsvReadOptions::default()
-                .with_has_header(true)
-                .with_infer_schema_length(None)
-                .map_parse_options(|o| {
-                    o.with_null_values(Some(NullValues::AllColumns(
-                        MISSING_MARKERS.iter().map(|m| PlSmallStr::from(*m)).collect(),
-                    )))
-                })
-                .with_n_threads(Some(1))
-                .into_reader_with_file_handle(std::io::Cursor::new(bytes))
-                .finish()
-                .map_err(parse_err)?
-        };
+            Table::from_csv_bytes(bytes, path)
+        }
+    }
+
+    /// Number of rows of a Parquet file (from its metadata).
+    pub fn parquet_rows(path: &Path) -> Result<usize> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        ParquetReader::new(file).num_rows().map_err(parse_err(path))
+    }
+
+    /// Rows `offset..offset + len` of a Parquet file.
+    pub fn read_parquet_slice(path: &Path, offset: usize, len: usize) -> Result<Table> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let df = ParquetReader::new(file)
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(parse_err(path))?;
+        Table::from_frame(&df, path)
+    }
+
+    /// Read CSV text (a header line, then rows); `origin` names the source in errors.
+    pub fn from_csv_bytes(bytes: Vec<u8>, origin: &Path) -> Result<Table> {
+        if let Some((line, found, expected)) = ragged_row(&bytes) {
+            return Err(Error::Parse {
+                path: origin.to_path_buf(),
+                message: format!(
+                    "line {line} has {found} field(s) but the header has {expected} (malformed or ragged CSV)"
+                ),
+            });
+        }
+        let df = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(None)
+            .map_parse_options(|o| {
+                o.with_null_values(Some(NullValues::AllColumns(
+                    MISSING_MARKERS.iter().map(|m| PlSmallStr::from(*m)).collect(),
+                )))
+            })
+            .with_n_threads(Some(1))
+            .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+            .finish()
+            .map_err(parse_err(origin))?;
+        Table::from_frame(&df, origin)
+    }
+
+    fn from_frame(df: &DataFrame, path: &Path) -> Result<Table> {
         if df.height() == 0 {
             return Err(Error::Data(format!(
                 "{}: no data rows (only a header, or nothing readable)",
@@ -172,7 +194,7 @@ impl Table {
         }
         let mut columns = Vec::with_capacity(df.width());
         for col in df.columns() {
-            columns.push(convert_column(col).map_err(parse_err)?);
+            columns.push(convert_column(col).map_err(parse_err(path))?);
         }
         let mut seen = BTreeSet::new();
         for c in &columns {
@@ -188,6 +210,13 @@ impl Table {
             columns,
             n_rows: df.height(),
         })
+    }
+}
+
+fn parse_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
+    move |e| Error::Parse {
+        path: path.to_path_buf(),
+        message: clean_polars_message(&e),
     }
 }
 

@@ -7,6 +7,7 @@
 //! can implement the same trait.
 
 pub mod edits;
+pub mod endpoints;
 pub mod keys;
 pub mod registry;
 mod sqlite;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use edits::{Edits, ExportEntry};
+pub use endpoints::{Deployment, Endpoint, Endpoints, Keys};
 pub use registry::{DatasetVersion, ModelRef, ModelVersion, Registry};
 pub use sqlite::SqliteStore;
 pub use study::{Layout, RunStudy};
@@ -180,8 +182,8 @@ pub fn now() -> f64 {
 
 /// A complete backend: run store plus registry. The workspace holds one behind this trait, so a
 /// PostgreSQL backend can replace SQLite without touching callers.
-pub trait Backend: Store + Registry + Edits {}
-impl<T: Store + Registry + Edits> Backend for T {}
+pub trait Backend: Store + Registry + Edits + Endpoints {}
+impl<T: Store + Registry + Edits + Endpoints> Backend for T {}
 
 /// Default workspace folder when neither `--workspace` nor `AUTOML_WORKSPACE` is given.
 pub const DEFAULT_WORKSPACE: &str = "automl-workspace";

@@ -12,7 +12,7 @@ use super::{now, Experiment, MetricPoint, NewRun, RunFilter, RunId, RunRecord, S
 use crate::error::{Error, Result};
 
 /// Schema version this build writes; older databases are migrated, newer ones refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATIONS: &[&str] = &[
     // 1: experiments, runs (with children), metrics, tags, artifacts.
@@ -107,6 +107,26 @@ const MIGRATIONS: &[&str] = &[
         remote TEXT NOT NULL,
         state TEXT NOT NULL,
         PRIMARY KEY (target, kind, local)
+     );",
+    // 4: endpoints and their deployments.
+    "CREATE TABLE endpoints (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        auth TEXT NOT NULL,
+        keys TEXT NOT NULL,
+        traffic TEXT NOT NULL,
+        mirror TEXT NOT NULL,
+        description TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL
+     );
+     CREATE TABLE deployments (
+        endpoint TEXT NOT NULL REFERENCES endpoints(name),
+        name TEXT NOT NULL,
+        model TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (endpoint, name)
      );",
 ];
 

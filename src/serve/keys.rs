@@ -1,0 +1,132 @@
+//! Endpoint keys. The workspace stores only their SHA-256 digests; each key is derived from the
+//! workspace's secret file (`secret.key`, created on first use, readable by its owner only), the
+//! endpoint, the slot (primary / secondary) and how often that slot was regenerated, so
+//! `automl endpoints keys NAME` can show them again and a regeneration changes one at once.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::store::{Endpoint, Keys};
+
+/// The two key slots.
+pub const SLOTS: [&str; 2] = ["primary", "secondary"];
+
+/// The workspace's secret, created on first use.
+pub fn secret(root: &Path) -> Result<String> {
+    let path = root.join("secret.key");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        if s.trim().len() >= 32 {
+            return Ok(s.trim().to_string());
+        }
+    }
+    let s = crate::tracking::random_key()?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(&path) {
+        Ok(mut f) => {
+            use std::io::Write;
+            f.write_all(s.as_bytes()).map_err(|e| Error::io(&path, e))?;
+            Ok(s)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(&path)
+            .map(|t| t.trim().to_string())
+            .map_err(|e| Error::io(&path, e)),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// The key of `endpoint`'s `slot` at `generation`.
+pub fn key(secret: &str, endpoint: &str, slot: &str, generation: u32) -> String {
+    let d = Sha256::digest(format!("{secret}\n{endpoint}\n{slot}\n{generation}").as_bytes());
+    d.iter().take(24).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex SHA-256 of a key.
+pub fn digest(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Fresh key digests for an endpoint (both slots at generation 0, or `generations`).
+pub fn keys_for(secret: &str, endpoint: &str, generations: (u32, u32)) -> Keys {
+    Keys {
+        primary: digest(&key(secret, endpoint, SLOTS[0], generations.0)),
+        secondary: digest(&key(secret, endpoint, SLOTS[1], generations.1)),
+        generations,
+    }
+}
+
+/// The endpoint's current keys (primary, secondary).
+pub fn current(secret: &str, e: &Endpoint) -> (String, String) {
+    (
+        key(secret, &e.name, SLOTS[0], e.keys.generations.0),
+        key(secret, &e.name, SLOTS[1], e.keys.generations.1),
+    )
+}
+
+/// Whether `Authorization: Bearer KEY` (or the bare key) matches one of the digests, compared in
+/// constant time.
+pub fn admits(keys: &Keys, header: Option<&str>) -> bool {
+    let Some(h) = header else {
+        return false;
+    };
+    let token = h.strip_prefix("Bearer ").unwrap_or(h).trim();
+    if token.is_empty() {
+        return false;
+    }
+    let got = digest(token);
+    let same = |want: &str| {
+        want.len() == got.len()
+            && got
+                .bytes()
+                .zip(want.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    };
+    // Both compared, whatever the first gives.
+    let a = same(&keys.primary);
+    let b = same(&keys.secondary);
+    a | b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_derive_check_and_regenerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = secret(dir.path()).unwrap();
+        assert_eq!(secret(dir.path()).unwrap(), s, "created once");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("secret.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let k = keys_for(&s, "ep", (0, 0));
+        let p = key(&s, "ep", "primary", 0);
+        let q = key(&s, "ep", "secondary", 0);
+        assert_ne!(p, q);
+        assert!(admits(&k, Some(&format!("Bearer {p}"))));
+        assert!(admits(&k, Some(&q)));
+        assert!(!admits(&k, Some("Bearer nope")));
+        assert!(!admits(&k, None));
+        let k2 = keys_for(&s, "ep", (1, 0));
+        assert!(!admits(&k2, Some(&p)), "a regenerated primary key is refused");
+        assert!(admits(&k2, Some(&q)), "the secondary still works");
+    }
+}

@@ -1,0 +1,672 @@
+//! Online endpoints: `automl serve` answers scoring requests for every online endpoint of a
+//! workspace (or the ones named) on one port, in the formats clients already speak
+//! ([`formats`]): Azure ML `/endpoints/NAME/score`, MLflow `/endpoints/NAME/invocations` and
+//! KServe v2 `/v2/models/NAME/infer`, plus `/health`, `/ready`, `/metrics` and `/openapi.json`.
+//!
+//! Each endpoint splits its traffic between deployments by percent (a request may pin one with
+//! the `azureml-model-deployment` header) and may copy a share of requests to a mirror
+//! deployment. What is served follows the workspace: every second the endpoints, keys and the
+//! registry are read again, and a deployment whose alias moved loads the new version beside the
+//! old one and swaps it in, so no request is dropped. Key auth compares SHA-256 digests in
+//! constant time. Every answer names the model version and device in its headers.
+
+pub mod assets;
+pub mod batch;
+mod formats;
+pub mod keys;
+mod metrics;
+mod openapi;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub use formats::Protocol;
+pub use metrics::Metrics;
+
+use crate::error::{Error, Result};
+use crate::model::ModelFile;
+use crate::store::{Backend, Endpoint, ModelRef};
+
+/// How `automl serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    pub host: IpAddr,
+    /// Port (0: any free port).
+    pub port: u16,
+    /// Endpoints to serve (empty: every online endpoint of the workspace).
+    pub endpoints: Vec<String>,
+    /// Largest request body, bytes (413 beyond).
+    pub max_body: usize,
+    /// Longest time a request may take (408 beyond).
+    pub timeout: Duration,
+    /// How often the workspace is read again (keys, traffic, aliases).
+    pub refresh: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            endpoints: Vec::new(),
+            max_body: 16 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+            refresh: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A deployment ready to answer: its model file loaded.
+pub struct LiveDeployment {
+    /// Deployment name.
+    pub name: String,
+    /// The model reference it was created with (`NAME@ALIAS`, …).
+    pub reference: String,
+    /// Registered model name.
+    pub model: String,
+    /// Registered version served now.
+    pub version: i64,
+    /// The loaded model.
+    pub file: Arc<ModelFile>,
+}
+
+/// An endpoint as served now.
+pub struct LiveEndpoint {
+    /// Its record (auth, keys, traffic, mirror).
+    pub endpoint: Endpoint,
+    /// Its loaded deployments.
+    pub deployments: BTreeMap<String, Arc<LiveDeployment>>,
+}
+
+type LiveMap = Arc<HashMap<String, Arc<LiveEndpoint>>>;
+
+/// State shared by the handlers and the refresher.
+pub struct State {
+    store: Arc<dyn Backend>,
+    root: PathBuf,
+    opts: ServeOptions,
+    live: RwLock<LiveMap>,
+    problems: Mutex<BTreeMap<String, String>>,
+    metrics: Metrics,
+    draws: AtomicU64,
+}
+
+/// splitmix64: a well-spread number from a counter (traffic draws).
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl State {
+    fn live(&self) -> LiveMap {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn draw(&self) -> u64 {
+        mix(self.draws.fetch_add(1, Ordering::Relaxed)) % 100
+    }
+
+    fn problem(&self, key: &str, message: Option<String>) {
+        let mut p = self.problems.lock().unwrap_or_else(|p| p.into_inner());
+        match message {
+            Some(m) => {
+                if p.get(key) != Some(&m) {
+                    eprintln!("warning: {key}: {m}");
+                }
+                p.insert(key.to_string(), m);
+            }
+            None => {
+                p.remove(key);
+            }
+        }
+    }
+
+    /// Read endpoints, deployments and the registry again; load model versions that changed.
+    /// A version that cannot be loaded (damaged file) leaves the one served before in place.
+    fn refresh(&self) -> Result<()> {
+        let old = self.live();
+        let mut next = HashMap::new();
+        for ep in self.store.endpoints()? {
+            if ep.kind != "online"
+                || !(self.opts.endpoints.is_empty() || self.opts.endpoints.contains(&ep.name))
+            {
+                continue;
+            }
+            let mut deployments = BTreeMap::new();
+            for d in self.store.deployments(&ep.name)? {
+                let key = format!("deployment {}/{}", ep.name, d.name);
+                let before = old
+                    .get(&ep.name)
+                    .and_then(|l| l.deployments.get(&d.name))
+                    .cloned();
+                let resolved = ModelRef::parse(&d.model).and_then(|r| self.store.model(&r));
+                let loaded = match resolved {
+                    Ok(v) => match before
+                        .filter(|b| b.model == v.name && b.version == v.version && b.reference == d.model)
+                    {
+                        Some(same) => Ok(same),
+                        None => ModelFile::load(&self.root.join(&v.path)).map(|f| {
+                            Arc::new(LiveDeployment {
+                                name: d.name.clone(),
+                                reference: d.model.clone(),
+                                model: v.name.clone(),
+                                version: v.version,
+                                file: Arc::new(f),
+                            })
+                        }),
+                    },
+                    Err(e) => Err(e),
+                };
+                match loaded {
+                    Ok(l) => {
+                        self.problem(&key, None);
+                        deployments.insert(d.name.clone(), l);
+                    }
+                    Err(e) => {
+                        self.problem(
+                            &key,
+                            Some(format!("{e}; still serving what it served before, if anything")),
+                        );
+                        if let Some(b) = old.get(&ep.name).and_then(|l| l.deployments.get(&d.name)) {
+                            deployments.insert(d.name.clone(), b.clone());
+                        }
+                    }
+                }
+            }
+            next.insert(
+                ep.name.clone(),
+                Arc::new(LiveEndpoint {
+                    endpoint: ep,
+                    deployments,
+                }),
+            );
+        }
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        Ok(())
+    }
+}
+
+/// A running server; stops when dropped.
+pub struct Serving {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Serving {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What is served now: endpoint → deployments (name, model, version).
+    pub fn served(&self) -> BTreeMap<String, Vec<(String, String, i64)>> {
+        self.state
+            .live()
+            .iter()
+            .map(|(n, l)| {
+                let deps = l
+                    .deployments
+                    .values()
+                    .map(|d| (d.name.clone(), d.model.clone(), d.version))
+                    .collect();
+                (n.clone(), deps)
+            })
+            .collect()
+    }
+
+    /// Block until stopped.
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// A handle that stops the server from another thread (Ctrl-C): requests in flight finish.
+    pub fn stopper(&mut self) -> impl FnOnce() + Send + 'static {
+        let s = self.stop.take();
+        move || {
+            if let Some(s) = s {
+                let _ = s.send(());
+            }
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Start serving the online endpoints of the workspace (`store`, files under `root`).
+pub fn serve(store: Arc<dyn Backend>, root: PathBuf, opts: ServeOptions) -> Result<Serving> {
+    for name in &opts.endpoints {
+        let e = store.endpoint(name)?;
+        if e.kind != "online" {
+            return Err(Error::Config(format!(
+                "endpoint '{name}' is a {} endpoint; `automl batch-score {name}` scores files with it",
+                e.kind
+            )));
+        }
+    }
+    let state = Arc::new(State {
+        store,
+        root,
+        opts: opts.clone(),
+        live: RwLock::new(Arc::new(HashMap::new())),
+        problems: Mutex::new(BTreeMap::new()),
+        metrics: Metrics::default(),
+        draws: AtomicU64::new(0),
+    });
+    state.refresh()?;
+    let live = state.live();
+    if live.is_empty() {
+        return Err(Error::Config(
+            "no online endpoint to serve (create one: automl endpoints create NAME, then automl deployments create NAME --name blue --model MODEL)"
+                .into(),
+        ));
+    }
+    if !opts.host.is_loopback() {
+        if let Some(e) = live.values().find(|l| l.endpoint.auth != "key") {
+            return Err(Error::Config(format!(
+                "endpoint '{}' has no key auth; on {} (not loopback) every endpoint needs --auth key",
+                e.endpoint.name, opts.host
+            )));
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()).min(8))
+        .thread_name("automl-serve")
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start the server: {e}")))?;
+    let addr = SocketAddr::new(opts.host, opts.port);
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = axum::Router::new().fallback(handle).with_state(state.clone());
+    let refresher = state.clone();
+    let thread = std::thread::Builder::new()
+        .name("automl-serve".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                // The refresher: the workspace read again every `refresh`.
+                let every = refresher.opts.refresh;
+                let r = refresher.clone();
+                let task = tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(every).await;
+                        let r2 = r.clone();
+                        let res = tokio::task::spawn_blocking(move || r2.refresh()).await;
+                        if let Ok(Err(e)) = res {
+                            r.problem("workspace", Some(e.to_string()));
+                        }
+                    }
+                });
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+                task.abort();
+            });
+            rt.shutdown_timeout(Duration::from_secs(5));
+        })
+        .map_err(|e| Error::Config(format!("cannot start the server: {e}")))?;
+    Ok(Serving {
+        addr: bound,
+        state,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// An answer with the headers that name what answered.
+struct Scored {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    endpoint: String,
+    deployment: String,
+    model: String,
+}
+
+impl Scored {
+    fn json(status: u16, v: &Value) -> Scored {
+        Scored {
+            status,
+            content_type: "application/json",
+            body: v.to_string().into_bytes(),
+            endpoint: String::new(),
+            deployment: String::new(),
+            model: String::new(),
+        }
+    }
+
+    fn error(status: u16, message: &str) -> Scored {
+        Scored::json(status, &json!({"error": message}))
+    }
+
+    fn text(status: u16, content_type: &'static str, text: String) -> Scored {
+        Scored {
+            content_type,
+            body: text.into_bytes(),
+            ..Scored::json(status, &Value::Null)
+        }
+    }
+
+    fn from(mut self, endpoint: &str) -> Scored {
+        self.endpoint = endpoint.to_string();
+        self
+    }
+}
+
+/// `/endpoints/NAME/score`, `/endpoints/NAME/invocations`, `/v2/models/NAME/infer`.
+fn route(path: &str) -> Option<(Protocol, String)> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["endpoints", name, "score"] => Some((Protocol::Azure, (*name).to_string())),
+        ["endpoints", name, "invocations"] => Some((Protocol::Mlflow, (*name).to_string())),
+        ["v2", "models", name, "infer"] | ["v2", "models", name, "versions", _, "infer"] => {
+            Some((Protocol::Kserve, (*name).to_string()))
+        }
+        _ => None,
+    }
+}
+
+async fn handle(
+    axum::extract::State(st): axum::extract::State<Arc<State>>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    let t0 = Instant::now();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let method = parts.method.as_str().to_string();
+    let header = |k: &str| {
+        parts
+            .headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let scored = match (method.as_str(), route(&path)) {
+        ("POST", Some((protocol, endpoint))) => match axum::body::to_bytes(body, st.opts.max_body).await {
+            Err(_) => Scored::error(
+                413,
+                &format!("the request body is larger than {} bytes", st.opts.max_body),
+            )
+            .from(&endpoint),
+            Ok(bytes) => {
+                let st2 = st.clone();
+                let auth = header("authorization");
+                let pin = header("azureml-model-deployment");
+                let ct = header("content-type").unwrap_or_default();
+                let ep = endpoint.clone();
+                let work =
+                    tokio::task::spawn_blocking(move || score(&st2, protocol, &ep, auth, pin, &ct, &bytes));
+                match tokio::time::timeout(st.opts.timeout, work).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => Scored::error(500, &format!("scoring failed: {e}")).from(&endpoint),
+                    Err(_) => Scored::error(
+                        408,
+                        &format!(
+                            "the request took longer than {:.1} s",
+                            st.opts.timeout.as_secs_f64()
+                        ),
+                    )
+                    .from(&endpoint),
+                }
+            }
+        },
+        ("GET", _) => info(&st, &path),
+        _ => Scored::error(404, &format!("no route {method} {path} (see GET /openapi.json)")),
+    };
+    if !scored.endpoint.is_empty() {
+        st.metrics.observe(
+            &scored.endpoint,
+            &scored.deployment,
+            scored.status,
+            t0.elapsed().as_secs_f64(),
+        );
+    }
+    respond(scored)
+}
+
+fn respond(s: Scored) -> axum::response::Response {
+    use axum::http::{header::CONTENT_TYPE, HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
+    let status = StatusCode::from_u16(s.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (status, [(CONTENT_TYPE, s.content_type)], s.body).into_response();
+    let h = r.headers_mut();
+    if !s.deployment.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&s.deployment) {
+            h.insert("azureml-model-deployment", v);
+        }
+    }
+    if !s.model.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&s.model) {
+            h.insert("x-automl-model", v);
+        }
+        h.insert("x-automl-device", HeaderValue::from_static("cpu"));
+    }
+    r
+}
+
+/// Pick the deployment: the pinned one, else by traffic percent.
+fn choose(
+    st: &State,
+    l: &LiveEndpoint,
+    pin: Option<&str>,
+) -> std::result::Result<Arc<LiveDeployment>, Scored> {
+    if let Some(p) = pin.filter(|p| !p.is_empty()) {
+        return l.deployments.get(p).cloned().ok_or_else(|| {
+            Scored::error(
+                404,
+                &format!(
+                    "endpoint '{}' has no deployment '{p}' (azureml-model-deployment)",
+                    l.endpoint.name
+                ),
+            )
+        });
+    }
+    let draw = st.draw() as u32;
+    let mut acc = 0;
+    for (name, pct) in &l.endpoint.traffic {
+        acc += pct;
+        if draw < acc {
+            if let Some(d) = l.deployments.get(name) {
+                return Ok(d.clone());
+            }
+        }
+    }
+    Err(Scored::error(
+        503,
+        &format!(
+            "endpoint '{}' has no loaded deployment taking traffic (automl endpoints update {} --traffic NAME=100)",
+            l.endpoint.name, l.endpoint.name
+        ),
+    ))
+}
+
+fn score(
+    st: &State,
+    protocol: Protocol,
+    endpoint: &str,
+    auth: Option<String>,
+    pin: Option<String>,
+    content_type: &str,
+    body: &[u8],
+) -> Scored {
+    let live = st.live();
+    let Some(l) = live.get(endpoint) else {
+        return Scored::error(404, &format!("no endpoint '{endpoint}' is served here")).from(endpoint);
+    };
+    if l.endpoint.auth == "key" {
+        if !keys::admits(&l.endpoint.keys, auth.as_deref()) {
+            return Scored::error(401, "a valid key is needed: Authorization: Bearer KEY").from(endpoint);
+        }
+    } else if !st.opts.host.is_loopback() {
+        return Scored::error(
+            403,
+            "this endpoint has no key auth and the server is not on loopback",
+        )
+        .from(endpoint);
+    }
+    let d = match choose(st, l, pin.as_deref()) {
+        Ok(d) => d,
+        Err(s) => return s.from(endpoint),
+    };
+    let mut out = predict(protocol, &d, content_type, body);
+    // Mirrored traffic: the same request to another deployment, its answer discarded.
+    for (m, pct) in &l.endpoint.mirror {
+        if *m == d.name || (st.draw() as u32) >= *pct {
+            continue;
+        }
+        if let Some(md) = l.deployments.get(m).cloned() {
+            st.metrics.mirrored(endpoint, m);
+            let ct = content_type.to_string();
+            let b = body.to_vec();
+            if let Ok(h) = tokio::runtime::Handle::try_current() {
+                h.spawn_blocking(move || drop(predict(protocol, &md, &ct, &b)));
+            }
+        }
+    }
+    out.endpoint = endpoint.to_string();
+    out.deployment = d.name.clone();
+    out.model = format!("{}:{}", d.model, d.version);
+    out
+}
+
+fn predict(protocol: Protocol, d: &LiveDeployment, content_type: &str, body: &[u8]) -> Scored {
+    let schema = &d.file.schema;
+    let table = match formats::read(protocol, content_type, body, schema) {
+        Ok(t) => t,
+        Err((code, m)) => return Scored::error(code, &m),
+    };
+    let mut notes = Vec::new();
+    match d.file.predict_table(&table, &mut notes) {
+        Ok(pred) => Scored::json(
+            200,
+            &formats::answer(protocol, &d.model, &d.version.to_string(), schema, &pred),
+        ),
+        Err(e @ (Error::Schema(_) | Error::Data(_))) => Scored::error(400, &e.to_string()),
+        Err(e) => Scored::error(500, &e.to_string()),
+    }
+}
+
+/// GET routes: health, readiness, metrics, OpenAPI, KServe metadata.
+fn info(st: &State, path: &str) -> Scored {
+    let live = st.live();
+    match path.trim_end_matches('/') {
+        "/health" | "/v2/health/live" => Scored::text(200, "text/plain", "OK".into()),
+        "/ready" | "/v2/health/ready" => {
+            let problems = st.problems.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let endpoints: serde_json::Map<String, Value> = live
+                .iter()
+                .map(|(n, l)| {
+                    let deps: serde_json::Map<String, Value> = l
+                        .deployments
+                        .values()
+                        .map(|d| {
+                            (
+                                d.name.clone(),
+                                json!({
+                                    "model": d.model, "version": d.version, "reference": d.reference,
+                                    "device": "cpu", "traffic": l.endpoint.traffic.get(&d.name).copied().unwrap_or(0),
+                                    "mirror": l.endpoint.mirror.get(&d.name).copied().unwrap_or(0),
+                                }),
+                            )
+                        })
+                        .collect();
+                    (n.clone(), json!({"auth": l.endpoint.auth, "deployments": deps}))
+                })
+                .collect();
+            let ready = live.values().any(|l| !l.deployments.is_empty());
+            Scored::json(
+                if ready { 200 } else { 503 },
+                &json!({"ready": ready, "endpoints": endpoints, "problems": problems}),
+            )
+        }
+        "/metrics" => Scored::text(200, "text/plain; version=0.0.4", st.metrics.render()),
+        "/openapi.json" => Scored::json(200, &openapi::document(&live)),
+        p => {
+            let parts: Vec<&str> = p.trim_matches('/').split('/').collect();
+            match parts.as_slice() {
+                ["v2", "models", name] | ["v2", "models", name, "ready"] => match live.get(*name) {
+                    Some(l) => {
+                        let versions: Vec<String> =
+                            l.deployments.values().map(|d| d.version.to_string()).collect();
+                        let inputs: Vec<Value> = l
+                            .deployments
+                            .values()
+                            .next()
+                            .map(|d| {
+                                d.file
+                                    .schema
+                                    .used()
+                                    .map(|f| json!({"name": f.name, "datatype": if f.kind == crate::data::FeatureKind::Numeric { "FP64" } else { "BYTES" }, "shape": [-1]}))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        Scored::json(
+                            200,
+                            &json!({"name": name, "versions": versions, "platform": "automl", "inputs": inputs, "ready": !l.deployments.is_empty()}),
+                        )
+                    }
+                    None => Scored::error(404, &format!("no model '{name}' is served here")),
+                },
+                _ => Scored::error(404, &format!("no route GET {p} (see GET /openapi.json)")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_draws() {
+        assert_eq!(
+            route("/endpoints/churn/score"),
+            Some((Protocol::Azure, "churn".into()))
+        );
+        assert_eq!(
+            route("/endpoints/churn/invocations"),
+            Some((Protocol::Mlflow, "churn".into()))
+        );
+        assert_eq!(
+            route("/v2/models/churn/infer"),
+            Some((Protocol::Kserve, "churn".into()))
+        );
+        assert_eq!(
+            route("/v2/models/churn/versions/3/infer"),
+            Some((Protocol::Kserve, "churn".into()))
+        );
+        assert_eq!(route("/endpoints/churn"), None);
+        // Draws spread evenly: 90/10 within a point over 10k.
+        let low = (0..10_000u64).filter(|i| mix(*i) % 100 < 90).count();
+        assert!((8900..=9100).contains(&low), "{low}");
+    }
+}
