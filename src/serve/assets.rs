@@ -56,6 +56,7 @@ fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
 }
 
 /// Fields of an Azure online or batch endpoint file.
+#[derive(Debug)]
 pub struct EndpointSpec {
     /// Name.
     pub name: String,
@@ -131,6 +132,7 @@ pub fn endpoint_yaml(path: &Path, batch: bool) -> Result<EndpointSpec> {
 }
 
 /// Fields of an Azure online or batch deployment file.
+#[derive(Debug)]
 pub struct DeploymentSpec {
     /// Name.
     pub name: String,

@@ -197,6 +197,28 @@ fn plan_csv(path: &Path, file: usize, n: usize) -> Result<(Vec<u8>, Vec<Mini>)> 
     Ok((header, out))
 }
 
+/// The names in a CSV header line (quotes removed).
+fn csv_names(header: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(header);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = text.trim_end_matches(['\r', '\n']).chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 /// Read one mini-batch as a table.
 fn read_mini(path: &Path, header: &[u8], m: &Mini) -> Result<Table> {
     if is_parquet(path) {
@@ -312,6 +334,38 @@ pub fn score(
             let (h, m) = plan_csv(f, i, opts.mini_batch_size)?;
             headers.push(h);
             minis.extend(m);
+        }
+    }
+    // Every file has the model's columns: a missing one fails the job at once, not every
+    // mini-batch after its retries.
+    for (i, f) in files.iter().enumerate() {
+        let names: Vec<String> = if is_parquet(f) {
+            Table::read_parquet_slice(f, 0, 1)?
+                .columns
+                .into_iter()
+                .map(|c| c.name)
+                .collect()
+        } else {
+            let mut h = headers[i].clone();
+            h.extend_from_slice(b"\n");
+            csv_names(&h)
+        };
+        let missing: Vec<&str> = model
+            .schema
+            .used()
+            .map(|c| c.name.as_str())
+            .filter(|c| !names.iter().any(|n| n == c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Schema(format!(
+                "{}: column(s) {} of the model are missing",
+                f.display(),
+                missing
+                    .iter()
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
     }
     let total_rows: usize = minis.iter().map(|m| m.rows).sum();
@@ -445,6 +499,8 @@ mod tests {
         std::fs::write(&p, "x,\"note\"\n1,\"two\nlines\"\n2,b\n\n3,c\n4,\"d\"\"q\"\n5,e").unwrap();
         let (h, m) = plan_csv(&p, 0, 2).unwrap();
         assert_eq!(h, b"x,\"note\"\n");
+        assert_eq!(csv_names(&h), ["x", "note"]);
+        assert_eq!(csv_names(b"\"a,b\",\"c\"\"d\"\r\n"), ["a,b", "c\"d"]);
         let rows: Vec<(usize, usize)> = m.iter().map(|m| (m.row, m.rows)).collect();
         assert_eq!(rows, [(0, 2), (2, 2), (4, 1)]);
         let t = read_mini(&p, &h, &m[0]).unwrap();
