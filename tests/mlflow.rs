@@ -95,11 +95,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Kills a background process when the test ends, however it ends.
+/// Kills a background process (and, when it leads one, its process group: `mlflow server`
+/// starts uvicorn and job workers) when the test ends, however it ends.
 struct Background(Child);
 
 impl Drop for Background {
     fn drop(&mut self) {
+        #[cfg(unix)]
+        unsafe {
+            // The group exists only when the child was started as its leader.
+            libc::kill(-(self.0.id() as i32), libc::SIGKILL);
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -656,7 +662,13 @@ print(json.dumps({
 fn mlflow_server(py: &Path, dir: &Path) -> (Background, String) {
     let port = free_port();
     let mlflow = py.parent().unwrap().join("mlflow");
-    let child = Command::new(&mlflow)
+    let mut cmd = Command::new(&mlflow);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let child = cmd
         .args([
             "server",
             "--host",
