@@ -363,6 +363,23 @@ fn the_tracking_api_speaks_mlflow_json_and_checks_keys() {
         post(&uri, "runs/log-metric", key, &json!({"run_id": run, "value": 1})).0,
         400
     );
+    // A POST that is not JSON (what a web page can send without asking) is refused, and so is
+    // a filter far too long.
+    let resp = agent()
+        .post(format!("{uri}/api/2.0/mlflow/runs/log-metric"))
+        .header("Authorization", "Bearer k3y")
+        .header("Content-Type", "text/plain")
+        .send(r#"{"run_id": "1", "key": "m", "value": 1}"#)
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+    let long = format!("params.lr LIKE '{}'", "%".repeat(10_000));
+    let (st, v) = post(
+        &uri,
+        "runs/search",
+        key,
+        &json!({"experiment_ids": [exp], "filter": long}),
+    );
+    assert_eq!(st, 400, "{v}");
     let (st, v) = post(&uri, "runs/delete", key, &json!({"run_id": run}));
     assert_eq!((st, v["error_code"].as_str()), (404, Some("ENDPOINT_NOT_FOUND")));
     let (st, v) = post(

@@ -250,7 +250,7 @@ pub fn create_endpoint(
         name: spec.name.clone(),
         kind: kind.into(),
         auth: spec.auth.clone(),
-        keys: keys::keys_for(&secret, &spec.name, (0, 0)),
+        keys: keys::keys_for(&secret, &spec.name, &crate::tracking::random_key()?[..16], (0, 0)),
         traffic: BTreeMap::new(),
         mirror: BTreeMap::new(),
         description: spec.description.clone(),
@@ -387,7 +387,7 @@ pub fn endpoint_keys(
                 )))
             }
         };
-        e.keys = keys::keys_for(&secret, name, gens);
+        e.keys = keys::keys_for(&secret, name, &e.keys.salt, gens);
         store.update_endpoint(&e)?;
     }
     Ok(keys::current(&secret, &e))

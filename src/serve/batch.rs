@@ -384,8 +384,10 @@ pub fn score(
     let failed_rows = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let head: Mutex<Option<String>> = Mutex::new(None);
+    // Reading CSV through polars takes deep stacks (debug builds most): room to spare.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.max_concurrency)
+        .stack_size(32 << 20)
         .build()
         .map_err(|e| Error::Config(format!("cannot start {} threads: {e}", opts.max_concurrency)))?;
     pool.install(|| {

@@ -38,15 +38,17 @@ fn positional(schema: &Schema) -> Vec<String> {
     schema.features.iter().map(|f| f.name.clone()).collect()
 }
 
-/// Rows given as objects (`[{"a": 1, "b": "x"}, …]`).
-fn from_records(rows: &[Value]) -> Result<Columns, Refusal> {
+/// Rows given as objects (`[{"a": 1, "b": "x"}, …]`): the model's columns only (others are
+/// ignored anyway, and a request with many made-up keys must not grow a grid of them).
+fn from_records(rows: &[Value], schema: &Schema) -> Result<Columns, Refusal> {
+    let known: std::collections::HashSet<&str> = schema.features.iter().map(|f| f.name.as_str()).collect();
     let mut names: Vec<String> = Vec::new();
     for r in rows {
         let Value::Object(m) = r else {
             return Err(bad("each record must be an object of column: value"));
         };
         for k in m.keys() {
-            if !names.contains(k) {
+            if known.contains(k.as_str()) && !names.contains(k) {
                 names.push(k.clone());
             }
         }
@@ -93,7 +95,7 @@ fn from_split(columns: &[String], data: &[Value]) -> Result<Columns, Refusal> {
 /// Rows as a list of objects, or of arrays in training column order.
 fn from_rows(rows: &[Value], schema: &Schema) -> Result<Columns, Refusal> {
     match rows.first() {
-        Some(Value::Object(_)) | None => from_records(rows),
+        Some(Value::Object(_)) | None => from_records(rows, schema),
         Some(Value::Array(_)) => from_split(&positional(schema), rows),
         Some(_) => Err(bad("rows must be objects (column: value) or arrays of values")),
     }

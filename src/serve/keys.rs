@@ -43,9 +43,11 @@ pub fn secret(root: &Path) -> Result<String> {
     }
 }
 
-/// The key of `endpoint`'s `slot` at `generation`.
-pub fn key(secret: &str, endpoint: &str, slot: &str, generation: u32) -> String {
-    let d = Sha256::digest(format!("{secret}\n{endpoint}\n{slot}\n{generation}").as_bytes());
+/// The key of `endpoint` (created with `salt`)'s `slot` at `generation`. The salt is new for
+/// each endpoint created, so an endpoint deleted and created again under the same name never
+/// brings back a key that was regenerated away.
+pub fn key(secret: &str, endpoint: &str, salt: &str, slot: &str, generation: u32) -> String {
+    let d = Sha256::digest(format!("{secret}\n{endpoint}\n{salt}\n{slot}\n{generation}").as_bytes());
     d.iter().take(24).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -57,20 +59,21 @@ pub fn digest(key: &str) -> String {
         .collect()
 }
 
-/// Fresh key digests for an endpoint (both slots at generation 0, or `generations`).
-pub fn keys_for(secret: &str, endpoint: &str, generations: (u32, u32)) -> Keys {
+/// Key digests for an endpoint with `salt` at `generations`.
+pub fn keys_for(secret: &str, endpoint: &str, salt: &str, generations: (u32, u32)) -> Keys {
     Keys {
-        primary: digest(&key(secret, endpoint, SLOTS[0], generations.0)),
-        secondary: digest(&key(secret, endpoint, SLOTS[1], generations.1)),
+        primary: digest(&key(secret, endpoint, salt, SLOTS[0], generations.0)),
+        secondary: digest(&key(secret, endpoint, salt, SLOTS[1], generations.1)),
         generations,
+        salt: salt.to_string(),
     }
 }
 
 /// The endpoint's current keys (primary, secondary).
 pub fn current(secret: &str, e: &Endpoint) -> (String, String) {
     (
-        key(secret, &e.name, SLOTS[0], e.keys.generations.0),
-        key(secret, &e.name, SLOTS[1], e.keys.generations.1),
+        key(secret, &e.name, &e.keys.salt, SLOTS[0], e.keys.generations.0),
+        key(secret, &e.name, &e.keys.salt, SLOTS[1], e.keys.generations.1),
     )
 }
 
@@ -85,14 +88,7 @@ pub fn admits(keys: &Keys, header: Option<&str>) -> bool {
         return false;
     }
     let got = digest(token);
-    let same = |want: &str| {
-        want.len() == got.len()
-            && got
-                .bytes()
-                .zip(want.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    };
+    let same = |want: &str| crate::tracking::ct_eq(got.as_bytes(), want.as_bytes());
     // Both compared, whatever the first gives.
     let a = same(&keys.primary);
     let b = same(&keys.secondary);
@@ -117,15 +113,20 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let k = keys_for(&s, "ep", (0, 0));
-        let p = key(&s, "ep", "primary", 0);
-        let q = key(&s, "ep", "secondary", 0);
+        let k = keys_for(&s, "ep", "salt1", (0, 0));
+        let p = key(&s, "ep", "salt1", "primary", 0);
+        let q = key(&s, "ep", "salt1", "secondary", 0);
+        assert_ne!(
+            p,
+            key(&s, "ep", "salt2", "primary", 0),
+            "a new endpoint of the same name"
+        );
         assert_ne!(p, q);
         assert!(admits(&k, Some(&format!("Bearer {p}"))));
         assert!(admits(&k, Some(&q)));
         assert!(!admits(&k, Some("Bearer nope")));
         assert!(!admits(&k, None));
-        let k2 = keys_for(&s, "ep", (1, 0));
+        let k2 = keys_for(&s, "ep", "salt1", (1, 0));
         assert!(!admits(&k2, Some(&p)), "a regenerated primary key is refused");
         assert!(admits(&k2, Some(&q)), "the secondary still works");
     }

@@ -87,6 +87,9 @@ pub struct LiveEndpoint {
 
 type LiveMap = Arc<HashMap<String, Arc<LiveEndpoint>>>;
 
+/// A file's length and modification time, and why it failed to load.
+type FileStamp = (u64, Option<std::time::SystemTime>, String);
+
 /// State shared by the handlers and the refresher.
 pub struct State {
     store: Arc<dyn Backend>,
@@ -94,6 +97,9 @@ pub struct State {
     opts: ServeOptions,
     live: RwLock<LiveMap>,
     problems: Mutex<BTreeMap<String, String>>,
+    /// Model files that failed to load, by (length, modification time): not read again each
+    /// second until they change.
+    failed: Mutex<HashMap<PathBuf, FileStamp>>,
     metrics: Metrics,
     draws: AtomicU64,
 }
@@ -130,6 +136,29 @@ impl State {
         }
     }
 
+    /// Load a model file, unless it failed before and has not changed since.
+    fn load(&self, path: &std::path::Path) -> Result<Arc<ModelFile>> {
+        let stamp = std::fs::metadata(path).map(|m| (m.len(), m.modified().ok())).ok();
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some((len, time)), Some((l, t, why))) = (stamp, failed.get(path)) {
+            if *l == len && *t == time {
+                return Err(Error::Config(why.clone()));
+            }
+        }
+        match ModelFile::load(path) {
+            Ok(f) => {
+                failed.remove(path);
+                Ok(Arc::new(f))
+            }
+            Err(e) => {
+                if let Some((len, time)) = stamp {
+                    failed.insert(path.to_path_buf(), (len, time, e.to_string()));
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Read endpoints, deployments and the registry again; load model versions that changed.
     /// A version that cannot be loaded (damaged file) leaves the one served before in place.
     fn refresh(&self) -> Result<()> {
@@ -154,13 +183,13 @@ impl State {
                         .filter(|b| b.model == v.name && b.version == v.version && b.reference == d.model)
                     {
                         Some(same) => Ok(same),
-                        None => ModelFile::load(&self.root.join(&v.path)).map(|f| {
+                        None => self.load(&self.root.join(&v.path)).map(|f| {
                             Arc::new(LiveDeployment {
                                 name: d.name.clone(),
                                 reference: d.model.clone(),
                                 model: v.name.clone(),
                                 version: v.version,
-                                file: Arc::new(f),
+                                file: f,
                             })
                         }),
                     },
@@ -271,6 +300,7 @@ pub fn serve(store: Arc<dyn Backend>, root: PathBuf, opts: ServeOptions) -> Resu
         opts: opts.clone(),
         live: RwLock::new(Arc::new(HashMap::new())),
         problems: Mutex::new(BTreeMap::new()),
+        failed: Mutex::new(HashMap::new()),
         metrics: Metrics::default(),
         draws: AtomicU64::new(0),
     });
@@ -382,14 +412,16 @@ impl Scored {
     }
 }
 
-/// `/endpoints/NAME/score`, `/endpoints/NAME/invocations`, `/v2/models/NAME/infer`.
-fn route(path: &str) -> Option<(Protocol, String)> {
+/// `/endpoints/NAME/score`, `/endpoints/NAME/invocations`, `/v2/models/NAME[/versions/V]/infer`:
+/// the protocol, the endpoint and the model version asked for.
+fn route(path: &str) -> Option<(Protocol, String, Option<String>)> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match parts.as_slice() {
-        ["endpoints", name, "score"] => Some((Protocol::Azure, (*name).to_string())),
-        ["endpoints", name, "invocations"] => Some((Protocol::Mlflow, (*name).to_string())),
-        ["v2", "models", name, "infer"] | ["v2", "models", name, "versions", _, "infer"] => {
-            Some((Protocol::Kserve, (*name).to_string()))
+        ["endpoints", name, "score"] => Some((Protocol::Azure, (*name).to_string(), None)),
+        ["endpoints", name, "invocations"] => Some((Protocol::Mlflow, (*name).to_string(), None)),
+        ["v2", "models", name, "infer"] => Some((Protocol::Kserve, (*name).to_string(), None)),
+        ["v2", "models", name, "versions", v, "infer"] => {
+            Some((Protocol::Kserve, (*name).to_string(), Some((*v).to_string())))
         }
         _ => None,
     }
@@ -411,37 +443,50 @@ async fn handle(
             .map(str::to_string)
     };
     let scored = match (method.as_str(), route(&path)) {
-        ("POST", Some((protocol, endpoint))) => match axum::body::to_bytes(body, st.opts.max_body).await {
-            Err(_) => Scored::error(
-                413,
-                &format!("the request body is larger than {} bytes", st.opts.max_body),
-            )
-            .from(&endpoint),
-            Ok(bytes) => {
-                let st2 = st.clone();
-                let auth = header("authorization");
-                let pin = header("azureml-model-deployment");
-                let ct = header("content-type").unwrap_or_default();
-                let ep = endpoint.clone();
-                let work =
-                    tokio::task::spawn_blocking(move || score(&st2, protocol, &ep, auth, pin, &ct, &bytes));
-                match tokio::time::timeout(st.opts.timeout, work).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => Scored::error(500, &format!("scoring failed: {e}")).from(&endpoint),
-                    Err(_) => Scored::error(
-                        408,
-                        &format!(
-                            "the request took longer than {:.1} s",
-                            st.opts.timeout.as_secs_f64()
+        ("POST", Some((protocol, endpoint, version))) => {
+            // The endpoint and the key, from the headers alone, before the body is read.
+            let live = st.live();
+            match admit(&st, &live, &endpoint, header("authorization").as_deref()) {
+                Err(s) => s,
+                Ok(l) => {
+                    let pin = header("azureml-model-deployment");
+                    let ct = header("content-type").unwrap_or_default();
+                    let (st2, ep) = (st.clone(), endpoint.clone());
+                    // The time limit covers reading the body and scoring.
+                    let work = async move {
+                        match axum::body::to_bytes(body, st2.opts.max_body).await {
+                            Err(_) => Scored::error(
+                                413,
+                                &format!(
+                                    "the request body could not be read within {} bytes",
+                                    st2.opts.max_body
+                                ),
+                            ),
+                            Ok(bytes) => tokio::task::spawn_blocking(move || {
+                                score(&st2, protocol, &l, pin, version, &ct, &bytes)
+                            })
+                            .await
+                            .unwrap_or_else(|e| Scored::error(500, &format!("scoring failed: {e}"))),
+                        }
+                    };
+                    match tokio::time::timeout(st.opts.timeout, work).await {
+                        Ok(s) => s,
+                        Err(_) => Scored::error(
+                            408,
+                            &format!(
+                                "the request took longer than {:.3} s",
+                                st.opts.timeout.as_secs_f64()
+                            ),
                         ),
-                    )
-                    .from(&endpoint),
+                    }
+                    .from(&ep)
                 }
             }
-        },
+        }
         ("GET", _) => info(&st, &path),
         _ => Scored::error(404, &format!("no route {method} {path} (see GET /openapi.json)")),
     };
+    // Series only for endpoints that exist: made-up names do not grow /metrics.
     if !scored.endpoint.is_empty() {
         st.metrics.observe(
             &scored.endpoint,
@@ -449,8 +494,40 @@ async fn handle(
             scored.status,
             t0.elapsed().as_secs_f64(),
         );
+    } else if route(&path).is_some() {
+        st.metrics
+            .observe("", "", scored.status, t0.elapsed().as_secs_f64());
     }
     respond(scored)
+}
+
+/// The live endpoint a request names, if its key (when it needs one) admits the request.
+fn admit(
+    st: &State,
+    live: &LiveMap,
+    endpoint: &str,
+    auth: Option<&str>,
+) -> std::result::Result<Arc<LiveEndpoint>, Scored> {
+    let Some(l) = live.get(endpoint).cloned() else {
+        return Err(Scored::error(
+            404,
+            &format!("no endpoint '{endpoint}' is served here"),
+        ));
+    };
+    if l.endpoint.auth == "key" {
+        if !keys::admits(&l.endpoint.keys, auth) {
+            return Err(
+                Scored::error(401, "a valid key is needed: Authorization: Bearer KEY").from(endpoint),
+            );
+        }
+    } else if !st.opts.host.is_loopback() {
+        return Err(Scored::error(
+            403,
+            "this endpoint has no key auth and the server is not on loopback",
+        )
+        .from(endpoint));
+    }
+    Ok(l)
 }
 
 fn respond(s: Scored) -> axum::response::Response {
@@ -512,28 +589,24 @@ fn choose(
 fn score(
     st: &State,
     protocol: Protocol,
-    endpoint: &str,
-    auth: Option<String>,
+    l: &LiveEndpoint,
     pin: Option<String>,
+    version: Option<String>,
     content_type: &str,
     body: &[u8],
 ) -> Scored {
-    let live = st.live();
-    let Some(l) = live.get(endpoint) else {
-        return Scored::error(404, &format!("no endpoint '{endpoint}' is served here")).from(endpoint);
+    let endpoint = l.endpoint.name.as_str();
+    let chosen = match &version {
+        // KServe's /versions/V/: the deployment serving that version.
+        Some(v) => l
+            .deployments
+            .values()
+            .find(|d| d.version.to_string() == *v)
+            .cloned()
+            .ok_or_else(|| Scored::error(404, &format!("endpoint '{endpoint}' serves no version {v}"))),
+        None => choose(st, l, pin.as_deref()),
     };
-    if l.endpoint.auth == "key" {
-        if !keys::admits(&l.endpoint.keys, auth.as_deref()) {
-            return Scored::error(401, "a valid key is needed: Authorization: Bearer KEY").from(endpoint);
-        }
-    } else if !st.opts.host.is_loopback() {
-        return Scored::error(
-            403,
-            "this endpoint has no key auth and the server is not on loopback",
-        )
-        .from(endpoint);
-    }
-    let d = match choose(st, l, pin.as_deref()) {
+    let d = match chosen {
         Ok(d) => d,
         Err(s) => return s.from(endpoint),
     };
@@ -648,21 +721,13 @@ mod tests {
 
     #[test]
     fn routes_and_draws() {
-        assert_eq!(
-            route("/endpoints/churn/score"),
-            Some((Protocol::Azure, "churn".into()))
-        );
-        assert_eq!(
-            route("/endpoints/churn/invocations"),
-            Some((Protocol::Mlflow, "churn".into()))
-        );
-        assert_eq!(
-            route("/v2/models/churn/infer"),
-            Some((Protocol::Kserve, "churn".into()))
-        );
+        let r = |p: Protocol, v: Option<&str>| Some((p, "churn".to_string(), v.map(str::to_string)));
+        assert_eq!(route("/endpoints/churn/score"), r(Protocol::Azure, None));
+        assert_eq!(route("/endpoints/churn/invocations"), r(Protocol::Mlflow, None));
+        assert_eq!(route("/v2/models/churn/infer"), r(Protocol::Kserve, None));
         assert_eq!(
             route("/v2/models/churn/versions/3/infer"),
-            Some((Protocol::Kserve, "churn".into()))
+            r(Protocol::Kserve, Some("3"))
         );
         assert_eq!(route("/endpoints/churn"), None);
         // Draws spread evenly: 90/10 within a point over 10k.

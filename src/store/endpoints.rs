@@ -45,6 +45,9 @@ pub struct Keys {
     pub secondary: String,
     /// Generations of the primary and secondary keys.
     pub generations: (u32, u32),
+    /// Random per endpoint (keys derive from it too).
+    #[serde(default)]
+    pub salt: String,
 }
 
 /// A deployment of an endpoint.

@@ -508,8 +508,14 @@ pub fn writable(s: &Shared, a: &Args, id: RunId) -> std::result::Result<Option<R
                     Reply::error(400, "INVALID_STATE", &format!("run {id}'s trial has ended"))
                 });
             }
-            if own.is_some() && run.parent == own {
-                return Ok(None);
+            // Nested under the trial's run, at any depth (bounded).
+            let mut parent = run.parent;
+            for _ in 0..16 {
+                match parent {
+                    Some(p) if Some(p) == own => return Ok(None),
+                    Some(p) => parent = s.store.run(p).map_err(store_err)?.parent,
+                    None => break,
+                }
             }
             Err(Reply::error(
                 403,

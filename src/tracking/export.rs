@@ -400,7 +400,9 @@ fn export_run(
     }
     let mut points = Vec::new();
     let mut counts = serde_json::Map::new();
-    for (k, ps) in &by_key {
+    for (k, ps) in by_key.iter_mut() {
+        // In the order they were logged: points logged after an export come after those sent.
+        ps.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp).then(a.step.cmp(&b.step)));
         let done = state["metrics"][*k].as_u64().unwrap_or(0) as usize;
         points.extend(ps.iter().skip(done).map(|p| super::api::metric_json(p)));
         counts.insert((*k).to_string(), json!(ps.len()));

@@ -103,9 +103,10 @@ pub fn handle(s: &Shared, method: &str, route: &str, a: &Args) -> Answer {
                 })?,
             };
             api::writable(s, a, run)?;
-            let r = s.store.run(run).map_err(store_err)?;
-            let n = r.tags.keys().filter(|k| k.starts_with(TAG_PREFIX)).count() + 1;
-            let model_id = format!("m-{run}-{n}");
+            // A random suffix: two models logged at once never share an id.
+            let suffix = crate::tracking::random_key()
+                .map_err(|e| Reply::error(500, "INTERNAL_ERROR", &e.to_string()))?;
+            let model_id = format!("m-{run}-{}", &suffix[..12]);
             let mut rec = Map::new();
             rec.insert(
                 "name".into(),

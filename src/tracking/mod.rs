@@ -58,11 +58,15 @@ impl Auth {
                 let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
                     return false;
                 };
-                let got = digest(token.trim());
-                got.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+                ct_eq(&digest(token.trim()), want)
             }
         }
     }
+}
+
+/// Equality of two byte strings in time that depends on their length only (secrets' digests).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn digest(s: &str) -> [u8; 32] {
@@ -105,7 +109,7 @@ impl SweepScope {
         let got = digest(token);
         self.attached()
             .iter()
-            .find(|(_, a)| got.iter().zip(&a.token).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0)
+            .find(|(_, a)| ct_eq(&got, &a.token))
             .map(|(run, _)| *run)
     }
 
@@ -236,48 +240,67 @@ impl Drop for Server {
     }
 }
 
+/// Largest body of a request other than an artifact upload.
+pub const MAX_JSON: usize = 16 * 1024 * 1024;
+
+/// Who may act: `Ok(None)` on the workspace endpoint, `Ok(Some(trial run))` on a sweep's.
+fn admit(shared: &Shared, header: Option<&str>) -> std::result::Result<Option<RunId>, api::Reply> {
+    match &shared.scope {
+        Scope::Workspace if shared.auth.admits(header) => Ok(None),
+        Scope::Workspace => Err(api::Reply::error(
+            401,
+            "UNAUTHENTICATED",
+            "a valid key is needed (Authorization: Bearer KEY)",
+        )),
+        Scope::Sweep(scope) => scope.caller(header).map(Some).ok_or_else(|| {
+            api::Reply::error(
+                401,
+                "UNAUTHENTICATED",
+                "only a running trial of this sweep may use its endpoint (MLFLOW_TRACKING_TOKEN)",
+            )
+        }),
+    }
+}
+
 async fn handle(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     req: axum::extract::Request,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let text = |k: axum::http::HeaderName| parts.headers.get(k).and_then(|v| v.to_str().ok());
+    // Who asks, before anything is read.
+    let caller = match admit(&shared, text(axum::http::header::AUTHORIZATION)) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    // A JSON API: a POST of another type (what a web page may send without asking) is refused.
+    let json = text(axum::http::header::CONTENT_TYPE).is_some_and(|t| t.starts_with("application/json"));
+    if parts.method == axum::http::Method::POST && !json {
+        return api::Reply::error(
+            415,
+            "INVALID_PARAMETER_VALUE",
+            "POST bodies must be application/json",
+        )
+        .into_response();
+    }
+    let limit = if parts.method == axum::http::Method::PUT {
+        MAX_BODY
+    } else {
+        MAX_JSON
+    };
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) => {
             return api::Reply::error(
                 413,
                 "INVALID_PARAMETER_VALUE",
-                &format!("cannot read the body: {e}"),
+                &format!("cannot read the body (at most {limit} bytes): {e}"),
             )
             .into_response()
         }
     };
     let reply = tokio::task::spawn_blocking(move || {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let caller = match &shared.scope {
-            Scope::Workspace if shared.auth.admits(header) => None,
-            Scope::Workspace => {
-                return api::Reply::error(
-                    401,
-                    "UNAUTHENTICATED",
-                    "a valid key is needed (Authorization: Bearer KEY)",
-                )
-            }
-            Scope::Sweep(scope) => match scope.caller(header) {
-                Some(run) => Some(run),
-                None => {
-                    return api::Reply::error(
-                        401,
-                        "UNAUTHENTICATED",
-                        "only a running trial of this sweep may use its endpoint (MLFLOW_TRACKING_TOKEN)",
-                    )
-                }
-            },
-        };
         api::dispatch(
             &shared,
             caller,

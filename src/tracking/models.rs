@@ -97,17 +97,7 @@ fn filter_admits(filter: &str, fields: &[(&str, String)]) -> bool {
             match op {
                 "=" => have == v,
                 "!=" => have != v,
-                _ => {
-                    let pat = v.to_string();
-                    let (start, end) = (pat.starts_with('%'), pat.ends_with('%'));
-                    let core = pat.trim_matches('%');
-                    match (start, end) {
-                        (true, true) => have.contains(core),
-                        (true, false) => have.ends_with(core),
-                        (false, true) => have.starts_with(core),
-                        (false, false) => have == core,
-                    }
-                }
+                _ => super::search::like(have, v),
             }
         })
 }

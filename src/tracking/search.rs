@@ -125,6 +125,9 @@ fn is_op(t: &str) -> bool {
 
 /// Parse a filter string (empty: no clause).
 fn parse(f: &str) -> Result<Vec<Clause>, String> {
+    if f.len() > MAX_FILTER {
+        return Err(format!("the filter is longer than {MAX_FILTER} characters"));
+    }
     let t = tokens(f)?;
     let mut out = Vec::new();
     let mut i = 0;
@@ -164,20 +167,33 @@ fn parse(f: &str) -> Result<Vec<Clause>, String> {
     Ok(out)
 }
 
-/// SQL LIKE with `%` and `_`.
-fn like(text: &str, pat: &str) -> bool {
-    fn go(t: &[char], p: &[char]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some('%') => (0..=t.len()).any(|i| go(&t[i..], &p[1..])),
-            Some('_') => !t.is_empty() && go(&t[1..], &p[1..]),
-            Some(c) => t.first() == Some(c) && go(&t[1..], &p[1..]),
-        }
-    }
+/// SQL LIKE with `%` and `_`: two pointers, backing up to the last `%` (O(text × pattern), no
+/// recursion, so no pattern can exhaust the stack).
+pub fn like(text: &str, pat: &str) -> bool {
     let t: Vec<char> = text.chars().collect();
     let p: Vec<char> = pat.chars().collect();
-    go(&t, &p)
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < t.len() {
+        if j < p.len() && (p[j] == '_' || p[j] == t[i]) && p[j] != '%' {
+            i += 1;
+            j += 1;
+        } else if j < p.len() && p[j] == '%' {
+            star = Some((j, i));
+            j += 1;
+        } else if let Some((sj, si)) = star {
+            j = sj + 1;
+            i = si + 1;
+            star = Some((sj, si + 1));
+        } else {
+            return false;
+        }
+    }
+    p[j..].iter().all(|c| *c == '%')
 }
+
+/// The longest filter string accepted.
+const MAX_FILTER: usize = 4096;
 
 /// A run flattened for filtering and ordering.
 struct View {
@@ -225,6 +241,8 @@ impl View {
                     _ => return None,
                 };
                 match &self.run["info"][key] {
+                    // Run ids are numbers here: "10" sorts after "9".
+                    Value::String(s) if key == "run_id" => s.parse().ok().map(Literal::Num),
                     Value::Number(n) => n.as_f64().map(Literal::Num),
                     Value::String(s) => Some(Literal::Text(s.clone())),
                     _ => None,
@@ -329,7 +347,7 @@ pub fn runs(s: &Shared, a: &Args) -> Answer {
     let total = views.len();
     let page: Vec<Value> = views.into_iter().skip(start).take(max).map(|v| v.run).collect();
     let mut out = json!({"runs": page});
-    if start + max < total {
+    if start.saturating_add(max) < total {
         out["next_page_token"] = json!((start + max).to_string());
     }
     Ok(out)
@@ -363,11 +381,13 @@ pub fn experiments(s: &Shared, a: &Args) -> Answer {
         }
     }
     let start = offset(a);
-    let max = a.int("max_results")?.map_or(1000, |m| m.max(1) as usize);
+    let max = a
+        .int("max_results")?
+        .map_or(1000, |m| m.clamp(1, 50_000) as usize);
     let total = out.len();
     let page: Vec<Value> = out.into_iter().skip(start).take(max).collect();
     let mut res = json!({"experiments": page});
-    if start + max < total {
+    if start.saturating_add(max) < total {
         res["next_page_token"] = json!((start + max).to_string());
     }
     Ok(res)
@@ -407,5 +427,10 @@ mod tests {
         assert!(!all("metrics.acc < 0.9"));
         assert!(!all("metrics.missing > 0"));
         assert!(all("params.lr >= 0.1"));
+        // LIKE without recursion: long patterns and many wildcards are fine.
+        assert!(like("abcabd", "%ab_"));
+        assert!(like("abc", "a%c") && !like("abc", "a%d") && like("", "%%"));
+        assert!(!like(&"a".repeat(6000), &format!("{}b", "%a".repeat(3000))));
+        assert!(parse(&format!("params.x LIKE '{}'", "%".repeat(10_000))).is_err());
     }
 }
