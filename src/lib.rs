@@ -27,6 +27,7 @@ pub mod error;
 pub mod guard;
 pub mod guardrails;
 pub mod heap;
+pub mod http;
 pub mod job;
 pub mod learners;
 pub mod matrix;

@@ -226,16 +226,14 @@ impl State {
 
 /// A running server; stops when dropped.
 pub struct Serving {
-    addr: SocketAddr,
+    service: crate::http::Service,
     state: Arc<State>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Serving {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.service.addr()
     }
 
     /// What is served now: endpoint → deployments (name, model, version).
@@ -255,31 +253,13 @@ impl Serving {
     }
 
     /// Block until stopped.
-    pub fn wait(mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn wait(self) {
+        self.service.wait();
     }
 
     /// A handle that stops the server from another thread (Ctrl-C): requests in flight finish.
     pub fn stopper(&mut self) -> impl FnOnce() + Send + 'static {
-        let s = self.stop.take();
-        move || {
-            if let Some(s) = s {
-                let _ = s.send(());
-            }
-        }
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.service.stopper()
     }
 }
 
@@ -320,56 +300,22 @@ pub fn serve(store: Arc<dyn Backend>, root: PathBuf, opts: ServeOptions) -> Resu
             )));
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()).min(8))
-        .thread_name("automl-serve")
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(|e| Error::Config(format!("cannot start the server: {e}")))?;
-    let addr = SocketAddr::new(opts.host, opts.port);
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(addr))
-        .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = axum::Router::new().fallback(handle).with_state(state.clone());
-    let refresher = state.clone();
-    let thread = std::thread::Builder::new()
-        .name("automl-serve".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                // The refresher: the workspace read again every `refresh`.
-                let every = refresher.opts.refresh;
-                let r = refresher.clone();
-                let task = tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(every).await;
-                        let r2 = r.clone();
-                        let res = tokio::task::spawn_blocking(move || r2.refresh()).await;
-                        if let Ok(Err(e)) = res {
-                            r.problem("workspace", Some(e.to_string()));
-                        }
-                    }
-                });
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-                task.abort();
-            });
-            rt.shutdown_timeout(Duration::from_secs(5));
-        })
-        .map_err(|e| Error::Config(format!("cannot start the server: {e}")))?;
-    Ok(Serving {
-        addr: bound,
-        state,
-        stop: Some(stop),
-        thread: Some(thread),
-    })
+    // The refresher: the workspace read again every `refresh`.
+    let r = state.clone();
+    let refresher: crate::http::Task = Box::pin(async move {
+        loop {
+            tokio::time::sleep(r.opts.refresh).await;
+            let r2 = r.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || r2.refresh()).await {
+                r.problem("workspace", Some(e.to_string()));
+            }
+        }
+    });
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+    let addr = SocketAddr::new(opts.host, opts.port);
+    let service = crate::http::Service::start(addr, threads, "automl-serve", app, Some(refresher))?;
+    Ok(Serving { service, state })
 }
 
 /// An answer with the headers that name what answered.

@@ -137,10 +137,8 @@ pub struct Shared {
 
 /// A running endpoint; stops when dropped.
 pub struct Server {
-    addr: SocketAddr,
+    service: crate::http::Service,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -159,84 +157,29 @@ impl Server {
             auth,
             scope,
         });
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .max_blocking_threads(16)
-            .thread_name("automl-tracking")
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(|e| Error::Config(format!("cannot start the tracking server: {e}")))?;
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = axum::Router::new().fallback(handle).with_state(shared.clone());
-        let thread = std::thread::Builder::new()
-            .name("automl-tracking".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopped.await;
-                        })
-                        .await;
-                });
-                rt.shutdown_timeout(std::time::Duration::from_secs(2));
-            })
-            .map_err(|e| Error::Config(format!("cannot start the tracking server: {e}")))?;
-        Ok(Server {
-            addr: bound,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let service = crate::http::Service::start(addr, 2, "automl-tracking", app, None)?;
+        Ok(Server { service, shared })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.service.addr()
     }
 
     /// The tracking URI clients use (`http://HOST:PORT`).
     pub fn uri(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
-    /// Block until the server ends (it ends when stopped from another thread via [`Server::stop`]).
-    pub fn wait(mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-
-    /// Stop serving (requests in flight finish).
-    pub fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    /// Block until the server ends (stopped from another thread via [`Server::stopper`]).
+    pub fn wait(self) {
+        self.service.wait();
     }
 
     /// A handle stopping the server from another thread (Ctrl-C).
     pub fn stopper(&mut self) -> impl FnOnce() + Send + 'static {
-        let s = self.stop.take();
-        move || {
-            if let Some(s) = s {
-                let _ = s.send(());
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
+        self.service.stopper()
     }
 }
 
