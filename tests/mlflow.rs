@@ -113,12 +113,20 @@ impl Drop for Background {
 
 /// Start `automl server` on a free port; returns it and its URI.
 fn automl_server(ws: &Path, key: Option<&str>) -> (Background, String) {
+    let (b, uri, _) = automl_server_on(ws, key, "127.0.0.1");
+    (b, uri)
+}
+
+/// `automl server` on `host`; returns it, its URI and the key it printed (when it made one).
+fn automl_server_on(ws: &Path, key: Option<&str>, host: &str) -> (Background, String, Option<String>) {
     let mut c = automl();
     c.args([
         "server",
         "--port",
         "0",
         "--json",
+        "--host",
+        host,
         "--workspace",
         ws.to_str().unwrap(),
     ])
@@ -140,7 +148,8 @@ fn automl_server(ws: &Path, key: Option<&str>) -> (Background, String) {
         text.push_str(&line);
     }
     let v: Value = serde_json::from_str(&text).unwrap();
-    (Background(child), v["uri"].as_str().unwrap().to_string())
+    let made = v["key"].as_str().map(str::to_string);
+    (Background(child), v["uri"].as_str().unwrap().to_string(), made)
 }
 
 fn agent() -> ureq::Agent {
@@ -382,6 +391,16 @@ fn the_tracking_api_speaks_mlflow_json_and_checks_keys() {
     assert_eq!(st, 400, "{v}");
     let (st, v) = post(&uri, "runs/delete", key, &json!({"run_id": run}));
     assert_eq!((st, v["error_code"].as_str()), (404, Some("ENDPOINT_NOT_FOUND")));
+    // Off loopback with no key given, the server makes one and needs it.
+    let (_open, wide, made) = automl_server_on(&ws, None, "0.0.0.0");
+    let made = made.expect("a key is printed");
+    let local = format!("http://127.0.0.1:{}", wide.rsplit(':').next().unwrap());
+    let by_name = [("experiment_name", "exp")];
+    assert_eq!(get(&local, "experiments/get-by-name", None, &by_name).0, 401);
+    assert_eq!(
+        get(&local, "experiments/get-by-name", Some(&made), &by_name).0,
+        200
+    );
     let (st, v) = post(
         &uri,
         "runs/log-batch",

@@ -602,6 +602,24 @@ fn a_tampered_model_file_is_refused_by_predict_and_serve() {
         "{}",
         &answer[..answer.len().min(300)]
     );
+    // Ctrl-C (SIGINT) stops the server cleanly.
+    let mut t = _t;
+    #[cfg(unix)]
+    unsafe {
+        libc::kill(t.0.id() as i32, libc::SIGINT);
+    }
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = t.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "serve did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]
