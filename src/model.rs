@@ -107,7 +107,11 @@ pub const FORMAT: &str = "automl-model";
 /// version 4 date and text features and level codes of high-cardinality categories; each file
 /// is written with the lowest version that holds it, so older automl reads what it can predict
 /// with.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
+/// The version written for models with calibrated probabilities.
+pub const FORMAT_VERSION_CALIBRATED: u32 = 5;
+/// The version written for models using date, text or level-code preprocessing steps.
+pub const FORMAT_VERSION_PREP: u32 = 4;
 /// The version written for stacks and bagged members.
 pub const FORMAT_VERSION_STACK: u32 = 3;
 /// The version written for single-pipeline models.
@@ -153,6 +157,10 @@ pub struct ModelInfo {
     /// order, and their `weight` is their share of the meta-model's weight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stacker: Option<Stacker>,
+    /// Calibration of an ensemble's probabilities, applied after the body predicts (format
+    /// version 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::ensemble::calibrate::Calibration>,
     /// Whether the file ends with a checksum of its whole content ([`SEAL`]); every file this
     /// automl writes does, and a sealed file whose checksum does not match is refused.
     #[serde(default)]
@@ -228,7 +236,7 @@ impl Body {
     /// The lowest file format version that holds this body with these `members`.
     pub fn format_version(&self, members: &[EnsembleMember]) -> u32 {
         if self.pipelines().any(|p| p.prep.needs_v4()) {
-            return FORMAT_VERSION;
+            return FORMAT_VERSION_PREP;
         }
         if members.iter().any(|m| m.bag != 1) {
             return FORMAT_VERSION_STACK;
@@ -366,10 +374,15 @@ impl ModelFile {
                 unseen.join(", ")
             ));
         }
-        crate::guard::guarded(|| self.body.predict(&x, None)).map_err(|p| Error::Learner {
-            learner: self.config.learner.clone(),
-            message: format!("the saved model is inconsistent (damaged file?): {p}"),
-        })?
+        let mut pred =
+            crate::guard::guarded(|| self.body.predict(&x, None)).map_err(|p| Error::Learner {
+                learner: self.config.learner.clone(),
+                message: format!("the saved model is inconsistent (damaged file?): {p}"),
+            })??;
+        if let Some(c) = &self.calibration {
+            c.apply(&mut pred);
+        }
+        Ok(pred)
     }
 
     /// Predict a labelled table and return `(truth, predictions)` for the rows whose target is present.

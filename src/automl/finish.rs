@@ -61,6 +61,8 @@ pub(super) struct Finished {
     /// The ensemble's validation value of every reported metric (mean over folds).
     pub metrics: std::collections::BTreeMap<String, f64>,
     pub report: Option<EnsembleReport>,
+    /// Calibration of the ensemble's probabilities, fitted on its out-of-fold predictions.
+    pub calibration: Option<ensemble::calibrate::Calibration>,
 }
 
 impl Finish<'_> {
@@ -173,6 +175,7 @@ impl Finish<'_> {
                 score: None,
                 metrics: Default::default(),
                 report,
+                calibration: None,
             })
         };
         let valid = self.validation();
@@ -322,12 +325,25 @@ impl Finish<'_> {
         if let Some(v) = metrics.get(self.metric.name()) {
             report.score = *v;
         }
+        // Blends chosen for a ranking metric can be badly calibrated: calibrate on the
+        // out-of-fold predictions (binary: order kept; multiclass: labels kept, so not under a
+        // per-class ranking metric).
+        let ranking = matches!(
+            self.metric,
+            Metric::AucWeighted | Metric::AveragePrecisionWeighted
+        );
+        let calibration = if valid.width > 2 && ranking {
+            None
+        } else {
+            ensemble::calibrate::fit(&valid.truth, &validation)
+        };
         Ok(Finished {
             body,
             members: described,
             score: Some(report.score),
             metrics,
             report: Some(report),
+            calibration,
         })
     }
 }

@@ -591,7 +591,11 @@ impl AutoML {
             .map_or_else(|| best.config(), |m| m.config.clone());
         let info = ModelInfo {
             format: FORMAT.to_string(),
-            format_version: finished.body.format_version(&finished.members),
+            format_version: if finished.calibration.is_some() {
+                crate::model::FORMAT_VERSION_CALIBRATED
+            } else {
+                finished.body.format_version(&finished.members)
+            },
             automl_version: env!("CARGO_PKG_VERSION").to_string(),
             schema: data.schema.clone(),
             metric: metric.name().to_string(),
@@ -614,6 +618,7 @@ impl AutoML {
                 Body::Stack(_, meta) => Some(meta.clone()),
                 _ => None,
             },
+            calibration: finished.calibration,
             sealed: true,
         };
         let model = ModelFile {

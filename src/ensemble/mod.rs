@@ -25,6 +25,7 @@ use crate::learners::Prediction;
 use crate::matrix::Matrix;
 use crate::metrics::Metric;
 
+pub mod calibrate;
 pub mod stack;
 
 /// Most trials offered to ensemble selection (the best of the kept ones).
