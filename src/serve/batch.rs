@@ -134,25 +134,25 @@ fn is_parquet(p: &Path) -> bool {
 fn plan_csv(path: &Path, file: usize, n: usize) -> Result<(Vec<u8>, Vec<Mini>)> {
     let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut r = BufReader::with_capacity(1 << 20, f);
-    let mut header = Vec::new();
-    let mut pos: u64 = 0;
-    let mut quoted = false;
     let mut out = Vec::new();
     let mut buf = Vec::new();
-    // Header: to the first newline outside quotes.
-    loop {
+    // One record: physical lines until the quotes balance (a quoted field may hold newlines).
+    let mut record = |buf: &mut Vec<u8>| -> Result<u64> {
         buf.clear();
-        let got = r.read_until(b'\n', &mut buf).map_err(|e| Error::io(path, e))?;
-        if got == 0 {
-            break;
+        let mut quoted = false;
+        let mut got = 0u64;
+        loop {
+            let at = buf.len();
+            let n = r.read_until(b'\n', buf).map_err(|e| Error::io(path, e))?;
+            got += n as u64;
+            quoted ^= buf[at..].iter().filter(|&&b| b == b'"').count() % 2 == 1;
+            if n == 0 || !quoted {
+                return Ok(got);
+            }
         }
-        pos += got as u64;
-        header.extend_from_slice(&buf);
-        quoted ^= buf.iter().filter(|&&b| b == b'"').count() % 2 == 1;
-        if !quoted {
-            break;
-        }
-    }
+    };
+    let mut pos = record(&mut buf)?;
+    let mut header = buf.clone();
     if header.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::Data(format!("{}: the file is empty", path.display())));
     }
@@ -161,14 +161,12 @@ fn plan_csv(path: &Path, file: usize, n: usize) -> Result<(Vec<u8>, Vec<Mini>)> 
     }
     let (mut start, mut rows, mut row) = (pos, 0usize, 0usize);
     loop {
-        buf.clear();
-        let got = r.read_until(b'\n', &mut buf).map_err(|e| Error::io(path, e))?;
+        let got = record(&mut buf)?;
         if got == 0 {
             break;
         }
-        pos += got as u64;
-        quoted ^= buf.iter().filter(|&&b| b == b'"').count() % 2 == 1;
-        if quoted || buf.iter().all(u8::is_ascii_whitespace) {
+        pos += got;
+        if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         rows += 1;

@@ -294,6 +294,19 @@ pub fn experiment_ids(s: &Shared) -> std::result::Result<HashMap<String, i64>, R
         .collect())
 }
 
+/// The id of the experiment named `name` (0 when unknown).
+pub fn experiment_id(s: &Shared, name: &str) -> i64 {
+    experiment_ids(s)
+        .ok()
+        .and_then(|ids| ids.get(name).copied())
+        .unwrap_or(0)
+}
+
+/// The experiment id of run `run` (0 when unknown).
+pub fn experiment_of_run(s: &Shared, run: RunId) -> i64 {
+    s.store.run(run).map_or(0, |r| experiment_id(s, &r.experiment))
+}
+
 /// The name of experiment `id` ("0" is MLflow's default experiment, named "Default").
 fn experiment_name(s: &Shared, id: &str) -> std::result::Result<String, Reply> {
     if id.trim() == "0" {
@@ -798,8 +811,7 @@ fn update_run(s: &Shared, a: &Args) -> Answer {
         }
     }
     let r = s.store.run(id).map_err(store_err)?;
-    let ids = experiment_ids(s)?;
-    Ok(json!({"run_info": run_info(&r, ids.get(&r.experiment).copied().unwrap_or(0))}))
+    Ok(json!({"run_info": run_info(&r, experiment_id(s, &r.experiment))}))
 }
 
 fn metric_history(s: &Shared, a: &Args) -> Answer {

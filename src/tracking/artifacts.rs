@@ -187,8 +187,7 @@ pub fn list_run(s: &Shared, a: &Args) -> Answer {
         .into_iter()
         .map(|(n, d, z)| file_json(format!("{prefix}{n}"), d, z))
         .collect();
-    let ids = api::experiment_ids(s)?;
-    let exp = ids.get(&run.experiment).copied().unwrap_or(0);
+    let exp = api::experiment_id(s, &run.experiment);
     Ok(json!({"root_uri": format!("mlflow-artifacts:/{exp}/{id}/artifacts"), "files": files}))
 }
 

@@ -42,12 +42,7 @@ fn save(s: &Shared, run: RunId, model_id: &str, rec: &Map<String, Value>) -> Res
 
 /// MLflow's logged model object.
 fn model_json(s: &Shared, model_id: &str, run: RunId, rec: &Map<String, Value>) -> Value {
-    let exp = s
-        .store
-        .run(run)
-        .ok()
-        .and_then(|r| api::experiment_ids(s).ok()?.get(&r.experiment).copied())
-        .unwrap_or(0);
+    let exp = api::experiment_of_run(s, run);
     let kv = |k: &str| -> Vec<Value> {
         rec.get(k)
             .and_then(Value::as_object)

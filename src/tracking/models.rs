@@ -11,12 +11,7 @@ use crate::store::{ModelRef, ModelVersion};
 
 /// MLflow's model version object.
 pub fn version_json(s: &Shared, v: &ModelVersion) -> Value {
-    let exp = s
-        .store
-        .run(v.run)
-        .ok()
-        .and_then(|r| api::experiment_ids(s).ok()?.get(&r.experiment).copied())
-        .unwrap_or(0);
+    let exp = api::experiment_of_run(s, v.run);
     let ms = (v.created * 1000.0) as i64;
     let tags: Vec<Value> = v
         .tags
