@@ -5,15 +5,15 @@
 //! overhead of `automl run`. Uses a SQLite file in a temporary folder (WAL, as in a workspace).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test or benchmark
 
-use automl::store::{MetricPoint, NewRun, SqliteStore, Store, TrialState};
+use automl::store::{MetricPoint, NewRun, SqlStore, Store, TrialState};
 
 fn main() {
     divan::main();
 }
 
-fn store() -> (tempfile::TempDir, SqliteStore, i64) {
+fn store() -> (tempfile::TempDir, SqlStore, i64) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let s = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
+    let s = SqlStore::open(&dir.path().join("bench.db")).expect("open");
     let run = s
         .create_run(&NewRun {
             experiment: "bench".into(),

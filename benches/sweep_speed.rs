@@ -14,12 +14,12 @@ use automl::samplers::SamplerKind;
 use automl::space::{ParamSpec, SearchSpace};
 use std::sync::Arc;
 
-use automl::store::{Layout, NewRun, RunStudy, SqliteStore, Store, TrialState};
+use automl::store::{Layout, NewRun, RunStudy, SqlStore, Store, TrialState};
 use automl::sweep::{Goal, Limits, Sweep, Trial, TrialError, TrialStore};
 
 /// A study on a fresh SQLite workspace in a temporary folder.
 fn sqlite_study(dir: &std::path::Path) -> Arc<dyn TrialStore> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("automl.db")).expect("store opens"));
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&dir.join("automl.db")).expect("store opens"));
     let parent = store
         .create_run(&NewRun {
             experiment: "bench".into(),

@@ -521,7 +521,7 @@ fn completed_trials(d: &Path, run: i64) -> Vec<(i64, f64)> {
 }
 
 fn integrity(d: &Path) {
-    let s = automl::store::SqliteStore::open(&d.join("automl-workspace/automl.db")).expect("store opens");
+    let s = automl::store::SqlStore::open(&d.join("automl-workspace/automl.db")).expect("store opens");
     s.integrity_check().expect("integrity");
 }
 

@@ -1,11 +1,10 @@
 //! What MLflow clients change beside runs and metrics: empty experiments, parameters logged after a
 //! run started, a run's name, and the record of what was exported to which MLflow server.
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 
-use super::sqlite::db_err;
-use super::{RunId, SqliteStore};
+use super::sql::args;
+use super::{RunId, SqlStore};
 use crate::error::{Error, Result};
 
 /// One exported item: where it went and what was sent (a JSON document the exporter owns).
@@ -32,65 +31,50 @@ pub trait Edits: Send + Sync {
     fn set_export_entry(&self, target: &str, kind: &str, local: &str, entry: &ExportEntry) -> Result<()>;
 }
 
-impl Edits for SqliteStore {
+impl Edits for SqlStore {
     fn create_experiment(&self, name: &str) -> Result<i64> {
-        let e = db_err(&self.label);
-        let c = self.conn()?;
-        let n = c
-            .execute(
-                "INSERT INTO experiments (name, created) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-                params![name, super::now()],
+        let id: Option<i64> = self.write(|tx| {
+            tx.opt(
+                "INSERT INTO experiments (name, created) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING RETURNING id",
+                args![name, super::now()],
             )
-            .map_err(&e)?;
-        if n == 0 {
-            return Err(Error::Config(format!("experiment '{name}' already exists")));
-        }
-        Ok(c.last_insert_rowid())
+        })?;
+        id.ok_or_else(|| Error::Config(format!("experiment '{name}' already exists")))
     }
 
     fn log_params(&self, id: RunId, new: &[(String, Value)]) -> Result<()> {
-        let e = db_err(&self.label);
-        let mut c = self.conn()?;
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&e)?;
-        let text: Option<String> = tx
-            .query_row("SELECT params FROM runs WHERE id = ?1", params![id], |r| r.get(0))
-            .optional()
-            .map_err(&e)?;
-        let text = text.ok_or_else(|| Error::Store(format!("no run {id} in this workspace")))?;
-        let mut map = match serde_json::from_str(&text) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        for (k, v) in new {
-            match map.get(k) {
-                Some(old) if old != v && param_text(old) != param_text(v) => {
-                    return Err(Error::Config(format!(
-                        "parameter '{k}' of run {id} is already {} and cannot be changed to {}",
-                        param_text(old),
-                        param_text(v)
-                    )))
-                }
-                Some(_) => {}
-                None => {
-                    map.insert(k.clone(), v.clone());
+        self.write(|tx| {
+            let text: Option<String> = tx.opt("SELECT params FROM runs WHERE id = ?1", args![id])?;
+            let text = text.ok_or_else(|| Error::Store(format!("no run {id} in this workspace")))?;
+            let mut map = match serde_json::from_str(&text) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            for (k, v) in new {
+                match map.get(k) {
+                    Some(old) if old != v && param_text(old) != param_text(v) => {
+                        return Err(Error::Config(format!(
+                            "parameter '{k}' of run {id} is already {} and cannot be changed to {}",
+                            param_text(old),
+                            param_text(v)
+                        )))
+                    }
+                    Some(_) => {}
+                    None => {
+                        map.insert(k.clone(), v.clone());
+                    }
                 }
             }
-        }
-        tx.execute(
-            "UPDATE runs SET params = ?1 WHERE id = ?2",
-            params![Value::Object(map).to_string(), id],
-        )
-        .map_err(&e)?;
-        tx.commit().map_err(&e)
+            tx.exec(
+                "UPDATE runs SET params = ?1 WHERE id = ?2",
+                args![Value::Object(map).to_string(), id],
+            )
+            .map(drop)
+        })
     }
 
     fn rename_run(&self, id: RunId, name: &str) -> Result<()> {
-        let c = self.conn()?;
-        let n = c
-            .execute("UPDATE runs SET name = ?1 WHERE id = ?2", params![name, id])
-            .map_err(db_err(&self.label))?;
+        let n = self.write(|tx| tx.exec("UPDATE runs SET name = ?1 WHERE id = ?2", args![name, id]))?;
         if n == 0 {
             return Err(Error::Store(format!("no run {id} in this workspace")));
         }
@@ -98,31 +82,30 @@ impl Edits for SqliteStore {
     }
 
     fn export_entry(&self, target: &str, kind: &str, local: &str) -> Result<Option<ExportEntry>> {
-        let e = db_err(&self.label);
-        let c = self.conn()?;
-        let row: Option<(String, String)> = c
-            .query_row(
+        let rows = self.read(|tx| {
+            tx.query(
                 "SELECT remote, state FROM exports WHERE target = ?1 AND kind = ?2 AND local = ?3",
-                params![target, kind, local],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                args![target, kind, local],
             )
-            .optional()
-            .map_err(&e)?;
-        Ok(row.map(|(remote, state)| ExportEntry {
-            remote,
-            state: serde_json::from_str(&state).unwrap_or(Value::Null),
-        }))
+        })?;
+        match rows.first() {
+            Some(r) => Ok(Some(ExportEntry {
+                remote: r.get(0)?,
+                state: serde_json::from_str(&r.get::<String>(1)?).unwrap_or(Value::Null),
+            })),
+            None => Ok(None),
+        }
     }
 
     fn set_export_entry(&self, target: &str, kind: &str, local: &str, entry: &ExportEntry) -> Result<()> {
-        let c = self.conn()?;
-        c.execute(
-            "INSERT INTO exports (target, kind, local, remote, state) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (target, kind, local) DO UPDATE SET remote = excluded.remote, state = excluded.state",
-            params![target, kind, local, entry.remote, entry.state.to_string()],
-        )
-        .map_err(db_err(&self.label))?;
-        Ok(())
+        self.write(|tx| {
+            tx.exec(
+                "INSERT INTO exports (target, kind, local, remote, state) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (target, kind, local) DO UPDATE SET remote = excluded.remote, state = excluded.state",
+                args![target, kind, local, &entry.remote, entry.state.to_string()],
+            )
+            .map(drop)
+        })
     }
 }
 
@@ -139,9 +122,7 @@ mod tests {
     use super::*;
     use crate::store::{NewRun, Store};
 
-    #[test]
-    fn params_are_added_once_and_never_changed() {
-        let s = SqliteStore::in_memory().unwrap();
+    fn params_are_added_once_and_never_changed(s: SqlStore) {
         let id = s
             .create_run(&NewRun {
                 experiment: "e".into(),
@@ -171,4 +152,6 @@ mod tests {
         s.set_export_entry("http://x", "run", "1", &entry).unwrap();
         assert_eq!(s.export_entry("http://x", "run", "1").unwrap(), Some(entry));
     }
+
+    crate::store::on_both_backends!(params_are_added_once_and_never_changed);
 }

@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::sqlite::db_err;
-use super::SqliteStore;
+use super::sql::{args, Row};
+use super::SqlStore;
 use crate::error::{Error, Result};
 
 /// An endpoint.
@@ -103,8 +102,8 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-fn endpoint_of(r: &rusqlite::Row) -> rusqlite::Result<Endpoint> {
-    let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+fn endpoint_of(r: &Row) -> Result<Endpoint> {
+    let text = |i: usize| -> Result<String> { r.get(i) };
     Ok(Endpoint {
         name: r.get(0)?,
         kind: r.get(1)?,
@@ -120,29 +119,28 @@ fn endpoint_of(r: &rusqlite::Row) -> rusqlite::Result<Endpoint> {
 
 const ENDPOINT_COLUMNS: &str = "name, kind, auth, keys, traffic, mirror, description, settings, created";
 
-impl Endpoints for SqliteStore {
+impl Endpoints for SqlStore {
     fn create_endpoint(&self, e: &Endpoint) -> Result<()> {
         check_name("endpoint", &e.name)?;
-        let c = self.conn()?;
-        let n = c
-            .execute(
+        let n = self.write(|tx| {
+            tx.exec(
                 &format!(
                     "INSERT INTO endpoints ({ENDPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (name) DO NOTHING"
                 ),
-                params![
-                    e.name,
-                    e.kind,
-                    e.auth,
+                args![
+                    &e.name,
+                    &e.kind,
+                    &e.auth,
                     json(&e.keys),
                     json(&e.traffic),
                     json(&e.mirror),
-                    e.description,
+                    &e.description,
                     e.settings.to_string(),
                     e.created
                 ],
             )
-            .map_err(db_err(&self.label))?;
+        })?;
         if n == 0 {
             return Err(Error::Config(format!("endpoint '{}' already exists", e.name)));
         }
@@ -150,22 +148,21 @@ impl Endpoints for SqliteStore {
     }
 
     fn update_endpoint(&self, e: &Endpoint) -> Result<()> {
-        let c = self.conn()?;
-        let n = c
-            .execute(
+        let n = self.write(|tx| {
+            tx.exec(
                 "UPDATE endpoints SET auth = ?2, keys = ?3, traffic = ?4, mirror = ?5, description = ?6,
                         settings = ?7 WHERE name = ?1",
-                params![
-                    e.name,
-                    e.auth,
+                args![
+                    &e.name,
+                    &e.auth,
                     json(&e.keys),
                     json(&e.traffic),
                     json(&e.mirror),
-                    e.description,
+                    &e.description,
                     e.settings.to_string()
                 ],
             )
-            .map_err(db_err(&self.label))?;
+        })?;
         if n == 0 {
             return Err(Error::Config(format!(
                 "no endpoint '{}' in this workspace",
@@ -176,83 +173,76 @@ impl Endpoints for SqliteStore {
     }
 
     fn endpoint(&self, name: &str) -> Result<Endpoint> {
-        let c = self.conn()?;
-        c.query_row(
-            &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE name = ?1"),
-            params![name],
-            endpoint_of,
-        )
-        .optional()
-        .map_err(db_err(&self.label))?
-        .ok_or_else(|| Error::Config(format!("no endpoint '{name}' in this workspace")))
+        let rows = self.read(|tx| {
+            tx.query(
+                &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE name = ?1"),
+                args![name],
+            )
+        })?;
+        match rows.first() {
+            Some(r) => endpoint_of(r),
+            None => Err(Error::Config(format!("no endpoint '{name}' in this workspace"))),
+        }
     }
 
     fn endpoints(&self) -> Result<Vec<Endpoint>> {
-        let c = self.conn()?;
-        let mut st = c
-            .prepare(&format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints ORDER BY name"))
-            .map_err(db_err(&self.label))?;
-        let rows = st.query_map([], endpoint_of).map_err(db_err(&self.label))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db_err(&self.label))
+        let rows = self.read(|tx| {
+            tx.query(&format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints ORDER BY name"), &[])
+        })?;
+        rows.iter().map(endpoint_of).collect()
     }
 
     fn delete_endpoint(&self, name: &str) -> Result<()> {
-        let mut c = self.conn()?;
-        let tx = c.transaction().map_err(db_err(&self.label))?;
-        tx.execute("DELETE FROM deployments WHERE endpoint = ?1", params![name])
-            .map_err(db_err(&self.label))?;
-        let n = tx
-            .execute("DELETE FROM endpoints WHERE name = ?1", params![name])
-            .map_err(db_err(&self.label))?;
-        if n == 0 {
-            return Err(Error::Config(format!("no endpoint '{name}' in this workspace")));
-        }
-        tx.commit().map_err(db_err(&self.label))
+        self.write(|tx| {
+            tx.exec("DELETE FROM deployments WHERE endpoint = ?1", args![name])?;
+            let n = tx.exec("DELETE FROM endpoints WHERE name = ?1", args![name])?;
+            if n == 0 {
+                return Err(Error::Config(format!("no endpoint '{name}' in this workspace")));
+            }
+            Ok(())
+        })
     }
 
     fn put_deployment(&self, d: &Deployment) -> Result<()> {
         check_name("deployment", &d.name)?;
         self.endpoint(&d.endpoint)?;
-        let c = self.conn()?;
-        c.execute(
-            "INSERT INTO deployments (endpoint, name, model, settings, created) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (endpoint, name) DO UPDATE SET model = excluded.model, settings = excluded.settings",
-            params![d.endpoint, d.name, d.model, d.settings.to_string(), d.created],
-        )
-        .map_err(db_err(&self.label))?;
-        Ok(())
+        self.write(|tx| {
+            tx.exec(
+                "INSERT INTO deployments (endpoint, name, model, settings, created) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (endpoint, name) DO UPDATE SET model = excluded.model, settings = excluded.settings",
+                args![&d.endpoint, &d.name, &d.model, d.settings.to_string(), d.created],
+            )
+            .map(drop)
+        })
     }
 
     fn deployments(&self, endpoint: &str) -> Result<Vec<Deployment>> {
-        let c = self.conn()?;
-        let mut st = c
-            .prepare("SELECT endpoint, name, model, settings, created FROM deployments WHERE endpoint = ?1 ORDER BY name")
-            .map_err(db_err(&self.label))?;
-        let rows = st
-            .query_map(params![endpoint], |r| {
-                let settings: String = r.get(3)?;
+        let rows = self.read(|tx| {
+            tx.query(
+                "SELECT endpoint, name, model, settings, created FROM deployments WHERE endpoint = ?1 ORDER BY name",
+                args![endpoint],
+            )
+        })?;
+        rows.iter()
+            .map(|r| {
                 Ok(Deployment {
                     endpoint: r.get(0)?,
                     name: r.get(1)?,
                     model: r.get(2)?,
-                    settings: serde_json::from_str(&settings).unwrap_or(Value::Null),
+                    settings: serde_json::from_str(&r.get::<String>(3)?).unwrap_or(Value::Null),
                     created: r.get(4)?,
                 })
             })
-            .map_err(db_err(&self.label))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db_err(&self.label))
+            .collect()
     }
 
     fn delete_deployment(&self, endpoint: &str, name: &str) -> Result<()> {
-        let c = self.conn()?;
-        let n = c
-            .execute(
+        let n = self.write(|tx| {
+            tx.exec(
                 "DELETE FROM deployments WHERE endpoint = ?1 AND name = ?2",
-                params![endpoint, name],
+                args![endpoint, name],
             )
-            .map_err(db_err(&self.label))?;
+        })?;
         if n == 0 {
             return Err(Error::Config(format!(
                 "endpoint '{endpoint}' has no deployment '{name}'"
@@ -266,9 +256,7 @@ impl Endpoints for SqliteStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn endpoints_and_deployments_round_trip() {
-        let s = SqliteStore::in_memory().unwrap();
+    fn endpoints_and_deployments_round_trip(s: SqlStore) {
         let e = Endpoint {
             name: "churn".into(),
             kind: "online".into(),
@@ -305,4 +293,6 @@ mod tests {
         assert!(s.endpoint("churn").is_err());
         assert!(s.deployments("churn").unwrap().is_empty());
     }
+
+    crate::store::on_both_backends!(endpoints_and_deployments_round_trip);
 }

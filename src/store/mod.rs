@@ -1,15 +1,19 @@
 //! The experiment store: experiments, runs with child runs (trials), params, step metrics, tags,
 //! artifacts and an environment snapshot, behind the [`Store`] trait.
 //!
-//! [`SqliteStore`] is the embedded backend (a workspace folder with one SQLite database and an
-//! `artifacts/` tree); `SqliteStore::in_memory` serves tests and library users. Every state change
-//! is one transaction. The SQL is kept to what SQLite and PostgreSQL share, so a PostgreSQL backend
-//! can implement the same trait.
+//! [`SqlStore`] implements every store trait once, over SQLite (a workspace folder with one
+//! database file and an `artifacts/` tree; `SqlStore::in_memory` for tests and library users) or
+//! PostgreSQL (`postgres://…`: artifacts are database blobs, so workers on many machines share
+//! one workspace without a shared filesystem). Every state change is one transaction.
 
 pub mod edits;
 pub mod endpoints;
 pub mod keys;
+pub mod postgres;
 pub mod registry;
+mod runs;
+pub mod schema;
+pub mod sql;
 mod sqlite;
 pub mod study;
 
@@ -20,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use edits::{Edits, ExportEntry};
 pub use endpoints::{Deployment, Endpoint, Endpoints, Keys};
 pub use registry::{DatasetVersion, ModelRef, ModelVersion, Registry};
-pub use sqlite::SqliteStore;
+pub use runs::SqlStore;
 pub use study::{Layout, RunStudy};
 
 use crate::error::Result;
@@ -208,7 +212,7 @@ impl Workspace {
     /// Open (creating on first use) the workspace at `root`.
     pub fn open(root: &Path) -> Result<Workspace> {
         std::fs::create_dir_all(root.join("artifacts")).map_err(|e| crate::Error::io(root, e))?;
-        let store = std::sync::Arc::new(SqliteStore::open(&root.join("automl.db"))?);
+        let store = std::sync::Arc::new(SqlStore::open(&root.join("automl.db"))?);
         Ok(Workspace {
             root: root.to_path_buf(),
             store,
@@ -254,3 +258,29 @@ impl Workspace {
         Ok(d)
     }
 }
+
+/// The throwaway PostgreSQL server of the tests (shared with `tests/`).
+#[cfg(test)]
+#[path = "../../tests/support/postgres.rs"]
+pub(crate) mod pgtest;
+
+/// Run each named test function (taking a fresh [`SqlStore`]) on SQLite in memory and on a new
+/// database of the test PostgreSQL server, as two tests `NAME::sqlite` and `NAME::postgres`.
+#[cfg(test)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(crate::store::SqlStore::in_memory().unwrap())
+            }
+            #[test]
+            fn postgres() {
+                let url = crate::store::pgtest::database();
+                super::$name(crate::store::SqlStore::connect(&url).unwrap())
+            }
+        }
+    )* };
+}
+#[cfg(test)]
+pub(crate) use on_both_backends;

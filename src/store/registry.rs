@@ -1,10 +1,10 @@
 //! Dataset versions and the model registry (names, versions, tags, aliases with history).
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{now, RunId, SqliteStore};
+use super::sql::{args, Tx};
+use super::{now, RunId, SqlStore};
 use crate::error::{Error, Result};
 
 /// A registered dataset version.
@@ -85,18 +85,11 @@ pub fn check_model_name(name: &str) -> Result<()> {
 }
 
 /// Id of a model version that is not deleted.
-fn live_model_id(tx: &rusqlite::Transaction, name: &str, version: i64) -> Result<Option<i64>> {
-    tx.query_row(
+fn live_model_id(tx: &mut dyn Tx, name: &str, version: i64) -> Result<Option<i64>> {
+    tx.opt(
         "SELECT id FROM models WHERE name = ?1 AND version = ?2 AND deleted = 0",
-        params![name, version],
-        |r| r.get(0),
+        args![name, version],
     )
-    .optional()
-    .map_err(e)
-}
-
-fn e(err: rusqlite::Error) -> Error {
-    Error::Store(err.to_string())
 }
 
 /// Dataset versions and model registry; implemented by every store backend.
@@ -149,7 +142,7 @@ pub trait Registry {
     fn set_run_dataset(&self, run: RunId, name: &str, version: i64) -> Result<()>;
 }
 
-impl Registry for SqliteStore {
+impl Registry for SqlStore {
     fn register_dataset(
         &self,
         name: &str,
@@ -157,35 +150,24 @@ impl Registry for SqliteStore {
         path: &str,
         profile: &Value,
     ) -> Result<(DatasetVersion, bool)> {
-        let mut c = self.conn()?;
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
-        let existing: Option<i64> = tx
-            .query_row(
+        let new = self.write(|tx| {
+            let existing: Option<i64> = tx.opt(
                 "SELECT version FROM datasets WHERE name = ?1 AND hash = ?2",
-                params![name, hash],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(e)?;
-        let new = existing.is_none();
-        if new {
-            let next: i64 = tx
-                .query_row(
-                    "SELECT COALESCE(MAX(version), 0) + 1 FROM datasets WHERE name = ?1",
-                    params![name],
-                    |r| r.get(0),
-                )
-                .map_err(e)?;
-            tx.execute(
+                args![name, hash],
+            )?;
+            if existing.is_some() {
+                return Ok(false);
+            }
+            let next: i64 = tx.one(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM datasets WHERE name = ?1",
+                args![name],
+            )?;
+            tx.exec(
                 "INSERT INTO datasets (name, version, hash, path, profile, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![name, next, hash, path, profile.to_string(), now()],
-            )
-            .map_err(e)?;
-        }
-        tx.commit().map_err(e)?;
-        drop(c);
+                args![name, next, hash, path, profile.to_string(), now()],
+            )?;
+            Ok(true)
+        })?;
         let d = self
             .datasets(Some(name))?
             .into_iter()
@@ -195,27 +177,25 @@ impl Registry for SqliteStore {
     }
 
     fn datasets(&self, name: Option<&str>) -> Result<Vec<DatasetVersion>> {
-        let c = self.conn()?;
-        let mut st = c
-            .prepare(
+        let rows = self.read(|tx| {
+            tx.query(
                 "SELECT name, version, hash, path, profile, created FROM datasets
                  WHERE CAST(?1 AS TEXT) IS NULL OR name = ?1 ORDER BY name, version",
+                args![name],
             )
-            .map_err(e)?;
-        let rows = st
-            .query_map(params![name], |r| {
-                let profile: String = r.get(4)?;
+        })?;
+        rows.iter()
+            .map(|r| {
                 Ok(DatasetVersion {
                     name: r.get(0)?,
                     version: r.get(1)?,
                     hash: r.get(2)?,
                     path: r.get(3)?,
-                    profile: serde_json::from_str(&profile).unwrap_or(Value::Null),
+                    profile: serde_json::from_str(&r.get::<String>(4)?).unwrap_or(Value::Null),
                     created: r.get(5)?,
                 })
             })
-            .map_err(e)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+            .collect()
     }
 
     fn dataset_by_hash(&self, hash: &str) -> Result<Option<DatasetVersion>> {
@@ -231,79 +211,67 @@ impl Registry for SqliteStore {
         metrics: &Value,
     ) -> Result<i64> {
         check_model_name(name)?;
-        let mut c = self.conn()?;
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
-        let next: i64 = tx
-            .query_row(
+        self.write(|tx| {
+            let next: i64 = tx.one(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .map_err(e)?;
-        tx.execute(
-            "INSERT INTO models (name, version, run_id, path, description, metrics, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![name, next, run, path, description, metrics.to_string(), now()],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok(next)
+                args![name],
+            )?;
+            tx.exec(
+                "INSERT INTO models (name, version, run_id, path, description, metrics, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                args![name, next, run, path, description, metrics.to_string(), now()],
+            )?;
+            Ok(next)
+        })
     }
 
     fn models(&self, name: Option<&str>) -> Result<Vec<ModelVersion>> {
-        let c = self.conn()?;
-        let mut st = c
-            .prepare(
+        let (rows, tags, aliases) = self.read(|tx| {
+            let rows = tx.query(
                 "SELECT id, name, version, run_id, path, description, metrics, created FROM models
                  WHERE deleted = 0 AND (CAST(?1 AS TEXT) IS NULL OR name = ?1) ORDER BY name, version",
-            )
-            .map_err(e)?;
-        let rows = st
-            .query_map(params![name], |r| {
-                let metrics: String = r.get(6)?;
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    ModelVersion {
-                        name: r.get(1)?,
-                        version: r.get(2)?,
-                        run: r.get(3)?,
-                        path: r.get(4)?,
-                        description: r.get(5)?,
-                        metrics: serde_json::from_str(&metrics).unwrap_or(Value::Null),
-                        tags: Map::new(),
-                        aliases: Vec::new(),
-                        created: r.get(7)?,
-                    },
-                ))
-            })
-            .map_err(e)?;
-        let mut out = Vec::new();
-        let mut tags = c
-            .prepare_cached("SELECT key, value FROM model_tags WHERE model_id = ?1 ORDER BY key")
-            .map_err(e)?;
-        let mut aliases = c
-            .prepare_cached("SELECT alias FROM model_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias")
-            .map_err(e)?;
-        for row in rows {
-            let (id, mut m) = row.map_err(e)?;
-            for t in tags
-                .query_map(params![id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(e)?
-            {
-                let (k, v) = t.map_err(e)?;
-                m.tags.insert(k, Value::from(v));
-            }
-            for a in aliases
-                .query_map(params![m.name, m.version], |r| r.get::<_, String>(0))
-                .map_err(e)?
-            {
-                m.aliases.push(a.map_err(e)?);
-            }
+                args![name],
+            )?;
+            let tags = tx.query(
+                "SELECT t.model_id, t.key, t.value FROM model_tags t JOIN models m ON m.id = t.model_id
+                 WHERE m.deleted = 0 AND (CAST(?1 AS TEXT) IS NULL OR m.name = ?1) ORDER BY t.key",
+                args![name],
+            )?;
+            let aliases = tx.query(
+                "SELECT name, version, alias FROM model_aliases
+                 WHERE CAST(?1 AS TEXT) IS NULL OR name = ?1 ORDER BY alias",
+                args![name],
+            )?;
+            Ok((rows, tags, aliases))
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut by_id = std::collections::HashMap::new();
+        let mut by_version = std::collections::HashMap::new();
+        for r in &rows {
+            let m = ModelVersion {
+                name: r.get(1)?,
+                version: r.get(2)?,
+                run: r.get(3)?,
+                path: r.get(4)?,
+                description: r.get(5)?,
+                metrics: serde_json::from_str(&r.get::<String>(6)?).unwrap_or(Value::Null),
+                tags: Map::new(),
+                aliases: Vec::new(),
+                created: r.get(7)?,
+            };
+            by_id.insert(r.get::<i64>(0)?, out.len());
+            by_version.insert((m.name.clone(), m.version), out.len());
             out.push(m);
+        }
+        for t in &tags {
+            if let Some(&i) = by_id.get(&t.get::<i64>(0)?) {
+                out[i].tags.insert(t.get(1)?, Value::from(t.get::<String>(2)?));
+            }
+        }
+        for a in &aliases {
+            if let Some(&i) = by_version.get(&(a.get::<String>(0)?, a.get::<i64>(1)?)) {
+                out[i].aliases.push(a.get(2)?);
+            }
         }
         Ok(out)
     }
@@ -313,15 +281,12 @@ impl Registry for SqliteStore {
             ModelRef::Latest(n) => (n, None),
             ModelRef::Version(n, v) => (n, Some(*v)),
             ModelRef::Alias(n, a) => {
-                let v: Option<i64> = self
-                    .conn()?
-                    .query_row(
+                let v: Option<i64> = self.read(|tx| {
+                    tx.opt(
                         "SELECT version FROM model_aliases WHERE name = ?1 AND alias = ?2",
-                        params![n, a],
-                        |r| r.get(0),
+                        args![n, a],
                     )
-                    .optional()
-                    .map_err(e)?;
+                })?;
                 let v = v.ok_or_else(|| Error::Store(format!("model '{n}' has no alias '{a}'")))?;
                 (n, Some(v))
             }
@@ -343,98 +308,84 @@ impl Registry for SqliteStore {
     }
 
     fn set_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
-        let mut c = self.conn()?;
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
-        // Checked inside the transaction, so a concurrent delete cannot slip in between.
-        if live_model_id(&tx, name, version)?.is_none() {
-            return Err(Error::Store(format!("model '{name}' has no version {version}")));
-        }
-        tx.execute(
-            "INSERT INTO model_aliases (name, alias, version) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
-            params![name, alias, version],
-        )
-        .map_err(e)?;
-        tx.execute(
-            "INSERT INTO model_alias_history (name, alias, version, moved) VALUES (?1, ?2, ?3, ?4)",
-            params![name, alias, version, now()],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)
+        self.write(|tx| {
+            // Checked inside the transaction, so a concurrent delete cannot slip in between.
+            if live_model_id(tx, name, version)?.is_none() {
+                return Err(Error::Store(format!("model '{name}' has no version {version}")));
+            }
+            tx.exec(
+                "INSERT INTO model_aliases (name, alias, version) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+                args![name, alias, version],
+            )?;
+            tx.exec(
+                "INSERT INTO model_alias_history (name, alias, version, moved) VALUES (?1, ?2, ?3, ?4)",
+                args![name, alias, version, now()],
+            )?;
+            Ok(())
+        })
     }
 
     fn alias_history(&self, name: &str) -> Result<Vec<(String, i64, f64)>> {
-        let c = self.conn()?;
-        let mut st = c
-            .prepare("SELECT alias, version, moved FROM model_alias_history WHERE name = ?1 ORDER BY id")
-            .map_err(e)?;
-        let rows = st
-            .query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(e)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+        let rows = self.read(|tx| {
+            tx.query(
+                "SELECT alias, version, moved FROM model_alias_history WHERE name = ?1 ORDER BY id",
+                args![name],
+            )
+        })?;
+        rows.iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect()
     }
 
     fn tag_model(&self, name: &str, version: i64, tags: &[(String, String)]) -> Result<()> {
-        let mut c = self.conn()?;
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
-        let id = live_model_id(&tx, name, version)?
-            .ok_or_else(|| Error::Store(format!("model '{name}' has no version {version}")))?;
-        for (k, v) in tags {
-            tx.execute(
-                "INSERT INTO model_tags (model_id, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
-                params![id, k, v],
-            )
-            .map_err(e)?;
-        }
-        tx.commit().map_err(e)
+        self.write(|tx| {
+            let id = live_model_id(tx, name, version)?
+                .ok_or_else(|| Error::Store(format!("model '{name}' has no version {version}")))?;
+            for (k, v) in tags {
+                tx.exec(
+                    "INSERT INTO model_tags (model_id, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
+                    args![id, k, v],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     fn delete_model(&self, name: &str, version: i64) -> Result<()> {
-        let mut c = self.conn()?;
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
-        if live_model_id(&tx, name, version)?.is_none() {
-            return Err(Error::Store(format!("model '{name}' has no version {version}")));
-        }
-        let mut st = tx
-            .prepare("SELECT alias FROM model_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias")
-            .map_err(e)?;
-        let aliases: Vec<String> = st
-            .query_map(params![name, version], |r| r.get(0))
-            .map_err(e)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(e)?;
-        drop(st);
-        if !aliases.is_empty() {
-            let list: Vec<String> = aliases.iter().map(|a| format!("@{a}")).collect();
-            return Err(Error::Store(format!(
-                "model {name}:{version} is the target of alias(es) {}; move them first",
-                list.join(", ")
-            )));
-        }
-        // Soft delete: the row stays so its version number is never handed out again.
-        tx.execute(
-            "UPDATE models SET deleted = 1 WHERE name = ?1 AND version = ?2",
-            params![name, version],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)
+        self.write(|tx| {
+            if live_model_id(tx, name, version)?.is_none() {
+                return Err(Error::Store(format!("model '{name}' has no version {version}")));
+            }
+            let aliases: Vec<String> = tx.column(
+                "SELECT alias FROM model_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias",
+                args![name, version],
+            )?;
+            if !aliases.is_empty() {
+                let list: Vec<String> = aliases.iter().map(|a| format!("@{a}")).collect();
+                return Err(Error::Store(format!(
+                    "model {name}:{version} is the target of alias(es) {}; move them first",
+                    list.join(", ")
+                )));
+            }
+            // Soft delete: the row stays so its version number is never handed out again.
+            tx.exec(
+                "UPDATE models SET deleted = 1 WHERE name = ?1 AND version = ?2",
+                args![name, version],
+            )?;
+            Ok(())
+        })
     }
 
     fn set_run_dataset(&self, run: RunId, name: &str, version: i64) -> Result<()> {
-        self.conn()?
-            .execute(
+        self.write(|tx| {
+            tx.exec(
                 "UPDATE runs SET dataset_id = (SELECT id FROM datasets WHERE name = ?1 AND version = ?2) WHERE id = ?3",
-                params![name, version, run],
+                args![name, version, run],
             )
-            .map_err(e)?;
-        Ok(())
+            .map(drop)
+        })
     }
 }
 
@@ -443,9 +394,7 @@ mod tests {
     use super::*;
     use crate::store::{NewRun, Registry, Store};
 
-    #[test]
-    fn registry_versions_aliases_and_protected_delete() {
-        let s = SqliteStore::in_memory().unwrap();
+    fn registry_versions_aliases_and_protected_delete(s: SqlStore) {
         let run = s
             .create_run(&NewRun {
                 experiment: "e".into(),
@@ -501,9 +450,7 @@ mod tests {
         assert!(ModelRef::parse("iris:x").is_err());
     }
 
-    #[test]
-    fn identical_dataset_content_is_not_a_new_version() {
-        let s = SqliteStore::in_memory().unwrap();
+    fn identical_dataset_content_is_not_a_new_version(s: SqlStore) {
         let p = serde_json::json!({"rows": 3});
         let (a, new_a) = s.register_dataset("d", "h1", "datasets/d/h1/x.csv", &p).unwrap();
         let (b, new_b) = s.register_dataset("d", "h1", "datasets/d/h1/x.csv", &p).unwrap();
@@ -512,4 +459,6 @@ mod tests {
         assert_eq!((a.version, b.version, c.version), (1, 1, 2));
         assert_eq!(c.path, "datasets/d/h2/x.csv");
     }
+
+    crate::store::on_both_backends!(registry_versions_aliases_and_protected_delete, identical_dataset_content_is_not_a_new_version);
 }

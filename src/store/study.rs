@@ -457,7 +457,7 @@ impl TrialStore for RunStudy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SqliteStore;
+    use crate::store::SqlStore;
 
     fn record(id: usize, state: TrialState, params: &[(&str, Value)]) -> TrialRecord {
         let mut p = Params::default();
@@ -504,9 +504,8 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn a_trial_reads_back_exactly_as_it_was_written_in_both_layouts() {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    fn a_trial_reads_back_exactly_as_it_was_written_in_both_layouts(s: SqlStore) {
+        let store: Arc<dyn Store> = Arc::new(s);
         let pipeline = Layout::Pipeline {
             metric: "accuracy".into(),
         };
@@ -572,9 +571,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reopening_kills_running_trials_and_offers_the_finished_ones() {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    fn reopening_kills_running_trials_and_offers_the_finished_ones(s: SqlStore) {
+        let store: Arc<dyn Store> = Arc::new(s);
         let layout = Layout::Pipeline { metric: "r2".into() };
         let id = parent(&store, &layout);
         let study = RunStudy::open(store.clone(), id, "e", layout.clone()).unwrap();
@@ -597,9 +595,8 @@ mod tests {
         assert_eq!(again.trial(2).unwrap().unwrap().id, 2);
     }
 
-    #[test]
-    fn a_trial_that_runs_again_leaves_one_finished_run_per_id() {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    fn a_trial_that_runs_again_leaves_one_finished_run_per_id(s: SqlStore) {
+        let store: Arc<dyn Store> = Arc::new(s);
         let layout = Layout::Pipeline { metric: "r2".into() };
         let id = parent(&store, &layout);
         let params = [
@@ -623,9 +620,8 @@ mod tests {
         assert_eq!(again.trials().unwrap().len(), 1);
     }
 
-    #[test]
-    fn steps_reported_while_running_are_visible_at_once_and_written_once() {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    fn steps_reported_while_running_are_visible_at_once_and_written_once(s: SqlStore) {
+        let store: Arc<dyn Store> = Arc::new(s);
         let layout = Layout::Program {
             metric: "loss".into(),
             logs: PathBuf::from("/nonexistent"),
@@ -655,4 +651,6 @@ mod tests {
         assert_eq!(seen("loss"), 2, "and are not written twice");
         assert_eq!(study.trial(0).unwrap().as_deref(), Some(&*r));
     }
+
+    crate::store::on_both_backends!(a_trial_reads_back_exactly_as_it_was_written_in_both_layouts, reopening_kills_running_trials_and_offers_the_finished_ones, a_trial_that_runs_again_leaves_one_finished_run_per_id, steps_reported_while_running_are_visible_at_once_and_written_once);
 }
