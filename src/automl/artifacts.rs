@@ -122,7 +122,7 @@ fn save_artifact(ws: &Workspace, id: RunId, name: &str, file: &str, bytes: &[u8]
     let path = ws.artifact_dir(id)?.join(file);
     write_atomic(&path, bytes)?;
     ws.store
-        .add_artifact(id, name, &format!("artifacts/{id}/{file}"))?;
+        .add_artifact_file(id, name, &format!("artifacts/{id}/{file}"), &path)?;
     Ok(path)
 }
 
@@ -147,7 +147,7 @@ pub fn save_predictions(ws: &Workspace, id: RunId, predictions: &Path) -> Result
     let dest = ws.artifact_dir(id)?.join("predictions.csv");
     std::fs::copy(predictions, &dest).map_err(|e| Error::io(&dest, e))?;
     ws.store
-        .add_artifact(id, "predictions", &format!("artifacts/{id}/predictions.csv"))?;
+        .add_artifact_file(id, "predictions", &format!("artifacts/{id}/predictions.csv"), &dest)?;
     Ok(dest)
 }
 
@@ -187,6 +187,7 @@ pub fn register_dataset(root: &Path, name: &str, file: &Path) -> Result<Register
     if !dest.exists() {
         write_atomic(&dest, &bytes)?;
     }
+    ws.publish(&rel)?;
     let (version, new) = ws.store.register_dataset(name, &hash, &rel, &profile)?;
     Ok(RegisteredDataset {
         version,

@@ -647,7 +647,7 @@ impl AutoML {
                 let path = root.join(id.to_string()).join("model.automl");
                 model.save(&path)?;
                 r.store
-                    .add_artifact(id, "model", &format!("artifacts/{id}/model.automl"))?;
+                    .add_artifact_file(id, "model", &format!("artifacts/{id}/model.automl"), &path)?;
             }
             r.store.finish_run(id, TrialState::Completed, None)?;
         }

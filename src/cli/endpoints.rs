@@ -508,9 +508,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
 pub fn batch_score(a: BatchScoreArgs) -> Result<()> {
     let json_out = a.ws.json();
     let root = a.ws.ws.root();
-    let ws = root
-        .join("automl.db")
-        .exists()
+    let ws = Workspace::exists(&root)
         .then(|| Workspace::open(&root))
         .transpose()?;
     // Endpoint (its default deployment and settings), registered model, or model file.
@@ -523,12 +521,12 @@ pub fn batch_score(a: BatchScoreArgs) -> Result<()> {
                 opts = o;
             }
             let v = w.store.model(&ModelRef::parse(&d.model)?)?;
-            (w.root.join(&v.path), format!("{}:{}", v.name, v.version))
+            (w.file(&v.path)?, format!("{}:{}", v.name, v.version))
         }
         _ if std::path::Path::new(&a.source).is_file() => (PathBuf::from(&a.source), a.source.clone()),
         Some(w) => {
             let v = w.store.model(&ModelRef::parse(&a.source)?)?;
-            (w.root.join(&v.path), format!("{}:{}", v.name, v.version))
+            (w.file(&v.path)?, format!("{}:{}", v.name, v.version))
         }
         None => {
             return Err(Error::Config(format!(

@@ -32,7 +32,7 @@ impl WorkspaceArgs {
     /// Open a workspace that must already exist (commands that only read its records).
     pub fn open_existing(&self) -> Result<Workspace> {
         let root = self.root();
-        if !root.join("automl.db").exists() {
+        if !Workspace::exists(&root) {
             return Err(Error::Store(format!(
                 "no workspace at {} (run `automl run` first, or pass --workspace DIR)",
                 root.display()

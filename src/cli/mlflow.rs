@@ -56,13 +56,13 @@ pub fn server(a: ServerArgs) -> Result<()> {
     if a.out.json {
         print_json(&serde_json::json!({
             "uri": uri,
-            "workspace": ws.root,
+            "workspace": ws.location,
             "key": key.as_ref().filter(|(_, new)| *new).map(|(k, _)| k.clone()),
         }))?;
     } else {
         eprintln!(
             "serving the MLflow tracking API of workspace {} at {uri}",
-            ws.root.display()
+            ws.location
         );
         match &key {
             Some((k, true)) => eprintln!("key (use it as MLFLOW_TRACKING_TOKEN): {k}"),

@@ -146,7 +146,7 @@ pub fn models(c: ModelsCmd) -> Result<()> {
         ModelsCmd::Show { model, ws } => {
             let w = ws.ws.open_existing()?;
             let m = w.store.model(&ModelRef::parse(&model)?)?;
-            let info = ModelFile::read_info(&w.root.join(&m.path))?;
+            let info = ModelFile::read_info(&w.file(&m.path)?)?;
             let history = w.store.alias_history(&m.name)?;
             let run = w.store.run(m.run)?;
             if ws.json() {
@@ -203,7 +203,7 @@ pub fn models(c: ModelsCmd) -> Result<()> {
                     d.as_str().unwrap_or("?")
                 );
             }
-            println!("file: {}", w.root.join(&m.path).display());
+            println!("file: {}", w.file(&m.path)?.display());
             Ok(())
         }
         ModelsCmd::Alias {
@@ -220,7 +220,7 @@ pub fn models(c: ModelsCmd) -> Result<()> {
         ModelsCmd::Export { model, out, ws } => {
             let w = ws.ws.open_existing()?;
             let m = w.store.model(&ModelRef::parse(&model)?)?;
-            let path = w.root.join(&m.path);
+            let path = w.file(&m.path)?;
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             write_atomic(&out, &bytes)?;
             println!("exported {}:{} to {}", m.name, m.version, out.display());

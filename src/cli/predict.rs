@@ -80,7 +80,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     } else {
         let reference = a.model.to_string_lossy().to_string();
         let root = a.ws.root();
-        if !root.join("automl.db").exists() {
+        if !Workspace::exists(&root) {
             return Err(Error::io(
                 &a.model,
                 std::io::Error::from(std::io::ErrorKind::NotFound),
@@ -92,7 +92,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
             "note: using registered model {}:{} (run {})",
             m.name, m.version, m.run
         );
-        ws.root.join(m.path)
+        ws.file(&m.path)?
     };
     let model = ModelFile::load(&path)?;
     let mut notes = Vec::new();

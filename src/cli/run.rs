@@ -606,7 +606,7 @@ fn print_summary(
     if let Some(id) = run.run_id {
         println!(
             "recorded as run {id} in {} (see: automl runs show {id})",
-            a.ws.root().display()
+            automl::store::postgres::redact(&a.ws.root().to_string_lossy())
         );
     }
 }

@@ -81,7 +81,7 @@ pub fn leaderboard(a: LeaderboardArgs) -> Result<()> {
             }
             format!("{t}\n{}\n", lb.summary())
         }
-        "html" => Report::load(w.store.as_ref(), &a.which, Some(&w.root))?.html(),
+        "html" => Report::load(w.store.as_ref(), &a.which, Some(&w))?.html(),
         o => {
             return Err(Error::Config(format!(
                 "unknown format '{o}' (table, md, csv, json, html)"
@@ -235,7 +235,10 @@ fn runs_show(id: i64, ws: &StoreArgs) -> Result<()> {
         println!("metric history\n{t}");
     }
     for (name, path) in &run.artifacts {
-        println!("artifact {name}: {}", w.root.join(path).display());
+        match w.file(path) {
+            Ok(p) => println!("artifact {name}: {}", p.display()),
+            Err(e) => println!("artifact {name}: {path} ({e})"),
+        }
     }
     if !children.is_empty() {
         // `automl run` records its metric; a program sweep its primary metric and goal.

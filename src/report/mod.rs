@@ -214,7 +214,7 @@ impl Report {
 
     /// The report of a recorded run or experiment, with the insight saved beside the run
     /// (`artifacts/<run>/insight.json`) when there is one.
-    pub fn load(store: &dyn Store, which: &str, workspace: Option<&std::path::Path>) -> Result<Report> {
+    pub fn load(store: &dyn Store, which: &str, workspace: Option<&crate::store::Workspace>) -> Result<Report> {
         let leaderboard = Leaderboard::load(store, which)?;
         let mut insight = None;
         let mut facts = Vec::new();
@@ -235,11 +235,13 @@ impl Report {
                 facts.push((k.replace('_', " "), text));
             }
             // A missing or unreadable insight file leaves the report without it, not failed.
-            if let (Some(root), Some((_, rel))) =
+            if let (Some(ws), Some((_, rel))) =
                 (workspace, run.artifacts.iter().find(|(n, _)| n == "insight"))
             {
-                insight = std::fs::read_to_string(root.join(rel))
+                insight = ws
+                    .file(rel)
                     .ok()
+                    .and_then(|p| std::fs::read_to_string(p).ok())
                     .and_then(|text| serde_json::from_str(&text).ok());
             }
         }

@@ -245,7 +245,7 @@ pub fn create_endpoint(
     kind: &str,
     spec: &EndpointSpec,
 ) -> Result<Endpoint> {
-    let secret = keys::secret(root)?;
+    let secret = keys::secret(store, root)?;
     let e = Endpoint {
         name: spec.name.clone(),
         kind: kind.into(),
@@ -375,7 +375,7 @@ pub fn endpoint_keys(
     regenerate: Option<&str>,
 ) -> Result<(String, String)> {
     let mut e = store.endpoint(name)?;
-    let secret = keys::secret(root)?;
+    let secret = keys::secret(store, root)?;
     if let Some(slot) = regenerate {
         let (p, s) = e.keys.generations;
         let gens = match slot {

@@ -8,13 +8,19 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::store::{Endpoint, Keys};
+use crate::store::{Blobs, Endpoint, Keys};
 
 /// The two key slots.
 pub const SLOTS: [&str; 2] = ["primary", "secondary"];
 
-/// The workspace's secret, created on first use.
-pub fn secret(root: &Path) -> Result<String> {
+/// The workspace's secret, created on first use: a database blob in a workspace that keeps its
+/// files in the database (shared by every machine), else `secret.key` in the folder.
+pub fn secret(store: &dyn Blobs, root: &Path) -> Result<String> {
+    if store.keeps_blobs() {
+        let new = crate::tracking::random_key()?;
+        let s = store.blob_or_put("secret.key", new.as_bytes())?;
+        return Ok(String::from_utf8_lossy(&s).trim().to_string());
+    }
     let path = root.join("secret.key");
     if let Ok(s) = std::fs::read_to_string(&path) {
         if s.trim().len() >= 32 {
@@ -102,8 +108,9 @@ mod tests {
     #[test]
     fn keys_derive_check_and_regenerate() {
         let dir = tempfile::tempdir().unwrap();
-        let s = secret(dir.path()).unwrap();
-        assert_eq!(secret(dir.path()).unwrap(), s, "created once");
+        let store = crate::store::SqlStore::in_memory().unwrap();
+        let s = secret(&store, dir.path()).unwrap();
+        assert_eq!(secret(&store, dir.path()).unwrap(), s, "created once");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

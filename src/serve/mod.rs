@@ -183,7 +183,9 @@ impl State {
                         .filter(|b| b.model == v.name && b.version == v.version && b.reference == d.model)
                     {
                         Some(same) => Ok(same),
-                        None => self.load(&self.root.join(&v.path)).map(|f| {
+                        None => crate::store::blobs::materialize(self.store.as_ref(), &self.root, &v.path)
+                            .and_then(|p| self.load(&p))
+                            .map(|f| {
                             Arc::new(LiveDeployment {
                                 name: d.name.clone(),
                                 reference: d.model.clone(),

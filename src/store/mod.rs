@@ -6,6 +6,7 @@
 //! PostgreSQL (`postgres://…`: artifacts are database blobs, so workers on many machines share
 //! one workspace without a shared filesystem). Every state change is one transaction.
 
+pub mod blobs;
 pub mod edits;
 pub mod endpoints;
 pub mod keys;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use blobs::Blobs;
 pub use edits::{Edits, ExportEntry};
 pub use endpoints::{Deployment, Endpoint, Endpoints, Keys};
 pub use registry::{DatasetVersion, ModelRef, ModelVersion, Registry};
@@ -155,6 +157,12 @@ pub trait Store: Send + Sync {
     fn set_tags(&self, id: RunId, tags: &[(&str, &str)]) -> Result<()>;
     /// Record an artifact's path relative to the workspace.
     fn add_artifact(&self, id: RunId, name: &str, path: &str) -> Result<()>;
+    /// Record the artifact written at `file` (workspace path `path`); a backend that keeps the
+    /// workspace's files (PostgreSQL) stores its bytes in the same transaction.
+    fn add_artifact_file(&self, id: RunId, name: &str, path: &str, file: &Path) -> Result<()> {
+        let _ = file;
+        self.add_artifact(id, name, path)
+    }
     /// Log a run's final metrics and end state in one transaction.
     fn complete_run(
         &self,
@@ -186,22 +194,40 @@ pub fn now() -> f64 {
 
 /// A complete backend: run store plus registry. The workspace holds one behind this trait, so a
 /// PostgreSQL backend can replace SQLite without touching callers.
-pub trait Backend: Store + Registry + Edits + Endpoints {}
-impl<T: Store + Registry + Edits + Endpoints> Backend for T {}
+pub trait Backend: Store + Registry + Edits + Endpoints + Blobs {}
+impl<T: Store + Registry + Edits + Endpoints + Blobs> Backend for T {}
 
 /// Default workspace folder when neither `--workspace` nor `AUTOML_WORKSPACE` is given.
 pub const DEFAULT_WORKSPACE: &str = "automl-workspace";
 
-/// A workspace folder: `automl.db` plus `artifacts/<run-id>/…`.
+/// A workspace: a folder (`automl.db` plus `artifacts/<run-id>/…`), or a PostgreSQL database
+/// (`postgres://…`) whose files are blobs, cached in a local folder.
 pub struct Workspace {
-    /// The folder.
+    /// The folder holding the workspace's files (for PostgreSQL: this machine's cache of them).
     pub root: PathBuf,
     /// Its store.
     pub store: std::sync::Arc<dyn Backend>,
+    /// The folder, or the database URL without its password.
+    pub location: String,
+}
+
+/// This machine's cache folder for the files of the PostgreSQL workspace `label`:
+/// `$AUTOML_CACHE`, else `$XDG_CACHE_HOME/automl`, else `~/.cache/automl`, then `workspaces/<hash>`.
+pub fn cache_folder(label: &str) -> PathBuf {
+    use sha2::Digest;
+    let base = std::env::var_os("AUTOML_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("automl")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/automl")))
+        .unwrap_or_else(|| std::env::temp_dir().join("automl-cache"));
+    let digest = sha2::Sha256::digest(label.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    base.join("workspaces").join(hex)
 }
 
 impl Workspace {
-    /// Pick the folder: the given one, else `AUTOML_WORKSPACE`, else `./automl-workspace`.
+    /// Pick the workspace: the given folder or URL, else `AUTOML_WORKSPACE`, else
+    /// `./automl-workspace`.
     pub fn locate(given: Option<&Path>) -> PathBuf {
         given
             .map(Path::to_path_buf)
@@ -209,14 +235,48 @@ impl Workspace {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKSPACE))
     }
 
-    /// Open (creating on first use) the workspace at `root`.
-    pub fn open(root: &Path) -> Result<Workspace> {
+    /// The PostgreSQL URL when `at` is one.
+    pub fn url(at: &Path) -> Option<&str> {
+        at.to_str().filter(|s| postgres::is_url(s))
+    }
+
+    /// Whether a workspace exists at `at` (a URL counts: its server answers when opened).
+    pub fn exists(at: &Path) -> bool {
+        Self::url(at).is_some() || at.join("automl.db").exists()
+    }
+
+    /// Open (creating on first use) the workspace at `at`: a folder, or a PostgreSQL URL.
+    pub fn open(at: &Path) -> Result<Workspace> {
+        if let Some(url) = Self::url(at) {
+            let store = SqlStore::connect(url)?;
+            let location = store.label().to_string();
+            let root = cache_folder(&location);
+            std::fs::create_dir_all(root.join("artifacts")).map_err(|e| crate::Error::io(&root, e))?;
+            return Ok(Workspace {
+                root,
+                store: std::sync::Arc::new(store),
+                location,
+            });
+        }
+        let root = at;
         std::fs::create_dir_all(root.join("artifacts")).map_err(|e| crate::Error::io(root, e))?;
         let store = std::sync::Arc::new(SqlStore::open(&root.join("automl.db"))?);
         Ok(Workspace {
             root: root.to_path_buf(),
             store,
+            location: root.display().to_string(),
         })
+    }
+
+    /// The local file for workspace path `rel` (fetched from the database when it keeps the
+    /// workspace's files and this machine has no copy yet).
+    pub fn file(&self, rel: &str) -> Result<PathBuf> {
+        blobs::materialize(self.store.as_ref(), &self.root, rel)
+    }
+
+    /// Store the local file for workspace path `rel` in the database (when it keeps files).
+    pub fn publish(&self, rel: &str) -> Result<()> {
+        blobs::publish(self.store.as_ref(), &self.root, rel)
     }
 
     /// Register run `id`'s model artifact as the next version of `name`, with tags and an alias;

@@ -175,6 +175,26 @@ impl Store for SqlStore {
         })
     }
 
+    fn add_artifact_file(&self, id: RunId, name: &str, path: &str, file: &Path) -> Result<()> {
+        if !self.is_postgres() {
+            return self.add_artifact(id, name, path);
+        }
+        let data = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+        self.write(|tx| {
+            tx.exec(
+                "INSERT INTO artifacts (run_id, name, path) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run_id, name) DO UPDATE SET path = excluded.path",
+                args![id, name, path],
+            )?;
+            tx.exec(
+                "INSERT INTO blobs (path, data, created) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (path) DO UPDATE SET data = excluded.data, created = excluded.created",
+                args![path, data.as_slice(), now()],
+            )
+            .map(drop)
+        })
+    }
+
     fn complete_run(
         &self,
         id: RunId,

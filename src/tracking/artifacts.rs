@@ -38,13 +38,14 @@ fn safe(rel: &str) -> Result<PathBuf, Reply> {
     }
 }
 
-/// Where an artifact's recorded path lies.
+/// Where an artifact's recorded path lies (fetched into the local cache from a workspace that
+/// keeps its files in the database).
 fn resolve(s: &Shared, recorded: &str) -> PathBuf {
     let p = Path::new(recorded);
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        s.root.join(p)
+        crate::store::blobs::materialize(s.store.as_ref(), &s.root, recorded).unwrap_or_else(|_| s.root.join(p))
     }
 }
 
@@ -99,7 +100,7 @@ fn upload(s: &Shared, caller: Option<RunId>, rest: &str, body: &[u8]) -> Result<
     crate::model::write_atomic(&file, body)
         .map_err(|e| Reply::error(500, "INTERNAL_ERROR", &e.to_string()))?;
     s.store
-        .add_artifact(id, &rel, &stored.to_string_lossy())
+        .add_artifact_file(id, &rel, &stored.to_string_lossy(), &file)
         .map_err(store_err)?;
     Ok(Reply::json(&json!({})))
 }
