@@ -146,8 +146,12 @@ pub fn save_insight<T: Serialize + ?Sized>(ws: &Workspace, id: RunId, insight: &
 pub fn save_predictions(ws: &Workspace, id: RunId, predictions: &Path) -> Result<PathBuf> {
     let dest = ws.artifact_dir(id)?.join("predictions.csv");
     std::fs::copy(predictions, &dest).map_err(|e| Error::io(&dest, e))?;
-    ws.store
-        .add_artifact_file(id, "predictions", &format!("artifacts/{id}/predictions.csv"), &dest)?;
+    ws.store.add_artifact_file(
+        id,
+        "predictions",
+        &format!("artifacts/{id}/predictions.csv"),
+        &dest,
+    )?;
     Ok(dest)
 }
 

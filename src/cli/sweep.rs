@@ -240,7 +240,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     }
     progress.bar.finish_and_clear();
     if let (Some(path), Some(ws), Some(id)) = (&a.report, &workspace, run_id) {
-        let html = automl::report::Report::load(ws.store.as_ref(), &id.to_string(), Some(&ws))?.html();
+        let html = automl::report::Report::load(ws.store.as_ref(), &id.to_string(), Some(ws))?.html();
         write_atomic(path, html.as_bytes())?;
         if !a.output.silent() {
             eprintln!("report written to {}", path.display());

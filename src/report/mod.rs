@@ -214,7 +214,11 @@ impl Report {
 
     /// The report of a recorded run or experiment, with the insight saved beside the run
     /// (`artifacts/<run>/insight.json`) when there is one.
-    pub fn load(store: &dyn Store, which: &str, workspace: Option<&crate::store::Workspace>) -> Result<Report> {
+    pub fn load(
+        store: &dyn Store,
+        which: &str,
+        workspace: Option<&crate::store::Workspace>,
+    ) -> Result<Report> {
         let leaderboard = Leaderboard::load(store, which)?;
         let mut insight = None;
         let mut facts = Vec::new();

@@ -186,14 +186,14 @@ impl State {
                         None => crate::store::blobs::materialize(self.store.as_ref(), &self.root, &v.path)
                             .and_then(|p| self.load(&p))
                             .map(|f| {
-                            Arc::new(LiveDeployment {
-                                name: d.name.clone(),
-                                reference: d.model.clone(),
-                                model: v.name.clone(),
-                                version: v.version,
-                                file: f,
-                            })
-                        }),
+                                Arc::new(LiveDeployment {
+                                    name: d.name.clone(),
+                                    reference: d.model.clone(),
+                                    model: v.name.clone(),
+                                    version: v.version,
+                                    file: f,
+                                })
+                            }),
                     },
                     Err(e) => Err(e),
                 };

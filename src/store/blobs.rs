@@ -58,7 +58,9 @@ impl Blobs for SqlStore {
 /// leads outside the workspace folder).
 pub fn inside(root: &Path, rel: &str) -> Result<PathBuf> {
     let p = Path::new(rel);
-    if p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
+    if p.components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
         Ok(root.join(p))
     } else {
         Err(Error::Store(format!(
@@ -75,9 +77,9 @@ pub fn materialize(store: &dyn Blobs, root: &Path, rel: &str) -> Result<PathBuf>
     if path.exists() || !store.keeps_blobs() {
         return Ok(path);
     }
-    let data = store.blob(rel)?.ok_or_else(|| {
-        Error::Store(format!("the workspace holds no file '{rel}'"))
-    })?;
+    let data = store
+        .blob(rel)?
+        .ok_or_else(|| Error::Store(format!("the workspace holds no file '{rel}'")))?;
     crate::model::write_atomic(&path, &data)?;
     Ok(path)
 }
@@ -99,7 +101,10 @@ mod tests {
     #[test]
     fn paths_from_the_database_stay_inside_the_workspace() {
         let root = Path::new("/ws");
-        assert_eq!(inside(root, "artifacts/3/model.automl").unwrap(), root.join("artifacts/3/model.automl"));
+        assert_eq!(
+            inside(root, "artifacts/3/model.automl").unwrap(),
+            root.join("artifacts/3/model.automl")
+        );
         assert!(inside(root, "../etc/passwd").is_err());
         assert!(inside(root, "/etc/passwd").is_err());
         assert!(inside(root, "a/../../b").is_err());
@@ -116,10 +121,18 @@ mod tests {
             let p = materialize(&s, other.path(), "artifacts/1/m.bin").unwrap();
             assert_eq!(std::fs::read(p).unwrap(), b"\x00model\xff");
             assert_eq!(s.blob_or_put("secret", b"first").unwrap(), b"first");
-            assert_eq!(s.blob_or_put("secret", b"second").unwrap(), b"first", "first writer wins");
+            assert_eq!(
+                s.blob_or_put("secret", b"second").unwrap(),
+                b"first",
+                "first writer wins"
+            );
             assert!(materialize(&s, other.path(), "artifacts/9/none").is_err());
         } else {
-            assert_eq!(s.blob("artifacts/1/m.bin").unwrap(), None, "SQLite keeps files in its folder");
+            assert_eq!(
+                s.blob("artifacts/1/m.bin").unwrap(),
+                None,
+                "SQLite keeps files in its folder"
+            );
         }
     }
     crate::store::on_both_backends!(files_round_trip);

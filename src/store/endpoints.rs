@@ -187,7 +187,10 @@ impl Endpoints for SqlStore {
 
     fn endpoints(&self) -> Result<Vec<Endpoint>> {
         let rows = self.read(|tx| {
-            tx.query(&format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints ORDER BY name"), &[])
+            tx.query(
+                &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints ORDER BY name"),
+                &[],
+            )
         })?;
         rows.iter().map(endpoint_of).collect()
     }

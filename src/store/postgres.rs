@@ -96,9 +96,9 @@ impl Postgres {
     /// `PGPASSWORD`). Fails at once, naming the server, when it cannot be reached or refuses us.
     pub fn connect(url: &str) -> Result<Postgres> {
         let label = redact(url);
-        let mut config: postgres::Config = url
-            .parse()
-            .map_err(|e: postgres::Error| Error::Config(format!("{label}: not a PostgreSQL URL: {}", describe(&e))))?;
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            Error::Config(format!("{label}: not a PostgreSQL URL: {}", describe(&e)))
+        })?;
         if config.get_password().is_none() {
             if let Ok(p) = std::env::var("PGPASSWORD") {
                 config.password(p);
@@ -212,7 +212,9 @@ impl Conn {
         let r = f(&mut t);
         let lost = t.lost;
         match r {
-            Ok(()) => tx.commit().map_err(|e| Failure::Failed(Error::Store(format!("{label}: commit: {}", describe(&e))))),
+            Ok(()) => tx
+                .commit()
+                .map_err(|e| Failure::Failed(Error::Store(format!("{label}: commit: {}", describe(&e))))),
             Err(e) if lost => Err(Failure::Lost(e)),
             Err(e) => Err(Failure::Failed(e)),
         }
@@ -283,11 +285,19 @@ fn cell(row: &postgres::Row, i: usize) -> std::result::Result<Val, postgres::Err
     let ty = row.columns()[i].type_().clone();
     Ok(match ty {
         Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map_or(Val::Null, Val::Int),
-        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map_or(Val::Null, |v| Val::Int(v.into())),
-        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map_or(Val::Null, |v| Val::Int(v.into())),
-        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map_or(Val::Null, |v| Val::Int(v.into())),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map_or(Val::Null, |v| Val::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map_or(Val::Null, |v| Val::Int(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map_or(Val::Null, |v| Val::Int(v.into())),
         Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map_or(Val::Null, Val::Real),
-        Type::FLOAT4 => row.try_get::<_, Option<f32>>(i)?.map_or(Val::Null, |v| Val::Real(v.into())),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)?
+            .map_or(Val::Null, |v| Val::Real(v.into())),
         Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Val::Null, Val::Blob),
         _ => row.try_get::<_, Option<String>>(i)?.map_or(Val::Null, Val::Text),
     })
@@ -373,17 +383,29 @@ mod tests {
     fn urls_are_recognised_and_passwords_hidden() {
         assert!(is_url("postgres://u@h/db") && is_url("postgresql://u@h/db"));
         assert!(!is_url("./automl-workspace"));
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 
     #[test]
     fn bad_urls_and_dead_servers_are_clear_errors() {
-        let e = Postgres::connect("postgres://u@h:notaport/db").err().unwrap().to_string();
+        let e = Postgres::connect("postgres://u@h:notaport/db")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("not a PostgreSQL URL"), "{e}");
         // Port 1 on loopback: nothing listens there.
-        let e = Postgres::connect("postgres://u:pw@127.0.0.1:1/db").err().unwrap().to_string();
-        assert!(e.contains("postgres://u:***@127.0.0.1:1/db: cannot connect"), "{e}");
+        let e = Postgres::connect("postgres://u:pw@127.0.0.1:1/db")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("postgres://u:***@127.0.0.1:1/db: cannot connect"),
+            "{e}"
+        );
         assert!(!e.contains("pw"), "{e}");
     }
 }

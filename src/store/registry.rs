@@ -460,5 +460,8 @@ mod tests {
         assert_eq!(c.path, "datasets/d/h2/x.csv");
     }
 
-    crate::store::on_both_backends!(registry_versions_aliases_and_protected_delete, identical_dataset_content_is_not_a_new_version);
+    crate::store::on_both_backends!(
+        registry_versions_aliases_and_protected_delete,
+        identical_dataset_content_is_not_a_new_version
+    );
 }

@@ -94,7 +94,10 @@ fn insert_run(tx: &mut dyn Tx, run: &NewRun) -> Result<RunId> {
         "INSERT INTO experiments (name, created) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
         args![&run.experiment, t],
     )?;
-    let exp: i64 = tx.one("SELECT id FROM experiments WHERE name = ?1", args![&run.experiment])?;
+    let exp: i64 = tx.one(
+        "SELECT id FROM experiments WHERE name = ?1",
+        args![&run.experiment],
+    )?;
     tx.insert(
         "INSERT INTO runs (experiment_id, parent_id, name, status, started, params, environment)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -333,7 +336,9 @@ impl SqlStore {
                 args,
             )?;
             let artifacts = tx.query(
-                &format!("SELECT run_id, name, path FROM artifacts WHERE run_id IN ({ids}) ORDER BY run_id, name"),
+                &format!(
+                    "SELECT run_id, name, path FROM artifacts WHERE run_id IN ({ids}) ORDER BY run_id, name"
+                ),
                 args,
             )?;
             Ok((rows, metrics, tags, artifacts))
@@ -395,8 +400,8 @@ fn owner<'a>(
 mod tests {
     use super::*;
     use crate::store::schema::{MIGRATIONS, SCHEMA_VERSION};
-    use rusqlite::Connection;
     use crate::store::Registry;
+    use rusqlite::Connection;
 
     /// Record a finished trial the way `automl run` does: started, then completed.
     fn record(
@@ -547,5 +552,8 @@ mod tests {
         assert_eq!(s.run(done).unwrap().status, TrialState::Completed);
     }
 
-    crate::store::on_both_backends!(runs_trials_metrics_tags_round_trip, killed_marks_only_running_runs);
+    crate::store::on_both_backends!(
+        runs_trials_metrics_tags_round_trip,
+        killed_marks_only_running_runs
+    );
 }

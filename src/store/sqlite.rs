@@ -60,7 +60,10 @@ impl Sqlite {
         if r == "ok" {
             Ok(())
         } else {
-            Err(Error::Store(format!("{}: integrity check failed: {r}", self.label)))
+            Err(Error::Store(format!(
+                "{}: integrity check failed: {r}",
+                self.label
+            )))
         }
     }
 

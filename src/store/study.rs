@@ -652,5 +652,10 @@ mod tests {
         assert_eq!(study.trial(0).unwrap().as_deref(), Some(&*r));
     }
 
-    crate::store::on_both_backends!(a_trial_reads_back_exactly_as_it_was_written_in_both_layouts, reopening_kills_running_trials_and_offers_the_finished_ones, a_trial_that_runs_again_leaves_one_finished_run_per_id, steps_reported_while_running_are_visible_at_once_and_written_once);
+    crate::store::on_both_backends!(
+        a_trial_reads_back_exactly_as_it_was_written_in_both_layouts,
+        reopening_kills_running_trials_and_offers_the_finished_ones,
+        a_trial_that_runs_again_leaves_one_finished_run_per_id,
+        steps_reported_while_running_are_visible_at_once_and_written_once
+    );
 }

@@ -45,7 +45,8 @@ fn resolve(s: &Shared, recorded: &str) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        crate::store::blobs::materialize(s.store.as_ref(), &s.root, recorded).unwrap_or_else(|_| s.root.join(p))
+        crate::store::blobs::materialize(s.store.as_ref(), &s.root, recorded)
+            .unwrap_or_else(|_| s.root.join(p))
     }
 }
 

@@ -50,7 +50,10 @@ fn run_as() -> Option<(u32, u32)> {
         return None;
     }
     let id = |flag: &str| -> u32 {
-        let o = Command::new("id").args([flag, "postgres"]).output().expect("id postgres");
+        let o = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .expect("id postgres");
         String::from_utf8_lossy(&o.stdout)
             .trim()
             .parse()
@@ -89,7 +92,8 @@ fn sweep_stale(base: &Path) {
 }
 
 impl Server {
-    fn init() -> Server {
+    /// A server of the caller's own (tests that stop and start it), started.
+    pub fn new() -> Server {
         let bin = bin_dir();
         let uid = run_as();
         let base = std::env::temp_dir();
@@ -139,7 +143,7 @@ kill -INT "$pg" 2>/dev/null
 wait "$pg"
 if [ ! -d "/proc/$PARENT" ]; then rm -rf "$DIR"; fi
 "#;
-        command(Path::new("sh"), self.uid)
+        let mut watchdog = command(Path::new("sh"), self.uid)
             .arg("-c")
             .arg(script)
             .env("BIN", &self.bin)
@@ -151,6 +155,8 @@ if [ ! -d "/proc/$PARENT" ]; then rm -rf "$DIR"; fi
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start postgres");
+        // Reaped when it ends (after a stop, or with the test process).
+        std::thread::spawn(move || watchdog.wait());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if postgres::Client::connect(&self.url("postgres"), postgres::NoTls).is_ok() {
@@ -187,15 +193,20 @@ if [ ! -d "/proc/$PARENT" ]; then rm -rf "$DIR"; fi
 /// The process's test server (started on first use).
 pub fn server() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
-    S.get_or_init(Server::init)
+    S.get_or_init(Server::new)
 }
 
-/// A new empty database on the test server; returns its URL.
+/// A new empty database on the shared test server; returns its URL.
 pub fn database() -> String {
+    database_on(server())
+}
+
+/// A new empty database on server `s`; returns its URL.
+pub fn database_on(s: &Server) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let s = server();
     let name = format!("t{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
     let mut c = postgres::Client::connect(&s.url("postgres"), postgres::NoTls).expect("connect");
-    c.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
+    c.batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create database");
     s.url(&name)
 }
