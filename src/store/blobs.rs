@@ -6,7 +6,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::sql::args;
+use super::sql::{args, Tx};
 use super::SqlStore;
 use crate::error::{Error, Result};
 
@@ -23,20 +23,23 @@ pub trait Blobs: Send + Sync {
     fn blob_or_put(&self, rel: &str, data: &[u8]) -> Result<Vec<u8>>;
 }
 
+/// Store `data` under `rel` in transaction `tx` (replacing it).
+pub(crate) fn upsert_blob(tx: &mut dyn Tx, rel: &str, data: &[u8]) -> Result<()> {
+    tx.exec(
+        "INSERT INTO blobs (path, data, created) VALUES (?1, ?2, ?3)
+         ON CONFLICT (path) DO UPDATE SET data = excluded.data, created = excluded.created",
+        args![rel, data, super::now()],
+    )
+    .map(drop)
+}
+
 impl Blobs for SqlStore {
     fn keeps_blobs(&self) -> bool {
         self.is_postgres()
     }
 
     fn put_blob(&self, rel: &str, data: &[u8]) -> Result<()> {
-        self.write(|tx| {
-            tx.exec(
-                "INSERT INTO blobs (path, data, created) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (path) DO UPDATE SET data = excluded.data, created = excluded.created",
-                args![rel, data, super::now()],
-            )
-            .map(drop)
-        })
+        self.write(|tx| upsert_blob(tx, rel, data))
     }
 
     fn blob(&self, rel: &str) -> Result<Option<Vec<u8>>> {

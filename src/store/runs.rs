@@ -123,6 +123,15 @@ fn insert_metrics(tx: &mut dyn Tx, id: RunId, points: &[MetricPoint]) -> Result<
     Ok(())
 }
 
+fn upsert_artifact(tx: &mut dyn Tx, id: RunId, name: &str, path: &str) -> Result<()> {
+    tx.exec(
+        "INSERT INTO artifacts (run_id, name, path) VALUES (?1, ?2, ?3)
+         ON CONFLICT (run_id, name) DO UPDATE SET path = excluded.path",
+        args![id, name, path],
+    )
+    .map(drop)
+}
+
 fn finish(tx: &mut dyn Tx, id: RunId, status: TrialState, error: Option<&str>) -> Result<()> {
     let n = tx.exec(
         "UPDATE runs SET status = ?1, ended = ?2, error = ?3 WHERE id = ?4",
@@ -168,14 +177,7 @@ impl Store for SqlStore {
     }
 
     fn add_artifact(&self, id: RunId, name: &str, path: &str) -> Result<()> {
-        self.write(|tx| {
-            tx.exec(
-                "INSERT INTO artifacts (run_id, name, path) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (run_id, name) DO UPDATE SET path = excluded.path",
-                args![id, name, path],
-            )
-            .map(drop)
-        })
+        self.write(|tx| upsert_artifact(tx, id, name, path))
     }
 
     fn add_artifact_file(&self, id: RunId, name: &str, path: &str, file: &Path) -> Result<()> {
@@ -184,17 +186,8 @@ impl Store for SqlStore {
         }
         let data = std::fs::read(file).map_err(|e| Error::io(file, e))?;
         self.write(|tx| {
-            tx.exec(
-                "INSERT INTO artifacts (run_id, name, path) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (run_id, name) DO UPDATE SET path = excluded.path",
-                args![id, name, path],
-            )?;
-            tx.exec(
-                "INSERT INTO blobs (path, data, created) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (path) DO UPDATE SET data = excluded.data, created = excluded.created",
-                args![path, data.as_slice(), now()],
-            )
-            .map(drop)
+            upsert_artifact(tx, id, name, path)?;
+            super::blobs::upsert_blob(tx, path, &data)
         })
     }
 
