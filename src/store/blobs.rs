@@ -21,14 +21,26 @@ pub trait Blobs: Send + Sync {
     fn blob(&self, rel: &str) -> Result<Option<Vec<u8>>>;
     /// The file under `rel`; `data` is stored first when there is none (the first writer wins).
     fn blob_or_put(&self, rel: &str, data: &[u8]) -> Result<Vec<u8>>;
+    /// The SHA-256 (hex) of the file stored under `rel`, if any.
+    fn blob_digest(&self, rel: &str) -> Result<Option<String>>;
+}
+
+/// SHA-256 of `data`, in hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Store `data` under `rel` in transaction `tx` (replacing it).
 pub(crate) fn upsert_blob(tx: &mut dyn Tx, rel: &str, data: &[u8]) -> Result<()> {
     tx.exec(
-        "INSERT INTO blobs (path, data, created) VALUES (?1, ?2, ?3)
-         ON CONFLICT (path) DO UPDATE SET data = excluded.data, created = excluded.created",
-        args![rel, data, super::now()],
+        "INSERT INTO blobs (path, data, sha256, created) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (path) DO UPDATE SET data = excluded.data, sha256 = excluded.sha256,
+                                          created = excluded.created",
+        args![rel, data, sha256_hex(data), super::now()],
     )
     .map(drop)
 }
@@ -42,6 +54,10 @@ impl Blobs for SqlStore {
         self.write(|tx| upsert_blob(tx, rel, data))
     }
 
+    fn blob_digest(&self, rel: &str) -> Result<Option<String>> {
+        self.read(|tx| tx.opt("SELECT sha256 FROM blobs WHERE path = ?1", args![rel]))
+    }
+
     fn blob(&self, rel: &str) -> Result<Option<Vec<u8>>> {
         self.read(|tx| tx.opt("SELECT data FROM blobs WHERE path = ?1", args![rel]))
     }
@@ -49,8 +65,9 @@ impl Blobs for SqlStore {
     fn blob_or_put(&self, rel: &str, data: &[u8]) -> Result<Vec<u8>> {
         self.write(|tx| {
             tx.exec(
-                "INSERT INTO blobs (path, data, created) VALUES (?1, ?2, ?3) ON CONFLICT (path) DO NOTHING",
-                args![rel, data, super::now()],
+                "INSERT INTO blobs (path, data, sha256, created) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (path) DO NOTHING",
+                args![rel, data, sha256_hex(data), super::now()],
             )?;
             tx.one("SELECT data FROM blobs WHERE path = ?1", args![rel])
         })
@@ -73,11 +90,19 @@ pub fn inside(root: &Path, rel: &str) -> Result<PathBuf> {
 }
 
 /// The local file for workspace path `rel`: `root/rel`, fetched from the database first when the
-/// backend keeps blobs and the local copy is missing. Written atomically, so processes sharing
-/// the cache folder never see half a file.
+/// backend keeps blobs and the local copy is missing or differs from the stored one (checked by
+/// SHA-256, so a file replaced in the database is never served stale). Written atomically, so
+/// processes sharing the cache folder never see half a file.
 pub fn materialize(store: &dyn Blobs, root: &Path, rel: &str) -> Result<PathBuf> {
     let path = inside(root, rel)?;
-    if path.exists() || !store.keeps_blobs() {
+    if !store.keeps_blobs() {
+        return Ok(path);
+    }
+    let want = store
+        .blob_digest(rel)?
+        .ok_or_else(|| Error::Store(format!("the workspace holds no file '{rel}'")))?;
+    // The cached copy serves only while it matches the stored file (one may replace it).
+    if std::fs::read(&path).is_ok_and(|local| sha256_hex(&local) == want) {
         return Ok(path);
     }
     let data = store
@@ -122,7 +147,11 @@ mod tests {
         if s.keeps_blobs() {
             // Another machine: an empty cache folder gets the same bytes.
             let p = materialize(&s, other.path(), "artifacts/1/m.bin").unwrap();
-            assert_eq!(std::fs::read(p).unwrap(), b"\x00model\xff");
+            assert_eq!(std::fs::read(&p).unwrap(), b"\x00model\xff");
+            // Replaced in the database: the cached copy is refreshed, not served stale.
+            s.put_blob("artifacts/1/m.bin", b"v2").unwrap();
+            let again = materialize(&s, other.path(), "artifacts/1/m.bin").unwrap();
+            assert_eq!(std::fs::read(again).unwrap(), b"v2");
             assert_eq!(s.blob_or_put("secret", b"first").unwrap(), b"first");
             assert_eq!(
                 s.blob_or_put("secret", b"second").unwrap(),

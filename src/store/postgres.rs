@@ -149,6 +149,7 @@ impl Postgres {
 
     /// An idle connection, a new one while under the cap, else wait for one to come back.
     fn checkout(&self) -> Result<Conn> {
+        let since = Instant::now();
         let mut pool = self.lock();
         loop {
             if let Some(c) = pool.idle.pop() {
@@ -162,6 +163,14 @@ impl Postgres {
                 pool.open += 1;
                 drop(pool);
                 return self.open_conn().inspect_err(|_| self.lock().open -= 1);
+            }
+            if since.elapsed() > self.retry {
+                return Err(Error::Store(format!(
+                    "{}: all {} connections of this process stayed busy for {:.0} s",
+                    self.label,
+                    self.max,
+                    self.retry.as_secs_f64()
+                )));
             }
             pool = self
                 .freed
@@ -198,7 +207,14 @@ impl Conn {
                 Failure::Failed(err)
             }
         };
-        let mut tx = self.client.transaction().map_err(classify)?;
+        // Reads see one snapshot (a run and its metrics, tags and artifacts agree).
+        let mut builder = self.client.build_transaction();
+        if !write {
+            builder = builder
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true);
+        }
+        let mut tx = builder.start().map_err(classify)?;
         if write {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
                 .map_err(classify)?;
@@ -267,10 +283,14 @@ impl ToSql for Val {
             },
             Val::Real(f) => match *ty {
                 Type::FLOAT4 => (*f as f32).to_sql(ty, out),
-                _ => f.to_sql(ty, out),
+                Type::FLOAT8 => f.to_sql(ty, out),
+                _ => Err(format!("a float cannot be bound to a {ty} parameter").into()),
             },
-            Val::Text(s) => s.as_str().to_sql(ty, out),
-            Val::Blob(b) => b.as_slice().to_sql(ty, out),
+            Val::Text(s) if <&str as ToSql>::accepts(ty) => s.as_str().to_sql(ty, out),
+            Val::Blob(b) if *ty == Type::BYTEA => b.as_slice().to_sql(ty, out),
+            Val::Text(_) | Val::Blob(_) => {
+                Err(format!("{self:?} cannot be bound to a {ty} parameter").into())
+            }
         }
     }
 

@@ -126,6 +126,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "CREATE TABLE blobs (
         path TEXT PRIMARY KEY,
         data {BLOB} NOT NULL,
+        sha256 TEXT NOT NULL,
         created DOUBLE PRECISION NOT NULL
      );
      CREATE TABLE claims (

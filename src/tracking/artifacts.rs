@@ -40,13 +40,13 @@ fn safe(rel: &str) -> Result<PathBuf, Reply> {
 
 /// Where an artifact's recorded path lies (fetched into the local cache from a workspace that
 /// keeps its files in the database).
-fn resolve(s: &Shared, recorded: &str) -> PathBuf {
+/// A relative path that would leave the workspace is refused.
+fn resolve(s: &Shared, recorded: &str) -> crate::Result<PathBuf> {
     let p = Path::new(recorded);
     if p.is_absolute() {
-        p.to_path_buf()
+        Ok(p.to_path_buf())
     } else {
         crate::store::blobs::materialize(s.store.as_ref(), &s.root, recorded)
-            .unwrap_or_else(|_| s.root.join(p))
     }
 }
 
@@ -114,7 +114,8 @@ fn download(s: &Shared, rest: &str) -> Result<Reply, Reply> {
         .iter()
         .find(|(n, _)| *n == rel)
         .ok_or_else(|| Reply::missing(&format!("run {id} has no artifact '{rel}'")))?;
-    let path = resolve(s, recorded);
+    let path = resolve(s, recorded)
+        .map_err(|e| Reply::missing(&format!("artifact '{rel}' of run {id} cannot be read: {e}")))?;
     let body = std::fs::read(&path).map_err(|e| {
         Reply::missing(&format!(
             "artifact '{rel}' of run {id} cannot be read ({}): {e}",
@@ -146,7 +147,10 @@ fn children(s: &Shared, run: &RunRecord, sub: &str) -> Vec<(String, bool, Option
             }
             Some(_) => {}
             None if !tail.is_empty() => {
-                let size = std::fs::metadata(resolve(s, recorded)).ok().map(|m| m.len());
+                let size = resolve(s, recorded)
+                    .ok()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map(|m| m.len());
                 out.push((tail.to_string(), false, size));
             }
             None => {}
