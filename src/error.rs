@@ -63,6 +63,13 @@ pub enum Error {
     /// No trial finished successfully, so there is no model.
     #[error("no trial succeeded: {0}")]
     NoModel(String),
+    /// A worker's share of a distributed run is done and another worker finishes the run
+    /// (ensemble, refit, model): not a failure.
+    #[error("{0}")]
+    FinishedElsewhere(String),
+    /// A distributed run was recorded for workers and not run here (`--workers-only`).
+    #[error("run {0} recorded for workers")]
+    Submitted(i64),
 }
 
 impl Error {

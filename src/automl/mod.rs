@@ -32,6 +32,7 @@ use crate::validation;
 
 mod artifacts;
 mod finish;
+mod heartbeat;
 mod recording;
 
 pub use artifacts::{
@@ -40,7 +41,7 @@ pub use artifacts::{
 };
 pub use finish::EnsembleReport;
 use recording::parent_run;
-pub use recording::Recording;
+pub use recording::{hostname, Recording};
 
 /// Callback invoked after every trial.
 pub type TrialCallback = Arc<dyn Fn(&TrialRecord) + Send + Sync>;
@@ -57,6 +58,8 @@ pub struct AutoMLBuilder {
     on_trial: Option<TrialCallback>,
     recording: Option<Recording>,
     resume: Option<RunId>,
+    sharing: Option<crate::store::Sharing>,
+    submit_only: bool,
     sampler: SamplerKind,
     policy: Option<Policy>,
     trial_timeout: Option<f64>,
@@ -192,6 +195,23 @@ impl AutoMLBuilder {
     /// average of its fold models ([`FinalFit::Folds`]); [`FinalFit::All`] refits each on all rows.
     pub fn final_fit(mut self, f: FinalFit) -> Self {
         self.final_fit = f;
+        self
+    }
+
+    /// Run as one of several workers of a shared (distributed) run: trials are claimed from the
+    /// workspace, a heartbeat keeps the claims alive, trials of lost workers are taken over, and
+    /// the worker that claims the run's end refits and saves the model (the others end with
+    /// [`Error::FinishedElsewhere`]). Needs a recording; ensembling is off (members' out-of-fold
+    /// predictions stay in the process that ran them).
+    pub fn share(mut self, sharing: crate::store::Sharing) -> Self {
+        self.sharing = Some(sharing);
+        self
+    }
+
+    /// With [`AutoMLBuilder::share`]: record the run (for workers to take) and return
+    /// [`Error::Submitted`] without running a trial here.
+    pub fn submit_only(mut self) -> Self {
+        self.submit_only = true;
         self
     }
 
@@ -461,7 +481,7 @@ impl AutoML {
         let opened = match (&s.recording, s.resume) {
             (Some(r), resume) => {
                 let expected = parent_run(r, data, metric, &plan.description, s, jobs);
-                Some(recording::open(r, &expected, metric, resume)?)
+                Some(recording::open(r, &expected, metric, resume, s.sharing.as_ref())?)
             }
             (None, Some(id)) => {
                 return Err(Error::Config(format!(
@@ -471,6 +491,9 @@ impl AutoML {
             (None, None) => None,
         };
         let run_id = opened.as_ref().map(|o| o.id);
+        if let (true, Some(id)) = (s.submit_only && s.sharing.is_some(), run_id) {
+            return Err(Error::Submitted(id));
+        }
         let spent = opened.as_ref().map_or(0.0, |o| o.spent);
         let mut resumed = opened.as_ref().and_then(|o| o.note.clone());
         let budget = s.time_budget.or(s.max_trials.is_none().then_some(60.0));
@@ -529,7 +552,18 @@ impl AutoML {
         }
         let t0 = Instant::now();
         let search_time = limits.time;
+        let beating = heartbeat::Beat::start(s.sharing.as_ref());
         let results = sweep.optimize_with(|t| trials::objective(&ctx, t), limits, &progress);
+        drop(beating);
+        if let (Some(sh), Some(id)) = (&s.sharing, run_id) {
+            // Exactly one worker finishes the run: the one that claims its end (trial -1).
+            let claim = sh.claims.claim_trial(id, -1, &sh.worker, sh.attempts, sh.grace)?;
+            if !matches!(claim, crate::store::Claim::Mine { .. }) {
+                return Err(Error::FinishedElsewhere(format!(
+                    "run {id}: this worker's trials are done; another worker finishes the run"
+                )));
+            }
+        }
         let search_secs = t0.elapsed().as_secs_f64();
         let store_error = results.as_ref().ok().and_then(|r| r.store_error.clone());
         if let Some(e) = store_error.or(progress.error.into_inner().ok().flatten()) {
@@ -568,7 +602,12 @@ impl AutoML {
             metric,
             seed: s.seed,
             jobs,
-            kind: s.ensemble,
+            // Shared runs: other workers' out-of-fold predictions are not here.
+            kind: if s.sharing.is_some() {
+                EnsembleKind::None
+            } else {
+                s.ensemble
+            },
             bank: bank.best(BANK_CAP),
             trials: &results,
             // The final step may use the budget's 5 % allowance: members that fit in it are

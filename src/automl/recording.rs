@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::pruners::Policy;
 use crate::state::TrialState;
-use crate::store::{keys, Layout, MetricPoint, NewRun, RunId, RunStudy, Store};
+use crate::store::{keys, Layout, MetricPoint, NewRun, RunId, RunStudy, Sharing, Store};
 use crate::sweep::{Monitor, TrialRecord, TrialStore};
 use crate::trials::PipelineTrial;
 
@@ -124,14 +124,24 @@ pub(super) fn open(
     expected: &NewRun,
     metric: Metric,
     resume: Option<RunId>,
+    sharing: Option<&Sharing>,
 ) -> Result<Opened> {
     let layout = Layout::Pipeline {
         metric: metric.name().to_string(),
     };
     let Some(id) = resume else {
         let id = r.store.create_run(expected)?;
-        claim(r, id)?;
-        let study = RunStudy::open(r.store.clone(), id, &r.experiment, layout)?;
+        let study = match sharing {
+            Some(sh) => {
+                r.store.set_tags(id, &[(keys::DISTRIBUTED, "open")])?;
+                join(sh, id)?;
+                RunStudy::open_shared(r.store.clone(), id, &r.experiment, layout, sh.clone())?
+            }
+            None => {
+                claim(r, id)?;
+                RunStudy::open(r.store.clone(), id, &r.experiment, layout)?
+            }
+        };
         return Ok(Opened {
             id,
             study: Arc::new(study),
@@ -160,21 +170,30 @@ pub(super) fn open(
             )));
         }
     }
+    if let Some(sh) = sharing {
+        check_settings(id, &parent, expected)?;
+        join(sh, id)?;
+        let study = RunStudy::open_shared(r.store.clone(), id, &parent.experiment, layout, sh.clone())?;
+        // The budget runs from the run's start, for every worker.
+        let spent = super::super::store::now() - parent.started;
+        let note = format!(
+            "joined run {id} as worker {}: {} finished trial(s) so far",
+            sh.worker,
+            study.finished_ids()?.len()
+        );
+        return Ok(Opened {
+            id,
+            study: Arc::new(study),
+            spent,
+            note: Some(note),
+        });
+    }
     if let Some(pid) = live_owner(&parent.tags) {
         return Err(Error::Config(format!(
             "run {id} is still being run by process {pid} on this machine; stop it before resuming"
         )));
     }
-    for key in RESUME_KEYS {
-        let (was, now) = (parent.params.get(*key), expected.params.get(*key));
-        if was != now {
-            return Err(Error::Config(format!(
-                "run {id} was started with {key} = {}, this command has {}; resume with the same settings",
-                was.map_or("nothing".into(), |v| v.to_string()),
-                now.map_or("nothing".into(), |v| v.to_string())
-            )));
-        }
-    }
+    check_settings(id, &parent, expected)?;
     let study = RunStudy::open(r.store.clone(), id, &parent.experiment, layout)?;
     // Search time of earlier sessions (downtime between sessions does not count).
     let spent = r
@@ -199,7 +218,38 @@ pub(super) fn open(
     })
 }
 
-fn hostname() -> String {
+/// Record worker `sh` as taking part in run `id` (listed by `automl runs show`).
+fn join(sh: &Sharing, id: RunId) -> Result<()> {
+    let t = crate::store::now();
+    sh.claims.join_worker(&crate::store::WorkerInfo {
+        id: sh.worker.clone(),
+        run: Some(id),
+        host: hostname(),
+        pid: i64::from(std::process::id()),
+        devices: "cpu".into(),
+        started: t,
+        heartbeat: t,
+        trials: 0,
+    })
+}
+
+/// The settings a resumed or joined run must share with the run as started.
+fn check_settings(id: RunId, parent: &crate::store::RunRecord, expected: &NewRun) -> Result<()> {
+    for key in RESUME_KEYS {
+        let (was, now) = (parent.params.get(*key), expected.params.get(*key));
+        if was != now {
+            return Err(Error::Config(format!(
+                "run {id} was started with {key} = {}, this command has {}; resume with the same settings",
+                was.map_or("nothing".into(), |v| v.to_string()),
+                now.map_or("nothing".into(), |v| v.to_string())
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// This machine's name.
+pub fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .ok()

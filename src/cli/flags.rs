@@ -185,3 +185,54 @@ mod tests {
         assert!(bad.policy().is_err());
     }
 }
+
+/// How workers of a distributed run keep and hand over their trials.
+#[derive(Args, Clone, Debug)]
+pub struct ShareArgs {
+    /// Seconds between a worker's heartbeats; a trial whose worker missed two in a row counts as
+    /// lost and runs again on another worker.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", help_heading = "Workers")]
+    pub heartbeat: f64,
+    /// Times a trial whose worker was lost runs again before it is recorded as failed.
+    #[arg(long, default_value_t = 2, value_name = "N", help_heading = "Workers")]
+    pub retries: u32,
+}
+
+impl Default for ShareArgs {
+    fn default() -> ShareArgs {
+        ShareArgs {
+            heartbeat: 5.0,
+            retries: 2,
+        }
+    }
+}
+
+impl ShareArgs {
+    /// The sharing of a run of workspace `ws` by worker `worker`.
+    pub fn sharing(&self, ws: &Workspace, worker: String) -> Result<automl::store::Sharing> {
+        if !(self.heartbeat.is_finite() && self.heartbeat > 0.0 && self.heartbeat <= 3600.0) {
+            return Err(Error::Config(format!(
+                "--heartbeat must be a number of seconds in (0, 3600], got {}",
+                self.heartbeat
+            )));
+        }
+        Ok(automl::store::Sharing {
+            claims: ws.store.clone(),
+            worker,
+            attempts: i64::from(self.retries) + 1,
+            grace: 2.0 * self.heartbeat,
+        })
+    }
+}
+
+/// A new worker id: `host:pid:random`.
+pub fn worker_id() -> String {
+    let mut b = [0u8; 3];
+    let _ = getrandom::fill(&mut b);
+    format!(
+        "{}:{}:{}",
+        automl::automl::hostname(),
+        std::process::id(),
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}

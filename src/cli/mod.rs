@@ -16,6 +16,7 @@ mod predict;
 mod run;
 mod runs;
 mod sweep;
+mod worker;
 
 /// AutoML for tables: search preprocessing + learners + hyperparameters, keep the best model.
 #[derive(Parser)]
@@ -38,6 +39,10 @@ enum Command {
     /// its metric lines, stop hopeless or slow trials.
     #[command(after_help = sweep::SWEEP_HELP)]
     Sweep(sweep::SweepArgs),
+    /// Take trials of the open distributed runs of a workspace (PostgreSQL for many machines,
+    /// SQLite for many processes on one), until none is left.
+    #[command(after_help = worker::WORKER_HELP)]
+    Worker(worker::WorkerArgs),
     /// The leaderboard of a recorded run (or of every run of an experiment): table, Markdown, CSV
     /// or versioned JSON.
     Leaderboard(runs::LeaderboardArgs),
@@ -88,6 +93,7 @@ pub fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Run(a) => run::run(*a),
         Command::Sweep(a) => sweep::sweep(a),
+        Command::Worker(a) => worker::worker(a),
         Command::Leaderboard(a) => runs::leaderboard(a),
         Command::Predict(a) => predict::predict(a),
         Command::Experiments(c) => runs::experiments(c),

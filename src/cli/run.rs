@@ -20,7 +20,7 @@ use automl::trials::PipelineTrial;
 use automl::validation::Scheme;
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary};
 
-use super::flags::{JsonArgs, OutputArgs, PolicyArgs, WorkspaceArgs};
+use super::flags::{worker_id, JsonArgs, OutputArgs, PolicyArgs, ShareArgs, WorkspaceArgs};
 use super::output::{print_json, progress_bar, warn};
 use super::predict::{predict_file, score_test, score_test_table};
 use super::{Cli, Command};
@@ -189,6 +189,84 @@ pub struct RunArgs {
 
     #[command(flatten)]
     policy: PolicyArgs,
+
+    /// Record the run and its data for `automl worker` processes to run, print the run id and
+    /// the worker command, and exit (a plain run on a PostgreSQL workspace takes part as one
+    /// worker itself).
+    #[arg(long, conflicts_with_all = ["resume", "no_store"], help_heading = "Workers")]
+    workers_only: bool,
+    #[command(flatten)]
+    share: ShareArgs,
+    /// Set by `automl worker`: the worker id this run takes part as.
+    #[arg(skip)]
+    worker: Option<String>,
+}
+
+/// The recorded command line of run `run`, parsed again.
+fn recorded_args(run: &automl::store::RunRecord) -> Result<RunArgs> {
+    let id = run.id;
+    let args: Vec<String> = run
+        .environment
+        .get("args")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .ok_or_else(|| {
+            Error::Store(format!(
+                "run {id} has no recorded command line; give TRAIN and --target"
+            ))
+        })?;
+    match Cli::try_parse_from(args) {
+        Ok(Cli {
+            command: Command::Run(old),
+        }) => Ok(*old),
+        _ => Err(Error::Store(format!(
+            "run {id}'s recorded command line cannot be reused; give TRAIN and --target"
+        ))),
+    }
+}
+
+/// The arguments with which worker `worker` (of `automl worker`) takes part in run `run` of
+/// workspace `ws`: the run's own command line, on the training data kept in the workspace,
+/// without its local outputs (test scoring, predictions, report).
+pub fn worker_args(
+    ws: &automl::store::Workspace,
+    at: WorkspaceArgs,
+    run: &automl::store::RunRecord,
+    worker: &str,
+    jobs: Option<usize>,
+    share: ShareArgs,
+) -> Result<RunArgs> {
+    let old = recorded_args(run)?;
+    let env = |k: &str| {
+        run.environment
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let train = match env(automl::store::keys::DATA_BLOB) {
+        Some(rel) => ws.file(&rel)?,
+        None => PathBuf::from(
+            env("data_file")
+                .ok_or_else(|| Error::Store(format!("run {} records no training data", run.id)))?,
+        ),
+    };
+    Ok(RunArgs {
+        train: Some(train),
+        resume: Some(run.id),
+        ws: at,
+        jobs: jobs.or(old.jobs),
+        test: None,
+        predict: None,
+        out: None,
+        report: None,
+        workers_only: false,
+        worker: Some(worker.to_string()),
+        share,
+        output: OutputArgs {
+            quiet: true,
+            format: JsonArgs { json: false },
+        },
+        ..old
+    })
 }
 
 /// For `--resume RUN` without a training file: the arguments the run was started with.
@@ -203,43 +281,40 @@ fn resumed_args(a: RunArgs) -> Result<RunArgs> {
             "run {id} is a trial; resume its parent run {p}"
         )));
     }
-    let args: Vec<String> = run
-        .environment
-        .get("args")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .ok_or_else(|| {
-            Error::Store(format!(
-                "run {id} has no recorded command line; give TRAIN and --target"
-            ))
-        })?;
-    match Cli::try_parse_from(args) {
-        Ok(Cli {
-            command: Command::Run(old),
-        }) => Ok(RunArgs {
-            resume: Some(id),
-            // Resume in the workspace the run was read from, whatever the original folder was.
-            ws: WorkspaceArgs {
-                workspace: Some(a.ws.root()),
+    let old = recorded_args(&run)?;
+    Ok(RunArgs {
+        resume: Some(id),
+        // Resume in the workspace the run was read from, whatever the original folder was.
+        ws: WorkspaceArgs {
+            workspace: Some(a.ws.root()),
+        },
+        output: OutputArgs {
+            quiet: a.output.quiet || old.output.quiet,
+            format: JsonArgs {
+                json: a.output.json() || old.output.json(),
             },
-            output: OutputArgs {
-                quiet: a.output.quiet || old.output.quiet,
-                format: JsonArgs {
-                    json: a.output.json() || old.output.json(),
-                },
-            },
-            // Options given now override the recorded ones.
-            time_budget: a.time_budget.or(old.time_budget),
-            max_trials: a.max_trials.or(old.max_trials),
-            jobs: a.jobs.or(old.jobs),
-            test: a.test.or(old.test.clone()),
-            predict: a.predict.or(old.predict.clone()),
-            out: a.out.or(old.out.clone()),
-            register: a.register.or(old.register.clone()),
-            ..*old
-        }),
-        _ => Err(Error::Store(format!(
-            "run {id}'s recorded command line cannot be reused; give TRAIN and --target"
-        ))),
+        },
+        // Options given now override the recorded ones.
+        time_budget: a.time_budget.or(old.time_budget),
+        max_trials: a.max_trials.or(old.max_trials),
+        jobs: a.jobs.or(old.jobs),
+        test: a.test.or(old.test.clone()),
+        predict: a.predict.or(old.predict.clone()),
+        out: a.out.or(old.out.clone()),
+        register: a.register.or(old.register.clone()),
+        ..old
+    })
+}
+
+/// `--workers-only`: say which run was recorded and how workers take it.
+fn submitted(a: &RunArgs, id: i64) -> Result<()> {
+    let at = automl::store::postgres::redact(&a.ws.root().to_string_lossy());
+    let command = format!("automl worker --workspace {at} --run {id}");
+    if a.output.json() {
+        print_json(&json!({"run_id": id, "workspace": at, "worker_command": command}))
+    } else {
+        println!("recorded run {id} for workers; start them with:\n  {command}");
+        Ok(())
     }
 }
 
@@ -375,12 +450,43 @@ pub fn run(a: RunArgs) -> Result<()> {
         if let Some(id) = a.resume {
             builder = builder.resume(id);
         }
+        // Shared with workers: every run on a PostgreSQL workspace, `--workers-only`, and the
+        // runs `automl worker` joins. The training data goes into a PostgreSQL workspace, so
+        // workers on other machines read it from there.
+        let shared = job.is_none() && (ws.store.keeps_blobs() || a.workers_only || a.worker.is_some());
+        if a.workers_only && job.is_some() {
+            return Err(Error::Config(
+                "--workers-only takes a TRAIN file, not an AutoML job YAML".into(),
+            ));
+        }
+        let mut data_blob = None;
+        if shared && ws.store.keeps_blobs() && a.worker.is_none() {
+            let name = data_file
+                .file_name()
+                .map_or("train.csv".into(), |n| n.to_string_lossy().to_string());
+            let rel = format!("data/{}/{name}", data_hash.clone().unwrap_or_default());
+            if ws.store.blob_digest(&rel)?.is_none() {
+                let bytes = std::fs::read(&data_file).map_err(|e| Error::io(&data_file, e))?;
+                ws.store.put_blob(&rel, &bytes)?;
+            }
+            data_blob = Some(rel);
+        }
+        if shared {
+            let worker = a.worker.clone().unwrap_or_else(worker_id);
+            builder = builder.share(a.share.sharing(ws, worker)?);
+            if a.workers_only {
+                builder = builder.submit_only();
+            }
+        }
         builder = builder.record(Recording {
             store: ws.store.clone() as Arc<dyn Store>,
             experiment,
             environment: {
                 let mut env = library::run_environment(&args, &data_file, data_hash.as_deref());
                 env.insert("guardrails".into(), json!(guardrails));
+                if let Some(rel) = &data_blob {
+                    env.insert(automl::store::keys::DATA_BLOB.into(), json!(rel));
+                }
                 env
             },
             artifacts: Some(ws.root.join("artifacts")),
@@ -421,7 +527,16 @@ pub fn run(a: RunArgs) -> Result<()> {
     let automl = builder.build()?;
     let run = automl.fit(&data);
     bar.finish_and_clear();
-    let run = run?;
+    let run = match run {
+        Err(Error::FinishedElsewhere(m)) => {
+            if !a.output.silent() {
+                eprintln!("{m}");
+            }
+            return Ok(());
+        }
+        Err(Error::Submitted(id)) => return submitted(&a, id),
+        r => r?,
+    };
     if let Some(note) = &run.resumed {
         eprintln!("{note}");
     }
@@ -433,6 +548,15 @@ pub fn run(a: RunArgs) -> Result<()> {
     run.best.save(&a.model_out)?;
     let mut registered = None;
     if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
+        if ws
+            .store
+            .run(id)?
+            .tags
+            .contains_key(automl::store::keys::DISTRIBUTED)
+        {
+            ws.store
+                .set_tags(id, &[(automl::store::keys::DISTRIBUTED, "closed")])?;
+        }
         if let Some(h) = &data_hash {
             library::link_dataset(ws, id, h)?;
         }

@@ -192,8 +192,11 @@ fn runs_show(id: i64, ws: &StoreArgs) -> Result<()> {
         parent: Some(id),
         ..RunFilter::default()
     })?;
+    let workers = w.store.workers(id)?;
     if ws.json() {
-        return print_json(&json!({"run": run, "metric_history": history, "children": children}));
+        return print_json(
+            &json!({"run": run, "metric_history": history, "children": children, "workers": workers}),
+        );
     }
     println!(
         "run {} ({}), experiment '{}', status {}",
@@ -239,6 +242,20 @@ fn runs_show(id: i64, ws: &StoreArgs) -> Result<()> {
             Ok(p) => println!("artifact {name}: {}", p.display()),
             Err(e) => println!("artifact {name}: {path} ({e})"),
         }
+    }
+    if !workers.is_empty() {
+        let mut t = grid(&["worker", "host", "pid", "trials done", "last heartbeat"]);
+        let now = automl::store::now();
+        for k in &workers {
+            t.add_row(vec![
+                k.id.clone(),
+                k.host.clone(),
+                k.pid.to_string(),
+                k.trials.to_string(),
+                format!("{:.0} s ago", (now - k.heartbeat).max(0.0)),
+            ]);
+        }
+        println!("workers\n{t}");
     }
     if !children.is_empty() {
         // `automl run` records its metric; a program sweep its primary metric and goal.

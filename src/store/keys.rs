@@ -81,3 +81,8 @@ pub fn step(metric: &str) -> String {
 pub fn is_series(key: &str) -> bool {
     key.starts_with("fold_") || key.starts_with("step_")
 }
+
+/// Tag of a run that workers may join (`open`) and of one that is finished (`closed`).
+pub const DISTRIBUTED: &str = "automl.distributed";
+/// Environment key: the workspace path of the training data kept in the database for workers.
+pub const DATA_BLOB: &str = "data_blob";

@@ -7,6 +7,7 @@
 //! one workspace without a shared filesystem). Every state change is one transaction.
 
 pub mod blobs;
+pub mod claims;
 pub mod edits;
 pub mod endpoints;
 pub mod keys;
@@ -23,11 +24,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use blobs::Blobs;
+pub use claims::{Claim, Claims, Ending, WorkerInfo};
 pub use edits::{Edits, ExportEntry};
 pub use endpoints::{Deployment, Endpoint, Endpoints, Keys};
 pub use registry::{DatasetVersion, ModelRef, ModelVersion, Registry};
 pub use runs::SqlStore;
-pub use study::{Layout, RunStudy};
+pub use study::{Layout, RunStudy, Sharing};
 
 use crate::error::Result;
 
@@ -194,8 +196,8 @@ pub fn now() -> f64 {
 
 /// A complete backend: run store plus registry. The workspace holds one behind this trait, so a
 /// PostgreSQL backend can replace SQLite without touching callers.
-pub trait Backend: Store + Registry + Edits + Endpoints + Blobs {}
-impl<T: Store + Registry + Edits + Endpoints + Blobs> Backend for T {}
+pub trait Backend: Store + Registry + Edits + Endpoints + Blobs + Claims {}
+impl<T: Store + Registry + Edits + Endpoints + Blobs + Claims> Backend for T {}
 
 /// Default workspace folder when neither `--workspace` nor `AUTOML_WORKSPACE` is given.
 pub const DEFAULT_WORKSPACE: &str = "automl-workspace";

@@ -113,7 +113,7 @@ fn insert_run(tx: &mut dyn Tx, run: &NewRun) -> Result<RunId> {
     )
 }
 
-fn insert_metrics(tx: &mut dyn Tx, id: RunId, points: &[MetricPoint]) -> Result<()> {
+pub(crate) fn insert_metrics(tx: &mut dyn Tx, id: RunId, points: &[MetricPoint]) -> Result<()> {
     for p in points {
         tx.exec(
             "INSERT INTO metrics (run_id, key, step, value, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -132,7 +132,7 @@ fn upsert_artifact(tx: &mut dyn Tx, id: RunId, name: &str, path: &str) -> Result
     .map(drop)
 }
 
-fn finish(tx: &mut dyn Tx, id: RunId, status: TrialState, error: Option<&str>) -> Result<()> {
+pub(crate) fn finish(tx: &mut dyn Tx, id: RunId, status: TrialState, error: Option<&str>) -> Result<()> {
     let n = tx.exec(
         "UPDATE runs SET status = ?1, ended = ?2, error = ?3 WHERE id = ?4",
         args![status.name(), now(), error, id],

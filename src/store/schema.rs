@@ -136,6 +136,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         attempt {INT} NOT NULL,
         state TEXT NOT NULL,
         heartbeat DOUBLE PRECISION NOT NULL,
+        child {INT},
         PRIMARY KEY (run_id, trial)
      );
      CREATE TABLE workers (

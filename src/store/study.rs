@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::param::{Params, Value};
 use crate::state::TrialState;
-use crate::sweep::{TrialRecord, TrialStore};
+use crate::sweep::{Ownership, TrialRecord, TrialStore};
 
-use super::{keys, MetricPoint, NewRun, RunFilter, RunId, RunRecord, Store};
+use super::{keys, Claim, Claims, MetricPoint, NewRun, RunFilter, RunId, RunRecord, Store};
 
 /// How a trial's parameters and metrics are laid out in its child run.
 #[derive(Debug, Clone, PartialEq)]
@@ -279,6 +279,19 @@ pub fn trial_id(run: &RunRecord) -> Option<usize> {
     usize::try_from(run.params.get(keys::TRIAL)?.as_u64()?).ok()
 }
 
+/// How a study is shared with other worker processes (see [`super::claims`]).
+#[derive(Clone)]
+pub struct Sharing {
+    /// The claims of the workspace.
+    pub claims: Arc<dyn Claims>,
+    /// This worker's id.
+    pub worker: String,
+    /// Attempts per trial (the first plus retries after lost workers).
+    pub attempts: i64,
+    /// Seconds without a heartbeat after which a claim's worker counts as lost.
+    pub grace: f64,
+}
+
 /// The trials of workspace run `parent`, as child runs (see the module documentation).
 pub struct RunStudy {
     store: Arc<dyn Store>,
@@ -293,6 +306,8 @@ pub struct RunStudy {
     earlier: BTreeSet<usize>,
     /// Trials marked killed when the study was opened.
     killed: usize,
+    /// Set when other processes run trials of this study too.
+    sharing: Option<Sharing>,
 }
 
 impl RunStudy {
@@ -330,7 +345,53 @@ impl RunStudy {
             live: Mutex::new(HashMap::new()),
             earlier,
             killed,
+            sharing: None,
         })
+    }
+
+    /// Open the study of run `parent` shared with other workers: trials other workers are running
+    /// stay as they are (their claims decide), finished ones are offered for replay.
+    pub fn open_shared(
+        store: Arc<dyn Store>,
+        parent: RunId,
+        experiment: &str,
+        layout: Layout,
+        sharing: Sharing,
+    ) -> Result<RunStudy> {
+        let study = RunStudy {
+            store,
+            parent,
+            experiment: experiment.to_string(),
+            layout,
+            runs: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
+            earlier: BTreeSet::new(),
+            killed: 0,
+            sharing: Some(sharing),
+        };
+        let earlier = study.refresh()?;
+        Ok(RunStudy { earlier, ..study })
+    }
+
+    /// Learn the finished trials other workers recorded; returns every finished trial id.
+    fn refresh(&self) -> Result<BTreeSet<usize>> {
+        let kids = self.store.runs(&RunFilter {
+            parent: Some(self.parent),
+            ..RunFilter::default()
+        })?;
+        let mut runs = self.runs();
+        let mut done = BTreeSet::new();
+        for k in &kids {
+            let finished = matches!(
+                k.status,
+                TrialState::Completed | TrialState::Failed | TrialState::Pruned | TrialState::TimedOut
+            );
+            if let (true, Some(id)) = (finished, trial_id(k)) {
+                runs.insert(id, k.id);
+                done.insert(id);
+            }
+        }
+        Ok(done)
     }
 
     /// How many trials were left `running` by an interruption and marked killed on opening.
@@ -371,6 +432,23 @@ impl TrialStore for RunStudy {
         Ok(self.earlier.clone())
     }
 
+    fn shared(&self) -> bool {
+        self.sharing.is_some()
+    }
+
+    fn claim(&self, id: usize) -> Result<Ownership> {
+        let Some(sh) = &self.sharing else {
+            return Ok(Ownership::Mine);
+        };
+        match sh
+            .claims
+            .claim_trial(self.parent, id as i64, &sh.worker, sh.attempts, sh.grace)?
+        {
+            Claim::Mine { .. } => Ok(Ownership::Mine),
+            Claim::Taken | Claim::Done => Ok(Ownership::Elsewhere),
+        }
+    }
+
     fn start(&self, id: usize, params: &Params) -> Result<()> {
         // A finished trial that could not be read back runs again: its old run steps aside, so
         // each trial id has one finished run.
@@ -379,7 +457,12 @@ impl TrialStore for RunStudy {
             self.store
                 .finish_run(old, TrialState::Killed, Some("replaced: the trial ran again"))?;
         }
-        self.create(id, params).map(drop)
+        let rid = self.create(id, params)?;
+        if let Some(sh) = &self.sharing {
+            sh.claims
+                .set_claim_child(self.parent, id as i64, &sh.worker, rid)?;
+        }
+        Ok(())
     }
 
     fn report(&self, id: usize, step: i64, value: f64) -> Result<()> {
@@ -415,7 +498,32 @@ impl TrialStore for RunStudy {
         let step_key = self.layout.step_key();
         let mut points = self.layout.encode_metrics(r);
         points.retain(|p| !(p.key == step_key && live.contains(&(p.step, p.value))));
-        self.store.complete_run(rid, &points, state, r.error.as_deref())?;
+        match &self.sharing {
+            Some(sh) => {
+                let held = sh.claims.complete_claimed(
+                    self.parent,
+                    r.id as i64,
+                    &sh.worker,
+                    rid,
+                    super::claims::Ending {
+                        points: &points,
+                        status: state,
+                        error: r.error.as_deref(),
+                    },
+                )?;
+                if !held {
+                    // Another worker took the trial over meanwhile: its result is the one kept.
+                    self.runs().remove(&r.id);
+                    self.store.finish_run(
+                        rid,
+                        TrialState::Killed,
+                        Some("another worker ran this trial after this one's heartbeat lapsed"),
+                    )?;
+                    return Ok(());
+                }
+            }
+            None => self.store.complete_run(rid, &points, state, r.error.as_deref())?,
+        }
         if let Layout::Program { logs, .. } = &self.layout {
             let dir = logs.join(format!("trial-{}", r.id));
             for log in ["stdout.log", "stderr.log", "command.json"] {
@@ -429,7 +537,12 @@ impl TrialStore for RunStudy {
     }
 
     fn trial(&self, id: usize) -> Result<Option<Arc<TrialRecord>>> {
-        let Some(rid) = self.runs().get(&id).copied() else {
+        let mut known = self.runs().get(&id).copied();
+        if known.is_none() && self.sharing.is_some() {
+            self.refresh()?;
+            known = self.runs().get(&id).copied();
+        }
+        let Some(rid) = known else {
             return Ok(None);
         };
         let run = self.store.run(rid)?;
@@ -441,6 +554,9 @@ impl TrialStore for RunStudy {
     }
 
     fn trials(&self) -> Result<Vec<Arc<TrialRecord>>> {
+        if self.sharing.is_some() {
+            self.refresh()?;
+        }
         let ids: BTreeMap<usize, RunId> = self.runs().iter().map(|(t, r)| (*t, *r)).collect();
         let mut out = Vec::with_capacity(ids.len());
         for (id, rid) in ids {

@@ -49,7 +49,7 @@ pub use crate::state::TrialState;
 mod storage;
 mod trial;
 
-pub use storage::{MemoryStore, TrialStore};
+pub use storage::{MemoryStore, Ownership, TrialStore};
 use trial::Pruning;
 pub use trial::{trial_seed, Limits, Monitor, Quiet, Stop, Trial, TrialError, TrialRecord};
 
@@ -134,6 +134,7 @@ impl SweepBuilder {
                 unstored: BTreeMap::new(),
                 told_records: Vec::new(),
                 earlier,
+                foreign: BTreeMap::new(),
                 exhausted: false,
                 started: Instant::now(),
                 store_error: None,
@@ -158,6 +159,9 @@ struct State {
     told_records: Vec<Arc<TrialRecord>>,
     /// Trials the store held as finished when the sweep opened it, not yet replayed.
     earlier: BTreeSet<usize>,
+    /// Trials of a shared store run by other processes, with their parameters (kept in case this
+    /// process takes one over from a lost worker), until told.
+    foreign: BTreeMap<usize, Params>,
     exhausted: bool,
     started: Instant,
     store_error: Option<String>,
@@ -324,14 +328,81 @@ impl Sweep {
         }
     }
 
+    /// Tell the sampler, in id order, every finished trial before `upto`, stopping at the first
+    /// one not finished yet. A trial of another process (shared store) is looked up in the store;
+    /// one whose worker was lost is claimed again and returned to run here.
+    fn tell_finished(&self, st: &mut State, upto: usize) -> Option<(usize, Params)> {
+        while st.told < upto {
+            let id = st.told;
+            if !st.next_finished() {
+                let Some(params) = st.foreign.get(&id).cloned() else {
+                    break;
+                };
+                match self.store.trial(id) {
+                    Ok(Some(rec)) => st.hold(rec),
+                    Ok(None) => match self.store.claim(id) {
+                        Ok(Ownership::Mine) => {
+                            st.foreign.remove(&id);
+                            return Some((id, params));
+                        }
+                        Ok(Ownership::Elsewhere) => break,
+                        Err(e) => {
+                            st.note(&e);
+                            break;
+                        }
+                    },
+                    Err(e) => {
+                        st.note(&e);
+                        break;
+                    }
+                }
+            }
+            st.foreign.remove(&id);
+            if let Some(rec) = self.read_back(st, id) {
+                st.told_records.push(rec.clone());
+                st.sampler.tell(&self.space, &rec.observation(self.goal));
+                // Only a policy reads the step history.
+                let history = (self.policy != Policy::None)
+                    .then(|| self.history.write().ok())
+                    .flatten();
+                if let Some(mut h) = history {
+                    for (s, v) in &rec.steps {
+                        h.report(rec.id, *s, *v);
+                    }
+                    h.finish(rec.id);
+                }
+            }
+            st.told += 1;
+        }
+        None
+    }
+
+    /// The sweep has nothing more to start. With a shared store it ends only once every trial
+    /// asked so far is finished (other processes' included, taking over those of lost workers),
+    /// so the result holds them all; a cancelled sweep ends at once.
+    fn drain(&self, st: &mut State) -> Next {
+        if !self.store.shared() || self.cancel.load(Ordering::Relaxed) {
+            return Next::Done;
+        }
+        let upto = st.next;
+        if let Some((id, params)) = self.tell_finished(st, upto) {
+            return Next::Run(id, params);
+        }
+        if st.told < st.next {
+            Next::Wait
+        } else {
+            Next::Done
+        }
+    }
+
     /// Tell the sampler every finished trial it may see before asking for `st.next`; then ask.
     fn next_trial(&self, st: &mut State, limits: &Limits, reserve: f64) -> Next {
         loop {
             if self.cancel.load(Ordering::Relaxed) || st.exhausted {
-                return Next::Done;
+                return self.drain(st);
             }
             if limits.max_trials.is_some_and(|m| st.next >= m) {
-                return Next::Done;
+                return self.drain(st);
             }
             // A trial of an earlier session costs no time: it is replayed even when the time
             // budget is already spent, so a resumed run always keeps what it had.
@@ -343,30 +414,13 @@ impl Sweep {
                 })
             };
             if !replay && out_of_time(st) {
-                return Next::Done;
+                return self.drain(st);
             }
             // Trials 0..=next−W must be told before trial `next` is asked: each is read back
             // from the store, told to the sampler and given to the policy's history, in id order.
-            while st.told + self.window <= st.next {
-                let id = st.told;
-                if !st.next_finished() {
-                    break;
-                }
-                if let Some(rec) = self.read_back(st, id) {
-                    st.told_records.push(rec.clone());
-                    st.sampler.tell(&self.space, &rec.observation(self.goal));
-                    // Only a policy reads the step history.
-                    let history = (self.policy != Policy::None)
-                        .then(|| self.history.write().ok())
-                        .flatten();
-                    if let Some(mut h) = history {
-                        for (s, v) in &rec.steps {
-                            h.report(rec.id, *s, *v);
-                        }
-                        h.finish(rec.id);
-                    }
-                }
-                st.told += 1;
+            let upto = (st.next + 1).saturating_sub(self.window);
+            if let Some((id, params)) = self.tell_finished(st, upto) {
+                return Next::Run(id, params);
             }
             if let Some(target) = limits.exit_score {
                 let reached = |v: f64| match self.goal {
@@ -380,7 +434,7 @@ impl Sweep {
                     .any(|r| r.state == TrialState::Completed && r.value.is_some_and(reached))
                 {
                     st.exhausted = true;
-                    return Next::Done;
+                    return self.drain(st);
                 }
             }
             if st.told + self.window <= st.next {
@@ -391,7 +445,7 @@ impl Sweep {
             rng.set_stream(id as u64 + 1);
             let Some(params) = st.sampler.ask(id, &self.space, &mut rng) else {
                 st.exhausted = true;
-                return Next::Done;
+                return self.drain(st);
             };
             st.next += 1;
             if replay {
@@ -414,6 +468,21 @@ impl Sweep {
                 } else {
                     Next::Run(id, params)
                 };
+            }
+            if self.store.shared() {
+                // Another process may run it: then it is told once it appears in the store.
+                match self.store.claim(id) {
+                    Ok(Ownership::Mine) => {}
+                    Ok(Ownership::Elsewhere) => {
+                        st.foreign.insert(id, params);
+                        continue;
+                    }
+                    Err(e) => {
+                        st.note(&e);
+                        st.foreign.insert(id, params);
+                        continue;
+                    }
+                }
             }
             return Next::Run(id, params);
         }

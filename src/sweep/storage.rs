@@ -15,6 +15,15 @@ use crate::param::Params;
 
 use super::TrialRecord;
 
+/// Who runs a trial of a study shared by several processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// This process (the first claim, or one taken over from a lost worker).
+    Mine,
+    /// Another process runs it, or it is finished: wait for it to appear in the store.
+    Elsewhere,
+}
+
 /// Where a sweep's trials live.
 pub trait TrialStore: Send + Sync {
     /// Ids of the trials that finished before this sweep opened the store (a resumed study).
@@ -31,6 +40,16 @@ pub trait TrialStore: Send + Sync {
     /// Whether [`TrialStore::report`] writes anything (the sweep skips the calls otherwise).
     fn keeps_steps_live(&self) -> bool {
         false
+    }
+    /// Whether other processes run trials of this study too: the sweep then claims each trial
+    /// before running it ([`TrialStore::claim`]) and polls the store for the others' trials.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Claim trial `id` for this process (always [`Ownership::Mine`] unless shared).
+    fn claim(&self, id: usize) -> Result<Ownership> {
+        let _ = id;
+        Ok(Ownership::Mine)
     }
     /// A trial ended: its record (state, value, steps, metrics), written in one transaction.
     fn finish(&self, record: &Arc<TrialRecord>) -> Result<()>;
