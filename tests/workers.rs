@@ -38,10 +38,16 @@ fn ok(dir: &Path, ws: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// The run's leaderboard as CSV lines.
+fn csv_rows(dir: &Path, ws: &str, run: &str) -> Vec<String> {
+    let csv = ok(dir, ws, &["leaderboard", run, "--format", "csv", "--top", "1000"]);
+    csv.lines().map(str::to_string).collect()
+}
+
 /// The run's leaderboard without timings: (trial, learner, params, scores, status) by rank.
 fn leaderboard(dir: &Path, ws: &str, run: &str) -> Vec<String> {
-    let csv = ok(dir, ws, &["leaderboard", run, "--format", "csv"]);
-    csv.lines()
+    csv_rows(dir, ws, run)
+        .iter()
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             // rank,run,trial,learner,preprocessing,params,score,accuracy,f1,log_loss,fit s,predict s,status
@@ -234,4 +240,46 @@ fn a_worker_killed_mid_trial_loses_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(attempt, 2);
+}
+
+#[test]
+fn program_sweeps_are_shared_by_workers_too() {
+    let spec = repo().join("examples/sweep/shell.toml");
+    let spec = spec.to_str().unwrap();
+    let single = tempfile::tempdir().unwrap();
+    let single_ws = single.path().join("ws");
+    ok(single.path(), single_ws.to_str().unwrap(), &["sweep", spec, "-q"]);
+    let want = csv_rows(single.path(), single_ws.to_str().unwrap(), "1");
+    let ws = pg::database();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let out = ok(dirs[0].path(), &ws, &["sweep", spec, "--workers-only", "--json"]);
+    let run = serde_json::from_str::<serde_json::Value>(&out).unwrap()["run_id"].to_string();
+    let workers: Vec<Child> = dirs[1..]
+        .iter()
+        .map(|d| start_worker(d.path(), &ws, "1"))
+        .collect();
+    workers.into_iter().for_each(finish);
+    let got = csv_rows(dirs[0].path(), &ws, &run);
+    // Same rank, trial, parameters and value (run ids and timings aside).
+    let strip = |rows: &[String]| -> Vec<String> {
+        rows.iter()
+            .map(|r| {
+                let f: Vec<&str> = r.split(',').collect();
+                [&f[..1], &f[2..7]].concat().join(",")
+            })
+            .collect()
+    };
+    assert_eq!(strip(&got), strip(&want));
+    assert_eq!(got.len(), 31, "30 trials and the header");
+    // The trials' logs are in the database: readable from a folder that ran none of them.
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(dirs[0].path(), &ws, &["runs", "show", &run, "--json"])).unwrap();
+    let child = shown["children"][0]["id"].to_string();
+    let text = ok(dirs[0].path(), &ws, &["runs", "show", &child]);
+    let log = text
+        .lines()
+        .find(|l| l.starts_with("artifact stdout.log: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let path = log.trim_start_matches("artifact stdout.log: ");
+    assert!(std::fs::read_to_string(path).unwrap().contains("x="), "{path}");
 }

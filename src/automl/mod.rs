@@ -32,16 +32,16 @@ use crate::validation;
 
 mod artifacts;
 mod finish;
-mod heartbeat;
 mod recording;
 
+pub use crate::store::claims::hostname;
 pub use artifacts::{
     bytes_hash, default_experiment, file_hash, git_commit, link_dataset, register_dataset, run_environment,
     run_log, save_insight, save_predictions, save_run_log, RegisteredDataset,
 };
 pub use finish::EnsembleReport;
 use recording::parent_run;
-pub use recording::{hostname, Recording};
+pub use recording::Recording;
 
 /// Callback invoked after every trial.
 pub type TrialCallback = Arc<dyn Fn(&TrialRecord) + Send + Sync>;
@@ -552,7 +552,7 @@ impl AutoML {
         }
         let t0 = Instant::now();
         let search_time = limits.time;
-        let beating = heartbeat::Beat::start(s.sharing.as_ref());
+        let beating = crate::store::heartbeat::Heartbeat::start(s.sharing.as_ref());
         let results = sweep.optimize_with(|t| trials::objective(&ctx, t), limits, &progress);
         drop(beating);
         if let (Some(sh), Some(id)) = (&s.sharing, run_id) {

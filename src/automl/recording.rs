@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::pruners::Policy;
 use crate::state::TrialState;
+use crate::store::claims::hostname;
 use crate::store::{keys, Layout, MetricPoint, NewRun, RunId, RunStudy, Sharing, Store};
 use crate::sweep::{Monitor, TrialRecord, TrialStore};
 use crate::trials::PipelineTrial;
@@ -134,7 +135,7 @@ pub(super) fn open(
         let study = match sharing {
             Some(sh) => {
                 r.store.set_tags(id, &[(keys::DISTRIBUTED, "open")])?;
-                join(sh, id)?;
+                sh.join(id)?;
                 RunStudy::open_shared(r.store.clone(), id, &r.experiment, layout, sh.clone())?
             }
             None => {
@@ -172,7 +173,7 @@ pub(super) fn open(
     }
     if let Some(sh) = sharing {
         check_settings(id, &parent, expected)?;
-        join(sh, id)?;
+        sh.join(id)?;
         let study = RunStudy::open_shared(r.store.clone(), id, &parent.experiment, layout, sh.clone())?;
         // The budget runs from the run's start, for every worker.
         let spent = super::super::store::now() - parent.started;
@@ -218,21 +219,6 @@ pub(super) fn open(
     })
 }
 
-/// Record worker `sh` as taking part in run `id` (listed by `automl runs show`).
-fn join(sh: &Sharing, id: RunId) -> Result<()> {
-    let t = crate::store::now();
-    sh.claims.join_worker(&crate::store::WorkerInfo {
-        id: sh.worker.clone(),
-        run: Some(id),
-        host: hostname(),
-        pid: i64::from(std::process::id()),
-        devices: "cpu".into(),
-        started: t,
-        heartbeat: t,
-        trials: 0,
-    })
-}
-
 /// The settings a resumed or joined run must share with the run as started.
 fn check_settings(id: RunId, parent: &crate::store::RunRecord, expected: &NewRun) -> Result<()> {
     for key in RESUME_KEYS {
@@ -246,16 +232,6 @@ fn check_settings(id: RunId, parent: &crate::store::RunRecord, expected: &NewRun
         }
     }
     Ok(())
-}
-
-/// This machine's name.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Record this process as the one running `id` (checked by a later resume).

@@ -16,7 +16,7 @@ use automl::sweep::{Goal, Sweep, TrialRecord};
 use automl::tracking::SweepTracker;
 use automl::{Error, Result};
 
-use super::flags::{OutputArgs, WorkspaceArgs};
+use super::flags::{worker_id, OutputArgs, ShareArgs, WorkspaceArgs};
 use super::output::{grid, print_json, progress_bar, warn};
 
 /// `automl sweep --help`'s closing text.
@@ -71,6 +71,47 @@ pub struct SweepArgs {
     report: Option<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
+    /// Record the sweep for `automl worker` processes to run, print the run id and the worker
+    /// command, and exit (a plain sweep on a PostgreSQL workspace takes part as one worker). Each
+    /// worker runs the spec's command on its own machine: the spec and the program must be at
+    /// the same paths there.
+    #[arg(long, conflicts_with_all = ["resume", "no_store"], help_heading = "Workers")]
+    workers_only: bool,
+    #[command(flatten)]
+    share: ShareArgs,
+    /// Set by `automl worker`: the worker id this sweep takes part as.
+    #[arg(skip)]
+    worker: Option<String>,
+}
+
+impl SweepArgs {
+    /// The arguments with which worker `worker` takes part in sweep run `run`.
+    pub fn for_worker(
+        ws: WorkspaceArgs,
+        run: i64,
+        worker: &str,
+        jobs: Option<usize>,
+        share: ShareArgs,
+    ) -> SweepArgs {
+        SweepArgs {
+            spec: None,
+            ws,
+            experiment: None,
+            no_store: false,
+            resume: Some(run),
+            artifacts: None,
+            jobs,
+            top: 10,
+            report: None,
+            output: OutputArgs {
+                quiet: true,
+                format: super::flags::JsonArgs { json: false },
+            },
+            workers_only: false,
+            share,
+            worker: Some(worker.to_string()),
+        }
+    }
 }
 
 /// Progress of a sweep: trials done, running, pruned, failed, best value.
@@ -171,6 +212,12 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
                 Some(d) => Ok(d.clone()),
                 None => ws.artifact_dir(id),
             };
+            let sharing = if ws.store.keeps_blobs() || a.workers_only || a.worker.is_some() {
+                let worker = a.worker.clone().unwrap_or_else(worker_id);
+                Some(a.share.sharing(ws, worker)?)
+            } else {
+                None
+            };
             let run = automl::job::open_run(
                 ws.store.clone(),
                 &job,
@@ -178,13 +225,31 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
                 &experiment,
                 resume.as_ref().map(|r| r.0),
                 logs,
+                sharing.clone(),
             )?;
+            if a.workers_only {
+                let at = automl::store::postgres::redact(&a.ws.root().to_string_lossy());
+                let command = format!("automl worker --workspace {at} --run {}", run.id);
+                if json {
+                    print_json(&json!({"run_id": run.id, "workspace": at, "worker_command": command}))?;
+                } else {
+                    println!(
+                        "recorded sweep run {} for workers; start them with:\n  {command}",
+                        run.id
+                    );
+                }
+                return Ok(());
+            }
             if let (Some(note), false) = (&run.note, json) {
                 eprintln!("{note}");
             }
-            Some(run)
+            Some((run, sharing))
         }
         None => None,
+    };
+    let (recorded, sharing) = match recorded {
+        Some((r, s)) => (Some(r), s),
+        None => (None, None),
     };
     let run_id = recorded.as_ref().map(|r| r.id);
     let dir = match (&recorded, &a.artifacts) {
@@ -228,7 +293,26 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         let dir = dir.join(format!("trial-{}", t.id()));
         command.run_tracked(t, &dir, tracker.as_ref().map(|x| x as &dyn Tracker))
     };
-    let out = sweep.optimize_with(objective, job.limits, &progress)?;
+    let mut limits = job.limits;
+    if let (Some(t), Some(_), Some(ws), Some(id)) = (limits.time, &sharing, &workspace, run_id) {
+        // Every worker's budget runs from the sweep's start.
+        let elapsed = automl::store::now() - ws.store.run(id)?.started;
+        limits.time = Some(t.saturating_sub(std::time::Duration::from_secs_f64(elapsed.max(0.0))));
+    }
+    let beat = automl::store::heartbeat::Heartbeat::start(sharing.as_ref());
+    let out = sweep.optimize_with(objective, limits, &progress)?;
+    drop(beat);
+    if let (Some(sh), Some(id)) = (&sharing, run_id) {
+        // Exactly one worker records the sweep's end.
+        let claim = sh.claims.claim_trial(id, -1, &sh.worker, sh.attempts, sh.grace)?;
+        if !matches!(claim, automl::store::Claim::Mine { .. }) {
+            progress.bar.finish_and_clear();
+            if !a.output.silent() {
+                eprintln!("sweep run {id}: this worker's trials are done; another worker finishes the run");
+            }
+            return Ok(());
+        }
+    }
     if let Some(e) = &out.store_error {
         warn(
             a.output.silent(),
@@ -237,6 +321,10 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     }
     if let (Some(ws), Some(id)) = (&workspace, run_id) {
         automl::job::finish_run(ws.store.as_ref(), id, &out, &job.command.primary_metric)?;
+        if sharing.is_some() {
+            ws.store
+                .set_tags(id, &[(automl::store::keys::DISTRIBUTED, "closed")])?;
+        }
     }
     progress.bar.finish_and_clear();
     if let (Some(path), Some(ws), Some(id)) = (&a.report, &workspace, run_id) {

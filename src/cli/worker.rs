@@ -90,8 +90,16 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         };
         seen.insert(run.id);
         eprintln!("worker {id}: joining run {} ({})", run.id, run.experiment);
-        let args = super::run::worker_args(&ws, a.ws.clone(), &run, &id, a.jobs, a.share.clone())?;
-        match super::run::run(args) {
+        let sweep = run.params.get(keys::KIND).and_then(|v| v.as_str()) == Some(keys::KIND_SWEEP);
+        let result = if sweep {
+            let args =
+                super::sweep::SweepArgs::for_worker(a.ws.clone(), run.id, &id, a.jobs, a.share.clone());
+            super::sweep::sweep(args)
+        } else {
+            super::run::worker_args(&ws, a.ws.clone(), &run, &id, a.jobs, a.share.clone())
+                .and_then(super::run::run)
+        };
+        match result {
             Ok(()) => eprintln!("worker {id}: run {} done", run.id),
             // One run's failure does not stop the worker: it is recorded on the run.
             Err(e) => eprintln!("error: worker {id}: run {}: {e}", run.id),

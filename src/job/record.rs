@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::error::{Error, Result};
 use crate::pruners::Goal;
 use crate::state::TrialState;
-use crate::store::{keys, Layout, MetricPoint, NewRun, RunId, RunStudy, Store};
+use crate::store::{keys, Layout, MetricPoint, NewRun, RunId, RunStudy, Sharing, Store};
 use crate::sweep::{SweepResult, TrialStore};
 
 use super::SweepJob;
@@ -56,11 +56,29 @@ pub fn open_run(
     experiment: &str,
     resume: Option<RunId>,
     logs: impl FnOnce(RunId) -> Result<PathBuf>,
+    sharing: Option<Sharing>,
 ) -> Result<JobRun> {
     let layout = |logs: PathBuf| Layout::Program {
         metric: job.command.primary_metric.clone(),
         logs,
     };
+    if let (Some(id), Some(sh)) = (resume, &sharing) {
+        // A worker joining the sweep: other workers' running trials stay theirs.
+        let logs = logs(id)?;
+        sh.join(id)?;
+        let study = RunStudy::open_shared(store.clone(), id, experiment, layout(logs.clone()), sh.clone())?;
+        let note = format!(
+            "joined sweep run {id} as worker {}: {} finished trial(s) so far",
+            sh.worker,
+            study.finished_ids()?.len()
+        );
+        return Ok(JobRun {
+            id,
+            logs,
+            study: Arc::new(study),
+            note: Some(note),
+        });
+    }
     if let Some(id) = resume {
         let logs = logs(id)?;
         let study = RunStudy::open(store.clone(), id, experiment, layout(logs.clone()))?;
@@ -106,7 +124,14 @@ pub fn open_run(
         environment: json!({"automl_version": env!("CARGO_PKG_VERSION"), "args": args}),
     })?;
     let logs = logs(id)?;
-    let study = RunStudy::open(store, id, experiment, layout(logs.clone()))?;
+    let study = match sharing {
+        Some(sh) => {
+            store.set_tags(id, &[(keys::DISTRIBUTED, "open")])?;
+            sh.join(id)?;
+            RunStudy::open_shared(store, id, experiment, layout(logs.clone()), sh)?
+        }
+        None => RunStudy::open(store, id, experiment, layout(logs.clone()))?,
+    };
     Ok(JobRun {
         id,
         logs,

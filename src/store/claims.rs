@@ -46,6 +46,16 @@ pub struct WorkerInfo {
     pub trials: i64,
 }
 
+/// This machine's name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// How a claimed trial ended: its metric points, end state and error text.
 #[derive(Debug, Clone, Copy)]
 pub struct Ending<'a> {

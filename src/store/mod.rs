@@ -10,6 +10,7 @@ pub mod blobs;
 pub mod claims;
 pub mod edits;
 pub mod endpoints;
+pub mod heartbeat;
 pub mod keys;
 pub mod postgres;
 pub mod registry;

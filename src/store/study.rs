@@ -14,7 +14,7 @@
 //!   steps under the metric's own name, and the trial's log files as artifacts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
@@ -292,6 +292,23 @@ pub struct Sharing {
     pub grace: f64,
 }
 
+impl Sharing {
+    /// Record this worker as taking part in run `run` (listed by `automl runs show`).
+    pub fn join(&self, run: RunId) -> Result<()> {
+        let t = super::now();
+        self.claims.join_worker(&super::WorkerInfo {
+            id: self.worker.clone(),
+            run: Some(run),
+            host: super::claims::hostname(),
+            pid: i64::from(std::process::id()),
+            devices: "cpu".into(),
+            started: t,
+            heartbeat: t,
+            trials: 0,
+        })
+    }
+}
+
 /// The trials of workspace run `parent`, as child runs (see the module documentation).
 pub struct RunStudy {
     store: Arc<dyn Store>,
@@ -526,10 +543,19 @@ impl TrialStore for RunStudy {
         }
         if let Layout::Program { logs, .. } = &self.layout {
             let dir = logs.join(format!("trial-{}", r.id));
+            // Logs in the workspace's own artifact folder are recorded by workspace path (and kept
+            // in the database by a workspace that keeps files); others by absolute path.
+            let own = logs.ends_with(Path::new("artifacts").join(self.parent.to_string()));
             for log in ["stdout.log", "stderr.log", "command.json"] {
-                if dir.join(log).exists() {
-                    self.store
-                        .add_artifact(rid, log, &dir.join(log).display().to_string())?;
+                let file = dir.join(log);
+                if !file.exists() {
+                    continue;
+                }
+                if own {
+                    let rel = format!("artifacts/{}/trial-{}/{log}", self.parent, r.id);
+                    self.store.add_artifact_file(rid, log, &rel, &file)?;
+                } else {
+                    self.store.add_artifact(rid, log, &file.display().to_string())?;
                 }
             }
         }

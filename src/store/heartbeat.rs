@@ -5,17 +5,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::store::Sharing;
+use super::Sharing;
 
 /// A running heartbeat; stops (and joins its thread) when dropped.
-pub(super) struct Beat {
+pub struct Heartbeat {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Beat {
+impl Heartbeat {
     /// Start beating for `sharing` (nothing when the run is not shared).
-    pub fn start(sharing: Option<&Sharing>) -> Beat {
+    pub fn start(sharing: Option<&Sharing>) -> Heartbeat {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = sharing.map(|sh| {
             let (sh, stop) = (sh.clone(), stop.clone());
@@ -32,11 +32,11 @@ impl Beat {
                 }
             })
         });
-        Beat { stop, thread }
+        Heartbeat { stop, thread }
     }
 }
 
-impl Drop for Beat {
+impl Drop for Heartbeat {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
