@@ -85,6 +85,9 @@ pub trait Claims: Send + Sync {
         child: RunId,
         end: Ending<'_>,
     ) -> Result<bool>;
+    /// The claim of trial `trial` of `run`, if any: its state (`running`, `done`, `failed`) and
+    /// the child run of its latest attempt.
+    fn claim_status(&self, run: RunId, trial: i64) -> Result<Option<(String, Option<RunId>)>>;
     /// Whether any trial of `run` is claimed and not finished.
     fn open_claims(&self, run: RunId) -> Result<i64>;
     /// Refresh the heartbeat of `worker` and of every claim it holds.
@@ -198,6 +201,19 @@ impl Claims for SqlStore {
             )?;
             Ok(true)
         })
+    }
+
+    fn claim_status(&self, run: RunId, trial: i64) -> Result<Option<(String, Option<RunId>)>> {
+        let rows = self.read(|tx| {
+            tx.query(
+                "SELECT state, child FROM claims WHERE run_id = ?1 AND trial = ?2",
+                args![run, trial],
+            )
+        })?;
+        match rows.first() {
+            Some(r) => Ok(Some((r.get(0)?, r.get(1)?))),
+            None => Ok(None),
+        }
     }
 
     fn open_claims(&self, run: RunId) -> Result<i64> {

@@ -21,6 +21,19 @@ pub const RETRY_ENV: &str = "AUTOML_DB_RETRY";
 /// The advisory lock every writer takes, serialising writes as SQLite's immediate transactions do.
 const WRITE_LOCK: i64 = 0x6175_746f_6d6c; // "automl"
 
+/// Round trips to any PostgreSQL server made by this process (statements, prepares, BEGIN,
+/// the write lock and COMMIT): what the worker benchmark divides by trials.
+static ROUND_TRIPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Round trips to PostgreSQL servers so far in this process.
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn trip() {
+    ROUND_TRIPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Whether `s` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
 pub fn is_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
@@ -214,8 +227,10 @@ impl Conn {
                 .isolation_level(postgres::IsolationLevel::RepeatableRead)
                 .read_only(true);
         }
+        trip();
         let mut tx = builder.start().map_err(classify)?;
         if write {
+            trip();
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
                 .map_err(classify)?;
         }
@@ -228,9 +243,11 @@ impl Conn {
         let r = f(&mut t);
         let lost = t.lost;
         match r {
-            Ok(()) => tx
-                .commit()
-                .map_err(|e| Failure::Failed(Error::Store(format!("{label}: commit: {}", describe(&e))))),
+            Ok(()) => {
+                trip();
+                tx.commit()
+                    .map_err(|e| Failure::Failed(Error::Store(format!("{label}: commit: {}", describe(&e)))))
+            }
             Err(e) if lost => Err(Failure::Lost(e)),
             Err(e) => Err(Failure::Failed(e)),
         }
@@ -256,6 +273,7 @@ impl PgTx<'_, '_> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
+        trip();
         let st = match self.tx.prepare(&dollar_placeholders(sql)) {
             Ok(st) => st,
             Err(e) => return Err(self.err(&e)),
@@ -327,6 +345,7 @@ impl Tx for PgTx<'_, '_> {
     fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64> {
         let st = self.statement(sql)?;
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as _).collect();
+        trip();
         match self.tx.execute(&st, &params) {
             Ok(n) => Ok(n),
             Err(e) => Err(self.err(&e)),
@@ -336,6 +355,7 @@ impl Tx for PgTx<'_, '_> {
     fn query(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>> {
         let st = self.statement(sql)?;
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as _).collect();
+        trip();
         let rows = match self.tx.query(&st, &params) {
             Ok(r) => r,
             Err(e) => return Err(self.err(&e)),

@@ -564,9 +564,20 @@ impl TrialStore for RunStudy {
 
     fn trial(&self, id: usize) -> Result<Option<Arc<TrialRecord>>> {
         let mut known = self.runs().get(&id).copied();
-        if known.is_none() && self.sharing.is_some() {
-            self.refresh()?;
-            known = self.runs().get(&id).copied();
+        if let (None, Some(sh)) = (known, &self.sharing) {
+            // One small query per look: while another worker holds the trial, nothing more; once
+            // it is done, its claim names its child run (the children are listed only when not).
+            match sh.claims.claim_status(self.parent, id as i64)? {
+                Some((state, _)) if state == "running" => return Ok(None),
+                Some((_, Some(child))) => {
+                    self.runs().insert(id, child);
+                    known = Some(child);
+                }
+                _ => {
+                    self.refresh()?;
+                    known = self.runs().get(&id).copied();
+                }
+            }
         }
         let Some(rid) = known else {
             return Ok(None);
