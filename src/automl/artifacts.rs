@@ -50,7 +50,11 @@ pub fn git_commit() -> Option<String> {
 pub fn run_environment(args: &[String], data_file: &Path, data_hash: Option<&str>) -> Map<String, Value> {
     let mut env = Map::new();
     env.insert("args".into(), json!(args));
-    env.insert("data_file".into(), json!(data_file.display().to_string()));
+    // Absolute, so a worker started elsewhere on this machine finds it.
+    let absolute = data_file
+        .canonicalize()
+        .unwrap_or_else(|_| data_file.to_path_buf());
+    env.insert("data_file".into(), json!(absolute.display().to_string()));
     env.insert("data_hash".into(), json!(data_hash));
     env.insert("git_commit".into(), json!(git_commit()));
     env

@@ -552,16 +552,25 @@ impl AutoML {
         }
         let t0 = Instant::now();
         let search_time = limits.time;
-        let beating = crate::store::heartbeat::Heartbeat::start(s.sharing.as_ref());
-        let results = sweep.optimize_with(|t| trials::objective(&ctx, t), limits, &progress);
-        drop(beating);
-        if let (Some(sh), Some(id)) = (&s.sharing, run_id) {
+        // Beats until this function returns: through the run's end too, when this worker holds it.
+        let _beating = crate::store::heartbeat::Heartbeat::start(s.sharing.as_ref());
+        let mut results = sweep.optimize_with(|t| trials::objective(&ctx, t), limits, &progress);
+        if let (Some(sh), Some(id), Some(o)) = (&s.sharing, run_id, &opened) {
             // Exactly one worker finishes the run: the one that claims its end (trial -1).
             let claim = sh.claims.claim_trial(id, -1, &sh.worker, sh.attempts, sh.grace)?;
             if !matches!(claim, crate::store::Claim::Mine { .. }) {
                 return Err(Error::FinishedElsewhere(format!(
                     "run {id}: this worker's trials are done; another worker finishes the run"
                 )));
+            }
+            // Other workers may still run trials this one never asked for (their budgets ended
+            // later): wait for them, giving up on those whose worker was lost.
+            while sh.claims.open_claims(id)? > 0 {
+                sh.claims.expire_lost(id, sh.grace)?;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            if let Ok(r) = results.as_mut() {
+                r.trials = o.study.trials()?;
             }
         }
         let search_secs = t0.elapsed().as_secs_f64();
@@ -595,6 +604,13 @@ impl AutoML {
                 reasons.join("; ")
             )));
         };
+        if s.sharing.is_some() && s.ensemble != EnsembleKind::None {
+            warnings.push(
+                "ensembling is off in a run shared with workers (each keeps only its own trials' \
+                 validation predictions): the best trial is refitted"
+                    .into(),
+            );
+        }
         let t1 = Instant::now();
         let finish = finish::Finish {
             data,
@@ -689,6 +705,9 @@ impl AutoML {
                     .add_artifact_file(id, "model", &format!("artifacts/{id}/model.automl"), &path)?;
             }
             r.store.finish_run(id, TrialState::Completed, None)?;
+            if let Some(sh) = &s.sharing {
+                sh.claims.close_claim(id, -1, &sh.worker)?;
+            }
         }
         Ok(RunSummary {
             task,

@@ -175,8 +175,20 @@ pub(super) fn open(
         check_settings(id, &parent, expected)?;
         sh.join(id)?;
         let study = RunStudy::open_shared(r.store.clone(), id, &parent.experiment, layout, sh.clone())?;
-        // The budget runs from the run's start, for every worker.
-        let spent = super::super::store::now() - parent.started;
+        // While other workers are at it, the budget runs from the run's start for every worker;
+        // a run nobody works on any more (resumed after a crash) goes on from the search time
+        // recorded, as an unshared resume does.
+        let now = crate::store::now();
+        let live = sh
+            .claims
+            .workers(id)?
+            .iter()
+            .any(|w| w.id != sh.worker && now - w.heartbeat <= sh.grace);
+        let spent = if live {
+            now - parent.started
+        } else {
+            recorded_search_secs(r, id)?
+        };
         let note = format!(
             "joined run {id} as worker {}: {} finished trial(s) so far",
             sh.worker,
@@ -197,13 +209,7 @@ pub(super) fn open(
     check_settings(id, &parent, expected)?;
     let study = RunStudy::open(r.store.clone(), id, &parent.experiment, layout)?;
     // Search time of earlier sessions (downtime between sessions does not count).
-    let spent = r
-        .store
-        .metric_history(id)?
-        .iter()
-        .filter(|p| p.key == keys::SEARCH_SECS)
-        .map(|p| p.value)
-        .fold(0.0, f64::max);
+    let spent = recorded_search_secs(r, id)?;
     r.store.reopen_run(id)?;
     claim(r, id)?;
     let note = format!(
@@ -217,6 +223,16 @@ pub(super) fn open(
         spent,
         note: Some(note),
     })
+}
+
+/// The search seconds run `id`'s sessions recorded.
+fn recorded_search_secs(r: &Recording, id: RunId) -> Result<f64> {
+    Ok(r.store
+        .metric_history(id)?
+        .iter()
+        .filter(|p| p.key == keys::SEARCH_SECS)
+        .map(|p| p.value)
+        .fold(0.0, f64::max))
 }
 
 /// The settings a resumed or joined run must share with the run as started.

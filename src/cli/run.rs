@@ -236,6 +236,13 @@ pub fn worker_args(
     share: ShareArgs,
 ) -> Result<RunArgs> {
     let old = recorded_args(run)?;
+    if let Some(f) = old.search_space.as_ref().filter(|f| !f.exists()) {
+        return Err(Error::Config(format!(
+            "run {} reads --search-space {}, which is not on this machine (give workers the same file at the same path)",
+            run.id,
+            f.display()
+        )));
+    }
     let env = |k: &str| {
         run.environment
             .get(k)
@@ -453,7 +460,17 @@ pub fn run(a: RunArgs) -> Result<()> {
         // Shared with workers: every run on a PostgreSQL workspace, `--workers-only`, and the
         // runs `automl worker` joins. The training data goes into a PostgreSQL workspace, so
         // workers on other machines read it from there.
-        let shared = job.is_none() && (ws.store.keeps_blobs() || a.workers_only || a.worker.is_some());
+        // A resumed run that was shared stays shared (its workers' trials are left to them).
+        let was_shared = match a.resume {
+            Some(id) => ws
+                .store
+                .run(id)?
+                .tags
+                .contains_key(automl::store::keys::DISTRIBUTED),
+            None => false,
+        };
+        let shared =
+            job.is_none() && (ws.store.keeps_blobs() || a.workers_only || a.worker.is_some() || was_shared);
         if a.workers_only && job.is_some() {
             return Err(Error::Config(
                 "--workers-only takes a TRAIN file, not an AutoML job YAML".into(),
@@ -529,8 +546,17 @@ pub fn run(a: RunArgs) -> Result<()> {
     bar.finish_and_clear();
     let run = match run {
         Err(Error::FinishedElsewhere(m)) => {
-            if !a.output.silent() {
+            let skipped = a.test.is_some() || a.predict.is_some() || a.report.is_some();
+            if json {
+                print_json(&json!({"finished_by_another_worker": true, "message": m}))?;
+            } else if !a.output.silent() {
                 eprintln!("{m}");
+            }
+            if skipped && a.worker.is_none() {
+                warn(
+                    quiet,
+                    "--test, --predict and --report were not done here: the worker that finishes the run saves the model (see `automl runs show`)",
+                );
             }
             return Ok(());
         }

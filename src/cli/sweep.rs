@@ -299,19 +299,30 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         let elapsed = automl::store::now() - ws.store.run(id)?.started;
         limits.time = Some(t.saturating_sub(std::time::Duration::from_secs_f64(elapsed.max(0.0))));
     }
-    let beat = automl::store::heartbeat::Heartbeat::start(sharing.as_ref());
-    let out = sweep.optimize_with(objective, limits, &progress)?;
-    drop(beat);
-    if let (Some(sh), Some(id)) = (&sharing, run_id) {
-        // Exactly one worker records the sweep's end.
-        let claim = sh.claims.claim_trial(id, -1, &sh.worker, sh.attempts, sh.grace)?;
-        if !matches!(claim, automl::store::Claim::Mine { .. }) {
+    // Beats until the sweep's end is recorded (this worker may hold it).
+    let _beat = automl::store::heartbeat::Heartbeat::start(sharing.as_ref());
+    let mut out = sweep.optimize_with(objective, limits, &progress)?;
+    if let (Some(sh), Some(id), Some(r)) = (&sharing, run_id, &recorded) {
+        // A cancelled worker hands its trials back and leaves the sweep to the others; exactly
+        // one worker records the sweep's end, once every trial any worker started is finished.
+        let claim = if out.cancelled {
+            None
+        } else {
+            Some(sh.claims.claim_trial(id, -1, &sh.worker, sh.attempts, sh.grace)?)
+        };
+        if !matches!(claim, Some(automl::store::Claim::Mine { .. })) {
             progress.bar.finish_and_clear();
             if !a.output.silent() {
                 eprintln!("sweep run {id}: this worker's trials are done; another worker finishes the run");
             }
             return Ok(());
         }
+        while sh.claims.open_claims(id)? > 0 {
+            sh.claims.expire_lost(id, sh.grace)?;
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        use automl::sweep::TrialStore;
+        out.trials = r.study.trials()?;
     }
     if let Some(e) = &out.store_error {
         warn(
@@ -321,9 +332,10 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     }
     if let (Some(ws), Some(id)) = (&workspace, run_id) {
         automl::job::finish_run(ws.store.as_ref(), id, &out, &job.command.primary_metric)?;
-        if sharing.is_some() {
+        if let Some(sh) = &sharing {
             ws.store
                 .set_tags(id, &[(automl::store::keys::DISTRIBUTED, "closed")])?;
+            sh.claims.close_claim(id, -1, &sh.worker)?;
         }
     }
     progress.bar.finish_and_clear();

@@ -1,6 +1,6 @@
 //! `automl worker`: take trials of the open distributed runs of a workspace until none is left.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -67,7 +67,10 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     let ws = a.ws.open()?;
     let id = worker_id();
     eprintln!("worker {id} on {}", ws.location);
-    let mut seen: BTreeSet<i64> = BTreeSet::new();
+    // Runs joined, and when: one still open later (its finishing worker was lost) is joined again.
+    let mut seen: BTreeMap<i64, Instant> = BTreeMap::new();
+    let rejoin = Duration::from_secs_f64(6.0 * a.share.heartbeat.max(0.05));
+    let mut failed = 0usize;
     let mut idle = Instant::now();
     loop {
         let open: Vec<_> = ws
@@ -78,17 +81,23 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
             })?
             .into_iter()
             .filter(|r| r.tags.get(keys::DISTRIBUTED).and_then(|v| v.as_str()) == Some("open"))
-            .filter(|r| a.run.is_none_or(|x| x == r.id) && !seen.contains(&r.id))
+            .filter(|r| a.run.is_none_or(|x| x == r.id))
+            .filter(|r| seen.get(&r.id).is_none_or(|t| t.elapsed() >= rejoin))
             .collect();
         let Some(run) = open.into_iter().next() else {
             if idle.elapsed().as_secs_f64() >= a.wait {
                 eprintln!("worker {id}: no open run; done");
-                return Ok(());
+                return match failed {
+                    0 => Ok(()),
+                    n => Err(Error::Config(format!(
+                        "{n} run(s) failed on worker {id} (see above)"
+                    ))),
+                };
             }
             std::thread::sleep(Duration::from_millis(500));
             continue;
         };
-        seen.insert(run.id);
+        seen.insert(run.id, Instant::now());
         eprintln!("worker {id}: joining run {} ({})", run.id, run.experiment);
         let sweep = run.params.get(keys::KIND).and_then(|v| v.as_str()) == Some(keys::KIND_SWEEP);
         let result = if sweep {
@@ -102,7 +111,10 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         match result {
             Ok(()) => eprintln!("worker {id}: run {} done", run.id),
             // One run's failure does not stop the worker: it is recorded on the run.
-            Err(e) => eprintln!("error: worker {id}: run {}: {e}", run.id),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: worker {id}: run {}: {e}", run.id);
+            }
         }
         idle = Instant::now();
     }

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sql::{args, Tx};
-use super::{now, MetricPoint, RunId, SqlStore, TrialState};
+use super::sql::{args, Dialect, Tx};
+use super::{MetricPoint, RunId, SqlStore, TrialState};
 use crate::error::Result;
 
 /// How a claim of one trial went.
@@ -73,6 +73,14 @@ pub trait Claims: Send + Sync {
     /// `grace` seconds is taken over when it has had fewer than `attempts` attempts; past that the
     /// trial is recorded as failed (its child run, if any) and reported [`Claim::Done`].
     fn claim_trial(&self, run: RunId, trial: i64, worker: &str, attempts: i64, grace: f64) -> Result<Claim>;
+    /// Hand trial `trial` back (this worker stops without finishing it): the next worker to look
+    /// takes it over at once.
+    fn release_trial(&self, run: RunId, trial: i64, worker: &str) -> Result<()>;
+    /// Mark a claim that holds no trial (the run's end, -1) done.
+    fn close_claim(&self, run: RunId, trial: i64, worker: &str) -> Result<()>;
+    /// Claims of `run`'s trials whose worker was lost (no heartbeat for `grace` seconds) are
+    /// recorded failed, with their child runs, so the run can end without them. Returns how many.
+    fn expire_lost(&self, run: RunId, grace: f64) -> Result<usize>;
     /// Record the child run of the claimed trial.
     fn set_claim_child(&self, run: RunId, trial: i64, worker: &str, child: RunId) -> Result<()>;
     /// Complete the claimed trial's child run (metrics, end state) and the claim in one
@@ -98,32 +106,47 @@ pub trait Claims: Send + Sync {
     fn workers(&self, run: RunId) -> Result<Vec<WorkerInfo>>;
 }
 
+/// Seconds since the Unix epoch by the database server's clock (one clock for every worker, so
+/// machines whose clocks disagree do not see each other's heartbeats as stale).
+fn server_now(tx: &mut dyn Tx, dialect: Dialect) -> Result<f64> {
+    let sql = match dialect {
+        Dialect::Postgres => "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8",
+        Dialect::Sqlite => "SELECT (julianday('now') - 2440587.5) * 86400.0",
+    };
+    tx.one(sql, &[])
+}
+
+/// Give the claim of a lost worker to `worker` (attempt `attempt`), marking the lost attempt's
+/// child run killed.
 fn take_over(
     tx: &mut dyn Tx,
-    run: RunId,
-    trial: i64,
+    claim: (RunId, i64),
     worker: &str,
     attempt: i64,
     old_child: Option<i64>,
+    t: f64,
 ) -> Result<()> {
+    let (run, trial) = claim;
     if let Some(c) = old_child {
         tx.exec(
             "UPDATE runs SET status = 'killed', ended = ?1, error = 'its worker was lost (no heartbeat); the trial runs again'
              WHERE id = ?2 AND status = 'running'",
-            args![now(), c],
+            args![t, c],
         )?;
     }
     tx.exec(
         "UPDATE claims SET worker = ?1, attempt = ?2, state = 'running', heartbeat = ?3, child = NULL
          WHERE run_id = ?4 AND trial = ?5",
-        args![worker, attempt, now(), run, trial],
+        args![worker, attempt, t, run, trial],
     )
     .map(drop)
 }
 
 impl Claims for SqlStore {
     fn claim_trial(&self, run: RunId, trial: i64, worker: &str, attempts: i64, grace: f64) -> Result<Claim> {
+        let dialect = self.db.dialect();
         self.write(|tx| {
+            let t = server_now(tx, dialect)?;
             let row = tx.query(
                 "SELECT worker, attempt, state, heartbeat, child FROM claims WHERE run_id = ?1 AND trial = ?2",
                 args![run, trial],
@@ -132,7 +155,7 @@ impl Claims for SqlStore {
                 tx.exec(
                     "INSERT INTO claims (run_id, trial, worker, attempt, state, heartbeat)
                      VALUES (?1, ?2, ?3, 1, 'running', ?4)",
-                    args![run, trial, worker, now()],
+                    args![run, trial, worker, t],
                 )?;
                 return Ok(Claim::Mine { attempt: 1 });
             };
@@ -144,18 +167,19 @@ impl Claims for SqlStore {
             if holder == worker {
                 return Ok(Claim::Mine { attempt });
             }
-            if now() - beat <= grace {
+            if t - beat <= grace {
                 return Ok(Claim::Taken);
             }
-            if attempt < attempts {
-                take_over(tx, run, trial, worker, attempt + 1, child)?;
+            // A lost attempt that never started its child run did no work: it does not count.
+            if attempt < attempts || child.is_none() {
+                take_over(tx, (run, trial), worker, attempt + 1, child, t)?;
                 return Ok(Claim::Mine { attempt: attempt + 1 });
             }
             // Out of attempts: the trial ends failed, for every worker.
             if let Some(c) = child {
                 tx.exec(
                     "UPDATE runs SET status = 'failed', ended = ?1, error = ?2 WHERE id = ?3 AND status = 'running'",
-                    args![now(), format!("its worker was lost {attempt} time(s); not retried"), c],
+                    args![t, format!("its worker was lost {attempt} time(s); not retried"), c],
                 )?;
             }
             tx.exec(
@@ -163,6 +187,55 @@ impl Claims for SqlStore {
                 args![run, trial],
             )?;
             Ok(Claim::Done)
+        })
+    }
+
+    fn release_trial(&self, run: RunId, trial: i64, worker: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.exec(
+                "UPDATE claims SET heartbeat = 0 WHERE run_id = ?1 AND trial = ?2 AND worker = ?3
+                   AND state = 'running'",
+                args![run, trial, worker],
+            )
+            .map(drop)
+        })
+    }
+
+    fn close_claim(&self, run: RunId, trial: i64, worker: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.exec(
+                "UPDATE claims SET state = 'done' WHERE run_id = ?1 AND trial = ?2 AND worker = ?3",
+                args![run, trial, worker],
+            )
+            .map(drop)
+        })
+    }
+
+    fn expire_lost(&self, run: RunId, grace: f64) -> Result<usize> {
+        let dialect = self.db.dialect();
+        self.write(|tx| {
+            let t = server_now(tx, dialect)?;
+            let lost = tx.query(
+                "SELECT trial, child FROM claims WHERE run_id = ?1 AND state = 'running' AND trial >= 0
+                   AND heartbeat < ?2",
+                args![run, t - grace],
+            )?;
+            for r in &lost {
+                let (trial, child): (i64, Option<i64>) = (r.get(0)?, r.get(1)?);
+                if let Some(c) = child {
+                    tx.exec(
+                        "UPDATE runs SET status = 'failed', ended = ?1,
+                                error = 'its worker was lost after the search ended'
+                         WHERE id = ?2 AND status = 'running'",
+                        args![t, c],
+                    )?;
+                }
+                tx.exec(
+                    "UPDATE claims SET state = 'failed' WHERE run_id = ?1 AND trial = ?2",
+                    args![run, trial],
+                )?;
+            }
+            Ok(lost.len())
         })
     }
 
@@ -186,9 +259,9 @@ impl Claims for SqlStore {
     ) -> Result<bool> {
         self.write(|tx| {
             let held = tx.exec(
-                "UPDATE claims SET state = 'done', heartbeat = ?1
-                 WHERE run_id = ?2 AND trial = ?3 AND worker = ?4 AND state = 'running'",
-                args![now(), run, trial, worker],
+                "UPDATE claims SET state = 'done'
+                 WHERE run_id = ?1 AND trial = ?2 AND worker = ?3 AND state = 'running'",
+                args![run, trial, worker],
             )?;
             if held == 0 {
                 return Ok(false);
@@ -226,8 +299,9 @@ impl Claims for SqlStore {
     }
 
     fn heartbeat(&self, worker: &str) -> Result<()> {
+        let dialect = self.db.dialect();
         self.write(|tx| {
-            let t = now();
+            let t = server_now(tx, dialect)?;
             tx.exec(
                 "UPDATE claims SET heartbeat = ?1 WHERE worker = ?2 AND state = 'running'",
                 args![t, worker],
@@ -289,7 +363,7 @@ impl Claims for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewRun, Store};
+    use crate::store::{now, NewRun, Store};
 
     fn done(points: &[MetricPoint]) -> Ending<'_> {
         Ending {
@@ -354,8 +428,40 @@ mod tests {
             s.claim_trial(run, 1, "a", 1, 0.0).unwrap(),
             Claim::Mine { attempt: 1 }
         );
+        // An attempt lost before it started its child run did no work: taken over regardless.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        assert_eq!(s.claim_trial(run, 1, "b", 1, 0.0).unwrap(), Claim::Done);
+        assert_eq!(
+            s.claim_trial(run, 1, "b", 1, 0.0).unwrap(),
+            Claim::Mine { attempt: 2 }
+        );
+        let child1 = s
+            .create_run(&NewRun {
+                experiment: "e".into(),
+                parent: Some(run),
+                name: "trial 1".into(),
+                ..NewRun::default()
+            })
+            .unwrap();
+        s.set_claim_child(run, 1, "b", child1).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(s.claim_trial(run, 1, "c", 1, 0.0).unwrap(), Claim::Done);
+        assert_eq!(s.run(child1).unwrap().status, TrialState::Failed);
+        // A trial handed back is taken over at once, whatever the grace.
+        assert_eq!(
+            s.claim_trial(run, 2, "a", 3, 60.0).unwrap(),
+            Claim::Mine { attempt: 1 }
+        );
+        s.release_trial(run, 2, "a").unwrap();
+        assert_eq!(
+            s.claim_trial(run, 2, "b", 3, 60.0).unwrap(),
+            Claim::Mine { attempt: 2 }
+        );
+        // After the search: claims of lost workers are given up, so the run can end.
+        assert_eq!(s.open_claims(run).unwrap(), 1);
+        assert_eq!(s.expire_lost(run, 60.0).unwrap(), 0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(s.expire_lost(run, 0.0).unwrap(), 1);
+        assert_eq!(s.open_claims(run).unwrap(), 0);
         // Workers and heartbeats.
         let w = WorkerInfo {
             id: "b".into(),

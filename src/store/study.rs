@@ -469,7 +469,8 @@ impl TrialStore for RunStudy {
     fn start(&self, id: usize, params: &Params) -> Result<()> {
         // A finished trial that could not be read back runs again: its old run steps aside, so
         // each trial id has one finished run.
-        let old = self.runs().get(&id).copied();
+        // Shared: the claim decides, and a lost attempt's run was marked by the takeover.
+        let old = self.runs().get(&id).copied().filter(|_| self.sharing.is_none());
         if let Some(old) = old {
             self.store
                 .finish_run(old, TrialState::Killed, Some("replaced: the trial ran again"))?;
@@ -516,6 +517,12 @@ impl TrialStore for RunStudy {
         let mut points = self.layout.encode_metrics(r);
         points.retain(|p| !(p.key == step_key && live.contains(&(p.step, p.value))));
         match &self.sharing {
+            // Cancelled here (Ctrl-C): the trial is handed back for another worker to run.
+            Some(sh) if state == TrialState::Killed => {
+                self.runs().remove(&r.id);
+                self.store.complete_run(rid, &points, state, r.error.as_deref())?;
+                sh.claims.release_trial(self.parent, r.id as i64, &sh.worker)?;
+            }
             Some(sh) => {
                 let held = sh.claims.complete_claimed(
                     self.parent,

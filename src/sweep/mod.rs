@@ -458,6 +458,11 @@ impl Sweep {
                         st.hold(rec);
                         continue;
                     }
+                    // Shared: never run again unclaimed; told once the store gives it back.
+                    _ if self.store.shared() => {
+                        st.foreign.insert(id, params);
+                        continue;
+                    }
                     Ok(None) => Error::Store(format!("finished trial {id} cannot be read back")),
                     Err(e) => e,
                 };
@@ -507,7 +512,15 @@ impl Sweep {
         }
         let written = self.store.finish(&rec);
         let mut st = self.lock();
-        if let Err(e) = written {
+        if self.store.shared() {
+            // Told as the store holds it (another worker's result when this one's claim was
+            // taken over meanwhile; the trial runs again here when the write failed): every
+            // worker tells the same record.
+            if let Err(e) = written {
+                st.note(&e);
+            }
+            st.foreign.insert(rec.id, rec.params.clone());
+        } else if let Err(e) = written {
             st.note(&e);
             // Keeps its slot in `pending` empty: read back from here.
             let at = rec.id - st.told;
