@@ -437,7 +437,8 @@ fn export_run(
         let path = if p.is_absolute() {
             p.to_path_buf()
         } else {
-            root.join(p)
+            // Fetched into this machine's cache from a workspace that keeps its files.
+            crate::store::blobs::materialize(store, root, recorded).unwrap_or_default()
         };
         let Ok(meta) = std::fs::metadata(&path) else {
             sum.skipped.push(format!(
