@@ -186,6 +186,22 @@ mod tests {
     }
 }
 
+/// Running a run or sweep with `automl worker` processes.
+#[derive(Args, Clone, Debug, Default)]
+pub struct DistributeArgs {
+    /// Record the run (and on PostgreSQL its data) for `automl worker` processes, print the run
+    /// id and the worker command, and exit. A plain run or sweep on a PostgreSQL workspace takes
+    /// part as one worker itself. Sweep workers run the spec's command on their own machine: the
+    /// spec and the program must be at the same paths there.
+    #[arg(long, conflicts_with_all = ["resume", "no_store"], help_heading = "Workers")]
+    pub workers_only: bool,
+    #[command(flatten)]
+    pub share: ShareArgs,
+    /// Set by `automl worker`: the worker id this run takes part as.
+    #[arg(skip)]
+    pub worker: Option<String>,
+}
+
 /// How workers of a distributed run keep and hand over their trials.
 #[derive(Args, Clone, Debug)]
 pub struct ShareArgs {

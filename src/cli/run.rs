@@ -20,7 +20,7 @@ use automl::trials::PipelineTrial;
 use automl::validation::Scheme;
 use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result, RunSummary};
 
-use super::flags::{worker_id, JsonArgs, OutputArgs, PolicyArgs, ShareArgs, WorkspaceArgs};
+use super::flags::{worker_id, DistributeArgs, JsonArgs, OutputArgs, PolicyArgs, ShareArgs, WorkspaceArgs};
 use super::output::{print_json, progress_bar, warn};
 use super::predict::{predict_file, score_test, score_test_table};
 use super::{Cli, Command};
@@ -190,16 +190,8 @@ pub struct RunArgs {
     #[command(flatten)]
     policy: PolicyArgs,
 
-    /// Record the run and its data for `automl worker` processes to run, print the run id and
-    /// the worker command, and exit (a plain run on a PostgreSQL workspace takes part as one
-    /// worker itself).
-    #[arg(long, conflicts_with_all = ["resume", "no_store"], help_heading = "Workers")]
-    workers_only: bool,
     #[command(flatten)]
-    share: ShareArgs,
-    /// Set by `automl worker`: the worker id this run takes part as.
-    #[arg(skip)]
-    worker: Option<String>,
+    dist: DistributeArgs,
 }
 
 /// The recorded command line of run `run`, parsed again.
@@ -265,9 +257,11 @@ pub fn worker_args(
         predict: None,
         out: None,
         report: None,
-        workers_only: false,
-        worker: Some(worker.to_string()),
-        share,
+        dist: DistributeArgs {
+            workers_only: false,
+            share,
+            worker: Some(worker.to_string()),
+        },
         output: OutputArgs {
             quiet: true,
             format: JsonArgs { json: false },
@@ -469,15 +463,15 @@ pub fn run(a: RunArgs) -> Result<()> {
                 .contains_key(automl::store::keys::DISTRIBUTED),
             None => false,
         };
-        let shared =
-            job.is_none() && (ws.store.keeps_blobs() || a.workers_only || a.worker.is_some() || was_shared);
-        if a.workers_only && job.is_some() {
+        let shared = job.is_none()
+            && (ws.store.keeps_blobs() || a.dist.workers_only || a.dist.worker.is_some() || was_shared);
+        if a.dist.workers_only && job.is_some() {
             return Err(Error::Config(
                 "--workers-only takes a TRAIN file, not an AutoML job YAML".into(),
             ));
         }
         let mut data_blob = None;
-        if shared && ws.store.keeps_blobs() && a.worker.is_none() {
+        if shared && ws.store.keeps_blobs() && a.dist.worker.is_none() {
             let name = data_file
                 .file_name()
                 .map_or("train.csv".into(), |n| n.to_string_lossy().to_string());
@@ -489,9 +483,9 @@ pub fn run(a: RunArgs) -> Result<()> {
             data_blob = Some(rel);
         }
         if shared {
-            let worker = a.worker.clone().unwrap_or_else(worker_id);
-            builder = builder.share(a.share.sharing(ws, worker)?);
-            if a.workers_only {
+            let worker = a.dist.worker.clone().unwrap_or_else(worker_id);
+            builder = builder.share(a.dist.share.sharing(ws, worker)?);
+            if a.dist.workers_only {
                 builder = builder.submit_only();
             }
         }
@@ -552,7 +546,7 @@ pub fn run(a: RunArgs) -> Result<()> {
             } else if !a.output.silent() {
                 eprintln!("{m}");
             }
-            if skipped && a.worker.is_none() {
+            if skipped && a.dist.worker.is_none() {
                 warn(
                     quiet,
                     "--test, --predict and --report were not done here: the worker that finishes the run saves the model (see `automl runs show`)",

@@ -16,7 +16,7 @@ use automl::sweep::{Goal, Sweep, TrialRecord};
 use automl::tracking::SweepTracker;
 use automl::{Error, Result};
 
-use super::flags::{worker_id, OutputArgs, ShareArgs, WorkspaceArgs};
+use super::flags::{worker_id, DistributeArgs, OutputArgs, ShareArgs, WorkspaceArgs};
 use super::output::{grid, print_json, progress_bar, warn};
 
 /// `automl sweep --help`'s closing text.
@@ -71,17 +71,8 @@ pub struct SweepArgs {
     report: Option<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
-    /// Record the sweep for `automl worker` processes to run, print the run id and the worker
-    /// command, and exit (a plain sweep on a PostgreSQL workspace takes part as one worker). Each
-    /// worker runs the spec's command on its own machine: the spec and the program must be at
-    /// the same paths there.
-    #[arg(long, conflicts_with_all = ["resume", "no_store"], help_heading = "Workers")]
-    workers_only: bool,
     #[command(flatten)]
-    share: ShareArgs,
-    /// Set by `automl worker`: the worker id this sweep takes part as.
-    #[arg(skip)]
-    worker: Option<String>,
+    dist: DistributeArgs,
 }
 
 impl SweepArgs {
@@ -107,9 +98,11 @@ impl SweepArgs {
                 quiet: true,
                 format: super::flags::JsonArgs { json: false },
             },
-            workers_only: false,
-            share,
-            worker: Some(worker.to_string()),
+            dist: DistributeArgs {
+                workers_only: false,
+                share,
+                worker: Some(worker.to_string()),
+            },
         }
     }
 }
@@ -212,9 +205,9 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
                 Some(d) => Ok(d.clone()),
                 None => ws.artifact_dir(id),
             };
-            let sharing = if ws.store.keeps_blobs() || a.workers_only || a.worker.is_some() {
-                let worker = a.worker.clone().unwrap_or_else(worker_id);
-                Some(a.share.sharing(ws, worker)?)
+            let sharing = if ws.store.keeps_blobs() || a.dist.workers_only || a.dist.worker.is_some() {
+                let worker = a.dist.worker.clone().unwrap_or_else(worker_id);
+                Some(a.dist.share.sharing(ws, worker)?)
             } else {
                 None
             };
@@ -227,7 +220,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
                 logs,
                 sharing.clone(),
             )?;
-            if a.workers_only {
+            if a.dist.workers_only {
                 let at = automl::store::postgres::redact(&a.ws.root().to_string_lossy());
                 let command = format!("automl worker --workspace {at} --run {}", run.id);
                 if json {

@@ -365,6 +365,16 @@ mod tests {
     use super::*;
     use crate::store::{now, NewRun, Store};
 
+    fn trial_run(s: &SqlStore, run: RunId, trial: i64) -> RunId {
+        s.create_run(&NewRun {
+            experiment: "e".into(),
+            parent: Some(run),
+            name: format!("trial {trial}"),
+            ..NewRun::default()
+        })
+        .unwrap()
+    }
+
     fn done(points: &[MetricPoint]) -> Ending<'_> {
         Ending {
             points,
@@ -390,14 +400,7 @@ mod tests {
             s.claim_trial(run, 0, "a", 3, 60.0).unwrap(),
             Claim::Mine { attempt: 1 }
         );
-        let child = s
-            .create_run(&NewRun {
-                experiment: "e".into(),
-                parent: Some(run),
-                name: "trial 0".into(),
-                ..NewRun::default()
-            })
-            .unwrap();
+        let child = trial_run(&s, run, 0);
         s.set_claim_child(run, 0, "a", child).unwrap();
         assert_eq!(s.open_claims(run).unwrap(), 1);
         // Worker a goes silent: with a grace of 0 s, b takes over and a's child run is killed.
@@ -410,14 +413,7 @@ mod tests {
         // a comes back: its result is refused, nothing written.
         let pts = [MetricPoint::now("r2", 0, 0.5)];
         assert!(!s.complete_claimed(run, 0, "a", child, done(&pts)).unwrap());
-        let child2 = s
-            .create_run(&NewRun {
-                experiment: "e".into(),
-                parent: Some(run),
-                name: "trial 0".into(),
-                ..NewRun::default()
-            })
-            .unwrap();
+        let child2 = trial_run(&s, run, 0);
         s.set_claim_child(run, 0, "b", child2).unwrap();
         assert!(s.complete_claimed(run, 0, "b", child2, done(&pts)).unwrap());
         assert_eq!(s.run(child2).unwrap().status, TrialState::Completed);
@@ -434,14 +430,7 @@ mod tests {
             s.claim_trial(run, 1, "b", 1, 0.0).unwrap(),
             Claim::Mine { attempt: 2 }
         );
-        let child1 = s
-            .create_run(&NewRun {
-                experiment: "e".into(),
-                parent: Some(run),
-                name: "trial 1".into(),
-                ..NewRun::default()
-            })
-            .unwrap();
+        let child1 = trial_run(&s, run, 1);
         s.set_claim_child(run, 1, "b", child1).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(s.claim_trial(run, 1, "c", 1, 0.0).unwrap(), Claim::Done);

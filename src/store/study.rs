@@ -274,6 +274,17 @@ pub fn read_trials(store: &dyn Store, parent: &RunRecord) -> Result<Vec<(RunReco
     Ok(out)
 }
 
+/// (trial id, child run) of the finished trials among child runs `kids`.
+fn finished_trials(kids: &[RunRecord]) -> impl Iterator<Item = (usize, RunId)> + '_ {
+    kids.iter().filter_map(|k| {
+        let finished = matches!(
+            k.status,
+            TrialState::Completed | TrialState::Failed | TrialState::Pruned | TrialState::TimedOut
+        );
+        finished.then(|| trial_id(k).map(|id| (id, k.id))).flatten()
+    })
+}
+
 /// The trial id of a child run.
 pub fn trial_id(run: &RunRecord) -> Option<usize> {
     usize::try_from(run.params.get(keys::TRIAL)?.as_u64()?).ok()
@@ -341,18 +352,8 @@ impl RunStudy {
             .map(|k| k.id)
             .collect();
         let killed = store.mark_running_killed(&running)?;
-        let mut runs = HashMap::new();
-        let mut earlier = BTreeSet::new();
-        for k in &kids {
-            let finished = matches!(
-                k.status,
-                TrialState::Completed | TrialState::Failed | TrialState::Pruned | TrialState::TimedOut
-            );
-            if let (true, Some(id)) = (finished, trial_id(k)) {
-                runs.insert(id, k.id);
-                earlier.insert(id);
-            }
-        }
+        let runs: HashMap<usize, RunId> = finished_trials(&kids).collect();
+        let earlier: BTreeSet<usize> = runs.keys().copied().collect();
         Ok(RunStudy {
             store,
             parent,
@@ -398,15 +399,9 @@ impl RunStudy {
         })?;
         let mut runs = self.runs();
         let mut done = BTreeSet::new();
-        for k in &kids {
-            let finished = matches!(
-                k.status,
-                TrialState::Completed | TrialState::Failed | TrialState::Pruned | TrialState::TimedOut
-            );
-            if let (true, Some(id)) = (finished, trial_id(k)) {
-                runs.insert(id, k.id);
-                done.insert(id);
-            }
+        for (id, rid) in finished_trials(&kids) {
+            runs.insert(id, rid);
+            done.insert(id);
         }
         Ok(done)
     }
