@@ -556,18 +556,10 @@ impl AutoML {
         let _beating = crate::store::heartbeat::Heartbeat::start(s.sharing.as_ref());
         let mut results = sweep.optimize_with(|t| trials::objective(&ctx, t), limits, &progress);
         if let (Some(sh), Some(id), Some(o)) = (&s.sharing, run_id, &opened) {
-            // Exactly one worker finishes the run: the one that claims its end (trial -1).
-            let claim = sh.claims.claim_trial(id, -1, &sh.worker, sh.attempts, sh.grace)?;
-            if !matches!(claim, crate::store::Claim::Mine { .. }) {
+            if !sh.claim_end(id)? {
                 return Err(Error::FinishedElsewhere(format!(
                     "run {id}: this worker's trials are done; another worker finishes the run"
                 )));
-            }
-            // Other workers may still run trials this one never asked for (their budgets ended
-            // later): wait for them, giving up on those whose worker was lost.
-            while sh.claims.open_claims(id)? > 0 {
-                sh.claims.expire_lost(id, sh.grace)?;
-                std::thread::sleep(Duration::from_millis(200));
             }
             if let Ok(r) = results.as_mut() {
                 r.trials = o.study.trials()?;

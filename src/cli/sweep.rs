@@ -298,21 +298,12 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     if let (Some(sh), Some(id), Some(r)) = (&sharing, run_id, &recorded) {
         // A cancelled worker hands its trials back and leaves the sweep to the others; exactly
         // one worker records the sweep's end, once every trial any worker started is finished.
-        let claim = if out.cancelled {
-            None
-        } else {
-            Some(sh.claims.claim_trial(id, -1, &sh.worker, sh.attempts, sh.grace)?)
-        };
-        if !matches!(claim, Some(automl::store::Claim::Mine { .. })) {
+        if out.cancelled || !sh.claim_end(id)? {
             progress.bar.finish_and_clear();
             if !a.output.silent() {
                 eprintln!("sweep run {id}: this worker's trials are done; another worker finishes the run");
             }
             return Ok(());
-        }
-        while sh.claims.open_claims(id)? > 0 {
-            sh.claims.expire_lost(id, sh.grace)?;
-            std::thread::sleep(std::time::Duration::from_millis(200));
         }
         use automl::sweep::TrialStore;
         out.trials = r.study.trials()?;

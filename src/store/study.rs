@@ -304,6 +304,24 @@ pub struct Sharing {
 }
 
 impl Sharing {
+    /// Claim the end of run `run` (trial -1): exactly one worker finishes a shared run. The one
+    /// that gets it waits until every trial any worker started is finished (other workers'
+    /// budgets may have ended later than this one's), giving up on those of lost workers, and
+    /// returns `true`; the others return `false` at once.
+    pub fn claim_end(&self, run: RunId) -> Result<bool> {
+        let claim = self
+            .claims
+            .claim_trial(run, -1, &self.worker, self.attempts, self.grace)?;
+        if !matches!(claim, Claim::Mine { .. }) {
+            return Ok(false);
+        }
+        while self.claims.open_claims(run)? > 0 {
+            self.claims.expire_lost(run, self.grace)?;
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        Ok(true)
+    }
+
     /// Record this worker as taking part in run `run` (listed by `automl runs show`).
     pub fn join(&self, run: RunId) -> Result<()> {
         let t = super::now();
