@@ -73,7 +73,7 @@ impl Learner for ExtraTrees {
         let p = ExtraTreesParams::check(params).ok();
         let (trees, frac) = p.map_or((100.0, 0.7), |p| (p.n_trees as f64, p.max_features));
         let (depth, leaf) = p.map_or((32.0, 1.0), |p| (p.max_depth as f64, p.min_samples_leaf as f64));
-        trees * frac.clamp(0.05, 1.0) * super::tree::work(s, depth, leaf, 1.8, 1.8)
+        trees * frac.clamp(0.05, 1.0) * super::tree::work(s, depth, leaf, 1.8, 1.8) + super::tree::setup(s)
     }
 }
 

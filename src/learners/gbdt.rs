@@ -99,7 +99,10 @@ impl Learner for Gbdt {
         let per_round = 10.0 * s.n * rows
             + leaves.log2() * s.n * rows * s.raw * cols
             + 2.0 * grow * leaves * (256.0 * s.raw * cols + 20.0 * s.levels);
-        rounds * outputs * per_round
+        // Per fit: binning every feature and setting up the booster, what a few-round fit (the
+        // search's cheap first point) mostly costs.
+        let setup = 4e5 + 8e4 * s.raw;
+        rounds * outputs * per_round + setup
     }
 }
 

@@ -69,6 +69,7 @@ impl Learner for LogisticRegression {
         // L-BFGS iterations (most stop before 100) × two passes over each row's non-zeros.
         let iters = LogisticParams::check(params).map_or(100, |p| p.max_iterations) as f64;
         let outputs = if s.k > 2.0 { s.k } else { 1.0 };
-        125.0 * iters.min(100.0) / 100.0 * s.n * (s.raw + s.d / 8.0) * outputs
+        // Plus the per-row work outside the iterations (scaling, the line search's set-up).
+        125.0 * iters.min(100.0) / 100.0 * s.n * (s.raw + s.d / 8.0) * outputs + 300.0 * s.n
     }
 }

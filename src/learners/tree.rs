@@ -40,6 +40,13 @@ impl Criterion {
     }
 }
 
+/// The fixed work of one fit of a tree learner, whatever its trees: setting up each feature's
+/// sort order and buffers. Small fits (the search's cheap first points) are mostly this.
+/// Calibrated by `cargo bench --bench cost_calibration -- --point low_cost`.
+pub(super) fn setup(s: &super::Shape) -> f64 {
+    2e4 * s.raw + 100.0 * s.n
+}
+
 /// The work of growing one tree examining every feature, in the units of
 /// [`super::Learner::cost`]: `a` per row, feature and level (levels up to `depth`, at most
 /// log2(rows)), plus `b` per row and feature for the nodes' split searches (many small nodes in
