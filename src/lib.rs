@@ -22,6 +22,7 @@ pub mod automl;
 pub mod cancel;
 pub mod command;
 pub mod data;
+pub mod device;
 pub mod ensemble;
 pub mod error;
 pub mod guard;

@@ -22,6 +22,7 @@ pub mod lasso;
 pub mod linear;
 pub mod linear_regression;
 pub mod logistic_regression;
+pub mod mlp;
 pub mod random_forest;
 pub mod ridge;
 pub mod tree;
@@ -84,6 +85,7 @@ pub static REGISTRY: &[&dyn Learner] = &[
     &knn::Knn,
     &gaussian_nb::GaussianNb,
     &decision_tree::DecisionTree,
+    &mlp::Mlp,
 ];
 
 /// Names of all learners, in the order they are tried.
@@ -320,6 +322,11 @@ pub enum Fitted {
         /// Number of classes of the task.
         n_classes: usize,
     },
+    /// A tabular neural network ([`mlp`]), weights as plain numbers.
+    Mlp {
+        /// The network and its input encoding.
+        model: mlp::MlpModel,
+    },
 }
 
 fn labels_array(y: &[usize]) -> Array1<usize> {
@@ -389,6 +396,7 @@ impl Fitted {
                 n_classes,
             } => knn::predict(train, y, *k, *distance_weights, *n_classes, x)?,
             Fitted::Gbdt { model } => model.predict(x)?,
+            Fitted::Mlp { model } => model.predict(x)?,
             Fitted::LogisticCoef {
                 coef,
                 intercept,
