@@ -104,10 +104,12 @@ impl Pipeline {
 pub const FORMAT: &str = "automl-model";
 /// Current model file format version; files with a newer version are refused. Version 2 added
 /// weighted ensembles, version 3 stacked ones and members averaged over their fold models,
-/// version 4 date and text features and level codes of high-cardinality categories; each file
-/// is written with the lowest version that holds it, so older automl reads what it can predict
-/// with.
-pub const FORMAT_VERSION: u32 = 5;
+/// version 4 date and text features and level codes of high-cardinality categories, version 5
+/// calibrated probabilities, version 6 neural networks (`mlp`); each file is written with the
+/// lowest version that holds it, so older automl reads what it can predict with.
+pub const FORMAT_VERSION: u32 = 6;
+/// The version written for models holding a neural network.
+pub const FORMAT_VERSION_MLP: u32 = 6;
 /// The version written for models with calibrated probabilities.
 pub const FORMAT_VERSION_CALIBRATED: u32 = 5;
 /// The version written for models using date, text or level-code preprocessing steps.
@@ -235,6 +237,12 @@ impl Body {
 
     /// The lowest file format version that holds this body with these `members`.
     pub fn format_version(&self, members: &[EnsembleMember]) -> u32 {
+        if self
+            .pipelines()
+            .any(|p| matches!(p.learner, crate::learners::Fitted::Mlp { .. }))
+        {
+            return FORMAT_VERSION_MLP;
+        }
         if self.pipelines().any(|p| p.prep.needs_v4()) {
             return FORMAT_VERSION_PREP;
         }

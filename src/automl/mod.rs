@@ -639,7 +639,10 @@ impl AutoML {
         let info = ModelInfo {
             format: FORMAT.to_string(),
             format_version: if finished.calibration.is_some() {
-                crate::model::FORMAT_VERSION_CALIBRATED
+                finished
+                    .body
+                    .format_version(&finished.members)
+                    .max(crate::model::FORMAT_VERSION_CALIBRATED)
             } else {
                 finished.body.format_version(&finished.members)
             },

@@ -219,18 +219,26 @@ impl Learner for Mlp {
         let (epochs, width, depth) = p.map_or((256.0, 256.0, 3.0), |p| {
             (p.epochs as f64, p.width as f64, p.depth as f64)
         });
-        // Inputs: one-hot columns of the native categories (about the encoded width).
-        let d = s.d.max(s.raw);
-        let per_row = if depth > 0.0 {
-            d * width + (depth - 1.0) * width * width + width * s.k.max(2.0)
+        // Inputs: numbers plus the one-hot columns of the categories (at most MAX_ONE_HOT each).
+        let d = s.raw + s.levels.min(encode::MAX_ONE_HOT as f64 * s.raw);
+        let k = s.k.max(2.0);
+        let macs = if depth > 0.0 {
+            d * width + (depth - 1.0) * width * width + width * k
         } else {
-            d * s.k.max(2.0)
+            d * k
         };
-        let steps = (0.8 * s.n / BATCH as f64).max(1.0).floor();
-        // Multiply-adds forward and backward (×3), about 0.1 ns each on one core, plus a fixed
-        // cost per step (a few dozen tensor operations) and per epoch (validation).
-        epochs * (0.8 * s.n * per_row * 3.0 * 0.1 + steps * 1.5e5 + 0.2 * s.n * per_row * 0.1 + 5e4)
-            + s.n * d * 20.0
+        // Activations forward and backward per hidden unit: Mish (regression) is a chain of
+        // element-wise operations, SELU one.
+        let act = width * depth * if s.regression() { 30.0 } else { 6.0 };
+        let (train, valid) = (0.8 * s.n, 0.2 * s.n);
+        let steps = (train / BATCH as f64).floor().max(1.0);
+        // Multiply-adds about 0.1 ns each on one core (×3 for forward and backward), and a fixed
+        // cost per step (a few dozen tensor operations per layer) and per epoch.
+        let per_epoch = train * (3.0 * macs * 0.1 + act)
+            + valid * (macs * 0.1 + act / 3.0)
+            + steps * 4e4 * (depth + 1.0)
+            + 2e4 * (depth + 1.0);
+        epochs * per_epoch + s.n * d * 20.0
     }
 }
 
