@@ -1,5 +1,6 @@
 //! The `mlp` learner against the same network in PyTorch on the CPU:
-//! `cargo bench --bench mlp -- [--epochs N] [--threads N] [--rows N] [--only a,b] [--python PATH]`.
+//! `cargo bench --bench mlp -- [--epochs N] [--threads N] [--rows N] [--only a,b] [--python PATH]
+//! [--devices cpu,cuda:0] [--no-torch]`.
 //!
 //! For a synthetic 200k-row table (binary: 16 numbers, 4 categories, a non-linear rule with label
 //! noise) and two suite sets (`diamonds`, regression; `card_default`, binary; train.csv →
@@ -10,6 +11,10 @@
 //! plus the held-out pass), the ratio, and both test scores (ROC AUC or R²). PyTorch comes from a
 //! benchmark-only venv: `python3 -m venv ~/.cache/automl-torch-venv &&
 //! ~/.cache/automl-torch-venv/bin/pip install torch numpy` (the default `--python`).
+//!
+//! `--devices cpu,cuda:0` (a `--features cuda` build on a GPU machine, `benches/gpu-check.sh`)
+//! trains ours on each device and adds its seconds per epoch, the speed-up over the first device
+//! and its test score.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed benchmark
 
 use std::io::Write;
@@ -133,6 +138,8 @@ fn main() {
     let mut threads = 1usize;
     let mut rows = 200_000usize;
     let mut only: Option<Vec<String>> = None;
+    let mut devices = vec![automl::device::Device::Cpu];
+    let mut torch = true;
     let mut python = std::env::var("HOME").map_or_else(
         |_| PathBuf::from("python3"),
         |h| PathBuf::from(h).join(".cache/automl-torch-venv/bin/python"),
@@ -145,6 +152,8 @@ fn main() {
             "--rows" => rows = args.next().unwrap().parse().unwrap(),
             "--only" => only = args.next().map(|v| v.split(',').map(str::to_string).collect()),
             "--python" => python = PathBuf::from(args.next().unwrap()),
+            "--devices" => devices = automl::device::parse_list(&args.next().unwrap()).unwrap(),
+            "--no-torch" => torch = false,
             "--bench" => {}
             other => {
                 eprintln!("mlp bench: unknown argument {other}");
@@ -206,27 +215,34 @@ fn main() {
         } else {
             Targets::Classes(&classes, case.classes)
         };
-        let mut times = Vec::new();
-        let mut last = Instant::now();
-        let trained = train::train(
-            &etr,
-            case.n_train,
-            enc.width(),
-            targets,
-            &settings,
-            1,
-            &candle_core::Device::Cpu,
-            &mut |_| {
-                times.push(last.elapsed().as_secs_f64());
-                last = Instant::now();
-                true
-            },
-        )
-        .unwrap();
-        let ours_epoch = times.iter().sum::<f64>() / times.len() as f64;
-        let out = trained.weights.predict(&ete, test_rows.len()).unwrap();
-        let outputs = if regression { 1 } else { case.classes };
-        let ours_test = test_score(case.task, &out, outputs, yte, trained.target);
+        // Ours, on each device: (seconds per epoch, test score).
+        let mut ours = Vec::new();
+        for dev in &candle {
+            let mut times = Vec::new();
+            let mut last = Instant::now();
+            let trained = train::train(
+                &etr,
+                case.n_train,
+                enc.width(),
+                targets,
+                &settings,
+                1,
+                dev,
+                &mut |_| {
+                    times.push(last.elapsed().as_secs_f64());
+                    last = Instant::now();
+                    true
+                },
+            )
+            .unwrap();
+            let out = trained.weights.predict(&ete, test_rows.len()).unwrap();
+            let outputs = if regression { 1 } else { case.classes };
+            ours.push((
+                times.iter().sum::<f64>() / times.len() as f64,
+                test_score(case.task, &out, outputs, yte, trained.target),
+            ));
+        }
+        let (ours_epoch, ours_test) = ours[0];
         // The same data for PyTorch.
         let dir = tmp.path().join(case.name.replace(' ', "_"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -240,10 +256,14 @@ fn main() {
             "threads": threads, "seed": 1,
         });
         std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
-        let torch = Command::new(&python)
-            .arg(root.join("benches/mlp_torch.py"))
-            .arg(&dir)
-            .output();
+        let torch = if torch {
+            Command::new(&python)
+                .arg(root.join("benches/mlp_torch.py"))
+                .arg(&dir)
+                .output()
+        } else {
+            Err(std::io::Error::other("skipped (--no-torch)"))
+        };
         let (torch_epoch, torch_test) = match torch {
             Ok(o) if o.status.success() => {
                 let v: serde_json::Value =
@@ -267,12 +287,16 @@ fn main() {
                 (f64::NAN, f64::NAN)
             }
         };
-        println!(
+        let mut line = format!(
             "| {} | {} | {} | {ours_epoch:.3} | {torch_epoch:.3} | {:.2} | {ours_test:.4} | {torch_test:.4} |",
             case.name,
             case.n_train,
             enc.width(),
             ours_epoch / torch_epoch
         );
+        for (secs, test) in ours.iter().skip(1) {
+            line += &format!(" {secs:.4} | {:.1}x | {test:.4} |", ours_epoch / secs);
+        }
+        println!("{line}");
     }
 }

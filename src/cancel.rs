@@ -20,12 +20,30 @@ pub enum Reason {
 pub struct Token {
     flag: Option<Arc<AtomicBool>>,
     deadline: Option<Instant>,
+    soft: Option<Instant>,
 }
 
 impl Token {
     /// A token that fires when `flag` is set or at `deadline`.
     pub fn new(flag: Option<Arc<AtomicBool>>, deadline: Option<Instant>) -> Token {
-        Token { flag, deadline }
+        Token {
+            flag,
+            deadline,
+            soft: None,
+        }
+    }
+
+    /// This token with a soft deadline: work that can end early with a usable result (a network
+    /// keeping its best epoch so far) does so once it passes; other work ignores it. The final
+    /// refit runs under the run's budget this way.
+    pub fn with_soft_deadline(mut self, at: Option<Instant>) -> Token {
+        self.soft = at;
+        self
+    }
+
+    /// Whether the soft deadline has passed.
+    pub fn soft_deadline_passed(&self) -> bool {
+        self.soft.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Why the work should stop now, if it should.

@@ -81,6 +81,8 @@ pub struct EvalContext<'a> {
     pub gbdt: GbdtCache,
     /// Where completed trials leave their validation predictions for the final ensemble.
     pub bank: Option<&'a OofBank>,
+    /// The run's GPU slots (none: every trial on the CPU).
+    pub slots: crate::device::Slots,
 }
 
 /// The whole table in native encoding, binned once, with a view per fold: every gbdt trial of a
@@ -393,8 +395,29 @@ fn shared_gbdt(
 /// mean primary metric. Under an early-termination policy the trial reports as it goes: after
 /// each fold (cross-validation), or — with a single holdout — on growing subsets: each step fits
 /// on `step / MAX_STEP` of the training rows first.
+///
+/// A trial of a GPU-suited learner runs on a free GPU slot of the run when there is one (its
+/// record says which device ran it whenever the run has GPU slots).
 pub fn objective(ctx: &EvalContext, trial: &mut Trial) -> std::result::Result<f64, TrialError> {
     let config = config_of(trial.params())?;
+    let held = if crate::learners::gpu_suited(&config.learner) {
+        ctx.slots.take_gpu()
+    } else {
+        None
+    };
+    let device = held.as_ref().map_or(crate::device::Device::Cpu, |h| h.device());
+    if ctx.slots.has_gpu() {
+        trial.set_device(&device.to_string());
+    }
+    crate::device::with(device, || objective_on(ctx, trial, config))
+}
+
+/// [`objective`] on the device already chosen.
+fn objective_on(
+    ctx: &EvalContext,
+    trial: &mut Trial,
+    config: TrialConfig,
+) -> std::result::Result<f64, TrialError> {
     let sample = sample_of(trial.params());
     trial.set_cost(cost_of(ctx.data, ctx.plan, &config, sample));
     let mut last = None;
@@ -481,6 +504,7 @@ mod tests {
             fold_steps: false,
             gbdt: Default::default(),
             bank: None,
+            slots: Default::default(),
         };
         let space = SearchSpace::new()
             .add(
@@ -527,6 +551,7 @@ mod tests {
             fold_steps: false,
             gbdt: Default::default(),
             bank: None,
+            slots: Default::default(),
         };
         let space = SearchSpace::new().add(LEARNER, ParamSpec::choice(["ridge"]));
         let run = |steps: Vec<i64>| {
@@ -564,6 +589,7 @@ mod tests {
             fold_steps: true,
             gbdt: Default::default(),
             bank: None,
+            slots: Default::default(),
         };
         let sweep = Sweep::builder(space.clone())
             .sampler(crate::samplers::SamplerKind::Grid)
@@ -596,6 +622,7 @@ mod tests {
                 started_secs: 0.0,
                 secs: 0.0,
                 error: None,
+                device: None,
             })
         };
         let rs = vec![mk(0, 2.0), mk(1, 1.0), mk(2, 2.0)];

@@ -130,10 +130,17 @@ impl Finish<'_> {
         let config = t.config();
         let data = self.data;
         let seed = trials::trial_seed(self.seed, id);
+        // Learners that can end early with a usable model (mlp: its best epoch so far) stop at
+        // the run's deadline instead of running past the budget.
+        let token = crate::cancel::current().with_soft_deadline(self.deadline);
         let fit = |rows: Option<&[usize]>| {
-            trials::guarded(|| Pipeline::fit(&data.schema, &data.features, &data.target, &config, rows, seed))
-                .map_err(|p| Error::learner(&config.learner, format!("final fit panicked: {p}")))
-                .and_then(|r| r)
+            trials::guarded(|| {
+                crate::cancel::with(token.clone(), || {
+                    Pipeline::fit(&data.schema, &data.features, &data.target, &config, rows, seed)
+                })
+            })
+            .map_err(|p| Error::learner(&config.learner, format!("final fit panicked: {p}")))
+            .and_then(|r| r)
         };
         if self.bagged {
             self.plan.folds.iter().map(|f| fit(Some(&f.train))).collect()
@@ -226,24 +233,30 @@ impl Finish<'_> {
             let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
             // Refits run `jobs` at a time, each taken by the first free thread: the estimated
             // finish is the busiest thread's load (estimates get the search's 25 % margin, as
-            // fit times grow a little faster than the rows).
+            // fit times grow a little faster than the rows). Members that would not finish in
+            // time are left out, heaviest weight first; a cheaper one after them may still fit.
             let mut load = vec![0.0f64; self.jobs.max(1)];
-            let mut keep = 0;
+            let mut kept: Vec<usize> = Vec::new();
             for (id, _) in &members {
                 let secs = 1.25 * self.refit_estimate(*id);
                 let mut next = load.clone();
                 if let Some(free) = next.iter_mut().min_by(|a, b| a.total_cmp(b)) {
                     *free += secs;
                 }
-                if keep > 0 && next.iter().copied().fold(0.0, f64::max) > left {
-                    break;
+                if next.iter().copied().fold(0.0, f64::max) > left {
+                    continue;
                 }
                 load = next;
-                keep += 1;
+                kept.push(*id);
             }
-            if keep < members.len() {
-                let cut = members.len() - keep;
-                let kept: Vec<usize> = members[..keep].iter().map(|m| m.0).collect();
+            if kept.len() < members.len() {
+                let cut = members.len() - kept.len();
+                if kept.len() < 2 {
+                    report.note = Some(format!(
+                        "{cut} member(s) left out to finish within the time budget, too few left"
+                    ));
+                    return single(Some(report));
+                }
                 combo = combo.without_others(&kept, &self.bank, &valid, self.metric)?;
                 report.note = Some(format!(
                     "{cut} member(s) left out to finish within the time budget ({} {:.4})",

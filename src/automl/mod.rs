@@ -53,6 +53,7 @@ pub struct AutoMLBuilder {
     time_budget: Option<f64>,
     max_trials: Option<usize>,
     jobs: Option<usize>,
+    devices: Vec<crate::device::Device>,
     seed: u64,
     learners: Option<Vec<String>>,
     on_trial: Option<TrialCallback>,
@@ -130,6 +131,15 @@ impl AutoMLBuilder {
     /// Parallel trials (default: all cores).
     pub fn jobs(mut self, n: usize) -> Self {
         self.jobs = Some(n);
+        self
+    }
+
+    /// Compute devices (default: the CPU alone). Each CUDA device (`cuda:N`, builds with the
+    /// `cuda` feature) is a slot of its own: trials of GPU-suited learners (`mlp`) run on a free
+    /// one while the `jobs` threads keep the CPU busy. A device that is missing, or CUDA in a
+    /// build without it, fails the run before it starts.
+    pub fn devices(mut self, devices: Vec<crate::device::Device>) -> Self {
+        self.devices = devices;
         self
     }
 
@@ -447,6 +457,7 @@ impl AutoML {
             }
         }
         let policy = s.policy.clone().unwrap_or(Policy::None);
+        let slots = crate::device::Slots::open(&s.devices)?;
         let bank = OofBank::new(metric, PER_LEARNER);
         let mut warnings = data.warnings.clone();
         let plan = validation::plan_with(&data.target, s.seed, s.validation, &mut warnings)?;
@@ -474,6 +485,7 @@ impl AutoML {
             fold_steps,
             gbdt: Default::default(),
             bank: (s.ensemble != EnsembleKind::None).then_some(&bank),
+            slots: slots.clone(),
         };
         let jobs = s.jobs.unwrap_or_else(default_jobs);
         // A recorded run writes its trials through its study; a resumed one keeps its finished

@@ -87,6 +87,12 @@ pub struct RunArgs {
     /// Trials run in parallel (default: all cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    /// Compute devices, comma-separated: cpu, cuda:0, cuda:1, ... Each CUDA device is a slot on
+    /// which trials of GPU-suited learners (mlp) run while the --jobs threads keep the CPU busy;
+    /// the leaderboard says which device ran each trial. Needs the GPU build (README "GPU
+    /// build"); a missing device is an error, never a silent CPU fallback.
+    #[arg(long, default_value = "cpu", value_name = "LIST")]
+    devices: String,
     /// Seed: the same seed gives the same trials and the same leaderboard.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -225,6 +231,7 @@ pub fn worker_args(
     run: &automl::store::RunRecord,
     worker: &str,
     jobs: Option<usize>,
+    devices: &str,
     share: ShareArgs,
 ) -> Result<RunArgs> {
     let old = recorded_args(run)?;
@@ -253,6 +260,8 @@ pub fn worker_args(
         resume: Some(run.id),
         ws: at,
         jobs: jobs.or(old.jobs),
+        // The worker's own devices, not those of the machine that recorded the run.
+        devices: devices.to_string(),
         test: None,
         predict: None,
         out: None,
@@ -410,6 +419,7 @@ pub fn run(a: RunArgs) -> Result<()> {
     if let Some(j) = a.jobs {
         builder = builder.jobs(j);
     }
+    builder = builder.devices(automl::device::parse_list(&a.devices)?);
     if let Some(l) = &a.learners {
         builder = builder.learners(l.iter().map(|s| s.trim().to_string()));
     }

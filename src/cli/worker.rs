@@ -43,7 +43,9 @@ pub struct WorkerArgs {
     /// Seconds to wait for an open run before exiting (0: exit at once when none is open).
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     wait: f64,
-    /// Devices this worker offers: cpu (this build has no CUDA).
+    /// Devices this worker offers, comma-separated: cpu, cuda:0, ... A CUDA device takes the
+    /// GPU-suited trials (mlp) of automl runs beside the --jobs CPU trials; it needs the GPU
+    /// build and must exist here (checked at start). Program sweeps run on the CPU slots.
     #[arg(long, default_value = "cpu", value_name = "LIST")]
     devices: String,
     #[command(flatten)]
@@ -52,12 +54,8 @@ pub struct WorkerArgs {
 
 /// `automl worker`.
 pub fn worker(a: WorkerArgs) -> Result<()> {
-    if a.devices.split(',').any(|d| d.trim() != "cpu") {
-        return Err(Error::Config(format!(
-            "--devices {}: this build runs trials on cpu only (CUDA devices need the `cuda` build)",
-            a.devices
-        )));
-    }
+    // A device this machine lacks fails the worker now, not each run it joins.
+    automl::device::Slots::open(&automl::device::parse_list(&a.devices)?)?;
     if !(a.wait.is_finite() && a.wait >= 0.0) {
         return Err(Error::Config(format!(
             "--wait must be a number of seconds >= 0, got {}",
@@ -105,7 +103,7 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
                 super::sweep::SweepArgs::for_worker(a.ws.clone(), run.id, &id, a.jobs, a.share.clone());
             super::sweep::sweep(args)
         } else {
-            super::run::worker_args(&ws, a.ws.clone(), &run, &id, a.jobs, a.share.clone())
+            super::run::worker_args(&ws, a.ws.clone(), &run, &id, a.jobs, &a.devices, a.share.clone())
                 .and_then(super::run::run)
         };
         match result {

@@ -197,6 +197,10 @@ impl Learner for Mlp {
         true
     }
 
+    fn gpu(&self) -> bool {
+        true
+    }
+
     fn check(&self, params: &Params) -> Result<()> {
         MlpParams::check(params).map(drop)
     }

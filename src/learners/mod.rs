@@ -49,6 +49,10 @@ pub trait Learner: Sync {
     fn native_input(&self) -> bool {
         false
     }
+    /// Whether its trials run on a GPU slot when the run has a free one ([`crate::device`]).
+    fn gpu(&self) -> bool {
+        false
+    }
     /// Check `params` (absent ones take their defaults); an error names the parameter.
     fn check(&self, params: &Params) -> Result<()>;
     /// Fit on `x` / `y`. `categorical` marks the columns holding category codes (only native-input
@@ -110,6 +114,11 @@ pub fn get(name: &str) -> Result<&'static dyn Learner> {
 /// Whether `learner` takes raw input (see [`Learner::native_input`]); false for unknown names.
 pub fn native_input(learner: &str) -> bool {
     get(learner).is_ok_and(|l| l.native_input())
+}
+
+/// Whether `learner` runs on GPU slots (see [`Learner::gpu`]); false for unknown names.
+pub fn gpu_suited(learner: &str) -> bool {
+    get(learner).is_ok_and(|l| l.gpu())
 }
 
 /// What the cost of a fit depends on.

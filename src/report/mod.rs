@@ -7,7 +7,9 @@
 //! completed), `run`, `trial`, `learner` (null for sweeps of a program), `preprocessing`,
 //! `params` (object), `score`, `std`, `metrics` (object of secondary metrics), `fit_secs`,
 //! `predict_secs`, `status`, `error`, `started_secs` (seconds after the run started, when
-//! known), `secs` (the trial's wall seconds, when known).
+//! known), `secs` (the trial's wall seconds, when known), `device` (`cuda:0`, ... when the run had
+//! GPU slots; absent otherwise, the CPU). Tables, Markdown and CSV add a `device` column when any
+//! shown trial has one.
 //!
 //! [`html`] renders a [`Report`] (a leaderboard plus [`insight::RunInsight`]) as one
 //! self-contained HTML file.
@@ -61,6 +63,9 @@ pub struct Row {
     pub started_secs: Option<f64>,
     /// Wall seconds the trial took.
     pub secs: Option<f64>,
+    /// The device that ran it, when the run had GPU slots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 impl Row {
@@ -173,6 +178,7 @@ fn row(run: RunId, t: &TrialRecord, pipeline: bool, metric: &str, times: [Option
         error: t.error.clone(),
         started_secs: times[0],
         secs: times[1],
+        device: t.device.clone(),
     }
 }
 
@@ -447,9 +453,13 @@ impl Leaderboard {
         header.push(format!("{} (mean ± std)", self.metric));
         header.extend(secondary.iter().cloned());
         header.extend(["fit s", "predict s", "status"].iter().map(|s| s.to_string()));
+        let shown = self.shown(top);
+        let devices = shown.iter().any(|r| r.device.is_some());
+        if devices {
+            header.push("device".into());
+        }
         let num = |x: Option<f64>, d: usize| x.map_or(String::new(), |v| format!("{v:.d$}"));
-        let rows = self
-            .shown(top)
+        let rows = shown
             .into_iter()
             .map(|r| {
                 let score = match (r.score, r.std) {
@@ -468,6 +478,9 @@ impl Leaderboard {
                 ];
                 row.extend(secondary.iter().map(|m| num(r.metrics.get(m).copied(), 4)));
                 row.extend([num(r.fit_secs, 3), num(r.predict_secs, 3), r.status.clone()]);
+                if devices {
+                    row.push(r.device.clone().unwrap_or_else(|| "cpu".into()));
+                }
                 row
             })
             .collect();

@@ -27,6 +27,8 @@ pub const SPEC: &str = "spec";
 
 /// Metric: seconds a trial spent fitting (all folds).
 pub const FIT_SECS: &str = "fit_secs";
+/// Child-run tag: the device that ran the trial (runs with GPU slots).
+pub const DEVICE: &str = "device";
 /// Metric: seconds a trial spent predicting validation rows (all folds).
 pub const PREDICT_SECS: &str = "predict_secs";
 /// Metric: wall seconds of a trial.

@@ -230,6 +230,11 @@ impl Layout {
             started_secs: latest(keys::STARTED_SECS).unwrap_or(0.0),
             secs: latest(keys::TRIAL_SECS).unwrap_or_else(|| run.duration()),
             error: run.error.clone(),
+            device: run
+                .tags
+                .get(keys::DEVICE)
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
         })
     }
 }
@@ -526,6 +531,9 @@ impl TrialStore for RunStudy {
         } else {
             TrialState::Killed
         };
+        if let Some(d) = &r.device {
+            self.store.set_tags(rid, &[(keys::DEVICE, d)])?;
+        }
         let step_key = self.layout.step_key();
         let mut points = self.layout.encode_metrics(r);
         points.retain(|p| !(p.key == step_key && live.contains(&(p.step, p.value))));
@@ -651,6 +659,7 @@ mod tests {
             started_secs: 3.5,
             secs: 0.9,
             error: (state == TrialState::Failed).then(|| "boom".to_string()),
+            device: (id % 2 == 1).then(|| "cuda:0".to_string()),
         }
     }
 

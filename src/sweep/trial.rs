@@ -87,6 +87,7 @@ pub struct Trial {
     folds: Vec<f64>,
     fit_secs: Option<f64>,
     predict_secs: Option<f64>,
+    device: Option<String>,
 }
 
 impl Trial {
@@ -114,6 +115,7 @@ impl Trial {
             folds: Vec::new(),
             fit_secs: None,
             predict_secs: None,
+            device: None,
         }
     }
 
@@ -167,6 +169,7 @@ impl Trial {
             started_secs,
             secs,
             error,
+            device: self.device,
         }
     }
 
@@ -275,6 +278,11 @@ impl Trial {
         self.metrics.insert(name.to_string(), value);
     }
 
+    /// Record the device that ran the trial (`cpu`, `cuda:0`, ...), kept in its record.
+    pub fn set_device(&mut self, device: &str) {
+        self.device = Some(device.to_string());
+    }
+
     /// Record the primary metric of each validation fold (kept in its record).
     pub fn set_folds(&mut self, folds: Vec<f64>) {
         self.folds = folds;
@@ -325,6 +333,9 @@ pub struct TrialRecord {
     pub secs: f64,
     /// Error text of a failed trial.
     pub error: Option<String>,
+    /// The device that ran it, when the run had GPU slots (`cpu`, `cuda:0`, ...).
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 impl TrialRecord {

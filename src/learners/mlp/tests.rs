@@ -270,3 +270,33 @@ fn epochs_report_to_a_sweep_whose_policy_stops_hopeless_networks() {
     assert_eq!(best.state, TrialState::Completed);
     assert_eq!(best.steps.len(), 16, "one report per epoch");
 }
+
+#[test]
+fn past_a_soft_deadline_training_ends_after_one_epoch_with_a_model() {
+    let (x, cat, y) = table(8);
+    // The final refit's deadline has passed: the network keeps what it has instead of failing
+    // (a hard deadline, a trial's timeout, is an error: see above).
+    let token = crate::cancel::Token::new(None, None).with_soft_deadline(Some(std::time::Instant::now()));
+    let mut epochs = 0;
+    let m = crate::cancel::with(token, || {
+        fit_reporting(
+            &params(50),
+            Task::Regression,
+            &x,
+            &cat,
+            Y::Values(&y),
+            1,
+            &mut |_| {
+                epochs += 1;
+                true
+            },
+        )
+    })
+    .unwrap();
+    assert_eq!((epochs, m.best_epoch()), (1, 1), "one whole epoch");
+    // Trees and other learners ignore soft deadlines.
+    assert!(crate::cancel::Token::new(None, None)
+        .with_soft_deadline(Some(std::time::Instant::now()))
+        .reason()
+        .is_none());
+}

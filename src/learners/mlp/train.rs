@@ -5,7 +5,8 @@
 //! and standardised targets for regression. A random fifth of the rows is held out: after every
 //! epoch the network is scored there (classification error, ties going to the later epoch; RMSE
 //! for regression) and the best epoch's weights are kept. The trial's cancellation token is
-//! polled between batches.
+//! polled between batches; past its soft deadline (the final refit's end of budget) training
+//! ends there, after at least one epoch, keeping the best weights so far.
 
 use candle_core::{DType, Device, Tensor, Var};
 use rand::seq::SliceRandom;
@@ -215,11 +216,19 @@ pub fn train(
     let mut shuffled: Vec<usize> = train_rows.to_vec();
     let mut step = 0usize;
     let mut epochs_run = 0;
+    let mut out_of_time = false;
     for epoch in 1..=s.epochs {
+        if epoch > 1 && token.soft_deadline_passed() {
+            break;
+        }
         shuffled.shuffle(&mut rng);
         for b in 0..per_epoch {
             if let Some(why) = token.reason() {
                 return Err(Error::learner("mlp", format!("stopped while training ({why:?})")));
+            }
+            if epoch > 1 && token.soft_deadline_passed() {
+                out_of_time = true;
+                break;
             }
             let chunk = &shuffled[b * batch..((b + 1) * batch).min(shuffled.len())];
             let idx = Tensor::from_vec(
@@ -246,7 +255,7 @@ pub fn train(
         if best.as_ref().is_none_or(|(b, _, _)| score <= *b) {
             best = Some((score, epoch, net.weights().map_err(err)?));
         }
-        if !on_epoch(Epoch { epoch, valid: score }) {
+        if !on_epoch(Epoch { epoch, valid: score }) || out_of_time {
             break;
         }
     }
