@@ -53,7 +53,7 @@ fn synthetic(rows: usize) -> Case {
         let c: Vec<usize> = levels.iter().map(|&l| rng.gen_range(0..l)).collect();
         let z = (v[0] * v[1]).sin() + v[2].abs() - 1.0 + 0.5 * v[3] * v[3] - 0.5
             + [0.0, 0.8, -0.8][c[0]]
-            + if c[2] % 2 == 0 { 0.4 } else { -0.4 }
+            + if c[2].is_multiple_of(2) { 0.4 } else { -0.4 }
             + 0.3 * (v[4] + v[5]).tanh();
         let p = 1.0 / (1.0 + (-2.0 * z).exp());
         y.push(f64::from(u8::from(rng.gen::<f64>() < p)));
@@ -175,11 +175,20 @@ fn main() {
         }
     }
     let tmp = tempfile::tempdir().unwrap();
+    let candle: Vec<candle_core::Device> = devices
+        .iter()
+        .map(|&d| automl::device::candle(d).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
     println!("mlp vs PyTorch on the CPU: 3 x 256, batch 256, {epochs} epochs, {threads} thread(s)\n");
-    println!(
+    let mut head =
         "| data | train rows | inputs | ours s/epoch | PyTorch s/epoch | ratio | ours test | PyTorch test |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+            .to_string();
+    let mut rule = "|---|---:|---:|---:|---:|---:|---:|---:|".to_string();
+    for d in devices.iter().skip(1) {
+        head += &format!(" {d} s/epoch | speed-up | {d} test |");
+        rule += "---:|---:|---:|";
+    }
+    println!("{head}\n{rule}");
     for case in cases {
         if only
             .as_ref()

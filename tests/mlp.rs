@@ -83,8 +83,11 @@ fn fixed_run(
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["best"]["learner"], learner);
-    let test = v["test"].as_object().unwrap();
-    test.values().next().and_then(Value::as_f64).unwrap()
+    // The primary metric's test score (ROC AUC, R²: higher is better).
+    let metric = v["metric"].as_str().unwrap();
+    v["test"][metric]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no test {metric} in {}", v["test"]))
 }
 
 const NET: &[(&str, &str)] = &[("epochs", "64"), ("width", "128"), ("depth", "2")];
@@ -180,6 +183,7 @@ fn a_network_model_predicts_through_the_model_file_and_joins_an_ensemble() {
             "predict",
             "--model",
             "model.automl",
+            "--data",
             test.to_str().unwrap(),
             "--out",
             "p.csv",
