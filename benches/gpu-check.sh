@@ -2,7 +2,8 @@
 # GPU check for the `mlp` learner (issue 16), for a machine with an NVIDIA GPU: one prepared run
 # that should finish in about 5 minutes of device time.
 #   1. builds automl and the mlp benchmark with `--features cuda` (the CUDA compiler comes from
-#      PyPI's nvidia-cuda-nvcc wheel when nvcc is not installed; CUDA_COMPUTE_CAP from nvidia-smi);
+#      PyPI's nvidia-cuda-nvcc wheel when nvcc is not installed; CUDA_COMPUTE_CAP from nvidia-smi;
+#      cargo needs the crates: run it where they can be fetched, or with a vendored copy);
 #   2. trains the same network (3 x 256, the same data and seed) on the CPU and on cuda:0, on a
 #      200k-row synthetic table and two suite sets, and prints seconds per epoch, the speed-up and
 #      both test scores (`cargo bench --bench mlp -- --devices cpu,cuda:0 --no-torch`);
@@ -18,17 +19,19 @@ if ! command -v nvidia-smi >/dev/null; then
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader
 if ! command -v nvcc >/dev/null; then
+  # As .ci/check-cuda: nvcc 13.4 (the newest cudarc 0.19 knows) and CCCL headers from PyPI.
   venv="${AUTOML_NVCC_VENV:-$HOME/.cache/automl-nvcc-venv}"
-  if [ ! -x "$venv/bin/nvcc" ] && [ ! -d "$venv/lib" ]; then
+  nvcc_bin="$(ls "$venv"/lib/python3*/site-packages/nvidia/*/bin/nvcc 2>/dev/null | head -1 || true)"
+  if [ -z "$nvcc_bin" ]; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q nvidia-cuda-nvcc-cu12 nvidia-cuda-runtime-cu12
+    "$venv/bin/pip" install -q "nvidia-cuda-nvcc==13.4.*" "nvidia-cuda-runtime==13.4.*" \
+      "nvidia-cuda-crt==13.4.*" "nvidia-nvvm==13.4.*" "nvidia-cuda-cccl==13.3.*"
+    nvcc_bin="$(ls "$venv"/lib/python3*/site-packages/nvidia/*/bin/nvcc | head -1)"
   fi
-  nv="$(echo "$venv"/lib/python3*/site-packages/nvidia/cuda_nvcc)"
-  rt="$(echo "$venv"/lib/python3*/site-packages/nvidia/cuda_runtime)"
-  export PATH="$nv/bin:$PATH"
-  export CUDA_ROOT="$nv" CUDA_PATH="$nv"
-  export NVCC_PREPEND_FLAGS="-I$rt/include ${NVCC_PREPEND_FLAGS:-}"
-  export LD_LIBRARY_PATH="$rt/lib:${LD_LIBRARY_PATH:-}"
+  root="$(dirname "$(dirname "$nvcc_bin")")"
+  export PATH="$root/bin:$PATH" CUDA_ROOT="$root" CUDA_PATH="$root"
+  export NVCC_PREPEND_FLAGS="-I$root/include ${NVCC_PREPEND_FLAGS:-}"
+  export LD_LIBRARY_PATH="$root/lib:${LD_LIBRARY_PATH:-}"
 fi
 export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)}"
 echo "nvcc: $(command -v nvcc); CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP"
