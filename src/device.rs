@@ -91,7 +91,8 @@ fn cuda(i: usize) -> Result<candle_core::Device> {
 fn cuda(i: usize) -> Result<candle_core::Device> {
     Err(Error::Config(format!(
         "--devices: cuda:{i} asked for, but this automl was built without CUDA support; build \
-         the GPU binary with `cargo build --release --features cuda` (README \"GPU build\")"
+         the GPU binary with `cargo build --release --features cuda` (README \"Devices and the \
+         GPU build\")"
     )))
 }
 

@@ -89,8 +89,8 @@ pub struct RunArgs {
     jobs: Option<usize>,
     /// Compute devices, comma-separated: cpu, cuda:0, cuda:1, ... Each CUDA device is a slot on
     /// which trials of GPU-suited learners (mlp) run while the --jobs threads keep the CPU busy;
-    /// the leaderboard says which device ran each trial. Needs the GPU build (README "GPU
-    /// build"); a missing device is an error, never a silent CPU fallback.
+    /// the leaderboard says which device ran each trial. Needs the GPU build (README "Devices
+    /// and the GPU build"); a missing device is an error, never a silent CPU fallback.
     #[arg(long, default_value = "cpu", value_name = "LIST")]
     devices: String,
     /// Seed: the same seed gives the same trials and the same leaderboard.
