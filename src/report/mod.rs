@@ -543,3 +543,58 @@ impl Leaderboard {
             .map_err(|e| Error::Config(format!("cannot encode the leaderboard: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::param::{Params, Value};
+
+    fn trial(id: usize, device: Option<&str>) -> TrialRecord {
+        let mut params = Params::default();
+        params.set(crate::trials::LEARNER, Value::Str("mlp".into()));
+        TrialRecord {
+            id,
+            params,
+            state: TrialState::Completed,
+            value: Some(0.9 - id as f64 / 10.0),
+            steps: Vec::new(),
+            cost: 1.0,
+            metrics: BTreeMap::new(),
+            folds: Vec::new(),
+            fit_secs: Some(0.5),
+            predict_secs: Some(0.1),
+            started_secs: 0.0,
+            secs: 1.0,
+            error: None,
+            device: device.map(str::to_string),
+        }
+    }
+
+    fn board(devices: &[Option<&str>]) -> Leaderboard {
+        let rows = devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Row {
+                rank: Some(i + 1),
+                ..row(1, &trial(i, *d), true, "accuracy", [None, None])
+            })
+            .collect();
+        Leaderboard::assemble("run 1".into(), vec![1], "accuracy".into(), true, rows)
+    }
+
+    #[test]
+    fn a_device_column_appears_when_a_run_had_gpu_slots() {
+        let (header, rows) = board(&[Some("cuda:0"), Some("cpu")]).cells(10);
+        assert_eq!(header.last().map(String::as_str), Some("device"));
+        assert_eq!(rows[0].last().map(String::as_str), Some("cuda:0"));
+        assert_eq!(rows[1].last().map(String::as_str), Some("cpu"));
+        let json = serde_json::to_value(board(&[Some("cuda:0")])).unwrap();
+        assert_eq!(json["rows"][0]["device"], "cuda:0");
+        // CPU-only runs record no device: no column, no JSON key (earlier reports unchanged).
+        let plain = board(&[None, None]);
+        assert!(!plain.cells(10).0.iter().any(|h| h == "device"));
+        assert!(serde_json::to_value(plain).unwrap()["rows"][0]
+            .get("device")
+            .is_none());
+    }
+}
