@@ -105,17 +105,11 @@ fn suite(dir: &Path, name: &str) -> Case {
     }
 }
 
-fn write_f32(path: &Path, v: &[f32]) {
+/// Write little-endian numbers (`x.to_le_bytes()` each) to `path`.
+fn write_le<const N: usize>(path: &Path, values: impl Iterator<Item = [u8; N]>) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    for x in v {
-        f.write_all(&x.to_le_bytes()).unwrap();
-    }
-}
-
-fn write_f64(path: &Path, v: &[f64]) {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    for x in v {
-        f.write_all(&x.to_le_bytes()).unwrap();
+    for b in values {
+        f.write_all(&b).unwrap();
     }
 }
 
@@ -255,10 +249,10 @@ fn main() {
         // The same data for PyTorch.
         let dir = tmp.path().join(case.name.replace(' ', "_"));
         std::fs::create_dir_all(&dir).unwrap();
-        write_f32(&dir.join("x_train.f32"), &etr);
-        write_f32(&dir.join("x_test.f32"), &ete);
-        write_f64(&dir.join("y_train.f64"), ytr);
-        write_f64(&dir.join("y_test.f64"), yte);
+        write_le(&dir.join("x_train.f32"), etr.iter().map(|v| v.to_le_bytes()));
+        write_le(&dir.join("x_test.f32"), ete.iter().map(|v| v.to_le_bytes()));
+        write_le(&dir.join("y_train.f64"), ytr.iter().map(|v| v.to_le_bytes()));
+        write_le(&dir.join("y_test.f64"), yte.iter().map(|v| v.to_le_bytes()));
         let meta = serde_json::json!({
             "inputs": enc.width(), "train": case.n_train, "test": test_rows.len(),
             "task": case.task.name(), "classes": case.classes, "epochs": epochs,

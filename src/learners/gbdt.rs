@@ -562,7 +562,7 @@ fn train_from(
     // Standardise real targets (a continued model keeps its scaling).
     let (shift, scale) = match (init, &fit.y) {
         (Some(m), _) => (m.shift, m.scale),
-        (None, Y::Values(v)) => standardisation(v),
+        (None, Y::Values(v)) => super::standardisation(v),
         (None, Y::Classes(..)) => (0.0, 1.0),
     };
     // hessboost sees standardised targets: the Huber slope is in those units too.
@@ -657,25 +657,6 @@ fn train_from(
         shift,
         scale,
     })
-}
-
-/// Mean and standard deviation of the finite values (0 and 1 when degenerate).
-fn standardisation(v: &[f64]) -> (f64, f64) {
-    let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if finite.is_empty() {
-        return (0.0, 1.0);
-    }
-    let n = finite.len() as f64;
-    let mean = finite.iter().map(|x| x / n).sum::<f64>();
-    let var = finite.iter().map(|x| (x - mean) * (x - mean) / n).sum::<f64>();
-    let sd = var.sqrt();
-    if mean.is_finite() && sd.is_finite() && sd > 0.0 {
-        (mean, sd)
-    } else if mean.is_finite() {
-        (mean, 1.0)
-    } else {
-        (0.0, 1.0)
-    }
 }
 
 /// Train on a dense matrix (the pipeline's path): `categorical` marks category-code columns.
@@ -1083,76 +1064,34 @@ mod tests {
 
     #[test]
     fn rounds_report_to_a_sweep_whose_policy_stops_bad_trials_mid_boosting() {
-        use crate::pruners::Policy;
-        use crate::samplers::SamplerKind;
-        use crate::space::{ParamSpec, SearchSpace};
-        use crate::sweep::{Limits, Sweep, TrialError, TrialState};
         let (x, y) = noisy_regression(1500);
         let all = GbdtData::new(&x, &[false; 4]).unwrap();
         let (tr, va): (Vec<usize>, Vec<usize>) = (0..1500).partition(|i| i % 5 != 0);
         let (train_rows, valid_rows) = (all.rows(&tr).unwrap(), all.rows(&va).unwrap());
         let ytr: Vec<f64> = tr.iter().map(|&i| y[i]).collect();
         let yva: Vec<f64> = va.iter().map(|&i| y[i]).collect();
-        let space = SearchSpace::new().add("learning_rate", ParamSpec::loguniform(0.001, 0.5));
-        let sweep = Sweep::builder(space)
-            .sampler(SamplerKind::Random)
-            .policy(Policy::SuccessiveHalving {
-                min_resource: 4,
-                reduction_factor: 2,
-            })
-            .seed(1)
-            .jobs(2)
-            .build()
-            .unwrap();
-        let result = sweep
-            .optimize(
-                |t| {
-                    let p = GbdtParams {
-                        n_estimators: 64,
-                        learning_rate: t.float("learning_rate")?,
-                        ..GbdtParams::lightgbm()
-                    };
-                    let fit = Fit {
-                        data: &train_rows,
-                        y: Y::Values(&ytr),
-                        valid: Some((&valid_rows, Y::Values(&yva))),
-                    };
-                    let (mut stop, mut last) = (None, f64::INFINITY);
-                    train(&p, fit, t.seed(), &mut |r| {
-                        last = r.valid_loss.unwrap_or(f64::INFINITY);
-                        match t.report(r.round as i64, last) {
-                            Ok(()) => true,
-                            Err(s) => {
-                                stop = Some(s);
-                                false
-                            }
-                        }
-                    })
-                    .map_err(|e| TrialError::Failed(e.to_string()))?;
-                    match stop {
-                        Some(s) => Err(s.into()),
-                        None => Ok(last),
-                    }
-                },
-                Limits {
-                    max_trials: Some(16),
-                    ..Limits::default()
-                },
-            )
-            .unwrap();
-        let pruned: Vec<_> = result
-            .trials
-            .iter()
-            .filter(|t| t.state == TrialState::Pruned)
-            .collect();
-        assert!(pruned.len() >= 4, "{} pruned", pruned.len());
-        assert!(
-            pruned.iter().all(|t| t.steps.len() < 64),
-            "pruned trials stopped boosting early"
+        crate::sweep::testing::assert_halving_stops_mid_training(
+            (0.001, 0.5),
+            4,
+            1,
+            64,
+            |rate, seed, report| {
+                let p = GbdtParams {
+                    n_estimators: 64,
+                    learning_rate: rate,
+                    ..GbdtParams::lightgbm()
+                };
+                let fit = Fit {
+                    data: &train_rows,
+                    y: Y::Values(&ytr),
+                    valid: Some((&valid_rows, Y::Values(&yva))),
+                };
+                train(&p, fit, seed, &mut |r| {
+                    report(r.round as i64, r.valid_loss.unwrap_or(f64::INFINITY))
+                })
+                .map(drop)
+            },
         );
-        let best = result.best().unwrap();
-        assert_eq!(best.state, TrialState::Completed);
-        assert_eq!(best.steps.len(), 64, "one report per round");
     }
 
     #[test]

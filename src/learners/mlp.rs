@@ -454,71 +454,21 @@ mod tests {
 
     #[test]
     fn epochs_report_to_a_sweep_whose_policy_stops_hopeless_networks() {
-        use crate::pruners::Policy;
-        use crate::samplers::SamplerKind;
-        use crate::space::{ParamSpec, SearchSpace};
-        use crate::sweep::{Limits, Sweep, TrialError, TrialState};
         let (x, cat, y) = table(7);
-        let space = SearchSpace::new().add("learning_rate", ParamSpec::loguniform(1e-4, 0.3));
-        let sweep = Sweep::builder(space)
-            .sampler(SamplerKind::Random)
-            .policy(Policy::SuccessiveHalving {
-                min_resource: 2,
-                reduction_factor: 2,
-            })
-            .seed(3)
-            .jobs(2)
-            .build()
-            .unwrap();
-        let result = sweep
-            .optimize(
-                |t| {
-                    let mut p = params(16);
-                    p.set("learning_rate", Value::Float(t.float("learning_rate")?));
-                    let (mut stop, mut last) = (None, f64::INFINITY);
-                    fit_reporting(
-                        &p,
-                        Task::Regression,
-                        &x,
-                        &cat,
-                        Y::Values(&y),
-                        t.seed(),
-                        &mut |e| {
-                            last = e.valid;
-                            match t.report(e.epoch as i64, e.valid) {
-                                Ok(()) => true,
-                                Err(s) => {
-                                    stop = Some(s);
-                                    false
-                                }
-                            }
-                        },
-                    )
-                    .map_err(|e| TrialError::Failed(e.to_string()))?;
-                    match stop {
-                        Some(s) => Err(s.into()),
-                        None => Ok(last),
-                    }
-                },
-                Limits {
-                    max_trials: Some(16),
-                    ..Limits::default()
-                },
-            )
-            .unwrap();
-        let pruned: Vec<_> = result
-            .trials
-            .iter()
-            .filter(|t| t.state == TrialState::Pruned)
-            .collect();
-        assert!(pruned.len() >= 4, "{} pruned", pruned.len());
-        assert!(
-            pruned.iter().all(|t| t.steps.len() < 16),
-            "pruned networks stopped early"
+        crate::sweep::testing::assert_halving_stops_mid_training(
+            (1e-4, 0.3),
+            2,
+            3,
+            16,
+            |rate, seed, report| {
+                let mut p = params(16);
+                p.set("learning_rate", Value::Float(rate));
+                fit_reporting(&p, Task::Regression, &x, &cat, Y::Values(&y), seed, &mut |e| {
+                    report(e.epoch as i64, e.valid)
+                })
+                .map(drop)
+            },
         );
-        let best = result.best().unwrap();
-        assert_eq!(best.state, TrialState::Completed);
-        assert_eq!(best.steps.len(), 16, "one report per epoch");
     }
 
     #[test]

@@ -202,6 +202,26 @@ pub fn balanced_weights(y: &[usize], k: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Mean and (population) standard deviation of the finite values, 0 and 1 when degenerate: how
+/// gbdt and mlp scale regression targets.
+pub(crate) fn standardisation(v: &[f64]) -> (f64, f64) {
+    let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if finite.is_empty() {
+        return (0.0, 1.0);
+    }
+    let n = finite.len() as f64;
+    let mean = finite.iter().map(|x| x / n).sum::<f64>();
+    let var = finite.iter().map(|x| (x - mean) * (x - mean) / n).sum::<f64>();
+    let sd = var.sqrt();
+    if mean.is_finite() && sd.is_finite() && sd > 0.0 {
+        (mean, sd)
+    } else if mean.is_finite() {
+        (mean, 1.0)
+    } else {
+        (0.0, 1.0)
+    }
+}
+
 /// The error of a learner asked for a task it does not do.
 fn unsupported(learner: &str, task: Task) -> Error {
     Error::learner(learner, format!("does not support {} tasks", task.name()))

@@ -702,6 +702,82 @@ impl Sweep {
     }
 }
 
+/// Test support shared by learners that report while they train (gbdt rounds, mlp epochs).
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Limits, Sweep, TrialError, TrialState};
+    use crate::pruners::Policy;
+    use crate::samplers::SamplerKind;
+    use crate::space::{ParamSpec, SearchSpace};
+
+    /// A report callback: `(step, value)`, false to stop training.
+    pub type Report<'a> = &'a mut (dyn FnMut(i64, f64) -> bool + Send);
+
+    /// Sweep 16 random learning rates in `[low, high]` under successive halving (halving from
+    /// `min_resource`, seed `seed`, 2 jobs), each trial training with `train(rate, seed, report)`
+    /// for `steps` steps, and check the policy stopped bad trials mid-training while the best ran
+    /// every step.
+    pub fn assert_halving_stops_mid_training<E: std::fmt::Display>(
+        (low, high): (f64, f64),
+        min_resource: i64,
+        seed: u64,
+        steps: usize,
+        train: impl Fn(f64, u64, Report) -> std::result::Result<(), E> + Sync,
+    ) {
+        let space = SearchSpace::new().add("learning_rate", ParamSpec::loguniform(low, high));
+        let sweep = Sweep::builder(space)
+            .sampler(SamplerKind::Random)
+            .policy(Policy::SuccessiveHalving {
+                min_resource,
+                reduction_factor: 2,
+            })
+            .seed(seed)
+            .jobs(2)
+            .build()
+            .unwrap();
+        let result = sweep
+            .optimize(
+                |t| {
+                    let rate = t.float("learning_rate")?;
+                    let (mut stop, mut last) = (None, f64::INFINITY);
+                    train(rate, t.seed(), &mut |step, value| {
+                        last = value;
+                        match t.report(step, value) {
+                            Ok(()) => true,
+                            Err(s) => {
+                                stop = Some(s);
+                                false
+                            }
+                        }
+                    })
+                    .map_err(|e| TrialError::Failed(e.to_string()))?;
+                    match stop {
+                        Some(s) => Err(s.into()),
+                        None => Ok(last),
+                    }
+                },
+                Limits {
+                    max_trials: Some(16),
+                    ..Limits::default()
+                },
+            )
+            .unwrap();
+        let pruned: Vec<_> = result
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Pruned)
+            .collect();
+        assert!(pruned.len() >= 4, "{} pruned", pruned.len());
+        assert!(
+            pruned.iter().all(|t| t.steps.len() < steps),
+            "pruned trials stopped early"
+        );
+        let best = result.best().unwrap();
+        assert_eq!(best.state, TrialState::Completed);
+        assert_eq!(best.steps.len(), steps, "one report per step");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,14 +143,6 @@ impl Adam {
     }
 }
 
-/// Mean and population standard deviation (1 when degenerate).
-fn standardisation(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
-    (mean, if sd > 0.0 && sd.is_finite() { sd } else { 1.0 })
-}
-
 /// Train on `x` (`rows × inputs`, row-major, already encoded) and `y` on `device`. `on_epoch`
 /// sees each epoch's validation result; returning false stops training (the best epoch so far is
 /// kept).
@@ -179,7 +171,7 @@ pub fn train(
         Targets::Classes(_, k) => (k.max(2), (0.0, 1.0)),
         Targets::Values(v) => {
             let train_y: Vec<f64> = train_rows.iter().map(|&i| v[i]).collect();
-            (1, standardisation(&train_y))
+            (1, crate::learners::standardisation(&train_y))
         }
     };
     let xt = Tensor::from_slice(x, (rows, inputs), device).map_err(err)?;
