@@ -1,4 +1,4 @@
-//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY] [--learners a,b | --exclude a,b] [--ensemble greedy|stack|none] [--final-fit folds|all]`.
+//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY] [--learners a,b | --exclude a,b] [--ensemble greedy|stack|none] [--final-fit folds|all] [--cv-folds K]`.
 //!
 //! Runs automl on every dataset in `datasets/` and `../shared/datasets` (train.csv → test.csv),
 //! each in a child process of its own (so its peak resident memory is its own), scores the test
@@ -33,6 +33,7 @@ struct Opts {
     ensemble: automl::ensemble::EnsembleKind,
     final_fit: automl::ensemble::FinalFit,
     child: Option<String>,
+    cv_folds: Option<usize>,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -48,6 +49,7 @@ fn parse_args() -> Result<Opts, String> {
         ensemble: automl::ensemble::EnsembleKind::default(),
         final_fit: automl::ensemble::FinalFit::default(),
         child: None,
+        cv_folds: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -93,6 +95,7 @@ fn parse_args() -> Result<Opts, String> {
                 o.final_fit = automl::ensemble::FinalFit::parse(&val(&a)?).map_err(|e| e.to_string())?
             }
             "--child" => o.child = Some(val(&a)?),
+            "--cv-folds" => o.cv_folds = Some(val(&a)?.parse().map_err(|e| format!("--cv-folds: {e}"))?),
             "--only" => o.only = Some(val(&a)?.split(',').map(str::to_string).collect()),
             "--bench" => {} // passed by cargo bench
             other => return Err(format!("unknown argument {other}")),
@@ -181,6 +184,9 @@ fn child(o: &Opts, name: &str, dir: &Path) {
         }
         if let Some(n) = o.max_trials {
             b = b.max_trials(n);
+        }
+        if let Some(k) = o.cv_folds {
+            b = b.validation(automl::validation::Scheme::Folds(k));
         }
         if let Some(l) = &o.learners {
             b = b.learners(l.iter().cloned());
