@@ -203,11 +203,23 @@ pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig, sample: f64) -
         .sum();
     let native = crate::prep::PrepConfig::native();
     let raw: usize = data.features.columns.iter().map(|c| native.column_width(c)).sum();
+    let inputs: usize = data
+        .features
+        .columns
+        .iter()
+        .map(|c| match c {
+            crate::data::FeatureColumn::Categorical { levels, .. } => {
+                crate::learners::mlp::encode::category_width(levels.len())
+            }
+            c => native.column_width(c),
+        })
+        .sum();
     let shape = crate::learners::Shape {
         n,
         d: encoded_width(data, config) as f64,
         raw: raw as f64,
         levels: levels as f64,
+        inputs: inputs as f64,
         k: data.schema.classes.len() as f64,
     };
     crate::learners::cost_estimate(&config.learner, &config.params, &shape) * plan.folds.len().max(1) as f64

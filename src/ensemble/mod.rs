@@ -9,7 +9,7 @@
 //! most from different kinds of models, and the best few dozen trials of a long search are often
 //! near-copies of one configuration), and selection looks at the [`BANK_CAP`] best of those.
 //! Memory is at most `learners × PER_LEARNER × rows × outputs × 4` bytes (outputs: classes for
-//! classification, 1 for regression), e.g. 13 MiB for 12k holdout rows of a regression with the
+//! classification, 1 for regression), e.g. 2.5 MiB for 12k holdout rows of a regression with its
 //! 11 learners.
 //!
 //! [`stack`] builds the other kind of ensemble from the same bank: a linear meta-model over the

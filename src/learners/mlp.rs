@@ -223,8 +223,8 @@ impl Learner for Mlp {
         let (epochs, width, depth) = p.map_or((256.0, 256.0, 3.0), |p| {
             (p.epochs as f64, p.width as f64, p.depth as f64)
         });
-        // Inputs: numbers plus the one-hot columns of the categories (at most MAX_ONE_HOT each).
-        let d = s.raw + s.levels.min(encode::MAX_ONE_HOT as f64 * s.raw);
+        // Inputs: numbers plus the ±1 and one-hot columns of the categories.
+        let d = s.inputs;
         let k = s.k.max(2.0);
         let macs = if depth > 0.0 {
             d * width + (depth - 1.0) * width * width + width * k
@@ -236,10 +236,13 @@ impl Learner for Mlp {
         let act = width * depth * if s.regression() { 10.0 } else { 6.0 };
         let (train, valid) = (0.8 * s.n, 0.2 * s.n);
         let steps = (train / BATCH as f64).floor().max(1.0);
-        // Multiply-adds about 0.1 ns each on one core (×3 for forward and backward), and a fixed
+        // Multiply-adds about 0.1 ns each on one core at width 64 (×3 for forward and backward),
+        // fewer per add on wider layers, whose larger matrix products run nearer the core's peak
+        // (measured 0.05 ns at width 256: `cargo bench --bench cost_calibration`), and a fixed
         // cost per step (a few dozen tensor operations per layer) and per epoch.
-        let per_epoch = train * (3.0 * macs * 0.1 + act)
-            + valid * (macs * 0.1 + act / 3.0)
+        let mac = 0.1 * (64.0 / width.max(1.0)).sqrt().min(2.0);
+        let per_epoch = train * (3.0 * macs * mac + act)
+            + valid * (macs * mac + act / 3.0)
             + steps * 4e4 * (depth + 1.0)
             + 2e4 * (depth + 1.0);
         epochs * per_epoch + s.n * d * 20.0

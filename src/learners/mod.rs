@@ -132,6 +132,9 @@ pub struct Shape {
     pub raw: f64,
     /// Category levels over all categorical columns (native input splits on them).
     pub levels: f64,
+    /// Columns of the network's input encoding: one per number, one ±1 column per two-level
+    /// category, at most [`mlp::encode::MAX_ONE_HOT`] one-hot columns per other category.
+    pub inputs: f64,
     /// Classes (1 for regression).
     pub k: f64,
 }
@@ -153,6 +156,7 @@ pub fn cost_estimate(learner: &str, params: &Params, s: &Shape) -> f64 {
         d: s.d.max(1.0),
         raw: s.raw.max(1.0),
         levels: s.levels.max(0.0),
+        inputs: s.inputs.max(1.0),
         k: s.k.max(1.0),
     };
     let units = get(learner).map_or(s.n * s.d, |l| l.cost(params, &s));

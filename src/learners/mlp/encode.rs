@@ -16,6 +16,16 @@ use crate::matrix::Matrix;
 /// Most one-hot columns per categorical feature.
 pub const MAX_ONE_HOT: usize = 32;
 
+/// Network inputs made from a category with `levels` levels: one ±1 column for up to two, else
+/// one-hot over at most [`MAX_ONE_HOT`] of them.
+pub fn category_width(levels: usize) -> usize {
+    if levels <= 2 {
+        1
+    } else {
+        levels.min(MAX_ONE_HOT)
+    }
+}
+
 /// How one raw column becomes network inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Column {
@@ -65,13 +75,17 @@ impl Encoder {
                 // Most frequent first, ties by level index: deterministic.
                 let mut seen: Vec<(usize, usize)> = counts.into_iter().collect();
                 seen.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                if seen.len() <= 2 {
+                if category_width(seen.len()) == 1 {
                     let negative = seen.first().map_or(0, |s| s.0);
                     let positive = seen.get(1).map_or(usize::MAX, |s| s.0);
                     columns.push(Column::Binary { negative, positive });
                     width += 1;
                 } else {
-                    let mut levels: Vec<usize> = seen.iter().take(MAX_ONE_HOT).map(|s| s.0).collect();
+                    let mut levels: Vec<usize> = seen
+                        .iter()
+                        .take(category_width(seen.len()))
+                        .map(|s| s.0)
+                        .collect();
                     levels.sort_unstable();
                     width += levels.len();
                     columns.push(Column::OneHot { levels });
@@ -222,5 +236,23 @@ mod tests {
             smooth_clip(0.5) as f32,
             "missing binary: 0, half a spread above -1"
         );
+    }
+
+    #[test]
+    fn the_width_the_cost_model_counts_is_the_width_the_encoder_makes() {
+        // One column each of 2, 3 and 180 levels (every level present) and one number.
+        let rows = 360;
+        let mut data = Vec::new();
+        for i in 0..rows {
+            data.extend([(i % 2) as f64, (i % 3) as f64, (i % 180) as f64, i as f64]);
+        }
+        let x = Matrix { data, rows, cols: 4 };
+        let enc = Encoder::fit(&x, &[true, true, true, false]);
+        let counted = category_width(2) + category_width(3) + category_width(180) + 1;
+        assert_eq!(
+            (category_width(2), category_width(3), category_width(180)),
+            (1, 3, MAX_ONE_HOT)
+        );
+        assert_eq!(enc.width(), counted);
     }
 }
