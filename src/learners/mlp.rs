@@ -289,6 +289,17 @@ mod tests {
         p
     }
 
+    /// [`fit_reporting`] of a regression network with `p` on the rows `x`, `cat`, `y` of a
+    /// [`table`].
+    fn regress(
+        (x, cat, y): &(Matrix, Vec<bool>, Vec<f64>),
+        p: &Params,
+        seed: u64,
+        on_epoch: &mut dyn FnMut(Epoch) -> bool,
+    ) -> Result<MlpModel> {
+        fit_reporting(p, Task::Regression, x, cat, Y::Values(y), seed, on_epoch)
+    }
+
     fn r2(pred: &[f64], y: &[f64]) -> f64 {
         let mean = y.iter().sum::<f64>() / y.len() as f64;
         let ss: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
@@ -297,20 +308,9 @@ mod tests {
 
     #[test]
     fn learns_a_nonlinear_regression_and_the_same_seed_gives_the_same_model() {
-        let (x, cat, y) = table(1);
+        let t = table(1);
         let (xt, _, yt) = table(2);
-        let fit = |seed| {
-            fit_reporting(
-                &params(200),
-                Task::Regression,
-                &x,
-                &cat,
-                Y::Values(&y),
-                seed,
-                &mut |_| true,
-            )
-            .unwrap()
-        };
+        let fit = |seed| regress(&t, &params(200), seed, &mut |_| true).unwrap();
         let a = fit(7);
         let Prediction::Values(p) = a.predict(&xt).unwrap() else {
             panic!("values")
@@ -365,20 +365,12 @@ mod tests {
 
     #[test]
     fn every_epoch_is_reported_and_a_false_answer_stops_training() {
-        let (x, cat, y) = table(4);
+        let t = table(4);
         let mut seen = Vec::new();
-        let m = fit_reporting(
-            &params(12),
-            Task::Regression,
-            &x,
-            &cat,
-            Y::Values(&y),
-            1,
-            &mut |e| {
-                seen.push(e);
-                true
-            },
-        )
+        let m = regress(&t, &params(12), 1, &mut |e| {
+            seen.push(e);
+            true
+        })
         .unwrap();
         assert_eq!(
             seen.iter().map(|e| e.epoch).collect::<Vec<_>>(),
@@ -394,55 +386,28 @@ mod tests {
         });
         assert_eq!(m.best_epoch(), best.1, "the best held-out epoch is kept");
         let mut calls = 0;
-        fit_reporting(
-            &params(12),
-            Task::Regression,
-            &x,
-            &cat,
-            Y::Values(&y),
-            1,
-            &mut |_| {
-                calls += 1;
-                calls < 3
-            },
-        )
+        regress(&t, &params(12), 1, &mut |_| {
+            calls += 1;
+            calls < 3
+        })
         .unwrap();
         assert_eq!(calls, 3, "stopped after the third epoch");
     }
 
     #[test]
     fn a_fired_cancellation_token_stops_training_with_an_error() {
-        let (x, cat, y) = table(5);
+        let t = table(5);
         let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let token = crate::cancel::Token::new(Some(flag), None);
-        let e = crate::cancel::with(token, || {
-            fit_reporting(
-                &params(50),
-                Task::Regression,
-                &x,
-                &cat,
-                Y::Values(&y),
-                1,
-                &mut |_| true,
-            )
-        })
-        .unwrap_err();
+        let e = crate::cancel::with(token, || regress(&t, &params(50), 1, &mut |_| true)).unwrap_err();
         assert!(e.to_string().contains("stopped while training"), "{e}");
     }
 
     #[test]
     fn a_cuda_trial_without_cuda_is_an_error_not_a_cpu_fallback() {
-        let (x, cat, y) = table(6);
+        let t = table(6);
         let r = crate::device::with(crate::device::Device::Cuda(0), || {
-            fit_reporting(
-                &params(2),
-                Task::Regression,
-                &x,
-                &cat,
-                Y::Values(&y),
-                1,
-                &mut |_| true,
-            )
+            regress(&t, &params(2), 1, &mut |_| true)
         });
         if crate::device::CUDA_BUILT {
             // A CUDA build on a machine with a GPU trains there; without one it must say so.
@@ -457,7 +422,7 @@ mod tests {
 
     #[test]
     fn epochs_report_to_a_sweep_whose_policy_stops_hopeless_networks() {
-        let (x, cat, y) = table(7);
+        let t = table(7);
         crate::sweep::testing::assert_halving_stops_mid_training(
             (1e-4, 0.3),
             2,
@@ -466,34 +431,23 @@ mod tests {
             |rate, seed, report| {
                 let mut p = params(16);
                 p.set("learning_rate", Value::Float(rate));
-                fit_reporting(&p, Task::Regression, &x, &cat, Y::Values(&y), seed, &mut |e| {
-                    report(e.epoch as i64, e.valid)
-                })
-                .map(drop)
+                regress(&t, &p, seed, &mut |e| report(e.epoch as i64, e.valid)).map(drop)
             },
         );
     }
 
     #[test]
     fn past_a_soft_deadline_training_ends_after_one_epoch_with_a_model() {
-        let (x, cat, y) = table(8);
+        let t = table(8);
         // The final refit's deadline has passed: the network keeps what it has instead of failing
         // (a hard deadline, a trial's timeout, is an error: see above).
         let token = crate::cancel::Token::new(None, None).with_soft_deadline(Some(std::time::Instant::now()));
         let mut epochs = 0;
         let m = crate::cancel::with(token, || {
-            fit_reporting(
-                &params(50),
-                Task::Regression,
-                &x,
-                &cat,
-                Y::Values(&y),
-                1,
-                &mut |_| {
-                    epochs += 1;
-                    true
-                },
-            )
+            regress(&t, &params(50), 1, &mut |_| {
+                epochs += 1;
+                true
+            })
         })
         .unwrap();
         assert_eq!((epochs, m.best_epoch()), (1, 1), "one whole epoch");
