@@ -3,7 +3,8 @@
 //! Runs automl on every dataset in `datasets/` and `../shared/datasets` (train.csv → test.csv),
 //! each in a child process of its own (so its peak resident memory is its own), scores the test
 //! set exactly as `../shared/reference` does (binary: ROC AUC of the positive class in meta.json;
-//! multiclass: accuracy; regression: R²) and prints a Markdown table: our score, the best of the
+//! multiclass: accuracy; regression: R²) and prints a Markdown table: our score and its bootstrap
+//! standard error over the test rows (the test split's own noise), the best of the
 //! four reference systems (FLAML 30 s, AutoGluon 30 s, default LightGBM, default random forest), a
 //! win/loss column (tolerance: 0.002 AUC or R²; one test row of accuracy below 100 test rows, else
 //! 0.5 point), trials, best learner, wall time from reading the data to the model saved, the
@@ -141,6 +142,44 @@ fn reference_metric(
     }
 }
 
+/// Resamples of the test rows behind the `± se` column.
+const BOOTSTRAP: usize = 200;
+
+/// Standard error of the test score from [`BOOTSTRAP`] resamples of the test rows (with
+/// replacement, a fixed seed): how far the score moves with the luck of the test split alone.
+/// Differences to a reference system smaller than about this are within the test set's noise.
+fn bootstrap_se(
+    meta: &serde_json::Value,
+    classes: &[String],
+    truth: &Target,
+    pred: &Prediction,
+) -> Option<f64> {
+    use rand::{Rng, SeedableRng};
+    let n = truth.len();
+    if n < 2 {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5E);
+    let scores: Vec<f64> = (0..BOOTSTRAP)
+        .filter_map(|_| {
+            let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+            let p = match pred {
+                Prediction::Proba(m) => Prediction::Proba(m.select_rows(&rows)),
+                Prediction::Values(v) => Prediction::Values(rows.iter().map(|&i| v[i]).collect()),
+            };
+            reference_metric(meta, classes, &truth.select(&rows), &p)
+                .ok()
+                .filter(|s| s.is_finite())
+        })
+        .collect();
+    let k = scores.len() as f64;
+    if k < 2.0 {
+        return None;
+    }
+    let mean = scores.iter().sum::<f64>() / k;
+    Some((scores.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / (k - 1.0)).sqrt())
+}
+
 /// Win tolerance of the issue: 0.002 AUC or R²; one test row of accuracy on sets with fewer than
 /// 100 test rows, 0.5 point otherwise.
 fn tolerance(metric: &str, test_rows: usize) -> f64 {
@@ -202,6 +241,7 @@ fn child(o: &Opts, name: &str, dir: &Path) {
             .predict_labelled(&test, &mut Vec::new())
             .map_err(|e| e.to_string())?;
         let s = reference_metric(&meta, &run.best.schema.classes, &truth, &pred)?;
+        let se = bootstrap_se(&meta, &run.best.schema.classes, &truth, &pred);
         let bagged = if run.best.ensemble.iter().any(|m| m.bag > 1) {
             "bag:"
         } else {
@@ -222,6 +262,7 @@ fn child(o: &Opts, name: &str, dir: &Path) {
         };
         Ok(serde_json::json!({
             "score": s,
+            "se": se,
             "trials": run.trials.len(),
             "learner": learner,
             "secs": secs,
@@ -259,9 +300,10 @@ fn main() {
         o.ensemble.name(),
         o.final_fit.name()
     );
-    println!("| dataset | task | metric | automl | best of 4 | (system) | Δ | win | trials | best learner | run s | overrun s | peak MiB |");
-    println!("|---|---|---|---:|---:|---|---:|---|---:|---|---:|---:|---:|");
+    println!("| dataset | task | metric | automl | ± se | best of 4 | (system) | Δ | win | trials | best learner | run s | overrun s | peak MiB |");
+    println!("|---|---|---|---:|---:|---:|---|---:|---|---:|---|---:|---:|---:|");
     let (mut wins, mut sets, mut worst_over) = (0, 0, f64::NEG_INFINITY);
+    let mut close = Vec::new();
     for (name, dir) in datasets(&root) {
         if o.only.as_ref().is_some_and(|only| !only.contains(&name)) {
             continue;
@@ -294,7 +336,7 @@ fn main() {
         let fmt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.4}"));
         if let Some(e) = v["error"].as_str() {
             println!(
-                "| {name} | {task} | {metric} | error: {e} | {} | | | | | | | | |",
+                "| {name} | {task} | {metric} | error: {e} | | {} | | | | | | | | |",
                 fmt(best.map(|b| b.0))
             );
             sets += 1;
@@ -308,8 +350,14 @@ fn main() {
         let win = best.is_none_or(|(b, _)| s >= b - tol - 1e-12);
         sets += 1;
         wins += usize::from(win);
+        if let (false, Some((b, _)), Some(se)) = (win, best, v["se"].as_f64()) {
+            if b - s <= se {
+                close.push(name.clone());
+            }
+        }
         println!(
-            "| {name} | {task} | {metric} | {s:.4} | {} | {} | {} | {} | {} | {} | {secs:.1} | {over:+.1} | {} |",
+            "| {name} | {task} | {metric} | {s:.4} | {} | {} | {} | {} | {} | {} | {} | {secs:.1} | {over:+.1} | {} |",
+            fmt(v["se"].as_f64()),
             fmt(best.map(|b| b.0)),
             best.map_or("-", |b| b.1),
             best.map_or("-".into(), |(b, _)| format!("{:+.4}", s - b)),
@@ -322,5 +370,15 @@ fn main() {
     println!(
         "\nat or above the best of {} (within tolerance) on {wins} of {sets} sets; worst wall time beyond budget × 1.05 + 1 s: {worst_over:+.1} s",
         systems.join(" / ")
+    );
+    println!(
+        "losses by less than one standard error of the test score (within the test split's noise): {} of {}{}",
+        close.len(),
+        sets - wins,
+        if close.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", close.join(", "))
+        }
     );
 }
