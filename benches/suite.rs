@@ -1,4 +1,4 @@
-//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY] [--learners a,b | --exclude a,b] [--ensemble greedy|stack|none] [--final-fit folds|all] [--cv-folds K]`.
+//! Suite runner: `cargo bench --bench suite -- [--time-budget S] [--jobs N] [--seed N] [--only a,b] [--max-trials N] [--sampler cfo|tpe|random] [--early-termination POLICY] [--learners a,b | --exclude a,b] [--ensemble greedy|stack|none] [--final-fit folds|all] [--cv-folds K] [--seeds a,b,...] [--save FILE] [--baseline FILE]`.
 //!
 //! Runs automl on every dataset in `datasets/` and `../shared/datasets` (train.csv → test.csv),
 //! each in a child process of its own (so its peak resident memory is its own), scores the test
@@ -9,6 +9,12 @@
 //! win/loss column (tolerance: 0.002 AUC or R²; one test row of accuracy below 100 test rows, else
 //! 0.5 point), trials, best learner, wall time from reading the data to the model saved, the
 //! overrun beyond the budget, and peak RSS.
+//!
+//! `--seeds 42,7` runs the table once per seed and adds each set's mean score and wins over the
+//! seeds; `--save FILE` writes every result row (set, seed, score, se, ...) as JSON, and
+//! `--baseline FILE` compares this run with such a file pair by pair (same set and seed): the
+//! mean difference with its standard error, better/worse counts and wins before and after. A
+//! change to the engine is judged this way on several seeds, not on one table.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test or benchmark
 
 #[path = "common/mod.rs"]
@@ -35,6 +41,9 @@ struct Opts {
     final_fit: automl::ensemble::FinalFit,
     child: Option<String>,
     cv_folds: Option<usize>,
+    seeds: Option<Vec<u64>>,
+    save: Option<PathBuf>,
+    baseline: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -51,6 +60,9 @@ fn parse_args() -> Result<Opts, String> {
         final_fit: automl::ensemble::FinalFit::default(),
         child: None,
         cv_folds: None,
+        seeds: None,
+        save: None,
+        baseline: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -97,6 +109,16 @@ fn parse_args() -> Result<Opts, String> {
             }
             "--child" => o.child = Some(val(&a)?),
             "--cv-folds" => o.cv_folds = Some(val(&a)?.parse().map_err(|e| format!("--cv-folds: {e}"))?),
+            "--seeds" => {
+                o.seeds = Some(
+                    val(&a)?
+                        .split(',')
+                        .map(|x| x.trim().parse().map_err(|e| format!("--seeds: {e}")))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            "--save" => o.save = Some(PathBuf::from(val(&a)?)),
+            "--baseline" => o.baseline = Some(PathBuf::from(val(&a)?)),
             "--only" => o.only = Some(val(&a)?.split(',').map(str::to_string).collect()),
             "--bench" => {} // passed by cargo bench
             other => return Err(format!("unknown argument {other}")),
@@ -275,6 +297,9 @@ fn child(o: &Opts, name: &str, dir: &Path) {
     println!("{v}");
 }
 
+/// The reference systems the win column compares with.
+const SYSTEMS: [&str; 4] = ["flaml_30s", "autogluon_30s", "lightgbm_default", "rf_default"];
+
 fn main() {
     let o = match parse_args() {
         Ok(o) => o,
@@ -291,12 +316,140 @@ fn main() {
         return;
     }
     let refs = reference(&root);
-    let systems = ["flaml_30s", "autogluon_30s", "lightgbm_default", "rf_default"];
+    let seeds = o.seeds.clone().unwrap_or_else(|| vec![o.seed]);
+    let mut rows = Vec::new();
+    let mut wins_per_seed = Vec::new();
+    for &seed in &seeds {
+        let (wins, mut r) = table(&o, &root, &refs, seed);
+        wins_per_seed.push(wins);
+        rows.append(&mut r);
+    }
+    if seeds.len() > 1 {
+        summary(&rows, &seeds, &wins_per_seed);
+    }
+    if let Some(path) = &o.save {
+        let text = serde_json::to_string_pretty(&rows).unwrap_or_default();
+        match std::fs::write(path, text) {
+            Ok(()) => println!("\nresults saved to {}", path.display()),
+            Err(e) => eprintln!("suite: cannot write {}: {e}", path.display()),
+        }
+    }
+    if let Some(path) = &o.baseline {
+        match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(base) => compare(&rows, &base, path),
+            Err(e) => eprintln!("suite: cannot read the baseline {}: {e}", path.display()),
+        }
+    }
+}
+
+/// Score of a result row, if it has one.
+fn row_score(r: &serde_json::Value) -> Option<f64> {
+    r["score"].as_f64()
+}
+
+/// Per set over all seeds: mean score, wins out of seeds.
+fn summary(rows: &[serde_json::Value], seeds: &[u64], wins: &[usize]) {
     println!(
-        "automl suite: time budget {}s, jobs {}, seed {}, ensemble {}, final fit {}\n",
+        "\nover seeds {}: wins {} (mean {:.1} of {} sets)\n",
+        seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        wins.iter().map(usize::to_string).collect::<Vec<_>>().join(" / "),
+        wins.iter().sum::<usize>() as f64 / wins.len().max(1) as f64,
+        rows.len() / seeds.len().max(1)
+    );
+    println!("| dataset | mean score | best of 4 | mean Δ | wins |");
+    println!("|---|---:|---:|---:|---:|");
+    let mut names: Vec<&str> = Vec::new();
+    for r in rows {
+        if let Some(n) = r["set"].as_str() {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    for n in names {
+        let of: Vec<&serde_json::Value> = rows.iter().filter(|r| r["set"] == n).collect();
+        let scores: Vec<f64> = of.iter().filter_map(|r| row_score(r)).collect();
+        let k = scores.len().max(1) as f64;
+        let mean = scores.iter().sum::<f64>() / k;
+        let best = of.iter().find_map(|r| r["best"].as_f64());
+        let w = of.iter().filter(|r| r["win"].as_bool() == Some(true)).count();
+        println!(
+            "| {n} | {mean:.4} | {} | {} | {w} of {} |",
+            best.map_or("-".into(), |b| format!("{b:.4}")),
+            best.map_or("-".into(), |b| format!("{:+.4}", mean - b)),
+            of.len()
+        );
+    }
+}
+
+/// Paired comparison with a saved run: per set and seed, this run's score minus the baseline's.
+fn compare(rows: &[serde_json::Value], base: &[serde_json::Value], path: &Path) {
+    println!(
+        "\nagainst {} (same set and seed; Δ = this run − baseline):\n",
+        path.display()
+    );
+    println!("| dataset | seed | baseline | this run | Δ | win (baseline → this run) |");
+    println!("|---|---:|---:|---:|---:|---|");
+    let mut diffs = Vec::new();
+    let (mut wins_then, mut wins_now) = (0, 0);
+    for r in rows {
+        let Some(b) = base
+            .iter()
+            .find(|b| b["set"] == r["set"] && b["seed"] == r["seed"])
+        else {
+            continue;
+        };
+        let (Some(x), Some(y)) = (row_score(b), row_score(r)) else {
+            continue;
+        };
+        let mark = |v: &serde_json::Value| {
+            if v["win"].as_bool() == Some(true) {
+                "win"
+            } else {
+                "loss"
+            }
+        };
+        wins_then += usize::from(b["win"].as_bool() == Some(true));
+        wins_now += usize::from(r["win"].as_bool() == Some(true));
+        diffs.push(y - x);
+        println!(
+            "| {} | {} | {x:.4} | {y:.4} | {:+.4} | {} → {} |",
+            r["set"].as_str().unwrap_or("?"),
+            r["seed"],
+            y - x,
+            mark(b),
+            mark(r)
+        );
+    }
+    let n = diffs.len();
+    if n == 0 {
+        println!("no set and seed in common with the baseline");
+        return;
+    }
+    let mean = diffs.iter().sum::<f64>() / n as f64;
+    let sd = if n > 1 {
+        (diffs.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    println!(
+        "\n{n} pairs: mean Δ {mean:+.4} ± {:.4} (standard error), better on {}, worse on {}, equal on {}; wins {wins_then} → {wins_now}",
+        sd / (n as f64).sqrt(),
+        diffs.iter().filter(|d| **d > 0.0).count(),
+        diffs.iter().filter(|d| **d < 0.0).count(),
+        diffs.iter().filter(|d| **d == 0.0).count(),
+    );
+}
+
+/// One table: every set at `seed`. Returns the wins and one result row per set.
+fn table(o: &Opts, root: &Path, refs: &serde_json::Value, seed: u64) -> (usize, Vec<serde_json::Value>) {
+    println!(
+        "automl suite: time budget {}s, jobs {}, seed {seed}, ensemble {}, final fit {}\n",
         o.budget,
         o.jobs.unwrap_or_else(automl::automl::default_jobs),
-        o.seed,
         o.ensemble.name(),
         o.final_fit.name()
     );
@@ -304,7 +457,8 @@ fn main() {
     println!("|---|---|---|---:|---:|---:|---|---:|---|---:|---|---:|---:|---:|");
     let (mut wins, mut sets, mut worst_over) = (0, 0, f64::NEG_INFINITY);
     let mut close = Vec::new();
-    for (name, dir) in datasets(&root) {
+    let mut rows = Vec::new();
+    for (name, dir) in datasets(root) {
         if o.only.as_ref().is_some_and(|only| !only.contains(&name)) {
             continue;
         }
@@ -313,7 +467,8 @@ fn main() {
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or(serde_json::Value::Null);
         let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-        cmd.args(std::env::args().skip(1)).args(["--child", &name]);
+        cmd.args(std::env::args().skip(1))
+            .args(["--seed", &seed.to_string(), "--child", &name]);
         let out = cmd.output().map_err(|e| e.to_string());
         let v: serde_json::Value = out
             .and_then(|o| {
@@ -329,9 +484,9 @@ fn main() {
             .unwrap_or_else(|e| serde_json::json!({ "error": e }));
         let metric = meta["metric"].as_str().unwrap_or("?");
         let task = meta["task"].as_str().unwrap_or("?");
-        let best = systems
+        let best = SYSTEMS
             .iter()
-            .filter_map(|sys| ref_score(&refs, sys, &name).map(|s| (s, *sys)))
+            .filter_map(|sys| ref_score(refs, sys, &name).map(|s| (s, *sys)))
             .max_by(|a, b| a.0.total_cmp(&b.0));
         let fmt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.4}"));
         if let Some(e) = v["error"].as_str() {
@@ -340,6 +495,7 @@ fn main() {
                 fmt(best.map(|b| b.0))
             );
             sets += 1;
+            rows.push(serde_json::json!({ "set": name, "seed": seed, "error": e }));
             continue;
         }
         let s = v["score"].as_f64().unwrap_or(f64::NAN);
@@ -350,6 +506,18 @@ fn main() {
         let win = best.is_none_or(|(b, _)| s >= b - tol - 1e-12);
         sets += 1;
         wins += usize::from(win);
+        rows.push(serde_json::json!({
+            "set": name,
+            "seed": seed,
+            "score": s,
+            "se": v["se"],
+            "best": best.map(|b| b.0),
+            "win": win,
+            "trials": v["trials"],
+            "learner": v["learner"],
+            "secs": secs,
+            "peak_mib": v["peak_mib"],
+        }));
         if let (false, Some((b, _)), Some(se)) = (win, best, v["se"].as_f64()) {
             if b - s <= se {
                 close.push(name.clone());
@@ -369,7 +537,7 @@ fn main() {
     }
     println!(
         "\nat or above the best of {} (within tolerance) on {wins} of {sets} sets; worst wall time beyond budget × 1.05 + 1 s: {worst_over:+.1} s",
-        systems.join(" / ")
+        SYSTEMS.join(" / ")
     );
     println!(
         "losses by less than one standard error of the test score (within the test split's noise): {} of {}{}",
@@ -381,4 +549,5 @@ fn main() {
             format!(" ({})", close.join(", "))
         }
     );
+    (wins, rows)
 }
