@@ -194,12 +194,7 @@ fn bootstrap_se(
                 .filter(|s| s.is_finite())
         })
         .collect();
-    let k = scores.len() as f64;
-    if k < 2.0 {
-        return None;
-    }
-    let mean = scores.iter().sum::<f64>() / k;
-    Some((scores.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / (k - 1.0)).sqrt())
+    (scores.len() >= 2).then(|| mean_sd(&scores).1)
 }
 
 /// Win tolerance of the issue: 0.002 AUC or R²; one test row of accuracy on sets with fewer than
@@ -315,6 +310,23 @@ fn main() {
         }
         return;
     }
+    // The baseline is read, and the save path checked, before the long run, not after it.
+    let base = match o.baseline.as_deref().map(read_rows).transpose() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("suite: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(dir) = o.save.as_deref().and_then(Path::parent) {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            eprintln!(
+                "suite: cannot save to a folder that does not exist: {}",
+                dir.display()
+            );
+            std::process::exit(2);
+        }
+    }
     let refs = reference(&root);
     let seeds = o.seeds.clone().unwrap_or_else(|| vec![o.seed]);
     let mut rows = Vec::new();
@@ -327,22 +339,43 @@ fn main() {
     if seeds.len() > 1 {
         summary(&rows, &seeds, &wins_per_seed);
     }
+    let mut failed = false;
     if let Some(path) = &o.save {
         let text = serde_json::to_string_pretty(&rows).unwrap_or_default();
         match std::fs::write(path, text) {
             Ok(()) => println!("\nresults saved to {}", path.display()),
-            Err(e) => eprintln!("suite: cannot write {}: {e}", path.display()),
+            Err(e) => {
+                eprintln!("suite: cannot write {}: {e}", path.display());
+                failed = true;
+            }
         }
     }
-    if let Some(path) = &o.baseline {
-        match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).map_err(|e| e.to_string()))
-        {
-            Ok(base) => compare(&rows, &base, path),
-            Err(e) => eprintln!("suite: cannot read the baseline {}: {e}", path.display()),
-        }
+    if let (Some(path), Some(base)) = (&o.baseline, &base) {
+        compare(&rows, base, path);
     }
+    if failed {
+        std::process::exit(1);
+    }
+}
+
+/// Result rows saved by `--save`.
+fn read_rows(path: &Path) -> Result<Vec<serde_json::Value>, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).map_err(|e| e.to_string()))
+        .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))
+}
+
+/// Mean and sample standard deviation (0 for fewer than two values).
+fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len();
+    let mean = xs.iter().sum::<f64>() / n.max(1) as f64;
+    let sd = if n > 1 {
+        (xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    (mean, sd)
 }
 
 /// Score of a result row, if it has one.
@@ -372,8 +405,7 @@ fn summary(rows: &[serde_json::Value], seeds: &[u64], wins: &[usize]) {
     for n in names {
         let of: Vec<&serde_json::Value> = rows.iter().filter(|r| r["set"] == n).collect();
         let scores: Vec<f64> = of.iter().filter_map(|r| row_score(r)).collect();
-        let k = scores.len().max(1) as f64;
-        let mean = scores.iter().sum::<f64>() / k;
+        let (mean, _) = mean_sd(&scores);
         let best = of.iter().find_map(|r| r["best"].as_f64());
         let w = of.iter().filter(|r| r["win"].as_bool() == Some(true)).count();
         println!(
@@ -429,12 +461,7 @@ fn compare(rows: &[serde_json::Value], base: &[serde_json::Value], path: &Path) 
         println!("no set and seed in common with the baseline");
         return;
     }
-    let mean = diffs.iter().sum::<f64>() / n as f64;
-    let sd = if n > 1 {
-        (diffs.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1) as f64).sqrt()
-    } else {
-        0.0
-    };
+    let (mean, sd) = mean_sd(&diffs);
     println!(
         "\n{n} pairs: mean Δ {mean:+.4} ± {:.4} (standard error), better on {}, worse on {}, equal on {}; wins {wins_then} → {wins_now}",
         sd / (n as f64).sqrt(),
