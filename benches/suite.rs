@@ -383,6 +383,11 @@ fn row_score(r: &serde_json::Value) -> Option<f64> {
     r["score"].as_f64()
 }
 
+/// Whether a result row is a win.
+fn row_won(r: &serde_json::Value) -> bool {
+    r["win"].as_bool() == Some(true)
+}
+
 /// Per set over all seeds: mean score, wins out of seeds.
 fn summary(rows: &[serde_json::Value], seeds: &[u64], wins: &[usize]) {
     println!(
@@ -407,7 +412,7 @@ fn summary(rows: &[serde_json::Value], seeds: &[u64], wins: &[usize]) {
         let scores: Vec<f64> = of.iter().filter_map(|r| row_score(r)).collect();
         let (mean, _) = mean_sd(&scores);
         let best = of.iter().find_map(|r| r["best"].as_f64());
-        let w = of.iter().filter(|r| r["win"].as_bool() == Some(true)).count();
+        let w = of.iter().filter(|r| row_won(r)).count();
         println!(
             "| {n} | {mean:.4} | {} | {} | {w} of {} |",
             best.map_or("-".into(), |b| format!("{b:.4}")),
@@ -437,15 +442,9 @@ fn compare(rows: &[serde_json::Value], base: &[serde_json::Value], path: &Path) 
         let (Some(x), Some(y)) = (row_score(b), row_score(r)) else {
             continue;
         };
-        let mark = |v: &serde_json::Value| {
-            if v["win"].as_bool() == Some(true) {
-                "win"
-            } else {
-                "loss"
-            }
-        };
-        wins_then += usize::from(b["win"].as_bool() == Some(true));
-        wins_now += usize::from(r["win"].as_bool() == Some(true));
+        let mark = |v: &serde_json::Value| if row_won(v) { "win" } else { "loss" };
+        wins_then += usize::from(row_won(b));
+        wins_now += usize::from(row_won(r));
         diffs.push(y - x);
         println!(
             "| {} | {} | {x:.4} | {y:.4} | {:+.4} | {} → {} |",
