@@ -180,7 +180,7 @@ fn class_balance(data: &Dataset) -> Guardrail {
             name,
             status: Status::Alerted,
             detail: format!(
-                "imbalanced: the smallest class '{label}' has {min} rows ({:.1}% of all, {:.2} of the largest class); splits are stratified, balanced class weights are searched for the learners that take them (gbdt, logistic_regression, decision_tree, random_forest, extra_trees) unless the metric is accuracy, precision_weighted or log_loss, and a metric such as roc_auc, balanced_accuracy or f1_macro reflects the minority better than accuracy",
+                "imbalanced: the smallest class '{label}' has {min} rows ({:.1}% of all, {:.2} of the largest class); splits are stratified, balanced class weights are searched for the learners that take them (gbdt, oblivious_gbdt, logistic_regression, decision_tree, random_forest, extra_trees) unless the metric is accuracy, precision_weighted or log_loss, and a metric such as roc_auc, balanced_accuracy or f1_macro reflects the minority better than accuracy",
                 share * 100.0,
                 ratio
             ),

@@ -1413,6 +1413,85 @@ command = '''printf '%s\n' 'a  b' > 'out file.txt'; echo "{\"automl_metric\": \"
 }
 
 #[test]
+fn oblivious_gbdt_searches_fits_saves_and_predicts_through_the_cli() {
+    // Regression on diabetes: the learner alone, its trials on the searched preprocessing recipe,
+    // a real test score, and the saved model predicting the same test rows through `predict`.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (tr, te) = (data("diabetes", "train.csv"), data("diabetes", "test.csv"));
+    let v = json_run(
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "progression",
+            "--learners",
+            "oblivious_gbdt",
+            "--max-trials",
+            "12",
+            "--seed",
+            "5",
+            "--test",
+            te.to_str().unwrap(),
+            "--model-out",
+            "m.automl",
+            "--json",
+        ],
+        d,
+    );
+    let board = v["leaderboard"].as_array().unwrap();
+    assert_eq!(board.len(), 12);
+    for t in board {
+        assert_eq!(t["learner"], "oblivious_gbdt");
+        assert_ne!(t["preprocessing"]["encode"], "native", "{t}");
+    }
+    let r2 = v["test"]["r2"].as_f64().unwrap();
+    assert!(r2 > 0.35, "diabetes test r2 {r2}");
+    let (ok, _, err) = exec(
+        &[
+            "predict",
+            "--model",
+            "m.automl",
+            "--data",
+            te.to_str().unwrap(),
+            "--out",
+            "p.csv",
+        ],
+        d,
+    );
+    assert!(ok, "{err}");
+    let rows = std::fs::read_to_string(te).unwrap().lines().count();
+    let p = std::fs::read_to_string(d.join("p.csv")).unwrap();
+    assert_eq!(
+        p.lines().count(),
+        rows,
+        "one prediction per test row, plus the header"
+    );
+    // Searched only when named: a run without --learners tries the others, never it.
+    let v = json_run(
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "progression",
+            "--max-trials",
+            "30",
+            "--json",
+        ],
+        d,
+    );
+    let ran: std::collections::BTreeSet<&str> = v["leaderboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["learner"].as_str().unwrap())
+        .collect();
+    assert!(ran.len() >= 6 && !ran.contains("oblivious_gbdt"), "{ran:?}");
+    let (ok, help, _) = exec(&["run", "--help"], d);
+    assert!(ok && help.contains("oblivious_gbdt (only when named)"), "{help}");
+}
+
+#[test]
 fn gbdt_runs_on_raw_missing_values_and_categories_and_predicts_unseen_ones() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/titanic");
     if !dir.join("train.csv").exists() {

@@ -267,6 +267,7 @@ fn class_weights_are_searched_on_imbalanced_classes_only_and_lift_the_minority()
         "decision_tree",
         "extra_trees",
         "gbdt",
+        "oblivious_gbdt",
     ] {
         let (plain, bal) = (positives("none", learner), positives("balanced", learner));
         assert!(

@@ -408,6 +408,9 @@ impl AutoML {
             }
             spaces.retain(|sp| want.contains(&sp.learner));
         }
+        if wanted.iter().all(Option::is_none) {
+            spaces.retain(|sp| crate::learners::by_default(&sp.learner));
+        }
         if spaces.is_empty() {
             return Err(Error::Config(format!(
                 "none of the requested learners supports {} tasks",

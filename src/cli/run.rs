@@ -27,7 +27,7 @@ use super::{Cli, Command};
 
 /// `automl run --help`'s closing text, with the learner list from the registry.
 pub fn run_help() -> String {
-    RUN_HELP.replace("{LEARNERS}", &automl::learners::names().join(", "))
+    RUN_HELP.replace("{LEARNERS}", &automl::learners::described())
 }
 
 const RUN_HELP: &str = "\

@@ -1128,6 +1128,9 @@ fn training_learners(
     // A learner is dropped when every Azure algorithm it stands for (for this task) is blocked.
     let mut keep = Vec::new();
     for l in crate::learners::names() {
+        if !crate::learners::by_default(l) {
+            continue;
+        }
         let stands_for: Vec<&str> = ALGORITHMS
             .iter()
             .filter(|a| a.2 == Some(l) && fits(a) && a.0 != "gaussiannaivebayes")

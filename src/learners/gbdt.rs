@@ -23,7 +23,7 @@ use std::num::NonZeroUsize;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use hessboost::config::{GrowPolicy, LeafEstimation, TrainingParamsBuilder};
+use hessboost::config::{GrowPolicy, LeafEstimation, TrainingParamsBuilder, MAX_SYMMETRIC_DEPTH};
 use hessboost::data::{FeatureType, ViewCuts};
 use hessboost::objective::{Multiclass, PseudoHuber};
 use hessboost::prelude::*;
@@ -156,6 +156,9 @@ pub struct GbdtParams {
     pub threads: Option<usize>,
     /// Weight each training row by its class's balanced weight (`class_weight = "balanced"`).
     pub balanced: bool,
+    /// Grow symmetric (oblivious) trees, CatBoost's kind: one shared split per level, `max_depth`
+    /// levels (1 to 16), `num_leaves` unused and numeric columns only.
+    pub symmetric: bool,
 }
 
 impl Default for GbdtParams {
@@ -189,6 +192,7 @@ impl GbdtParams {
             early_stopping_rounds: 0,
             threads: None,
             balanced: false,
+            symmetric: false,
         }
     }
 
@@ -247,14 +251,13 @@ impl GbdtParams {
             early_stopping_rounds: count("early_stopping_rounds", 0, 0, 100_000)?,
             threads: None,
             balanced: super::balanced(&c)?,
+            symmetric: false,
         })
     }
 
     fn builder(&self, kind: Kind, seed: u64) -> Result<TrainingParamsBuilder> {
         let mut b = TrainingParams::builder()
             .tree_method(TreeMethod::Hist)
-            .grow_policy(GrowPolicy::LossGuide)
-            .max_leaves(self.num_leaves)
             .eta(self.learning_rate)
             .min_child_weight(self.min_child_weight)
             .lambda(self.reg_lambda)
@@ -268,10 +271,17 @@ impl GbdtParams {
         if let Some(n) = self.threads {
             b = b.nthread(n.max(1));
         }
-        b = if self.max_depth == 0 {
-            b.unlimited_depth()
+        b = if self.symmetric {
+            b.grow_policy(GrowPolicy::Symmetric)
+                .max_depth(self.max_depth.clamp(1, MAX_SYMMETRIC_DEPTH))
+        } else if self.max_depth == 0 {
+            b.grow_policy(GrowPolicy::LossGuide)
+                .max_leaves(self.num_leaves)
+                .unlimited_depth()
         } else {
-            b.max_depth(self.max_depth)
+            b.grow_policy(GrowPolicy::LossGuide)
+                .max_leaves(self.num_leaves)
+                .max_depth(self.max_depth)
         };
         match kind {
             // Squared error has a hessian of 1 per row: a row count is a hessian sum, for free.

@@ -5,7 +5,8 @@
 //! Library per algorithm, chosen by measurement (see README "Learners"): linfa for logistic
 //! regression, lasso/elastic net, Gaussian naive Bayes and the k-d tree under KNN; smartcore for
 //! OLS and ridge (linfa has no fast ridge); our own binned CART for trees and forests (neither
-//! library gives leaf probabilities); hessboost for gradient boosting.
+//! library gives leaf probabilities); hessboost for gradient boosting, leaf-wise (`gbdt`) and on
+//! symmetric trees (`oblivious_gbdt`).
 //!
 //! Adding a learner: its file here (a unit struct implementing [`Learner`] and its parameter
 //! type), its space file `search/<name>.toml`, a line in [`REGISTRY`], and a [`Fitted`] variant
@@ -23,6 +24,7 @@ pub mod linear;
 pub mod linear_regression;
 pub mod logistic_regression;
 pub mod mlp;
+pub mod oblivious_gbdt;
 pub mod random_forest;
 pub mod ridge;
 pub mod tree;
@@ -52,6 +54,12 @@ pub trait Learner: Sync {
     /// Whether its trials run on a GPU slot when the run has a free one ([`crate::device`]).
     fn gpu(&self) -> bool {
         false
+    }
+    /// Whether a run searches it without being asked: false for learners that measured no
+    /// better on the suite as default members, which run only when `--learners` (or a search
+    /// space file's `learners`) names them.
+    fn by_default(&self) -> bool {
+        true
     }
     /// Check `params` (absent ones take their defaults); an error names the parameter.
     fn check(&self, params: &Params) -> Result<()>;
@@ -90,6 +98,7 @@ pub static REGISTRY: &[&dyn Learner] = &[
     &gaussian_nb::GaussianNb,
     &decision_tree::DecisionTree,
     &mlp::Mlp,
+    &oblivious_gbdt::ObliviousGbdt,
 ];
 
 /// Names of all learners, in the order they are tried.
@@ -114,6 +123,27 @@ pub fn get(name: &str) -> Result<&'static dyn Learner> {
 /// Whether `learner` takes raw input (see [`Learner::native_input`]); false for unknown names.
 pub fn native_input(learner: &str) -> bool {
     get(learner).is_ok_and(|l| l.native_input())
+}
+
+/// Whether a run searches `learner` when no learner list is given (see
+/// [`Learner::by_default`]); false for unknown names.
+pub fn by_default(learner: &str) -> bool {
+    get(learner).is_ok_and(|l| l.by_default())
+}
+
+/// The learner list for `--help`: every learner, those searched only on request marked so.
+pub fn described() -> String {
+    REGISTRY
+        .iter()
+        .map(|l| {
+            if l.by_default() {
+                l.name().to_string()
+            } else {
+                format!("{} (only when named)", l.name())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether `learner` runs on GPU slots (see [`Learner::gpu`]); false for unknown names.
@@ -599,6 +629,7 @@ mod tests {
             "knn",
             "gaussian_nb",
             "gbdt",
+            "oblivious_gbdt",
         ] {
             let Prediction::Proba(p) = fit_predict(l, Task::Multiclass, &x, Y::Classes(&y, 4), &x) else {
                 panic!("proba")
