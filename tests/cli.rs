@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn data(name: &str, file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1409,6 +1409,46 @@ command = '''printf '%s\n' 'a  b' > 'out file.txt'; echo "{\"automl_metric\": \"
         &["sweep", spec.to_str().unwrap(), "--no-store"],
         d,
         "with shell = true, parameters reach the script only through the environment",
+    );
+}
+
+#[test]
+fn learners_command_lists_every_learner_and_prints_its_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (ok, out, err) = exec(&["learners", "--json"], d);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let all = v.as_array().unwrap();
+    let (ok, help, _) = exec(&["run", "--help"], d);
+    assert!(ok);
+    for e in all {
+        let name = e["name"].as_str().unwrap();
+        assert!(help.contains(name), "{name} missing from run --help");
+        assert!(!e["tasks"].as_array().unwrap().is_empty(), "{e}");
+    }
+    let get = |n: &str| all.iter().find(|e| e["name"] == n).unwrap();
+    assert_eq!(get("gbdt")["by_default"], true);
+    assert_eq!(get("gbdt")["native_input"], true);
+    assert_eq!(get("oblivious_gbdt")["by_default"], false);
+    assert!(get("mlp")["params"].as_array().unwrap().contains(&json!("width")));
+    // The table says the same, and one learner's space is its file, with its defaults.
+    let (ok, table, _) = exec(&["learners"], d);
+    assert!(
+        ok && table.contains("when named") && table.contains("knn"),
+        "{table}"
+    );
+    let (ok, space, err) = exec(&["learners", "random_forest"], d);
+    assert!(ok, "{err}");
+    assert!(space.starts_with("# search/random_forest.toml\n"), "{space}");
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("search/random_forest.toml"))
+            .unwrap();
+    assert!(space.ends_with(&text));
+    let (ok, _, err) = exec(&["learners", "xgboost"], d);
+    assert!(
+        !ok && err.starts_with("error: ") && err.contains("unknown learner 'xgboost'"),
+        "{err}"
     );
 }
 

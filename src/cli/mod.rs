@@ -9,6 +9,7 @@ use automl::Result;
 mod data;
 mod endpoints;
 mod flags;
+mod learners;
 mod mlflow;
 mod models;
 mod output;
@@ -46,6 +47,9 @@ enum Command {
     /// The leaderboard of a recorded run (or of every run of an experiment): table, Markdown, CSV
     /// or versioned JSON.
     Leaderboard(runs::LeaderboardArgs),
+    /// The learners a run can search (tasks, default or only when named) and each one's search
+    /// space.
+    Learners(learners::LearnersArgs),
     /// Predict with a saved model.
     Predict(predict::PredictArgs),
     /// Experiments recorded in the workspace.
@@ -95,6 +99,7 @@ pub fn main() -> Result<()> {
         Command::Sweep(a) => sweep::sweep(a),
         Command::Worker(a) => worker::worker(a),
         Command::Leaderboard(a) => runs::leaderboard(a),
+        Command::Learners(a) => learners::learners(a),
         Command::Predict(a) => predict::predict(a),
         Command::Experiments(c) => runs::experiments(c),
         Command::Runs(c) => runs::runs(c),

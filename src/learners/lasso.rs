@@ -1,5 +1,5 @@
-//! The lasso (learner `lasso`): L1-regularised linear regression by coordinate descent
-//! (linfa-elasticnet with an L1 ratio of 1).
+//! The lasso (learner `lasso`): L1-regularised linear regression by our covariance coordinate
+//! descent (the elastic net's fit with an L1 ratio of 1).
 
 use super::checked::Checked;
 use super::elastic_net::fit_penalised;

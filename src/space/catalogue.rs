@@ -90,6 +90,54 @@ pub fn builtin_files() -> Vec<(String, &'static str)> {
     out
 }
 
+/// One learner as `automl learners` lists it: what it is, what it does, and how a run treats it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LearnerEntry {
+    /// Name, as in `--learners`.
+    pub name: String,
+    /// One-line description (its space file's).
+    pub description: String,
+    /// Tasks it can do.
+    pub tasks: Vec<Task>,
+    /// Whether a run searches it without `--learners` naming it.
+    pub by_default: bool,
+    /// Whether it takes raw input (missing values, category codes) instead of a searched
+    /// preprocessing recipe.
+    pub native_input: bool,
+    /// Whether its trials run on a GPU slot when the run has one.
+    pub gpu: bool,
+    /// Its searched parameters, by name.
+    pub params: Vec<String>,
+    /// Where its space lives in the source tree (embedded in the binary).
+    pub space_file: String,
+    /// The text of that space file.
+    #[serde(skip)]
+    pub space_text: &'static str,
+}
+
+/// Every learner, in the order a run tries them, from [`crate::learners::REGISTRY`] and the
+/// spaces shipped with the crate.
+pub fn learner_entries() -> Result<Vec<LearnerEntry>> {
+    crate::learners::REGISTRY
+        .iter()
+        .map(|l| {
+            let file = format!("search/{}.toml", l.name());
+            let space = LearnerSpace::from_toml(l.space(), &file)?;
+            Ok(LearnerEntry {
+                name: l.name().to_string(),
+                description: space.description,
+                tasks: space.tasks,
+                by_default: l.by_default(),
+                native_input: l.native_input(),
+                gpu: l.gpu(),
+                params: space.params.into_keys().collect(),
+                space_file: file,
+                space_text: l.space(),
+            })
+        })
+        .collect()
+}
+
 /// The preprocessing space and every learner space shipped with the crate.
 pub fn builtin_spaces() -> Result<(LearnerSpace, Vec<LearnerSpace>)> {
     let mut prep = None;

@@ -13,7 +13,9 @@ pub use crate::param::{Params, Value};
 
 pub mod catalogue;
 
-pub use catalogue::{builtin_files, builtin_spaces, line_suffix, LearnerSpace, SpaceFile};
+pub use catalogue::{
+    builtin_files, builtin_spaces, learner_entries, line_suffix, LearnerEntry, LearnerSpace, SpaceFile,
+};
 
 /// A parameter's distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
