@@ -274,14 +274,13 @@ impl GbdtParams {
         b = if self.symmetric {
             b.grow_policy(GrowPolicy::Symmetric)
                 .max_depth(self.max_depth.clamp(1, MAX_SYMMETRIC_DEPTH))
-        } else if self.max_depth == 0 {
-            b.grow_policy(GrowPolicy::LossGuide)
-                .max_leaves(self.num_leaves)
-                .unlimited_depth()
         } else {
-            b.grow_policy(GrowPolicy::LossGuide)
-                .max_leaves(self.num_leaves)
-                .max_depth(self.max_depth)
+            let b = b.grow_policy(GrowPolicy::LossGuide).max_leaves(self.num_leaves);
+            if self.max_depth == 0 {
+                b.unlimited_depth()
+            } else {
+                b.max_depth(self.max_depth)
+            }
         };
         match kind {
             // Squared error has a hessian of 1 per row: a row count is a hessian sum, for free.

@@ -2,11 +2,12 @@
 //! `init` values of its search space (`search/<learner>.toml`, embedded), and one registry,
 //! [`REGISTRY`], from which the learner list, the help text and the space catalogue are made.
 //!
-//! Library per algorithm, chosen by measurement (see README "Learners"): linfa for logistic
-//! regression, lasso/elastic net, Gaussian naive Bayes and the k-d tree under KNN; smartcore for
-//! OLS and ridge (linfa has no fast ridge); our own binned CART for trees and forests (neither
-//! library gives leaf probabilities); hessboost for gradient boosting, leaf-wise (`gbdt`) and on
-//! symmetric trees (`oblivious_gbdt`).
+//! Library per algorithm, chosen by measurement (see README "Learners"): our own sparse solvers
+//! for the linear models ([`linear`]: L-BFGS logistic regression, Gram + Cholesky OLS and ridge,
+//! coordinate-descent lasso and elastic net); linfa for Gaussian naive Bayes and the k-d tree
+//! under KNN; our own binned CART for trees and forests (neither library gives leaf
+//! probabilities); hessboost for gradient boosting, leaf-wise (`gbdt`) and on symmetric trees
+//! (`oblivious_gbdt`); candle for the network (`mlp`).
 //!
 //! Adding a learner: its file here (a unit struct implementing [`Learner`] and its parameter
 //! type), its space file `search/<name>.toml`, a line in [`REGISTRY`], and a [`Fitted`] variant

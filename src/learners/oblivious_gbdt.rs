@@ -26,7 +26,7 @@ use crate::param::Params;
 const NAME: &str = "oblivious_gbdt";
 
 /// Deepest tree the learner accepts (hessboost's limit for symmetric trees).
-pub const MAX_DEPTH: usize = 16;
+pub const MAX_DEPTH: usize = hessboost::config::MAX_SYMMETRIC_DEPTH;
 
 /// The learner `oblivious_gbdt`.
 pub struct ObliviousGbdt;
@@ -124,14 +124,13 @@ impl Learner for ObliviousGbdt {
         // levels, with up to 255 bins per column before encoding (never more than the rows) and 2
         // per extra one-hot column. Multiclass: k^0.75 outputs, as for gbdt. Constants fitted on
         // the suite's sets (`cargo bench --bench cost_calibration`).
-        let p = ObliviousParams::check(params).unwrap_or(ObliviousParams {
-            n_estimators: 100,
-            depth: 6,
-            learning_rate: 0.1,
-            l2_leaf_reg: 3.0,
-            colsample_bytree: 1.0,
-            balanced: false,
-        });
+        // Parameters that fail their check (their trial fails too) are costed at the space's
+        // `init` values; those fail only if the embedded space file were broken (a unit test
+        // fits them), and then the learner is costed as too slow to try (about 12 days).
+        let Ok(p) = ObliviousParams::check(params).or_else(|_| ObliviousParams::check(&Params::default()))
+        else {
+            return 1e15;
+        };
         let depth = p.depth as f64;
         let cols = p.colsample_bytree.clamp(0.05, 1.0);
         let one_hot = (s.d - s.raw).max(0.0);
