@@ -13,7 +13,8 @@
 //! `--seeds 42,7` runs the table once per seed and adds each set's mean score and wins over the
 //! seeds; `--save FILE` writes every result row (set, seed, score, se, ...) as JSON, and
 //! `--baseline FILE` compares this run with such a file pair by pair (same set and seed): the
-//! mean difference with its standard error, better/worse counts and wins before and after. A
+//! mean difference with its standard error, better/worse counts and wins before and after (and the
+//! mean over the sets with at least 100 test rows, where one row does not decide it). A
 //! change to the engine is judged this way on several seeds, not on one table.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test or benchmark
 
@@ -430,7 +431,8 @@ fn compare(rows: &[serde_json::Value], base: &[serde_json::Value], path: &Path) 
     );
     println!("| dataset | seed | baseline | this run | Δ | win (baseline → this run) |");
     println!("|---|---:|---:|---:|---:|---|");
-    let mut diffs = Vec::new();
+    // (Δ, test rows): a set's test rows come from this run (older saved runs lack them).
+    let mut diffs: Vec<(f64, u64)> = Vec::new();
     let (mut wins_then, mut wins_now) = (0, 0);
     for r in rows {
         let Some(b) = base
@@ -445,7 +447,7 @@ fn compare(rows: &[serde_json::Value], base: &[serde_json::Value], path: &Path) 
         let mark = |v: &serde_json::Value| if row_won(v) { "win" } else { "loss" };
         wins_then += usize::from(row_won(b));
         wins_now += usize::from(row_won(r));
-        diffs.push(y - x);
+        diffs.push((y - x, r["test_rows"].as_u64().unwrap_or(0)));
         println!(
             "| {} | {} | {x:.4} | {y:.4} | {:+.4} | {} → {} |",
             r["set"].as_str().unwrap_or("?"),
@@ -455,19 +457,31 @@ fn compare(rows: &[serde_json::Value], base: &[serde_json::Value], path: &Path) 
             mark(r)
         );
     }
-    let n = diffs.len();
-    if n == 0 {
+    if diffs.is_empty() {
         println!("no set and seed in common with the baseline");
         return;
     }
-    let (mean, sd) = mean_sd(&diffs);
-    println!(
-        "\n{n} pairs: mean Δ {mean:+.4} ± {:.4} (standard error), better on {}, worse on {}, equal on {}; wins {wins_then} → {wins_now}",
+    let all: Vec<f64> = diffs.iter().map(|d| d.0).collect();
+    println!("\n{}; wins {wins_then} → {wins_now}", paired(&all));
+    // One test row of accuracy moves a set of fewer than 100 test rows by over 0.01, more than
+    // most changes move the others: their mean is shown apart.
+    let large: Vec<f64> = diffs.iter().filter(|d| d.1 >= 100).map(|d| d.0).collect();
+    if !large.is_empty() && large.len() < all.len() {
+        println!("sets with at least 100 test rows: {}", paired(&large));
+    }
+}
+
+/// "n pairs: mean Δ ± standard error, better / worse / equal counts" of paired differences.
+fn paired(diffs: &[f64]) -> String {
+    let n = diffs.len();
+    let (mean, sd) = mean_sd(diffs);
+    format!(
+        "{n} pairs: mean Δ {mean:+.4} ± {:.4} (standard error), better on {}, worse on {}, equal on {}",
         sd / (n as f64).sqrt(),
         diffs.iter().filter(|d| **d > 0.0).count(),
         diffs.iter().filter(|d| **d < 0.0).count(),
         diffs.iter().filter(|d| **d == 0.0).count(),
-    );
+    )
 }
 
 /// One table: every set at `seed`. Returns the wins and one result row per set.
@@ -543,6 +557,7 @@ fn table(o: &Opts, root: &Path, refs: &serde_json::Value, seed: u64) -> (usize, 
             "learner": v["learner"],
             "secs": secs,
             "peak_mib": v["peak_mib"],
+            "test_rows": v["test_rows"],
         }));
         if let (false, Some((b, _)), Some(se)) = (win, best, v["se"].as_f64()) {
             if b - s <= se {
