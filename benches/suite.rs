@@ -198,11 +198,14 @@ fn bootstrap_se(
     (scores.len() >= 2).then(|| mean_sd(&scores).1)
 }
 
+/// Test sets with fewer rows than this are small: one row of accuracy there is more than 0.01.
+const SMALL_TEST: usize = 100;
+
 /// Win tolerance of the issue: 0.002 AUC or R²; one test row of accuracy on sets with fewer than
-/// 100 test rows, 0.5 point otherwise.
+/// [`SMALL_TEST`] test rows, 0.5 point otherwise.
 fn tolerance(metric: &str, test_rows: usize) -> f64 {
     match metric {
-        "accuracy" if test_rows < 100 => 1.0 / test_rows.max(1) as f64,
+        "accuracy" if test_rows < SMALL_TEST => 1.0 / test_rows.max(1) as f64,
         "accuracy" => 0.005,
         _ => 0.002,
     }
@@ -432,7 +435,7 @@ fn compare(rows: &[serde_json::Value], base: &[serde_json::Value], path: &Path) 
     println!("| dataset | seed | baseline | this run | Δ | win (baseline → this run) |");
     println!("|---|---:|---:|---:|---:|---|");
     // (Δ, test rows): a set's test rows come from this run (older saved runs lack them).
-    let mut diffs: Vec<(f64, u64)> = Vec::new();
+    let mut diffs: Vec<(f64, usize)> = Vec::new();
     let (mut wins_then, mut wins_now) = (0, 0);
     for r in rows {
         let Some(b) = base
@@ -447,7 +450,7 @@ fn compare(rows: &[serde_json::Value], base: &[serde_json::Value], path: &Path) 
         let mark = |v: &serde_json::Value| if row_won(v) { "win" } else { "loss" };
         wins_then += usize::from(row_won(b));
         wins_now += usize::from(row_won(r));
-        diffs.push((y - x, r["test_rows"].as_u64().unwrap_or(0)));
+        diffs.push((y - x, r["test_rows"].as_u64().unwrap_or(0) as usize));
         println!(
             "| {} | {} | {x:.4} | {y:.4} | {:+.4} | {} → {} |",
             r["set"].as_str().unwrap_or("?"),
@@ -463,11 +466,11 @@ fn compare(rows: &[serde_json::Value], base: &[serde_json::Value], path: &Path) 
     }
     let all: Vec<f64> = diffs.iter().map(|d| d.0).collect();
     println!("\n{}; wins {wins_then} → {wins_now}", paired(&all));
-    // One test row of accuracy moves a set of fewer than 100 test rows by over 0.01, more than
-    // most changes move the others: their mean is shown apart.
-    let large: Vec<f64> = diffs.iter().filter(|d| d.1 >= 100).map(|d| d.0).collect();
+    // One test row of accuracy moves a small test set by over 0.01, more than most changes move
+    // the others: their mean is shown apart.
+    let large: Vec<f64> = diffs.iter().filter(|d| d.1 >= SMALL_TEST).map(|d| d.0).collect();
     if !large.is_empty() && large.len() < all.len() {
-        println!("sets with at least 100 test rows: {}", paired(&large));
+        println!("sets with at least {SMALL_TEST} test rows: {}", paired(&large));
     }
 }
 
