@@ -33,7 +33,6 @@
 //! Everything a run needs ends up in [`AutoMLJob`]; settings read but not applied locally are
 //! listed in [`AutoMLJob::ignored`] (cloud-only) and [`AutoMLJob::notes`] (each with its reason).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::de::IgnoredAny;
@@ -47,7 +46,11 @@ use crate::metrics::Metric;
 use crate::space::SpaceFile;
 use crate::validation::Scheme;
 
+use super::featurization::{
+    featurization, imputer_choice, ColumnPurpose, Featurization, FeaturizationMode, FeaturizationText, Scalar,
+};
 use super::mltable::{DataInput, InputKind};
+use super::training::{training_learners, JobTask, TrainingText};
 
 /// `, line N` for the first line of `text` that sets YAML key `key` (`key:` or `- key:`), or
 /// nothing when no line does.
@@ -77,15 +80,6 @@ pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
     serde_saphyr::from_str_with_options(text, serde_saphyr::options! { strict_booleans: true })
 }
 
-/// The tasks of Azure AutoML that run here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobTask {
-    /// Binary or multiclass, inferred from the target's distinct values.
-    Classification,
-    /// Regression.
-    Regression,
-}
-
 /// Azure AutoML tasks read but not run here.
 const UNSUPPORTED_TASKS: &[&str] = &[
     "forecasting",
@@ -105,235 +99,6 @@ pub enum CrossValidations {
     Auto,
     /// This many folds.
     Folds(usize),
-}
-
-/// `featurization.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FeaturizationMode {
-    /// Azure's default: featurize as the engine sees fit.
-    #[default]
-    Auto,
-    /// No featurization.
-    Off,
-    /// Featurize with the given column types, transformer parameters and blocked transformers.
-    Custom,
-}
-
-/// How a column is to be featurized (`column_name_and_types`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnPurpose {
-    /// A category (Azure's `Categorical`, `CategoricalHash`).
-    Categorical,
-    /// A number.
-    Numeric,
-    /// A date or time.
-    DateTime,
-    /// Free text.
-    Text,
-    /// Not used (Azure's `Ignore`).
-    Ignore,
-}
-
-impl ColumnPurpose {
-    fn parse(s: &str) -> Option<ColumnPurpose> {
-        Some(match s.to_ascii_lowercase().replace('_', "").as_str() {
-            "categorical" | "categoricalhash" => ColumnPurpose::Categorical,
-            "numeric" => ColumnPurpose::Numeric,
-            "datetime" => ColumnPurpose::DateTime,
-            "text" => ColumnPurpose::Text,
-            "ignore" => ColumnPurpose::Ignore,
-            _ => return None,
-        })
-    }
-}
-
-/// The imputer's `strategy`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ImputeStrategy {
-    /// The column mean.
-    Mean,
-    /// The column median.
-    Median,
-    /// The most frequent value.
-    MostFrequent,
-    /// A constant (`fill_value`, when given).
-    Constant(Option<Scalar>),
-}
-
-/// A YAML scalar: a number, a flag or text.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
-pub enum Scalar {
-    /// A number.
-    Number(f64),
-    /// A flag.
-    Flag(bool),
-    /// Text.
-    Text(String),
-}
-
-/// One imputer entry of `transformer_params`: these fields imputed with this strategy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Imputer {
-    /// The columns.
-    pub fields: Vec<String>,
-    /// How missing values are filled.
-    pub strategy: ImputeStrategy,
-}
-
-/// One `hash_one_hot_encoder` / `tf_idf` entry of `transformer_params`, kept as read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TransformerParams {
-    /// The transformer (`hash_one_hot_encoder` or `tf_idf`).
-    pub transformer: String,
-    /// The columns.
-    pub fields: Vec<String>,
-    /// Its parameters.
-    pub parameters: BTreeMap<String, Scalar>,
-}
-
-/// Azure's `featurization` section, parsed and checked (names validated), for the data and
-/// preprocessing layers to apply.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Featurization {
-    /// `mode`.
-    pub mode: FeaturizationMode,
-    /// `column_name_and_types`: column → purpose.
-    pub column_types: BTreeMap<String, ColumnPurpose>,
-    /// `transformer_params.imputer`.
-    pub imputers: Vec<Imputer>,
-    /// `transformer_params.hash_one_hot_encoder` and `transformer_params.tf_idf`.
-    pub other_params: Vec<TransformerParams>,
-    /// `blocked_transformers`, in Azure's spelling (e.g. `WordEmbedding`).
-    pub blocked_transformers: Vec<String>,
-    /// `enable_dnn_featurization`, read (no DNN featurization here).
-    pub enable_dnn_featurization: Option<bool>,
-}
-
-/// Azure's featurization transformers (`blocked_transformers` values).
-const TRANSFORMERS: &[&str] = &[
-    "TextTargetEncoder",
-    "OneHotEncoder",
-    "CatTargetEncoder",
-    "TfIdf",
-    "WoETargetEncoder",
-    "LabelEncoder",
-    "WordEmbedding",
-    "NaiveBayes",
-    "CountVectorizer",
-    "HashOneHotEncoder",
-];
-
-/// Azure's training algorithms and the learner standing for each here (`None`: no counterpart),
-/// by normalised name (lower case, no `_`), with the task it belongs to (`None`: both).
-const ALGORITHMS: &[(&str, &str, Option<&str>, Option<JobTask>)] = &[
-    ("lightgbm", "LightGBM", Some("gbdt"), None),
-    ("gradientboosting", "GradientBoosting", Some("gbdt"), None),
-    (
-        "xgboostclassifier",
-        "XGBoostClassifier",
-        Some("gbdt"),
-        Some(JobTask::Classification),
-    ),
-    (
-        "xgboostregressor",
-        "XGBoostRegressor",
-        Some("gbdt"),
-        Some(JobTask::Regression),
-    ),
-    ("randomforest", "RandomForest", Some("random_forest"), None),
-    (
-        "extremerandomtrees",
-        "ExtremeRandomTrees",
-        Some("extra_trees"),
-        None,
-    ),
-    ("decisiontree", "DecisionTree", Some("decision_tree"), None),
-    ("knn", "KNN", Some("knn"), None),
-    (
-        "logisticregression",
-        "LogisticRegression",
-        Some("logistic_regression"),
-        Some(JobTask::Classification),
-    ),
-    (
-        "gaussiannaivebayes",
-        "GaussianNaiveBayes",
-        Some("gaussian_nb"),
-        Some(JobTask::Classification),
-    ),
-    (
-        "multinomialnaivebayes",
-        "MultinomialNaiveBayes",
-        Some("gaussian_nb"),
-        Some(JobTask::Classification),
-    ),
-    (
-        "bernoullinaivebayes",
-        "BernoulliNaiveBayes",
-        Some("gaussian_nb"),
-        Some(JobTask::Classification),
-    ),
-    (
-        "elasticnet",
-        "ElasticNet",
-        Some("elastic_net"),
-        Some(JobTask::Regression),
-    ),
-    ("lassolars", "LassoLars", Some("lasso"), Some(JobTask::Regression)),
-    ("sgd", "SGD", None, None),
-    ("linearsvm", "LinearSVM", None, Some(JobTask::Classification)),
-    ("svm", "SVM", None, Some(JobTask::Classification)),
-    (
-        "tabnetclassifier",
-        "TabnetClassifier",
-        None,
-        Some(JobTask::Classification),
-    ),
-    (
-        "tabnetregressor",
-        "TabnetRegressor",
-        None,
-        Some(JobTask::Regression),
-    ),
-    (
-        "averagedperceptronclassifier",
-        "AveragedPerceptronClassifier",
-        None,
-        Some(JobTask::Classification),
-    ),
-    (
-        "onlinegradientdescentregressor",
-        "OnlineGradientDescentRegressor",
-        None,
-        Some(JobTask::Regression),
-    ),
-    (
-        "fastlinearregressor",
-        "FastLinearRegressor",
-        None,
-        Some(JobTask::Regression),
-    ),
-];
-
-fn normalise(name: &str) -> String {
-    name.to_ascii_lowercase().replace(['_', '-', ' '], "")
-}
-
-/// The learner for an Azure algorithm name (or one of ours): `Ok(Some)` mapped, `Ok(None)` known
-/// without a counterpart here; an unknown name is an error.
-fn learner_for(name: &str) -> Result<Option<&'static str>> {
-    if let Some(l) = crate::learners::names().into_iter().find(|l| *l == name) {
-        return Ok(Some(l));
-    }
-    let n = normalise(name);
-    ALGORITHMS.iter().find(|a| a.0 == n).map(|a| a.2).ok_or_else(|| {
-        Error::Config(format!(
-            "unknown training algorithm '{name}' (Azure's: {}; or one of ours: {})",
-            ALGORITHMS.iter().map(|a| a.1).collect::<Vec<_>>().join(", "),
-            crate::learners::names().join(", ")
-        ))
-    })
 }
 
 /// A data input: `{type, path}` or a plain path.
@@ -378,65 +143,6 @@ struct LimitsText {
     exit_score: Option<f64>,
     #[serde(default)]
     max_nodes: Ignored,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrainingText {
-    #[serde(default)]
-    allowed_training_algorithms: Option<Vec<String>>,
-    #[serde(default)]
-    blocked_training_algorithms: Option<Vec<String>>,
-    #[serde(default)]
-    enable_vote_ensemble: Option<bool>,
-    #[serde(default)]
-    enable_stack_ensemble: Option<bool>,
-    #[serde(default)]
-    enable_model_explainability: Option<bool>,
-    #[serde(default)]
-    enable_onnx_compatible_models: Option<bool>,
-    #[serde(default)]
-    enable_dnn_training: Option<bool>,
-    #[serde(default)]
-    stack_ensemble_settings: Ignored,
-    #[serde(default)]
-    ensemble_model_download_timeout_minutes: Ignored,
-    #[serde(default)]
-    training_mode: Ignored,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ColumnTransformerText {
-    fields: Vec<String>,
-    #[serde(default)]
-    parameters: BTreeMap<String, Scalar>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TransformerParamsText {
-    #[serde(default)]
-    imputer: Vec<ColumnTransformerText>,
-    #[serde(default)]
-    hash_one_hot_encoder: Vec<ColumnTransformerText>,
-    #[serde(default)]
-    tf_idf: Vec<ColumnTransformerText>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FeaturizationText {
-    #[serde(default)]
-    mode: Option<String>,
-    #[serde(default)]
-    column_name_and_types: BTreeMap<String, String>,
-    #[serde(default)]
-    transformer_params: TransformerParamsText,
-    #[serde(default)]
-    blocked_transformers: Vec<String>,
-    #[serde(default)]
-    enable_dnn_featurization: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1048,17 +754,6 @@ impl AutoMLJob {
     }
 }
 
-/// `mean` or `median` when every imputer entry asks for that same strategy.
-fn imputer_choice(imputers: &[Imputer]) -> Option<&'static str> {
-    let first = &imputers.first()?.strategy;
-    let name = match first {
-        ImputeStrategy::Mean => "mean",
-        ImputeStrategy::Median => "median",
-        _ => return None,
-    };
-    imputers.iter().all(|i| &i.strategy == first).then_some(name)
-}
-
 fn task_name(t: JobTask) -> &'static str {
     match t {
         JobTask::Classification => "classification",
@@ -1072,218 +767,10 @@ fn unknown_field(msg: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
-fn training_learners(
-    t: &TrainingText,
-    task: JobTask,
-    notes: &mut Vec<String>,
-) -> Result<Option<Vec<String>>> {
-    let fits = |a: &(&str, &str, Option<&str>, Option<JobTask>)| a.3.is_none_or(|k| k == task);
-    if let Some(allowed) = &t.allowed_training_algorithms {
-        let mut out: Vec<String> = Vec::new();
-        let mut skipped = Vec::new();
-        for name in allowed {
-            match learner_for(name)? {
-                Some(l) => {
-                    if !out.iter().any(|o| o == l) {
-                        out.push(l.to_string());
-                    }
-                }
-                None => skipped.push(name.clone()),
-            }
-        }
-        if !skipped.is_empty() {
-            notes.push(format!(
-                "allowed_training_algorithms: no counterpart here for {}, skipped",
-                skipped.join(", ")
-            ));
-        }
-        if out.is_empty() {
-            return Err(Error::Config(format!(
-                "allowed_training_algorithms: none of {} has a counterpart here",
-                allowed.join(", ")
-            )));
-        }
-        if t.blocked_training_algorithms
-            .as_ref()
-            .is_some_and(|b| !b.is_empty())
-        {
-            return Err(Error::Config(
-                "give allowed_training_algorithms or blocked_training_algorithms, not both".into(),
-            ));
-        }
-        return Ok(Some(out));
-    }
-    let Some(blocked) = &t.blocked_training_algorithms else {
-        return Ok(None);
-    };
-    let mut blocked_norm = Vec::new();
-    let mut ours = Vec::new();
-    for name in blocked {
-        // Checks the name; our own learner names block that learner directly.
-        if learner_for(name)?.is_some() && crate::learners::names().contains(&name.as_str()) {
-            ours.push(name.clone());
-        }
-        blocked_norm.push(normalise(name));
-    }
-    // A learner is dropped when every Azure algorithm it stands for (for this task) is blocked.
-    let mut keep = Vec::new();
-    for l in crate::learners::names() {
-        if !crate::learners::by_default(l) {
-            continue;
-        }
-        let stands_for: Vec<&str> = ALGORITHMS
-            .iter()
-            .filter(|a| a.2 == Some(l) && fits(a) && a.0 != "gaussiannaivebayes")
-            .map(|a| a.0)
-            .collect();
-        let all_blocked =
-            !stands_for.is_empty() && stands_for.iter().all(|a| blocked_norm.iter().any(|b| b == a));
-        if all_blocked || ours.iter().any(|o| o == l) {
-            continue;
-        }
-        let partly: Vec<&str> = ALGORITHMS
-            .iter()
-            .filter(|a| a.2 == Some(l) && fits(a) && blocked_norm.iter().any(|b| b == a.0))
-            .map(|a| a.1)
-            .collect();
-        if !partly.is_empty() {
-            notes.push(format!(
-                "blocked_training_algorithms: {} blocked, but {l} also stands for unblocked algorithms and is kept",
-                partly.join(", ")
-            ));
-        }
-        keep.push(l.to_string());
-    }
-    Ok(Some(keep))
-}
-
-fn featurization(f: FeaturizationText, notes: &mut Vec<String>) -> Result<Featurization> {
-    let mode = match f.mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("auto") => FeaturizationMode::Auto,
-        Some("off") => FeaturizationMode::Off,
-        Some("custom") => FeaturizationMode::Custom,
-        Some(m) => {
-            return Err(Error::Config(format!(
-                "mode '{m}' is not one of auto, off, custom"
-            )))
-        }
-    };
-    if mode == FeaturizationMode::Off {
-        notes.push("featurization.mode off: dates and free text stay plain categories and high-cardinality categories get no level codes; imputation, scaling and encoding are part of every pipeline here and still run".into());
-    }
-    let mut column_types = BTreeMap::new();
-    for (col, kind) in f.column_name_and_types {
-        let p = ColumnPurpose::parse(&kind).ok_or_else(|| {
-            Error::Config(format!(
-                "column_name_and_types.{col}: '{kind}' is not one of Categorical, CategoricalHash, Numeric, DateTime, Text, Ignore"
-            ))
-        })?;
-        column_types.insert(col, p);
-    }
-    let mut imputers = Vec::new();
-    for entry in f.transformer_params.imputer {
-        if entry.fields.is_empty() {
-            return Err(Error::Config(
-                "transformer_params.imputer: an entry has no fields".into(),
-            ));
-        }
-        let mut strategy = None;
-        let mut fill = None;
-        for (k, v) in entry.parameters {
-            match (k.as_str(), v) {
-                ("strategy", Scalar::Text(s)) => strategy = Some(s),
-                ("fill_value", v) => fill = Some(v),
-                (k, _) => {
-                    return Err(Error::Config(format!(
-                        "transformer_params.imputer: unknown parameter '{k}' (strategy, fill_value)"
-                    )))
-                }
-            }
-        }
-        let strategy = match strategy.as_deref().unwrap_or("mean") {
-            "mean" => ImputeStrategy::Mean,
-            "median" => ImputeStrategy::Median,
-            "most_frequent" => ImputeStrategy::MostFrequent,
-            "constant" => ImputeStrategy::Constant(fill.take()),
-            s => {
-                return Err(Error::Config(format!(
-                    "transformer_params.imputer: strategy '{s}' is not one of mean, median, most_frequent, constant"
-                )))
-            }
-        };
-        if fill.is_some() {
-            return Err(Error::Config(
-                "transformer_params.imputer: fill_value goes with strategy: constant".into(),
-            ));
-        }
-        imputers.push(Imputer {
-            fields: entry.fields,
-            strategy,
-        });
-    }
-    let mut other_params = Vec::new();
-    for (name, entries) in [
-        ("hash_one_hot_encoder", f.transformer_params.hash_one_hot_encoder),
-        ("tf_idf", f.transformer_params.tf_idf),
-    ] {
-        for e in entries {
-            other_params.push(TransformerParams {
-                transformer: name.to_string(),
-                fields: e.fields,
-                parameters: e.parameters,
-            });
-        }
-    }
-    let mut blocked_transformers = Vec::new();
-    for b in f.blocked_transformers {
-        let known = TRANSFORMERS
-            .iter()
-            .find(|t| normalise(t) == normalise(&b))
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "blocked_transformers: unknown transformer '{b}' (known: {})",
-                    TRANSFORMERS.join(", ")
-                ))
-            })?;
-        blocked_transformers.push(known.to_string());
-    }
-    if f.enable_dnn_featurization == Some(true) {
-        notes.push("featurization.enable_dnn_featurization: not applicable here".into());
-    }
-    let mut pending = Vec::new();
-    let unused: Vec<&str> = blocked_transformers
-        .iter()
-        .map(String::as_str)
-        .filter(|b| ["WordEmbedding", "NaiveBayes", "CountVectorizer"].contains(b))
-        .collect();
-    if !unused.is_empty() {
-        notes.push(format!(
-            "featurization.blocked_transformers: {} not used here anyway",
-            unused.join(", ")
-        ));
-    }
-    if !other_params.is_empty() {
-        pending.push("transformer_params other than imputer");
-    }
-    if !pending.is_empty() {
-        notes.push(format!(
-            "featurization: {} read but not applied yet",
-            pending.join(", ")
-        ));
-    }
-    Ok(Featurization {
-        mode,
-        column_types,
-        imputers,
-        other_params,
-        blocked_transformers,
-        enable_dnn_featurization: f.enable_dnn_featurization,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::ImputeStrategy;
 
     /// A folder with a small CSV (`data.csv`: x, y) and an MLTable folder (`table/`) over it.
     fn folder() -> tempfile::TempDir {

@@ -567,12 +567,15 @@ impl SweepJob {
 }
 
 mod automl_job;
+mod featurization;
 mod mltable;
 mod record;
+mod training;
 
-pub use automl_job::{
-    is_automl_job, yaml_line, AutoMLJob, ColumnPurpose, CrossValidations, Featurization, FeaturizationMode,
-    ImputeStrategy, Imputer, JobTask, Scalar, TransformerParams,
+pub use automl_job::{is_automl_job, yaml_line, AutoMLJob, CrossValidations};
+pub use featurization::{
+    ColumnPurpose, Featurization, FeaturizationMode, ImputeStrategy, Imputer, Scalar, TransformerParams,
 };
 pub use mltable::{DataInput, Header, InputKind, MlTable, ReadAs};
 pub use record::{finish_run, open_run, resumed_spec, JobRun};
+pub use training::JobTask;
