@@ -42,13 +42,13 @@ fn a_greedy_ensemble_is_chosen_saved_and_the_same_on_any_number_of_jobs() {
     assert!(report.score > report.single, "{report:?}");
     let total: f64 = one.best.ensemble.iter().map(|m| m.weight).sum();
     assert!((total - 1.0).abs() < 1e-9);
-    // Each member is its five fold models, averaged.
+    // Each member is its fold models of two 5-fold splits (no time limit here), averaged.
     assert!(
-        one.best.ensemble.iter().all(|m| m.bag == 5),
+        one.best.ensemble.iter().all(|m| m.bag == 10),
         "{:?}",
         one.best.ensemble
     );
-    assert_eq!(one.best.body.pipelines().count(), 5 * one.best.ensemble.len());
+    assert_eq!(one.best.body.pipelines().count(), 10 * one.best.ensemble.len());
     assert_eq!(one.best.cv_score, report.score);
     assert_eq!(one.best.metrics.get("r2").copied(), Some(report.score));
     // Same seed and trial limit on two jobs: the same trials, the same ensemble.
@@ -80,16 +80,17 @@ fn a_greedy_ensemble_is_chosen_saved_and_the_same_on_any_number_of_jobs() {
 #[test]
 fn without_ensembling_the_model_is_the_best_trial_as_its_fold_models_or_refitted() {
     let (train, test) = data("penguins", "species");
-    // By default the best trial's five fold models are averaged (bagging): a one-member model
-    // with a bag of 5, written as format version 3, that reads back and predicts the same.
+    // By default the best trial's fold models of two 5-fold splits are averaged (bagging): a
+    // one-member model with a bag of 10, written as format version 3, that reads back and
+    // predicts the same.
     let r = run(&train, 2, EnsembleKind::None);
     assert!(r.ensemble.is_none());
     assert_eq!(r.best.cv_score, r.leaderboard()[0].value.unwrap());
     assert_eq!(r.best.ensemble.len(), 1);
     assert_eq!(r.best.ensemble[0].trial, r.best_trial);
-    assert_eq!(r.best.ensemble[0].bag, 5);
+    assert_eq!(r.best.ensemble[0].bag, 10);
     assert!(
-        r.best_label().contains("its 5 fold models averaged"),
+        r.best_label().contains("its 10 fold models averaged"),
         "{}",
         r.best_label()
     );
@@ -98,7 +99,7 @@ fn without_ensembling_the_model_is_the_best_trial_as_its_fold_models_or_refitted
     r.best.save(&path).unwrap();
     let back = ModelFile::load(&path).unwrap();
     assert_eq!(back.format_version, 3);
-    assert_eq!(back.body.pipelines().count(), 5);
+    assert_eq!(back.body.pipelines().count(), 10);
     let a = r.best.predict_table(&test, &mut Vec::new()).unwrap();
     assert_eq!(a, back.predict_table(&test, &mut Vec::new()).unwrap());
     let (truth, pred) = back.predict_labelled(&test, &mut Vec::new()).unwrap();

@@ -1,6 +1,7 @@
 //! The end of `automl run`: choose between the best trial and an ensemble of the best trials —
 //! greedy weights or a stack — by validation score, and fit the winner's members (their fold
-//! models again, or one refit on all rows each) in parallel, only as many as the time left allows.
+//! models again, also on a second split's folds when there is time, or one refit on all rows
+//! each) in parallel, only as many as the time left allows.
 
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use crate::metrics::Metric;
 use crate::model::{subset_target, Body, EnsembleMember, Pipeline};
 use crate::sweep::TrialRecord;
 use crate::trials::{self, PipelineTrial};
-use crate::validation::Plan;
+use crate::validation::{Fold, Plan};
 
 /// What the final step decided about ensembling, for the leaderboard and `--json`.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +51,10 @@ pub(super) struct Finish<'a> {
     /// Make each member the average of its fold models instead of one pipeline refitted on all
     /// rows (only under cross-validation).
     pub bagged: bool,
+    /// A second k-fold split of the same rows (another seed): when bagging and the time left
+    /// allows, members are also fitted on its folds, so each averages 2k models that saw
+    /// different rows (AutoGluon's repeated bagging). Empty: one split only.
+    pub second: Vec<Fold>,
 }
 
 /// The fitted final model.
@@ -76,7 +81,7 @@ impl Finish<'_> {
             .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))
     }
 
-    /// Estimated seconds to fit trial `id`'s final pipelines.
+    /// Estimated seconds to fit trial `id`'s final pipelines on the run's folds (or all rows).
     fn refit_estimate(&self, id: usize) -> f64 {
         let folds = self.plan.folds.len().max(1) as f64;
         self.record(id).map_or(0.0, |t| {
@@ -123,9 +128,10 @@ impl Finish<'_> {
         }
     }
 
-    /// Trial `id`'s final pipelines: its cross-validation fold models (when bagging), else one
-    /// refitted on all rows.
-    fn fit_member(&self, id: usize) -> Result<Vec<Pipeline>> {
+    /// Trial `id`'s final pipelines: its cross-validation fold models (when bagging; also those
+    /// of the second split when `twice`), else one refitted on all rows. Folds are fitted in
+    /// parallel on the current thread pool.
+    fn fit_member(&self, id: usize, twice: bool) -> Result<Vec<Pipeline>> {
         let t = self.trial(id)?;
         let config = t.config();
         let data = self.data;
@@ -143,15 +149,34 @@ impl Finish<'_> {
             .and_then(|r| r)
         };
         if self.bagged {
-            self.plan.folds.iter().map(|f| fit(Some(&f.train))).collect()
+            let extra = if twice { self.second.as_slice() } else { &[] };
+            let folds: Vec<&Fold> = self.plan.folds.iter().chain(extra).collect();
+            folds.par_iter().map(|f| fit(Some(&f.train))).collect()
         } else {
             fit(None).map(|p| vec![p])
         }
     }
 
+    /// Whether members estimated at `secs` each (the refit estimate with its 25 % margin) can
+    /// all be fitted on both splits before the deadline, `jobs` fold fits at a time.
+    fn both_splits_fit(&self, secs: &[f64]) -> bool {
+        if !self.bagged || self.second.is_empty() {
+            return false;
+        }
+        let Some(deadline) = self.deadline else {
+            return true;
+        };
+        let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+        // Twice the work, spread over the threads; the largest member's folds bound it below.
+        let total: f64 = secs.iter().map(|s| 2.0 * s).sum();
+        let widest = secs.iter().copied().fold(0.0, f64::max) * 2.0 / self.plan.folds.len().max(1) as f64;
+        (total / self.jobs.max(1) as f64).max(widest) <= left
+    }
+
     /// A one-trial model: its pipeline, or its fold models averaged.
-    fn single_body(&self, id: usize) -> Result<(Body, Vec<EnsembleMember>)> {
-        let mut bag = self.fit_member(id)?;
+    fn single_body(&self, id: usize, pool: &rayon::ThreadPool) -> Result<(Body, Vec<EnsembleMember>)> {
+        let twice = self.both_splits_fit(&[1.25 * self.refit_estimate(id)]);
+        let mut bag = pool.install(|| self.fit_member(id, twice))?;
         if bag.len() == 1 {
             if let Some(p) = bag.pop() {
                 return Ok((Body::Single(p), Vec::new()));
@@ -174,8 +199,12 @@ impl Finish<'_> {
 
     /// Choose and refit the final model; `best` is the leaderboard's first trial.
     pub fn run(self, best: &TrialRecord) -> Result<Finished> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.jobs.max(1))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start refit threads: {e}")))?;
         let single = |report| -> Result<Finished> {
-            let (body, members) = self.single_body(best.id)?;
+            let (body, members) = self.single_body(best.id, &pool)?;
             Ok(Finished {
                 body,
                 members,
@@ -270,15 +299,16 @@ impl Finish<'_> {
                 report.score = combo.score();
             }
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.jobs.max(1))
-            .build()
-            .map_err(|e| Error::Config(format!("cannot start refit threads: {e}")))?;
         let order = combo.members();
+        let estimates: Vec<f64> = order
+            .iter()
+            .map(|(id, _)| 1.25 * self.refit_estimate(*id))
+            .collect();
+        let twice = self.both_splits_fit(&estimates);
         let fitted: Vec<(usize, Result<Vec<Pipeline>>)> = pool.install(|| {
             order
                 .par_iter()
-                .map(|&(id, _)| (id, self.fit_member(id)))
+                .map(|&(id, _)| (id, self.fit_member(id, twice)))
                 .collect()
         });
         let mut pipelines = std::collections::BTreeMap::new();
@@ -424,4 +454,10 @@ impl Combo {
             }
         }
     }
+}
+
+/// The seed of the second k-fold split that bagged members are also fitted on: derived from the
+/// run's seed, so the final model stays a function of the seed.
+pub(super) fn second_split_seed(seed: u64) -> u64 {
+    seed.wrapping_add(0x9E37_79B9_7F4A_7C15).rotate_left(17)
 }

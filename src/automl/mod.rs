@@ -420,6 +420,19 @@ impl AutoML {
             deadline: search_time.map(|t| run_started + t.mul_f64(1.05)),
             refit_scale: n_rows / fold_train,
             bagged,
+            second: if bagged {
+                let scheme = validation::Scheme::Folds(plan.folds.len());
+                validation::plan_with(
+                    &data.target,
+                    finish::second_split_seed(s.seed),
+                    scheme,
+                    &mut Vec::new(),
+                )
+                .map(|p| p.folds)
+                .unwrap_or_default()
+            } else {
+                Vec::new()
+            },
         };
         let finished = match (finish.run(best), &s.recording, run_id) {
             (Err(e), Some(r), Some(id)) => {

@@ -166,9 +166,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "KIND", help_heading = "Search")]
     ensemble: Option<String>,
     /// How the final model's members are fitted under cross-validation: folds (each is the
-    /// average of its k fold models, the models it was validated and weighted with: bagging) or
-    /// all (each is refitted once on all rows). A run validated on a holdout always refits on
-    /// all rows.
+    /// average of its k fold models, the models it was validated and weighted with: bagging;
+    /// plus its k fold models of a second split of the rows when the time left allows) or all
+    /// (each is refitted once on all rows). A run validated on a holdout always refits on all
+    /// rows.
     #[arg(long, default_value = "folds", value_name = "HOW", help_heading = "Search")]
     final_fit: String,
 

@@ -77,7 +77,9 @@ impl EnsembleKind {
 pub enum FinalFit {
     /// Under cross-validation, the average of the member's fold models: the very models its
     /// validation predictions (and so the ensemble's weights) came from — bagging, as AutoGluon
-    /// does. A run validated on a holdout refits on all rows.
+    /// does —, plus, when the time left allows, its fold models of a second k-fold split of the
+    /// same rows (another seed; AutoGluon's repeated bagging). A run validated on a holdout
+    /// refits on all rows.
     #[default]
     Folds,
     /// Refitted once on all rows.
