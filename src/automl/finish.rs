@@ -163,14 +163,10 @@ impl Finish<'_> {
         if !self.bagged || self.second.is_empty() {
             return false;
         }
-        let Some(deadline) = self.deadline else {
-            return true;
-        };
-        let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-        // Twice the work, spread over the threads; the largest member's folds bound it below.
-        let total: f64 = secs.iter().map(|s| 2.0 * s).sum();
-        let widest = secs.iter().copied().fold(0.0, f64::max) * 2.0 / self.plan.folds.len().max(1) as f64;
-        (total / self.jobs.max(1) as f64).max(widest) <= left
+        let left = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+        twice_fits(secs, left, self.jobs, self.plan.folds.len())
     }
 
     /// A one-trial model: its pipeline, or its fold models averaged.
@@ -460,4 +456,43 @@ impl Combo {
 /// run's seed, so the final model stays a function of the seed.
 pub(super) fn second_split_seed(seed: u64) -> u64 {
     seed.wrapping_add(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+}
+
+/// Whether fitting members of estimated one-split cost `secs` on two splits of `folds` folds
+/// each, `jobs` fold fits at a time, fits in `left` seconds (`None`: no deadline). Twice the
+/// total work spread over the threads, and no less than the largest member's two-split work
+/// per fold.
+fn twice_fits(secs: &[f64], left: Option<f64>, jobs: usize, folds: usize) -> bool {
+    let Some(left) = left else {
+        return true;
+    };
+    let total: f64 = secs.iter().map(|s| 2.0 * s).sum();
+    let widest = secs.iter().copied().fold(0.0, f64::max) * 2.0 / folds.max(1) as f64;
+    (total / jobs.max(1) as f64).max(widest) <= left
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_second_split_is_fitted_only_when_the_time_left_allows_it() {
+        // No deadline: always.
+        assert!(twice_fits(&[100.0], None, 1, 5));
+        // Two members of 1 s and 3 s on 2 threads: 8 s of work, 4 s of wall time.
+        assert!(twice_fits(&[1.0, 3.0], Some(4.0), 2, 5));
+        assert!(!twice_fits(&[1.0, 3.0], Some(3.9), 2, 5));
+        // One thread does all of it.
+        assert!(!twice_fits(&[1.0, 3.0], Some(7.9), 1, 5));
+        // Nothing left: never.
+        assert!(!twice_fits(&[0.5], Some(0.0), 2, 5));
+        assert!(twice_fits(&[], Some(0.0), 2, 5));
+    }
+
+    #[test]
+    fn the_second_split_seed_differs_from_the_run_seed_and_is_a_function_of_it() {
+        assert_ne!(second_split_seed(42), 42);
+        assert_eq!(second_split_seed(42), second_split_seed(42));
+        assert_ne!(second_split_seed(42), second_split_seed(7));
+    }
 }
