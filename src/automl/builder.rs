@@ -175,7 +175,8 @@ impl AutoMLBuilder {
     }
 
     /// How the final model's members are fitted: under cross-validation, by default, each is the
-    /// average of its fold models ([`FinalFit::Folds`]); [`FinalFit::All`] refits each on all rows.
+    /// average of its fold models, and of its fold models of a second split when the time left
+    /// allows ([`FinalFit::Folds`]); [`FinalFit::All`] refits each on all rows.
     pub fn final_fit(mut self, f: FinalFit) -> Self {
         self.final_fit = f;
         self

@@ -81,11 +81,13 @@ impl Finish<'_> {
             .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))
     }
 
-    /// Estimated seconds to fit trial `id`'s final pipelines on the run's folds (or all rows).
+    /// Seconds to schedule for fitting trial `id`'s final pipelines on the run's folds (or all
+    /// rows): the estimate plus the search's 25 % margin, as fit times grow a little faster than
+    /// the rows.
     fn refit_estimate(&self, id: usize) -> f64 {
         let folds = self.plan.folds.len().max(1) as f64;
         self.record(id).map_or(0.0, |t| {
-            trials::refit_secs(t, folds, self.refit_scale, self.bagged)
+            1.25 * trials::refit_secs(t, folds, self.refit_scale, self.bagged)
         })
     }
 
@@ -157,7 +159,7 @@ impl Finish<'_> {
         }
     }
 
-    /// Whether members estimated at `secs` each (the refit estimate with its 25 % margin) can
+    /// Whether members estimated at `secs` each (refit estimates, margin included) can
     /// all be fitted on both splits before the deadline, `jobs` fold fits at a time.
     fn both_splits_fit(&self, secs: &[f64]) -> bool {
         if !self.bagged || self.second.is_empty() {
@@ -171,7 +173,7 @@ impl Finish<'_> {
 
     /// A one-trial model: its pipeline, or its fold models averaged.
     fn single_body(&self, id: usize, pool: &rayon::ThreadPool) -> Result<(Body, Vec<EnsembleMember>)> {
-        let twice = self.both_splits_fit(&[1.25 * self.refit_estimate(id)]);
+        let twice = self.both_splits_fit(&[self.refit_estimate(id)]);
         let mut bag = pool.install(|| self.fit_member(id, twice))?;
         if bag.len() == 1 {
             if let Some(p) = bag.pop() {
@@ -257,13 +259,13 @@ impl Finish<'_> {
             let members = combo.members();
             let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
             // Refits run `jobs` at a time, each taken by the first free thread: the estimated
-            // finish is the busiest thread's load (estimates get the search's 25 % margin, as
-            // fit times grow a little faster than the rows). Members that would not finish in
-            // time are left out, heaviest weight first; a cheaper one after them may still fit.
+            // finish is the busiest thread's load (estimates with their 25 % margin). Members
+            // that would not finish in time are left out, heaviest weight first; a cheaper one
+            // after them may still fit.
             let mut load = vec![0.0f64; self.jobs.max(1)];
             let mut kept: Vec<usize> = Vec::new();
             for (id, _) in &members {
-                let secs = 1.25 * self.refit_estimate(*id);
+                let secs = self.refit_estimate(*id);
                 let mut next = load.clone();
                 if let Some(free) = next.iter_mut().min_by(|a, b| a.total_cmp(b)) {
                     *free += secs;
@@ -296,10 +298,7 @@ impl Finish<'_> {
             }
         }
         let order = combo.members();
-        let estimates: Vec<f64> = order
-            .iter()
-            .map(|(id, _)| 1.25 * self.refit_estimate(*id))
-            .collect();
+        let estimates: Vec<f64> = order.iter().map(|(id, _)| self.refit_estimate(*id)).collect();
         let twice = self.both_splits_fit(&estimates);
         let fitted: Vec<(usize, Result<Vec<Pipeline>>)> = pool.install(|| {
             order
