@@ -290,6 +290,8 @@ fn child(o: &Opts, name: &str, dir: &Path) {
             "test_rows": truth.len(),
             "peak_mib": peak_rss_mib(),
             "single": run.ensemble.as_ref().map(|e| e.single),
+            // The most fold models a member of the final model averages (1: refitted on all rows).
+            "bag": run.best.ensemble.iter().map(|m| m.bag).max(),
         }))
     })();
     let v = outcome.unwrap_or_else(|e| serde_json::json!({ "error": e }));
@@ -561,6 +563,7 @@ fn table(o: &Opts, root: &Path, refs: &serde_json::Value, seed: u64) -> (usize, 
             "secs": secs,
             "peak_mib": v["peak_mib"],
             "test_rows": v["test_rows"],
+            "bag": v["bag"],
         }));
         if let (false, Some((b, _)), Some(se)) = (win, best, v["se"].as_f64()) {
             if b - s <= se {

@@ -21,10 +21,9 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::ops::ControlFlow;
-use std::sync::Arc;
 
 use hessboost::config::{GrowPolicy, LeafEstimation, TrainingParamsBuilder, MAX_SYMMETRIC_DEPTH};
-use hessboost::data::{FeatureType, ViewCuts};
+use hessboost::data::ViewCuts;
 use hessboost::objective::{Multiclass, PseudoHuber};
 use hessboost::prelude::*;
 use hessboost::training::RoundEval;
@@ -38,7 +37,13 @@ use crate::matrix::Matrix;
 use crate::param::Params;
 
 use super::checked::Checked;
-use super::{Fitted, Learner, Prediction, Shape, Y};
+use super::{Fitted, Learner, Shape, Y};
+
+mod data;
+mod model;
+
+pub use data::GbdtData;
+pub use model::{GbdtModel, Importance, Kind};
 
 const NAME: &str = "gbdt";
 
@@ -314,139 +319,6 @@ impl GbdtParams {
     }
 }
 
-/// What a model predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Kind {
-    /// Probability of class 1 of 2.
-    Binary,
-    /// Probabilities of `k` classes.
-    Multiclass(usize),
-    /// Real values under a loss.
-    Regression(RegressionLoss),
-}
-
-impl Kind {
-    /// The model kind for targets `y` with regression loss `loss`.
-    pub fn of(y: &Y, loss: RegressionLoss) -> Kind {
-        match y {
-            Y::Classes(_, k) if *k <= 2 => Kind::Binary,
-            Y::Classes(_, k) => Kind::Multiclass(*k),
-            Y::Values(_) => Kind::Regression(loss),
-        }
-    }
-}
-
-/// Features ready for boosting: values as `f32` (NaN = missing) with the categorical columns
-/// marked. Its quantile bins are computed once, on first training, and shared (read-only, across
-/// threads) by every training on it and on its [`rows`](GbdtData::rows) views.
-#[derive(Clone)]
-pub struct GbdtData {
-    dm: DMatrix,
-    categorical: Arc<Vec<bool>>,
-}
-
-impl fmt::Debug for GbdtData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GbdtData({} × {})", self.dm.n_rows(), self.dm.n_cols())
-    }
-}
-
-/// `f64` features as `f32` boosting input: NaN stays missing, ±∞ and out-of-range values clamp
-/// to the largest finite `f32` (hessboost refuses infinities).
-fn to_f32(data: &[f64]) -> Vec<f32> {
-    data.iter()
-        .map(|&v| {
-            if v.is_nan() {
-                f32::NAN
-            } else {
-                v.clamp(-(f32::MAX as f64), f32::MAX as f64) as f32
-            }
-        })
-        .collect()
-}
-
-impl GbdtData {
-    /// Wrap a dense matrix; `categorical[j]` marks column `j` as category codes (whole numbers
-    /// ≥ 0, NaN for missing).
-    pub fn new(x: &Matrix, categorical: &[bool]) -> Result<GbdtData> {
-        if x.rows == 0 || x.cols == 0 {
-            return Err(err("no rows or no feature columns to train on"));
-        }
-        if categorical.len() != x.cols {
-            return Err(err(format!(
-                "{} categorical flags for {} columns",
-                categorical.len(),
-                x.cols
-            )));
-        }
-        let mut values = to_f32(&x.data);
-        for (j, _) in categorical.iter().enumerate().filter(|(_, c)| **c) {
-            for i in 0..x.rows {
-                let v = &mut values[i * x.cols + j];
-                // A code that is not a whole number ≥ 0 cannot be a category: treat it as missing.
-                if !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0 && *v < 16_777_216.0) {
-                    *v = f32::NAN;
-                }
-            }
-        }
-        let types: Vec<FeatureType> = categorical
-            .iter()
-            .map(|&c| {
-                if c {
-                    FeatureType::Categorical
-                } else {
-                    FeatureType::Numerical
-                }
-            })
-            .collect();
-        let dm = DMatrix::from_dense_vec(values, x.rows, x.cols)
-            .and_then(|d| d.with_feature_types(&types))
-            .map_err(err)?;
-        Ok(GbdtData {
-            dm,
-            categorical: Arc::new(categorical.to_vec()),
-        })
-    }
-
-    /// A view of some rows that reuses this data's bins (no re-binning).
-    pub fn rows(&self, idx: &[usize]) -> Result<GbdtData> {
-        let dm = self
-            .dm
-            .select_rows_with_cuts(idx, ViewCuts::Source)
-            .map_err(err)?;
-        Ok(GbdtData {
-            dm,
-            categorical: self.categorical.clone(),
-        })
-    }
-
-    /// Number of rows.
-    pub fn n_rows(&self) -> usize {
-        self.dm.n_rows()
-    }
-
-    /// Number of feature columns.
-    pub fn n_cols(&self) -> usize {
-        self.dm.n_cols()
-    }
-
-    /// This data with labels; real targets become `(v - shift) / scale`.
-    fn labelled(&self, y: &Y, shift: f64, scale: f64) -> Result<DMatrix> {
-        let labels: Vec<f32> = match y {
-            Y::Classes(c, _) => c.iter().map(|&c| c as f32).collect(),
-            Y::Values(v) => v.iter().map(|&v| ((v - shift) / scale) as f32).collect(),
-        };
-        if labels.len() != self.n_rows() {
-            return Err(err(format!(
-                "{} targets for {} rows",
-                labels.len(),
-                self.n_rows()
-            )));
-        }
-        self.dm.clone().with_labels(&labels).map_err(err)
-    }
-}
-
 /// One boosting round, as the per-round callback sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Round {
@@ -466,82 +338,6 @@ pub struct Fit<'a> {
     pub y: Y<'a>,
     /// Validation rows and targets: per-round losses and early stopping.
     pub valid: Option<(&'a GbdtData, Y<'a>)>,
-}
-
-/// A fitted boosted model.
-#[derive(Clone, Deserialize)]
-#[serde(try_from = "Stored")]
-pub struct GbdtModel {
-    model: BoostedModel,
-    kind: Kind,
-    /// Regression targets are boosted standardised, `(y - shift) / scale`, so large values keep
-    /// their precision in hessboost's `f32` labels and leaves; predictions are mapped back.
-    shift: f64,
-    scale: f64,
-}
-
-/// The model-file form: hessboost's own compressed, checksummed binary encoding.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    kind: Kind,
-    shift: f64,
-    scale: f64,
-    bytes: Vec<u8>,
-}
-
-impl Serialize for GbdtModel {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        // hessboost's checksummed binary encoding; its failure is an error of the model file.
-        let bytes = self
-            .model
-            .encode(ModelFormat::Binary)
-            .map_err(|e| serde::ser::Error::custom(format!("gbdt model: {e}")))?;
-        Stored {
-            kind: self.kind,
-            shift: self.shift,
-            scale: self.scale,
-            bytes,
-        }
-        .serialize(serializer)
-    }
-}
-
-impl TryFrom<Stored> for GbdtModel {
-    type Error = String;
-    fn try_from(s: Stored) -> std::result::Result<GbdtModel, String> {
-        let model =
-            BoostedModel::decode(&s.bytes, ModelFormat::Binary).map_err(|e| format!("gbdt model: {e}"))?;
-        if !(s.shift.is_finite() && s.scale.is_finite() && s.scale > 0.0) {
-            return Err("gbdt model: bad target scaling".into());
-        }
-        Ok(GbdtModel {
-            model,
-            kind: s.kind,
-            shift: s.shift,
-            scale: s.scale,
-        })
-    }
-}
-
-impl fmt::Debug for GbdtModel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "GbdtModel({:?}, {} rounds, {} features)",
-            self.kind,
-            self.rounds(),
-            self.model.n_features()
-        )
-    }
-}
-
-/// Which importance to compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Importance {
-    /// Total loss reduction brought by the feature's splits.
-    Gain,
-    /// Number of splits on the feature.
-    Splits,
 }
 
 /// Train on `fit`, calling `on_round` after every round; it returns `false` to stop. Training also
@@ -684,96 +480,11 @@ pub fn fit_matrix(params: &Params, x: &Matrix, categorical: &[bool], y: Y, seed:
     )
 }
 
-impl GbdtModel {
-    /// Boosting rounds in the model.
-    pub fn rounds(&self) -> usize {
-        self.model.num_boost_rounds()
-    }
-
-    /// Add up to `params.n_estimators` rounds to this model (same data layout and task). The
-    /// result equals training all rounds in one go with the same parameters and seed.
-    pub fn continue_training(
-        &self,
-        params: &GbdtParams,
-        fit: Fit,
-        seed: u64,
-        on_round: &mut (dyn FnMut(Round) -> bool + Send),
-    ) -> Result<GbdtModel> {
-        train_from(params, fit, seed, Some(self), on_round)
-    }
-
-    /// Predict a dense matrix (same columns as in training).
-    pub fn predict(&self, x: &Matrix) -> Result<Prediction> {
-        if x.cols != self.model.n_features() {
-            return Err(err(format!(
-                "{} feature columns, the model was trained on {}",
-                x.cols,
-                self.model.n_features()
-            )));
-        }
-        let p = self
-            .model
-            .predict_rows(&to_f32(&x.data), Iterations::Best)
-            .map_err(err)?;
-        Ok(self.shape(p.as_slice(), x.rows))
-    }
-
-    /// Predict the rows of `data` (no conversion: reads its `f32` values).
-    pub fn predict_data(&self, data: &GbdtData) -> Result<Prediction> {
-        let p = self.model.predict(&data.dm, Iterations::Best).map_err(err)?;
-        Ok(self.shape(p.as_slice(), data.n_rows()))
-    }
-
-    fn shape(&self, p: &[f32], rows: usize) -> Prediction {
-        match self.kind {
-            Kind::Binary => {
-                let mut out = Matrix::zeros(rows, 2);
-                for (i, &v) in p.iter().take(rows).enumerate() {
-                    let v = f64::from(v).clamp(0.0, 1.0);
-                    out.data[2 * i] = 1.0 - v;
-                    out.data[2 * i + 1] = v;
-                }
-                Prediction::Proba(out)
-            }
-            Kind::Multiclass(k) => {
-                // f32 softmax rows sum to 1 only within ~1e-7: renormalise in f64.
-                let mut data: Vec<f64> = p.iter().map(|&v| f64::from(v)).collect();
-                for row in data.chunks_mut(k.max(1)) {
-                    let z: f64 = row.iter().sum();
-                    if z > 0.0 {
-                        row.iter_mut().for_each(|v| *v /= z);
-                    }
-                }
-                Prediction::Proba(Matrix { data, rows, cols: k })
-            }
-            Kind::Regression(_) => Prediction::Values(
-                p.iter()
-                    .map(|&v| f64::from(v) * self.scale + self.shift)
-                    .collect(),
-            ),
-        }
-    }
-
-    /// Importance per feature column (0 for columns never split on).
-    pub fn importance(&self, kind: Importance) -> Vec<f64> {
-        let t = match kind {
-            Importance::Gain => ImportanceType::TotalGain,
-            Importance::Splits => ImportanceType::Weight,
-        };
-        let mut out = vec![0.0; self.model.n_features()];
-        for (j, v) in self.model.feature_importance(t) {
-            if let Some(o) = out.get_mut(j) {
-                *o = v;
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::{Dataset, Table, Target};
+    use crate::learners::Prediction;
     use crate::metrics::{roc_auc, Metric};
     use crate::param::Value;
     use crate::prep::PrepConfig;
@@ -1044,7 +755,7 @@ mod tests {
         };
         let m = train(&p, fit_all, 1, &mut |r| r.round < 7).unwrap();
         assert_eq!(m.rounds(), 7);
-        let flag = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let token = crate::cancel::Token::new(Some(flag), None);
         let e = crate::cancel::with(token, || train(&p, fit_all, 1, &mut |_| true)).unwrap_err();
         assert!(e.to_string().contains("stopped"), "{e}");
