@@ -20,6 +20,7 @@ pub mod export;
 mod logged;
 mod models;
 mod search;
+mod writes;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
