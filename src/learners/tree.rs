@@ -150,12 +150,17 @@ impl Labels<'_> {
 }
 
 /// Features quantised to bin indices, with the threshold of every bin edge.
+///
+/// Row-major, so that one row's bins share a cache line: a node's samples are scattered over
+/// the rows once the tree has split a few times, and a split search reads most features of each
+/// sample. Column-major bins cost a cache miss per feature and sample on large data instead
+/// (measured on a 160k-row × 37-column table, one extra-trees tree: 10k rows 0.10 s, 160k rows
+/// 4.8 s, 3× the time per row).
 pub struct Binned {
-    /// Column-major bins: `bins[f * rows + i]`.
+    /// Row-major bins: `bins[i * cols + f]`.
     bins: Vec<u8>,
     /// Upper edge of each bin per feature (values `<= edge` fall at or below that bin).
     edges: Vec<Vec<f64>>,
-    rows: usize,
 }
 
 impl Binned {
@@ -186,17 +191,25 @@ impl Binned {
                 (edges, bins)
             })
             .collect();
-        let mut bins = Vec::with_capacity(rows * cols);
+        let mut bins = vec![0u8; rows * cols];
         let mut edges = Vec::with_capacity(cols);
-        for (e, b) in columns {
-            bins.extend_from_slice(&b);
+        for (f, (e, b)) in columns.into_iter().enumerate() {
+            for (i, v) in b.into_iter().enumerate() {
+                bins[i * cols + f] = v;
+            }
             edges.push(e);
         }
-        Binned { bins, edges, rows }
+        Binned { bins, edges }
     }
 
     fn bin(&self, f: usize, i: usize) -> usize {
-        self.bins[f * self.rows + i] as usize
+        self.bins[i * self.edges.len() + f] as usize
+    }
+
+    /// Row `i`'s bins, one per feature.
+    fn row(&self, i: usize) -> &[u8] {
+        let cols = self.edges.len();
+        &self.bins[i * cols..(i + 1) * cols]
     }
 
     fn n_features(&self) -> usize {
@@ -368,6 +381,9 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut left_acc, mut right_acc, mut order): (Vec<f64>, Vec<f64>, Vec<(u8, u32)>) =
         (Vec::new(), Vec::new(), Vec::new());
+    // Where each candidate feature's histogram starts in `hist_n` (`None`: its node is small and
+    // sorted instead), and the (feature, offset) pairs filled in one pass over the samples.
+    let (mut hist_at, mut wide): (Vec<Option<usize>>, Vec<(usize, usize)>) = (Vec::new(), Vec::new());
     // Split tolerances are relative to the root's impurity, so the target's scale does not matter.
     let mut root = Stats::new(stat_width);
     for &i in &idx {
@@ -388,7 +404,41 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
         if depth < p.max_depth && total.n >= 2.0 * min_leaf && parent_cost > tol {
             features.shuffle(&mut rng);
             let mtry = p.max_features.clamp(1, n_features.max(1));
+            // The histograms of every candidate feature with at least as many samples as bins,
+            // in one pass over the samples (row by row: see `Binned`). Each cell adds the
+            // samples in the same order as one histogram per feature would.
+            hist_at.clear();
+            wide.clear();
+            let mut cells = 0;
             for &f in &features[..mtry] {
+                let n_bins = binned.edges[f].len() + 1;
+                if n_bins >= 2 && samples.len() >= n_bins {
+                    hist_at.push(Some(cells));
+                    wide.push((f, cells));
+                    cells += n_bins;
+                } else {
+                    hist_at.push(None);
+                }
+            }
+            hist_n.clear();
+            hist_n.resize(cells, 0.0);
+            hist_acc.clear();
+            hist_acc.resize(cells * stat_width, 0.0);
+            if !wide.is_empty() {
+                for &i in samples {
+                    let row = binned.row(i as usize);
+                    for &(f, at) in &wide {
+                        let b = at + row[f] as usize;
+                        hist_n[b] += 1.0;
+                        add_label(
+                            &mut hist_acc[b * stat_width..(b + 1) * stat_width],
+                            &y,
+                            i as usize,
+                        );
+                    }
+                }
+            }
+            for (&f, at) in features[..mtry].iter().zip(&hist_at) {
                 let n_bins = binned.edges[f].len() + 1;
                 if n_bins < 2 {
                     continue;
@@ -398,7 +448,14 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                 bins.clear();
                 bn.clear();
                 bacc.clear();
-                if samples.len() < n_bins {
+                if let Some(at) = *at {
+                    let (n, acc) = (&hist_n[at..at + n_bins], &hist_acc[at * stat_width..]);
+                    for b in (0..n_bins).filter(|&b| n[b] > 0.0) {
+                        bins.push(b);
+                        bn.push(n[b]);
+                        bacc.extend_from_slice(&acc[b * stat_width..(b + 1) * stat_width]);
+                    }
+                } else {
                     // Small node: sort its few samples by bin instead of touching every bin.
                     order.clear();
                     order.extend(samples.iter().map(|&i| (binned.bin(f, i as usize) as u8, i)));
@@ -412,25 +469,6 @@ pub fn grow(binned: &Binned, y: Labels, mut idx: Vec<u32>, p: TreeParams, seed: 
                         let k = bn.len() - 1;
                         bn[k] += 1.0;
                         add_label(&mut bacc[k * stat_width..(k + 1) * stat_width], &y, i as usize);
-                    }
-                } else {
-                    hist_n.clear();
-                    hist_n.resize(n_bins, 0.0);
-                    hist_acc.clear();
-                    hist_acc.resize(n_bins * stat_width, 0.0);
-                    for &i in samples {
-                        let b = binned.bin(f, i as usize);
-                        hist_n[b] += 1.0;
-                        add_label(
-                            &mut hist_acc[b * stat_width..(b + 1) * stat_width],
-                            &y,
-                            i as usize,
-                        );
-                    }
-                    for b in (0..n_bins).filter(|&b| hist_n[b] > 0.0) {
-                        bins.push(b);
-                        bn.push(hist_n[b]);
-                        bacc.extend_from_slice(&hist_acc[b * stat_width..(b + 1) * stat_width]);
                     }
                 }
                 // Extra-trees: only one random cut among the occupied bins is considered.
@@ -586,6 +624,27 @@ impl Forest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_row_holds_the_bin_of_every_feature_below_its_edge() {
+        let (x, _) = xor_data(600);
+        let b = Binned::new(&x);
+        for i in [0, 1, 299, 599] {
+            let row = b.row(i);
+            assert_eq!(row.len(), 3);
+            for (f, &bin) in row.iter().enumerate() {
+                let bin = bin as usize;
+                assert_eq!(bin, b.bin(f, i));
+                let v = x.get(i, f);
+                // The value lies in its bin: above the previous edge, at or below its own.
+                assert!(bin == 0 || v > b.edges[f][bin - 1], "row {i} feature {f}");
+                assert!(
+                    bin == b.edges[f].len() || v <= b.edges[f][bin],
+                    "row {i} feature {f}"
+                );
+            }
+        }
+    }
 
     fn xor_data(n: usize) -> (Matrix, Vec<usize>) {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
