@@ -224,7 +224,7 @@ fn main() {
             let mut times = Vec::new();
             let mut last = Instant::now();
             let trained = train::train(
-                &etr,
+                etr.clone(),
                 case.n_train,
                 enc.width(),
                 targets,

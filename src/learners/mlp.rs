@@ -165,7 +165,7 @@ pub fn fit_reporting(
         }
     };
     let t = train::train(
-        &xe,
+        xe,
         x.rows,
         encoder.width(),
         targets,

@@ -100,11 +100,13 @@ impl Encoder {
             scaling: vec![(0.0, 1.0); width],
             width,
         };
-        let coded = e.codes(x);
+        // One output column at a time, so fitting holds one column of codes, not all of them.
         e.scaling = (0..width)
             .map(|j| {
+                let (raw, k) = e.source(j);
+                let col = &e.columns[raw];
                 let mut sorted: Vec<f64> = (0..x.rows)
-                    .map(|i| coded[i * width + j])
+                    .map(|i| code(col, x.get(i, raw), k))
                     .filter(|v| v.is_finite())
                     .collect();
                 sorted.sort_by(f64::total_cmp);
@@ -131,53 +133,81 @@ impl Encoder {
         self.columns.len()
     }
 
-    /// The rows of `x` before scaling (row-major, `rows × width`; NaN for a missing number).
-    fn codes(&self, x: &Matrix) -> Vec<f64> {
-        let mut out = vec![0.0; x.rows * self.width];
-        for i in 0..x.rows {
-            let row = x.row(i);
-            let o = &mut out[i * self.width..(i + 1) * self.width];
-            let mut at = 0;
-            for (col, &v) in self.columns.iter().zip(row) {
-                let code = (v.is_finite() && v >= 0.0).then_some(v as usize);
-                match col {
-                    Column::Numeric => {
-                        o[at] = v;
-                        at += 1;
+    /// The raw column output column `j` is made from, and its level position within it.
+    fn source(&self, j: usize) -> (usize, usize) {
+        let mut at = 0;
+        for (raw, col) in self.columns.iter().enumerate() {
+            let w = match col {
+                Column::OneHot { levels } => levels.len(),
+                Column::Numeric | Column::Binary { .. } => 1,
+            };
+            if j < at + w {
+                return (raw, j - at);
+            }
+            at += w;
+        }
+        (self.columns.len(), 0)
+    }
+
+    /// One row of `x` before scaling, into `o` (`width` zeros on entry; NaN for a missing number).
+    fn codes_row(&self, row: &[f64], o: &mut [f64]) {
+        let mut at = 0;
+        for (col, &v) in self.columns.iter().zip(row) {
+            match col {
+                Column::Numeric | Column::Binary { .. } => {
+                    o[at] = code(col, v, 0);
+                    at += 1;
+                }
+                Column::OneHot { levels } => {
+                    if let Some(k) = level(v).and_then(|c| levels.binary_search(&c).ok()) {
+                        o[at + k] = 1.0;
                     }
-                    Column::Binary { negative, positive } => {
-                        if code == Some(*negative) {
-                            o[at] = -1.0;
-                        } else if code == Some(*positive) {
-                            o[at] = 1.0;
-                        }
-                        at += 1;
-                    }
-                    Column::OneHot { levels } => {
-                        if let Some(k) = code.and_then(|c| levels.binary_search(&c).ok()) {
-                            o[at + k] = 1.0;
-                        }
-                        at += levels.len();
-                    }
+                    at += levels.len();
                 }
             }
         }
-        out
     }
 
-    /// Encode the rows of `x` (row-major, `rows × width`, f32).
+    /// Encode the rows of `x` (row-major, `rows × width`, f32), one row at a time in f64.
     pub fn apply(&self, x: &Matrix) -> Vec<f32> {
-        let mut coded = self.codes(x);
-        for row in coded.chunks_mut(self.width.max(1)) {
-            for (v, (center, factor)) in row.iter_mut().zip(&self.scaling) {
-                *v = if v.is_finite() {
-                    smooth_clip((*v - center) * factor)
+        let mut out = vec![0f32; x.rows * self.width];
+        let mut coded = vec![0.0; self.width];
+        for (i, o) in out.chunks_mut(self.width.max(1)).enumerate().take(x.rows) {
+            coded.fill(0.0);
+            self.codes_row(x.row(i), &mut coded);
+            for ((o, v), (center, factor)) in o.iter_mut().zip(&coded).zip(&self.scaling) {
+                *o = if v.is_finite() {
+                    smooth_clip((v - center) * factor) as f32
                 } else {
                     0.0
                 };
             }
         }
-        coded.into_iter().map(|v| v as f32).collect()
+        out
+    }
+}
+
+/// A raw value's level index, if it is one.
+fn level(v: f64) -> Option<usize> {
+    (v.is_finite() && v >= 0.0).then_some(v as usize)
+}
+
+/// The unscaled value of the output column at level position `k` of `col` for raw value `v`.
+fn code(col: &Column, v: f64, k: usize) -> f64 {
+    match col {
+        Column::Numeric => v,
+        Column::Binary { negative, positive } => match level(v) {
+            Some(c) if c == *negative => -1.0,
+            Some(c) if c == *positive => 1.0,
+            _ => 0.0,
+        },
+        Column::OneHot { levels } => {
+            if level(v).is_some_and(|c| levels.get(k) == Some(&c)) {
+                1.0
+            } else {
+                0.0
+            }
+        }
     }
 }
 
@@ -254,5 +284,49 @@ mod tests {
             (1, 3, MAX_ONE_HOT)
         );
         assert_eq!(enc.width(), counted);
+    }
+
+    #[test]
+    fn each_output_column_is_coded_alone_as_the_whole_row_codes_it() {
+        // A number with missing values, two levels, and 40 levels (one-hot over the 32 most
+        // frequent; unseen, rare and missing ones all zeros).
+        let rows = 500;
+        let mut data = Vec::new();
+        for i in 0..rows {
+            let num = if i % 7 == 0 {
+                f64::NAN
+            } else {
+                (i * 13 % 97) as f64
+            };
+            let cat = if i % 11 == 0 {
+                f64::NAN
+            } else {
+                ((i * 7 + i / 60) % 40) as f64
+            };
+            data.extend([num, (i % 2) as f64, cat]);
+        }
+        let x = Matrix { data, rows, cols: 3 };
+        let e = Encoder::fit(&x, &[false, true, true]);
+        assert_eq!(e.width(), 1 + 1 + MAX_ONE_HOT);
+        let mut whole = vec![0.0; e.width()];
+        for i in 0..rows {
+            whole.fill(0.0);
+            e.codes_row(x.row(i), &mut whole);
+            for (j, w) in whole.iter().enumerate() {
+                let (raw, k) = e.source(j);
+                let alone = code(&e.columns[raw], x.get(i, raw), k);
+                assert!(
+                    alone.to_bits() == w.to_bits() || (alone.is_nan() && w.is_nan()),
+                    "row {i} column {j}"
+                );
+            }
+            // Exactly one hot column for a kept level, none for a missing or dropped one.
+            let hot = whole[2..].iter().filter(|&&v| v == 1.0).count();
+            assert!(hot <= 1);
+            if x.get(i, 2).is_nan() {
+                assert_eq!(hot, 0);
+            }
+        }
+        assert_eq!(e.source(e.width()), (3, 0), "past the last column");
     }
 }

@@ -143,12 +143,12 @@ impl Adam {
     }
 }
 
-/// Train on `x` (`rows × inputs`, row-major, already encoded) and `y` on `device`. `on_epoch`
+/// Train on `x` (`rows × inputs`, row-major, already encoded; moved onto `device`) and `y` on `device`. `on_epoch`
 /// sees each epoch's validation result; returning false stops training (the best epoch so far is
 /// kept).
 #[allow(clippy::too_many_arguments)]
 pub fn train(
-    x: &[f32],
+    x: Vec<f32>,
     rows: usize,
     inputs: usize,
     y: Targets,
@@ -174,7 +174,8 @@ pub fn train(
             (1, crate::learners::standardisation(&train_y))
         }
     };
-    let xt = Tensor::from_slice(x, (rows, inputs), device).map_err(err)?;
+    // Moved, not copied, onto the CPU device: the encoded rows are held once.
+    let xt = Tensor::from_vec(x, (rows, inputs), device).map_err(err)?;
     // Per-row targets on the device: smoothed class distributions, or standardised values.
     let yt = match y {
         Targets::Classes(c, _) => {
