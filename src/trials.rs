@@ -134,16 +134,39 @@ pub const SAMPLE: &str = "sample";
 pub const SAMPLE_START: usize = 10_000;
 
 /// Estimated seconds to fit trial `t` for the final model: with `bagged`, its fold models again
-/// (the fit time it took); else once on all rows (its fit time per fold, scaled from the rows it
-/// fitted on — `sample` of a fold's training part — to all rows: `refit_scale` = rows / a fold's
-/// training rows).
-pub fn refit_secs(t: &TrialRecord, folds: f64, refit_scale: f64, bagged: bool) -> f64 {
+/// (the fit time it took); else once on all rows: its fit time per fold times `growth`, how much
+/// longer a fit on all rows takes than one of its fold fits (see [`refit_growth`]).
+pub fn refit_secs(t: &TrialRecord, folds: f64, growth: f64, bagged: bool) -> f64 {
     if bagged {
         t.fit_time()
     } else {
-        t.fit_time() / folds.max(1.0) * refit_scale / sample_of(&t.params)
+        t.fit_time() / folds.max(1.0) * growth
     }
 }
+
+/// How many times longer trial `t`'s learner takes to fit all rows than one of its fold fits
+/// (on `sample` of a fold's training part; `refit_scale` = all rows / a fold's training rows): the
+/// rows' ratio, or the learner's cost model's ratio where that grows faster than the rows (trees
+/// grow as n log n: one extra-trees tree took 24× the time on 16× the rows), at most
+/// [`REFIT_GROWTH_CAP`] times the rows' ratio.
+pub fn refit_growth(data: &Dataset, plan: &Plan, t: &TrialRecord, refit_scale: f64) -> f64 {
+    let sample = sample_of(&t.params);
+    let rows = refit_scale / sample;
+    let Ok(config) = config_of(&t.params) else {
+        return rows;
+    };
+    let cost = cost_of(data, plan, &config, refit_scale) / cost_of(data, plan, &config, sample);
+    if cost.is_finite() {
+        cost.clamp(rows, rows * REFIT_GROWTH_CAP)
+    } else {
+        rows
+    }
+}
+
+/// Most a refit's growth exceeds the rows' ratio by. The cost models also count predicting the
+/// validation rows, which a refit does not: knn's brute-force search grows as n², its fit (a
+/// k-d tree) as n log n. n log n from 10k to 160k rows is 1.3× the rows' ratio.
+pub const REFIT_GROWTH_CAP: f64 = 1.5;
 
 /// The share of training rows the trial with parameters `p` fits on (1 when not searched).
 pub fn sample_of(p: &Params) -> f64 {
@@ -641,5 +664,48 @@ mod tests {
         let ids = |m| ranked(&rs, m).iter().map(|r| r.id).collect::<Vec<_>>();
         assert_eq!(ids(Metric::R2), vec![0, 2, 1]);
         assert_eq!(ids(Metric::Rmse), vec![1, 0, 2]);
+    }
+
+    #[test]
+    fn a_refit_grows_with_the_rows_and_faster_for_trees() {
+        let data = diabetes();
+        let plan = validation::plan(&data.target, 1, &mut Vec::new()).unwrap();
+        let record = |learner: &str, sample: f64| {
+            let mut params = params_of(&config(learner, Params::default()));
+            params.set(SAMPLE, crate::param::Value::Float(sample));
+            TrialRecord {
+                id: 0,
+                params,
+                state: TrialState::Completed,
+                value: Some(0.5),
+                steps: Vec::new(),
+                cost: 0.0,
+                metrics: BTreeMap::new(),
+                folds: vec![0.5],
+                fit_secs: Some(2.0),
+                predict_secs: None,
+                started_secs: 0.0,
+                secs: 2.0,
+                error: None,
+                device: None,
+            }
+        };
+        // A trial on 1/4 of a fold's rows, refitted on 64 times a fold's rows: 256 times the rows.
+        let rows = 64.0 / 0.25;
+        let growth = |learner: &str| refit_growth(&data, &plan, &record(learner, 0.25), 64.0);
+        for learner in ["ridge", "gbdt", "mlp", "logistic_regression"] {
+            assert_eq!(growth(learner), rows, "{learner}");
+        }
+        // Trees grow as n log n up to their depth limit (random forest's default is unlimited).
+        for learner in ["extra_trees", "random_forest", "decision_tree", "knn"] {
+            let g = growth(learner);
+            assert!(g >= rows && g <= REFIT_GROWTH_CAP * rows, "{learner}: {g}");
+        }
+        assert!(growth("random_forest") > 1.2 * rows);
+        // Fit seconds per fold times the growth; bagged members are their fold fits again.
+        let t = record("extra_trees", 0.25);
+        let folds = plan.folds.len() as f64;
+        assert_eq!(refit_secs(&t, folds, 300.0, false), 2.0 / folds * 300.0);
+        assert_eq!(refit_secs(&t, folds, 300.0, true), 2.0);
     }
 }

@@ -87,7 +87,8 @@ impl Finish<'_> {
     fn refit_estimate(&self, id: usize) -> f64 {
         let folds = self.plan.folds.len().max(1) as f64;
         self.record(id).map_or(0.0, |t| {
-            1.25 * trials::refit_secs(t, folds, self.refit_scale, self.bagged)
+            let growth = trials::refit_growth(self.data, self.plan, t, self.refit_scale);
+            1.25 * trials::refit_secs(t, folds, growth, self.bagged)
         })
     }
 

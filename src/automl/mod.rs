@@ -337,6 +337,8 @@ impl AutoML {
             error: std::sync::Mutex::new(None),
             user: s.on_trial.as_ref(),
             best: std::sync::Mutex::new(None),
+            data,
+            plan: &plan,
             refit_scale: n_rows / fold_train,
             folds: plan.folds.len().max(1) as f64,
             bagged,
