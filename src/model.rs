@@ -85,7 +85,7 @@ impl Pipeline {
             &config.learner,
             &config.params,
             schema.task,
-            &m,
+            m,
             &prep.categorical(),
             y,
             seed,

@@ -250,7 +250,7 @@ fn class_weights_are_searched_on_imbalanced_classes_only_and_lift_the_minority()
             learner,
             &p,
             data.schema.task,
-            &x,
+            x.clone(),
             &m.categorical(),
             Y::Classes(y, 2),
             1,

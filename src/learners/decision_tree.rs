@@ -48,7 +48,7 @@ impl Learner for DecisionTree {
         DecisionTreeParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, _: Task, x: &Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
         let p = DecisionTreeParams::check(params)?;
         let tp = TreeParams {
             random_cuts: false,

@@ -57,12 +57,12 @@ impl Learner for ElasticNet {
         ElasticNetParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, task: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, task: Task, x: Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
         let Y::Values(v) = y else {
             return Err(unsupported(NAME, task));
         };
         let p = ElasticNetParams::check(params)?;
-        fit_penalised(NAME, x, v, p.alpha, p.l1_ratio)
+        fit_penalised(NAME, &x, v, p.alpha, p.l1_ratio)
     }
 
     fn cost(&self, _: &Params, s: &Shape) -> f64 {

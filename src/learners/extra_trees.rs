@@ -55,7 +55,7 @@ impl Learner for ExtraTrees {
         ExtraTreesParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, _: Task, x: &Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
         let p = ExtraTreesParams::check(params)?;
         let tp = TreeParams {
             max_depth: p.max_depth,
@@ -91,9 +91,11 @@ mod tests {
         let y = Y::of(&data.target, k);
         let mut p = Params::default();
         p.set("n_trees", crate::param::Value::Int(30));
-        let et = ExtraTrees.fit(&p, data.schema.task, &x, &[], y, 1).unwrap();
+        let et = ExtraTrees
+            .fit(&p, data.schema.task, x.clone(), &[], y, 1)
+            .unwrap();
         let rf = super::super::random_forest::RandomForest
-            .fit(&p, data.schema.task, &x, &[], y, 1)
+            .fit(&p, data.schema.task, x.clone(), &[], y, 1)
             .unwrap();
         let (pe, pr) = (et.predict(&x).unwrap(), rf.predict(&x).unwrap());
         assert_ne!(pe, pr);
@@ -102,7 +104,7 @@ mod tests {
         // Same seed, same trees.
         assert_eq!(
             ExtraTrees
-                .fit(&p, data.schema.task, &x, &[], y, 1)
+                .fit(&p, data.schema.task, x.clone(), &[], y, 1)
                 .unwrap()
                 .predict(&x)
                 .unwrap(),

@@ -42,7 +42,7 @@ impl Learner for GaussianNb {
         GaussianNbParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, task: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, task: Task, x: Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
         let Y::Classes(c, k) = y else {
             return Err(unsupported(NAME, task));
         };

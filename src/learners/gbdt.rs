@@ -71,7 +71,7 @@ impl Learner for Gbdt {
         &self,
         params: &Params,
         _: Task,
-        x: &Matrix,
+        x: Matrix,
         categorical: &[bool],
         y: Y,
         seed: u64,
@@ -465,9 +465,10 @@ fn train_from(
 }
 
 /// Train on a dense matrix (the pipeline's path): `categorical` marks category-code columns.
-pub fn fit_matrix(params: &Params, x: &Matrix, categorical: &[bool], y: Y, seed: u64) -> Result<GbdtModel> {
+pub fn fit_matrix(params: &Params, x: Matrix, categorical: &[bool], y: Y, seed: u64) -> Result<GbdtModel> {
     let p = GbdtParams::from_params(params)?;
-    let data = GbdtData::new(x, categorical)?;
+    let data = GbdtData::new(&x, categorical)?;
+    drop(x);
     train(
         &p,
         Fit {

@@ -48,14 +48,14 @@ impl Learner for Knn {
         KnnParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, _: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
         let p = KnnParams::check(params)?;
         let (y, n_classes) = match y {
             Y::Classes(c, k) => (c.iter().map(|&c| c as f64).collect(), k),
             Y::Values(v) => (v.to_vec(), 0),
         };
         Ok(Fitted::Knn {
-            x: x.clone(),
+            x,
             y,
             k: p.k,
             distance_weights: p.distance_weights,

@@ -42,11 +42,11 @@ impl Learner for Lasso {
         LassoParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, task: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, task: Task, x: Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
         let Y::Values(v) = y else {
             return Err(unsupported(NAME, task));
         };
-        fit_penalised(NAME, x, v, LassoParams::check(params)?.alpha, 1.0)
+        fit_penalised(NAME, &x, v, LassoParams::check(params)?.alpha, 1.0)
     }
 
     fn cost(&self, _: &Params, s: &Shape) -> f64 {

@@ -25,14 +25,14 @@ impl Learner for LinearRegression {
         Ok(())
     }
 
-    fn fit(&self, _: &Params, task: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+    fn fit(&self, _: &Params, task: Task, x: Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
         let Y::Values(v) = y else {
             return Err(unsupported(NAME, task));
         };
         // Least squares through the ridge solver with a vanishing ridge: one-hot columns that sum
         // to the intercept make X rank-deficient, and the tiny ridge picks the minimum-norm
         // solution there (as an SVD solve would) at the cost of one Cholesky solve.
-        let (coef, intercept) = super::linear::ridge(x, v, 0.0)
+        let (coef, intercept) = super::linear::ridge(&x, v, 0.0)
             .ok_or_else(|| Error::learner(NAME, "the system is not positive definite (non-finite input?)"))?;
         Ok(Fitted::LinearCoef { coef, intercept })
     }

@@ -47,14 +47,14 @@ impl Learner for LogisticRegression {
         LogisticParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, task: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, task: Task, x: Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
         let Y::Classes(c, k) = y else {
             return Err(unsupported(NAME, task));
         };
         let p = LogisticParams::check(params)?;
         let weights = p.balanced.then(|| super::balanced_weights(c, k));
         let (coef, intercept) =
-            super::linear::logistic(x, c, k, p.alpha, p.max_iterations as usize, weights.as_deref());
+            super::linear::logistic(&x, c, k, p.alpha, p.max_iterations as usize, weights.as_deref());
         if coef.iter().chain(&intercept).any(|v| !v.is_finite()) {
             return Err(Error::learner(NAME, "the solver diverged (non-finite weights)"));
         }

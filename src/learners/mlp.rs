@@ -141,18 +141,20 @@ impl MlpModel {
 pub fn fit_reporting(
     params: &Params,
     task: Task,
-    x: &Matrix,
+    x: Matrix,
     categorical: &[bool],
     y: Y,
     seed: u64,
     on_epoch: &mut dyn FnMut(Epoch) -> bool,
 ) -> Result<MlpModel> {
     let p = MlpParams::check(params)?;
-    let encoder = Encoder::fit(x, categorical);
+    let encoder = Encoder::fit(&x, categorical);
     if encoder.width() == 0 {
         return Err(Error::learner(NAME, "no input columns"));
     }
-    let xe = encoder.apply(x);
+    let xe = encoder.apply(&x);
+    let rows = x.rows;
+    drop(x);
     let placed = crate::device::current();
     let device = crate::device::candle(placed)?;
     let (targets, n_classes) = match y {
@@ -166,7 +168,7 @@ pub fn fit_reporting(
     };
     let t = train::train(
         xe,
-        x.rows,
+        rows,
         encoder.width(),
         targets,
         &p.settings(task),
@@ -209,7 +211,7 @@ impl Learner for Mlp {
         &self,
         params: &Params,
         task: Task,
-        x: &Matrix,
+        x: Matrix,
         categorical: &[bool],
         y: Y,
         seed: u64,
@@ -297,7 +299,7 @@ mod tests {
         seed: u64,
         on_epoch: &mut dyn FnMut(Epoch) -> bool,
     ) -> Result<MlpModel> {
-        fit_reporting(p, Task::Regression, x, cat, Y::Values(y), seed, on_epoch)
+        fit_reporting(p, Task::Regression, x.clone(), cat, Y::Values(y), seed, on_epoch)
     }
 
     fn r2(pred: &[f64], y: &[f64]) -> f64 {
@@ -334,7 +336,7 @@ mod tests {
             .fit(
                 &params(200),
                 Task::Multiclass,
-                &x,
+                x.clone(),
                 &cat,
                 Y::Classes(&classes, 3),
                 1,

@@ -65,12 +65,13 @@ pub trait Learner: Sync {
     /// Check `params` (absent ones take their defaults); an error names the parameter.
     fn check(&self, params: &Params) -> Result<()>;
     /// Fit on `x` / `y`. `categorical` marks the columns holding category codes (only native-input
-    /// learners read it). `seed` drives any randomness.
+    /// learners read it). `seed` drives any randomness. The learner owns `x`: one that keeps its
+    /// own form of the rows (bins, f32 inputs) frees the encoded matrix before it trains.
     fn fit(
         &self,
         params: &Params,
         task: Task,
-        x: &Matrix,
+        x: Matrix,
         categorical: &[bool],
         y: Y,
         seed: u64,
@@ -200,7 +201,7 @@ pub fn fit(
     learner: &str,
     params: &Params,
     task: Task,
-    x: &Matrix,
+    x: Matrix,
     categorical: &[bool],
     y: Y,
     seed: u64,
@@ -530,10 +531,18 @@ mod tests {
     use super::*;
 
     fn fit_predict(learner: &str, task: Task, x: &Matrix, y: Y, q: &Matrix) -> Prediction {
-        fit(learner, &Params::default(), task, x, &vec![false; x.cols], y, 1)
-            .unwrap()
-            .predict(q)
-            .unwrap()
+        fit(
+            learner,
+            &Params::default(),
+            task,
+            x.clone(),
+            &vec![false; x.cols],
+            y,
+            1,
+        )
+        .unwrap()
+        .predict(q)
+        .unwrap()
     }
 
     #[test]
@@ -554,7 +563,7 @@ mod tests {
         for l in ["linear_regression", "ridge", "lasso", "elastic_net"] {
             let mut p = Params::default();
             p.set("alpha", crate::param::Value::Float(1e-4));
-            let m = fit(l, &p, Task::Regression, &x, &[false], Y::Values(&y), 1).unwrap();
+            let m = fit(l, &p, Task::Regression, x.clone(), &[false], Y::Values(&y), 1).unwrap();
             let Prediction::Values(v) = m.predict(&q).unwrap() else {
                 panic!("values")
             };

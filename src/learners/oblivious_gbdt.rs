@@ -103,14 +103,15 @@ impl Learner for ObliviousGbdt {
         false
     }
 
-    fn fit(&self, params: &Params, _: Task, x: &Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
         let p = ObliviousParams::check(params)?.gbdt();
         let relabel = |e: Error| match e {
             Error::Learner { message, .. } => Error::learner(NAME, message),
             e => e,
         };
         // Every column numeric: the recipe has already encoded the categories.
-        let data = GbdtData::new(x, &vec![false; x.cols]).map_err(relabel)?;
+        let data = GbdtData::new(&x, &vec![false; x.cols]).map_err(relabel)?;
+        drop(x);
         let fit = gbdt::Fit {
             data: &data,
             y,
@@ -167,16 +168,20 @@ mod tests {
         let k = data.schema.classes.len();
         let y = Y::of(&data.target, k);
         let p = Params::default();
-        let ob = ObliviousGbdt.fit(&p, data.schema.task, &x, &[], y, 1).unwrap();
+        let ob = ObliviousGbdt
+            .fit(&p, data.schema.task, x.clone(), &[], y, 1)
+            .unwrap();
         let pred = ob.predict(&x).unwrap();
         let acc = crate::Metric::Accuracy.score(&data.target, &pred).unwrap();
         assert!(acc > 0.95, "training accuracy {acc}");
         let gb = super::super::gbdt::Gbdt
-            .fit(&p, data.schema.task, &x, &vec![false; x.cols], y, 1)
+            .fit(&p, data.schema.task, x.clone(), &vec![false; x.cols], y, 1)
             .unwrap();
         assert_ne!(gb.predict(&x).unwrap(), pred);
         // Same seed, same model.
-        let again = ObliviousGbdt.fit(&p, data.schema.task, &x, &[], y, 1).unwrap();
+        let again = ObliviousGbdt
+            .fit(&p, data.schema.task, x.clone(), &[], y, 1)
+            .unwrap();
         assert_eq!(again.predict(&x).unwrap(), pred);
     }
 
@@ -188,7 +193,7 @@ mod tests {
         p.set("depth", Value::Int(1));
         p.set("n_estimators", Value::Int(1));
         let m = ObliviousGbdt
-            .fit(&p, data.schema.task, &x, &[], Y::of(&data.target, 0), 3)
+            .fit(&p, data.schema.task, x.clone(), &[], Y::of(&data.target, 0), 3)
             .unwrap();
         let crate::learners::Prediction::Values(v) = m.predict(&x).unwrap() else {
             panic!("a regression predicts values")

@@ -53,7 +53,7 @@ impl Learner for RandomForest {
         RandomForestParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, _: Task, x: &Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
         let p = RandomForestParams::check(params)?;
         let tp = TreeParams {
             random_cuts: false,

@@ -41,12 +41,12 @@ impl Learner for Ridge {
         RidgeParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, task: Task, x: &Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
+    fn fit(&self, params: &Params, task: Task, x: Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
         let Y::Values(v) = y else {
             return Err(unsupported(NAME, task));
         };
         let p = RidgeParams::check(params)?;
-        let (coef, intercept) = super::linear::ridge(x, v, p.alpha)
+        let (coef, intercept) = super::linear::ridge(&x, v, p.alpha)
             .ok_or_else(|| Error::learner(NAME, "the system is not positive definite (non-finite input?)"))?;
         Ok(Fitted::LinearCoef { coef, intercept })
     }

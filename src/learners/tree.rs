@@ -65,7 +65,7 @@ pub(super) fn work(s: &super::Shape, depth: f64, min_leaf: f64, a: f64, b: f64) 
 /// Grow `n_trees` trees (one without `bootstrap` is a single CART tree) for learner `learner`.
 pub(super) fn fit_learner(
     learner: &str,
-    x: &Matrix,
+    x: Matrix,
     y: super::Y,
     n_trees: usize,
     bootstrap: bool,
@@ -81,7 +81,10 @@ pub(super) fn fit_learner(
         super::Y::Classes(c, k) => (Labels::Classes(c, k), k),
         super::Y::Values(v) => (Labels::Values(v), 0),
     };
-    let forest = Forest::fit(x, labels, n_trees, bootstrap, p, seed);
+    // The trees read only the bins: the encoded matrix goes before they grow.
+    let binned = Binned::new(&x);
+    drop(x);
+    let forest = Forest::fit_binned(&binned, labels, n_trees, bootstrap, p, seed);
     if let Some(r) = crate::cancel::current().reason() {
         return Err(crate::error::Error::learner(
             learner,
@@ -161,6 +164,8 @@ pub struct Binned {
     bins: Vec<u8>,
     /// Upper edge of each bin per feature (values `<= edge` fall at or below that bin).
     edges: Vec<Vec<f64>>,
+    /// Number of rows.
+    rows: usize,
 }
 
 impl Binned {
@@ -199,7 +204,7 @@ impl Binned {
             }
             edges.push(e);
         }
-        Binned { bins, edges }
+        Binned { bins, edges, rows }
     }
 
     fn bin(&self, f: usize, i: usize) -> usize {
@@ -214,6 +219,10 @@ impl Binned {
 
     fn n_features(&self) -> usize {
         self.edges.len()
+    }
+
+    fn rows(&self) -> usize {
+        self.rows
     }
 }
 
@@ -566,6 +575,18 @@ impl Forest {
     /// Fit `n_trees` trees; with `bootstrap`, each on a resample of the rows. Trees are grown in parallel
     /// but each has its own seed, so the forest does not depend on the number of threads.
     pub fn fit(x: &Matrix, y: Labels, n_trees: usize, bootstrap: bool, p: TreeParams, seed: u64) -> Forest {
+        Self::fit_binned(&Binned::new(x), y, n_trees, bootstrap, p, seed)
+    }
+
+    /// [`Forest::fit`] on rows already binned.
+    fn fit_binned(
+        binned: &Binned,
+        y: Labels,
+        n_trees: usize,
+        bootstrap: bool,
+        p: TreeParams,
+        seed: u64,
+    ) -> Forest {
         // Regression targets are centred so sums of squares do not cancel for large offsets.
         let (centered, offset) = match y {
             Labels::Values(v) => {
@@ -578,8 +599,7 @@ impl Forest {
             Labels::Values(_) => Labels::Values(&centered),
             c => c,
         };
-        let binned = Binned::new(x);
-        let n = x.rows;
+        let n = binned.rows();
         // Trees already started finish; the rest are skipped once the trial is cancelled (the
         // caller sees the fired token and discards the partial forest).
         let token = crate::cancel::current();
@@ -596,7 +616,7 @@ impl Forest {
                 } else {
                     (0..n as u32).collect()
                 };
-                let mut tree = grow(&binned, y, idx, p, tree_seed);
+                let mut tree = grow(binned, y, idx, p, tree_seed);
                 if offset != 0.0 {
                     tree.values.iter_mut().for_each(|v| *v += offset);
                 }
