@@ -134,14 +134,16 @@ pub const SAMPLE: &str = "sample";
 pub const SAMPLE_START: usize = 10_000;
 
 /// Estimated seconds to fit trial `t` for the final model: with `bagged`, its fold models again
-/// (the fit time it took); else once on all rows: its fit time per fold times `growth`, how much
-/// longer a fit on all rows takes than one of its fold fits (see [`refit_growth`]).
-pub fn refit_secs(t: &TrialRecord, folds: f64, growth: f64, bagged: bool) -> f64 {
+/// (the fit time it took); else once on all rows of `data`: its fit time per fold of `plan` times
+/// how much longer a fit on all rows takes than one of its fold fits ([`refit_growth`]).
+pub fn refit_secs(data: &Dataset, plan: &Plan, t: &TrialRecord, bagged: bool) -> f64 {
     if bagged {
-        t.fit_time()
-    } else {
-        t.fit_time() / folds.max(1.0) * growth
+        return t.fit_time();
     }
+    let rows = data.n_rows() as f64;
+    let fold_train = plan.folds.first().map_or(rows, |f| f.train.len().max(1) as f64);
+    let growth = refit_growth(data, plan, t, rows / fold_train);
+    t.fit_time() / plan.folds.len().max(1) as f64 * growth
 }
 
 /// How many times longer trial `t`'s learner takes to fit all rows than one of its fold fits
@@ -702,10 +704,13 @@ mod tests {
             assert!(g >= rows && g <= REFIT_GROWTH_CAP * rows, "{learner}: {g}");
         }
         assert!(growth("random_forest") > 1.2 * rows);
-        // Fit seconds per fold times the growth; bagged members are their fold fits again.
+        // Fit seconds per fold times the growth to all rows; bagged members are their fold fits
+        // again.
         let t = record("extra_trees", 0.25);
         let folds = plan.folds.len() as f64;
-        assert_eq!(refit_secs(&t, folds, 300.0, false), 2.0 / folds * 300.0);
-        assert_eq!(refit_secs(&t, folds, 300.0, true), 2.0);
+        let all_rows = data.n_rows() as f64 / plan.folds[0].train.len() as f64;
+        let growth = refit_growth(&data, &plan, &t, all_rows);
+        assert_eq!(refit_secs(&data, &plan, &t, false), 2.0 / folds * growth);
+        assert_eq!(refit_secs(&data, &plan, &t, true), 2.0);
     }
 }

@@ -46,8 +46,6 @@ pub(super) struct Finish<'a> {
     pub trials: &'a [std::sync::Arc<TrialRecord>],
     /// Finish by then when possible (the time budget plus its 5 % allowance).
     pub deadline: Option<Instant>,
-    /// Rows of the full data / rows of one fold's training part.
-    pub refit_scale: f64,
     /// Make each member the average of its fold models instead of one pipeline refitted on all
     /// rows (only under cross-validation).
     pub bagged: bool,
@@ -85,10 +83,8 @@ impl Finish<'_> {
     /// rows): the estimate plus the search's 25 % margin, as fit times grow a little faster than
     /// the rows.
     fn refit_estimate(&self, id: usize) -> f64 {
-        let folds = self.plan.folds.len().max(1) as f64;
         self.record(id).map_or(0.0, |t| {
-            let growth = trials::refit_growth(self.data, self.plan, t, self.refit_scale);
-            1.25 * trials::refit_secs(t, folds, growth, self.bagged)
+            1.25 * trials::refit_secs(self.data, self.plan, t, self.bagged)
         })
     }
 

@@ -325,8 +325,6 @@ impl AutoML {
             builder = builder.store(o.study.clone());
         }
         let sweep = builder.build()?;
-        let n_rows = data.n_rows() as f64;
-        let fold_train = plan.folds.first().map_or(n_rows, |f| f.train.len().max(1) as f64);
         // Under cross-validation the final members are, by default, their fold models averaged.
         let bagged = s.final_fit == FinalFit::Folds && plan.folds.len() >= 2;
         let progress = recording::Progress {
@@ -339,8 +337,6 @@ impl AutoML {
             best: std::sync::Mutex::new(None),
             data,
             plan: &plan,
-            refit_scale: n_rows / fold_train,
-            folds: plan.folds.len().max(1) as f64,
             bagged,
             ensemble: s.ensemble != EnsembleKind::None,
         };
@@ -420,7 +416,6 @@ impl AutoML {
             // The final step may use the budget's 5 % allowance: members that fit in it are
             // refitted rather than dropped when the search ran to its end.
             deadline: search_time.map(|t| run_started + t.mul_f64(1.05)),
-            refit_scale: n_rows / fold_train,
             bagged,
             second: if bagged {
                 let scheme = validation::Scheme::Folds(plan.folds.len());

@@ -284,12 +284,9 @@ pub(super) struct Progress<'a> {
     pub user: Option<&'a TrialCallback>,
     /// (best score so far, estimated seconds to refit it on all rows)
     pub best: Mutex<Option<(f64, f64)>>,
-    /// The data and its validation plan (for the learners' cost model of a refit).
+    /// The data and its validation plan (for the estimate of a refit).
     pub data: &'a crate::data::Dataset,
     pub plan: &'a crate::validation::Plan,
-    /// Rows of the full data / rows of one fold's training part.
-    pub refit_scale: f64,
-    pub folds: f64,
     /// Whether the final model's members are their fold models (see `Finish::bagged`).
     pub bagged: bool,
     /// Whether the final step may refit an ensemble (a larger reserve).
@@ -297,18 +294,13 @@ pub(super) struct Progress<'a> {
 }
 
 impl Progress<'_> {
-    /// How much longer `t`'s refit on all rows takes than one of its fold fits.
-    fn growth(&self, t: &TrialRecord) -> f64 {
-        crate::trials::refit_growth(self.data, self.plan, t, self.refit_scale)
-    }
-
     /// Take `t` into account for the refit-time reserve.
     pub fn consider(&self, t: &TrialRecord) {
         if let (Some(score), Ok(mut b)) = (t.score(), self.best.lock()) {
             if b.is_none_or(|(old, _)| self.metric.better(score, old)) {
                 *b = Some((
                     score,
-                    crate::trials::refit_secs(t, self.folds, self.growth(t), self.bagged),
+                    crate::trials::refit_secs(self.data, self.plan, t, self.bagged),
                 ));
             }
         }

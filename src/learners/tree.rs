@@ -220,10 +220,6 @@ impl Binned {
     fn n_features(&self) -> usize {
         self.edges.len()
     }
-
-    fn rows(&self) -> usize {
-        self.rows
-    }
 }
 
 /// A tree node. The right child of a split is always `left + 1`, so it is not stored.
@@ -599,7 +595,7 @@ impl Forest {
             Labels::Values(_) => Labels::Values(&centered),
             c => c,
         };
-        let n = binned.rows();
+        let n = binned.rows;
         // Trees already started finish; the rest are skipped once the trial is cancelled (the
         // caller sees the fired token and discards the partial forest).
         let token = crate::cancel::current();
