@@ -105,9 +105,12 @@ pub const FORMAT: &str = "automl-model";
 /// Current model file format version; files with a newer version are refused. Version 2 added
 /// weighted ensembles, version 3 stacked ones and members averaged over their fold models,
 /// version 4 date and text features and level codes of high-cardinality categories, version 5
-/// calibrated probabilities, version 6 neural networks (`mlp`); each file is written with the
-/// lowest version that holds it, so older automl reads what it can predict with.
-pub const FORMAT_VERSION: u32 = 6;
+/// calibrated probabilities, version 6 neural networks (`mlp`), version 7 nearest neighbours
+/// keeping their rows in f32; each file is written with the lowest version that holds it, so
+/// older automl reads what it can predict with.
+pub const FORMAT_VERSION: u32 = 7;
+/// The version written for models holding nearest neighbours with f32 rows.
+pub const FORMAT_VERSION_NEIGHBOURS: u32 = 7;
 /// The version written for models holding a neural network.
 pub const FORMAT_VERSION_MLP: u32 = 6;
 /// The version written for models with calibrated probabilities.
@@ -239,6 +242,12 @@ impl Body {
     pub fn format_version(&self, members: &[EnsembleMember]) -> u32 {
         if self
             .pipelines()
+            .any(|p| matches!(p.learner, crate::learners::Fitted::Neighbours { .. }))
+        {
+            return FORMAT_VERSION_NEIGHBOURS;
+        }
+        if self
+            .pipelines()
             .any(|p| matches!(p.learner, crate::learners::Fitted::Mlp { .. }))
         {
             return FORMAT_VERSION_MLP;
@@ -300,30 +309,67 @@ impl std::ops::Deref for ModelFile {
 impl ModelFile {
     /// Encode to bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let err = |m: String| Error::Config(format!("cannot encode model: {m}"));
-        let mut info = self.info.clone();
-        info.sealed = true;
-        let header = serde_json::to_vec(&info).map_err(|e| err(e.to_string()))?;
-        let body = match &self.body {
-            Body::Single(p) => postcard::to_stdvec(p),
-            Body::Ensemble(m) => postcard::to_stdvec(m),
-            Body::Stack(m, _) => postcard::to_stdvec(m),
-        }
-        .map_err(|e| err(e.to_string()))?;
-        let mut out = Vec::with_capacity(16 + header.len() + body.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&body);
-        let sum = sha2::Sha256::digest(&out);
-        out.extend_from_slice(SEAL);
-        out.extend_from_slice(&sum);
-        Ok(out)
+        let (header, body_len) = self.header()?;
+        // One allocation of the exact size: a model of fold models can be hundreds of MiB, and a
+        // growing buffer would hold up to twice that while it is copied.
+        let cap = 16 + header.len() + body_len + SEAL.len() + 32;
+        self.write_into(&header, Vec::with_capacity(cap))
     }
 
-    /// Write atomically via a temporary file.
+    /// The JSON header (the info, marked sealed) and the encoded body's length in bytes.
+    fn header(&self) -> Result<(Vec<u8>, usize)> {
+        let mut info = self.info.clone();
+        info.sealed = true;
+        let header = serde_json::to_vec(&info).map_err(|e| encode_error(e.to_string()))?;
+        let body_len = match &self.body {
+            Body::Single(p) => postcard::experimental::serialized_size(p),
+            Body::Ensemble(m) => postcard::experimental::serialized_size(m),
+            Body::Stack(m, _) => postcard::experimental::serialized_size(m),
+        }
+        .map_err(|e| encode_error(e.to_string()))?;
+        Ok((header, body_len))
+    }
+
+    /// Write magic, header length, header, body and seal to `w`, hashing as it goes.
+    fn write_into<W: Write>(&self, header: &[u8], w: W) -> Result<W> {
+        let io = |e: std::io::Error| encode_error(e.to_string());
+        let mut w = Sealing {
+            inner: w,
+            sum: sha2::Sha256::new(),
+        };
+        w.write_all(MAGIC).map_err(io)?;
+        w.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
+        w.write_all(header).map_err(io)?;
+        let w = match &self.body {
+            Body::Single(p) => postcard::to_io(p, w),
+            Body::Ensemble(m) => postcard::to_io(m, w),
+            Body::Stack(m, _) => postcard::to_io(m, w),
+        }
+        .map_err(|e| encode_error(e.to_string()))?;
+        let Sealing { mut inner, sum } = w;
+        inner.write_all(SEAL).map_err(io)?;
+        inner.write_all(&sum.finalize()).map_err(io)?;
+        Ok(inner)
+    }
+
+    /// Write atomically via a temporary file, encoding straight into it (no copy in memory).
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_bytes()?)
+        let (header, _) = self.header()?;
+        write_atomic_with(path, |f| {
+            let mut w = self.write_into(&header, std::io::BufWriter::new(f))?;
+            w.flush().map_err(|e| encode_error(e.to_string()))
+        })
+    }
+
+    /// Save to `path` and replace this model by the decoding of the bytes written, so what is
+    /// used next (test scores, predictions) is exactly what `automl predict` loads; the model in
+    /// memory is dropped before its copy is decoded, so at most two forms exist at once.
+    pub fn save_and_reload(&mut self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        write_atomic(path, &bytes)?;
+        self.body = Body::Ensemble(Vec::new());
+        *self = ModelFile::from_bytes(&bytes, path)?;
+        Ok(())
     }
 
     /// Read only the header (cheap, whatever the model's size).
@@ -495,6 +541,12 @@ fn split<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ModelInfo, &'a [u8])> {
 
 /// Write bytes to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |f| f.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
+/// Write to `path` through a temporary file in the same folder (filled by `fill`) and a rename:
+/// readers see the old file or the whole new one, never a part.
+pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -508,10 +560,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.tmp{}-{n}", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    let written = fill(&mut f).and_then(|()| f.sync_all().map_err(|e| Error::io(&tmp, e)));
     drop(f);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// A writer that hashes what passes through it (the model file's seal).
+struct Sealing<W> {
+    inner: W,
+    sum: sha2::Sha256,
+}
+
+impl<W: Write> Write for Sealing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sum.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The error of a model that cannot be encoded or written.
+fn encode_error(m: String) -> Error {
+    Error::Config(format!("cannot encode model: {m}"))
 }
 
 /// Quote a CSV field when needed.

@@ -17,7 +17,7 @@ use automl::store::{Store, TrialState};
 use automl::sweep::TrialRecord;
 use automl::trials::PipelineTrial;
 use automl::validation::Scheme;
-use automl::{AutoML, Dataset, Error, Metric, ModelFile, Result};
+use automl::{AutoML, Dataset, Error, Metric, Result};
 
 use super::flags::{worker_id, DistributeArgs, JsonArgs, OutputArgs, PolicyArgs, ShareArgs, WorkspaceArgs};
 use super::output::{print_json, progress_bar, warn};
@@ -551,7 +551,7 @@ pub fn run(a: RunArgs) -> Result<()> {
     let automl = builder.build()?;
     let run = automl.fit(&data);
     bar.finish_and_clear();
-    let run = match run {
+    let mut run = match run {
         Err(Error::FinishedElsewhere(m)) => {
             let skipped = a.test.is_some() || a.predict.is_some() || a.report.is_some();
             if json {
@@ -578,7 +578,10 @@ pub fn run(a: RunArgs) -> Result<()> {
             warn(quiet, w);
         }
     }
-    run.best.save(&a.model_out)?;
+    // What is used from here on (report, test scores, predictions) is the model decoded from
+    // the bytes just saved (not re-read from a path another process may overwrite), so
+    // `automl predict` gives identical output.
+    run.best.save_and_reload(&a.model_out)?;
     let mut registered = None;
     if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
         if ws
@@ -621,13 +624,11 @@ pub fn run(a: RunArgs) -> Result<()> {
             }
         }
     }
-    // Predict and score with the model decoded from the bytes just saved (not re-read from a path
-    // another process may overwrite), so `automl predict` gives identical output.
-    let model = ModelFile::from_bytes(&run.best.to_bytes()?, &a.model_out)?;
+    let model = &run.best;
     let mut notes = Vec::new();
     let test_scores = match (&a.test, job.as_ref().and_then(|j| j.test_data.as_ref())) {
-        (Some(path), _) => Some(score_test(&model, path, &mut notes)?),
-        (None, Some(input)) => Some(score_test_table(&model, &input.read()?, &input.path, &mut notes)?),
+        (Some(path), _) => Some(score_test(model, path, &mut notes)?),
+        (None, Some(input)) => Some(score_test_table(model, &input.read()?, &input.path, &mut notes)?),
         (None, None) => None,
     };
     let test_name = a.test.clone().or_else(|| {
@@ -636,7 +637,7 @@ pub fn run(a: RunArgs) -> Result<()> {
             .map(|t| t.path.clone())
     });
     if let (Some(input), Some(out)) = (&a.predict, &a.out) {
-        predict_file(&model, input, out, &mut notes)?;
+        predict_file(model, input, out, &mut notes)?;
         if let (Some(ws), Some(id)) = (&workspace, run.run_id) {
             library::save_predictions(ws, id, out)?;
         }

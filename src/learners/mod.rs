@@ -352,7 +352,8 @@ pub enum Fitted {
         /// Number of classes (0 for regression).
         n_classes: usize,
     },
-    /// k nearest neighbours: the training rows themselves.
+    /// k nearest neighbours: the training rows themselves in f64 (model files written before
+    /// [`Fitted::Neighbours`]; still loaded and used).
     Knn {
         /// Training features.
         x: Matrix,
@@ -391,6 +392,21 @@ pub enum Fitted {
     Mlp {
         /// The network and its input encoding.
         model: mlp::MlpModel,
+    },
+    /// k nearest neighbours: the training rows in f32 (half the size of [`Fitted::Knn`]).
+    Neighbours {
+        /// The training rows.
+        x: knn::Rows,
+        /// Training targets: class index or value per row.
+        y: Vec<f64>,
+        /// Neighbours consulted.
+        k: usize,
+        /// Weight neighbours by inverse distance.
+        distance_weights: bool,
+        /// Number of classes (0 for regression).
+        n_classes: usize,
+        /// Search by brute force (many columns) rather than a k-d tree.
+        brute: bool,
     },
 }
 
@@ -459,7 +475,25 @@ impl Fitted {
                 k,
                 distance_weights,
                 n_classes,
-            } => knn::predict(train, y, *k, *distance_weights, *n_classes, x)?,
+            } => knn::predict(knn::Train::F64(train), y, *k, *distance_weights, *n_classes, x)?,
+            Fitted::Neighbours {
+                x: train,
+                y,
+                k,
+                distance_weights,
+                n_classes,
+                brute,
+            } => knn::predict(
+                knn::Train::F32 {
+                    rows: train,
+                    brute: *brute,
+                },
+                y,
+                *k,
+                *distance_weights,
+                *n_classes,
+                x,
+            )?,
             Fitted::Gbdt { model } => model.predict(x)?,
             Fitted::Mlp { model } => model.predict(x)?,
             Fitted::LogisticCoef {
