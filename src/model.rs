@@ -639,13 +639,18 @@ mod tests {
     use crate::AutoML;
 
     fn penguins_model() -> (ModelFile, Table) {
+        penguins_search(10, &["random_forest", "logistic_regression"])
+    }
+
+    /// The best model of `trials` trials of `learners` on penguins, and its test table.
+    fn penguins_search(trials: usize, learners: &[&str]) -> (ModelFile, Table) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/penguins");
         let data = crate::Dataset::from_path(&dir.join("train.csv"), "species", None).unwrap();
         let run = AutoML::builder()
-            .max_trials(10)
+            .max_trials(trials)
             .jobs(1)
             .seed(3)
-            .learners(["random_forest", "logistic_regression"])
+            .learners(learners.iter().copied())
             .build()
             .unwrap()
             .fit(&data)
@@ -659,8 +664,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.automl");
         model.save(&path).unwrap();
+        // Streamed into the file byte for byte as encoded in memory, in one exact allocation.
+        let bytes = model.to_bytes().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert_eq!(bytes.len(), bytes.capacity());
         let back = ModelFile::load(&path).unwrap();
         assert_eq!(back.config, model.config);
+        let mut reloaded = model.clone();
+        reloaded.save_and_reload(&dir.path().join("r.automl")).unwrap();
+        assert_eq!(
+            reloaded.predict_table(&test, &mut Vec::new()).unwrap(),
+            back.predict_table(&test, &mut Vec::new()).unwrap()
+        );
         assert_eq!(ModelFile::read_info(&path).unwrap().cv_score, model.cv_score);
         let a = model.predict_table(&test, &mut Vec::new()).unwrap();
         let b = back.predict_table(&test, &mut Vec::new()).unwrap();
@@ -668,6 +683,17 @@ mod tests {
         let (truth, pred) = back.predict_labelled(&test, &mut Vec::new()).unwrap();
         let acc = crate::Metric::Accuracy.score(&truth, &pred).unwrap();
         assert!(acc > 0.9, "penguins test accuracy {acc}");
+    }
+
+    #[test]
+    fn nearest_neighbour_models_are_format_7() {
+        let (model, test) = penguins_search(2, &["knn"]);
+        assert_eq!(model.format_version, FORMAT_VERSION_NEIGHBOURS);
+        let back = ModelFile::from_bytes(&model.to_bytes().unwrap(), Path::new("m")).unwrap();
+        assert_eq!(back.format_version, FORMAT_VERSION_NEIGHBOURS);
+        let (truth, pred) = back.predict_labelled(&test, &mut Vec::new()).unwrap();
+        let acc = crate::Metric::Accuracy.score(&truth, &pred).unwrap();
+        assert!(acc > 0.9, "penguins knn test accuracy {acc}");
     }
 
     #[test]
