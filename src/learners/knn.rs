@@ -136,6 +136,10 @@ fn splits(x: &Matrix) -> usize {
 /// one matrix product (`BLOCK` × training rows of f32, 2.5 MiB for 10k training rows).
 const BLOCK: usize = 64;
 
+/// Distances one block may hold (4 MiB of f32): blocks get fewer rows than [`BLOCK`] on large
+/// training sets (6 rows on 160k), so each thread's share stays small whatever the table.
+const BLOCK_DISTANCES: usize = 1 << 20;
+
 /// Training rows in f32, row after row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rows {
@@ -312,12 +316,13 @@ fn kd_tree(train: &Matrix, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<
 fn brute(t: ndarray::ArrayView2<f32>, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<f64>>> {
     let t_norm: Vec<f32> = t.rows().into_iter().map(|r| r.dot(&r)).collect();
     let token = crate::cancel::current();
-    let blocks: Vec<Result<Vec<Vec<f64>>>> = (0..x.rows.div_ceil(BLOCK))
+    let block = (BLOCK_DISTANCES / t.nrows().max(1)).clamp(4, BLOCK);
+    let blocks: Vec<Result<Vec<Vec<f64>>>> = (0..x.rows.div_ceil(block))
         .into_par_iter()
         .map(|b| {
             stopped(&token)?;
-            let lo = b * BLOCK;
-            let hi = (lo + BLOCK).min(x.rows);
+            let lo = b * block;
+            let hi = (lo + block).min(x.rows);
             let q = Array2::from_shape_vec(
                 (hi - lo, x.cols),
                 x.data[lo * x.cols..hi * x.cols]
@@ -398,6 +403,39 @@ mod tests {
         };
         let y = c[..n].iter().map(|&v| v as f64).collect();
         (part(0, n), y, part(n, x.rows))
+    }
+
+    #[test]
+    fn large_training_sets_take_smaller_blocks_with_the_same_neighbours() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let (n, cols, queries) = (17_000, 20, 130);
+        let mut m = |rows: usize| Matrix {
+            data: (0..rows * cols).map(|_| rng.gen::<f64>()).collect(),
+            rows,
+            cols,
+        };
+        let (train, query) = (m(n), m(queries));
+        let block = BLOCK_DISTANCES / n;
+        assert!(block < BLOCK && queries > 2 * block, "block {block}");
+        let y: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
+        let fitted = Knn
+            .fit(&Params::default(), Task::Regression, train, &[], Y::Values(&y), 1)
+            .unwrap();
+        let Prediction::Values(all) = fitted.predict(&query).unwrap() else {
+            panic!("values")
+        };
+        for i in [0, block - 1, block, 2 * block, queries - 1] {
+            let one = Matrix {
+                data: query.row(i).to_vec(),
+                rows: 1,
+                cols,
+            };
+            let Prediction::Values(v) = fitted.predict(&one).unwrap() else {
+                panic!("values")
+            };
+            assert_eq!(v[0], all[i], "row {i}");
+        }
     }
 
     #[test]
