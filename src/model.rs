@@ -309,55 +309,65 @@ impl std::ops::Deref for ModelFile {
 impl ModelFile {
     /// Encode to bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let (header, body_len) = self.header()?;
-        // One allocation of the exact size: a model of fold models can be hundreds of MiB, and a
-        // growing buffer would hold up to twice that while it is copied.
-        let cap = 16 + header.len() + body_len + SEAL.len() + 32;
-        self.write_into(&header, Vec::with_capacity(cap))
-    }
-
-    /// The JSON header (the info, marked sealed) and the encoded body's length in bytes.
-    fn header(&self) -> Result<(Vec<u8>, usize)> {
-        let mut info = self.info.clone();
-        info.sealed = true;
-        let header = serde_json::to_vec(&info).map_err(|e| encode_error(e.to_string()))?;
+        let header = self.header()?;
         let body_len = match &self.body {
             Body::Single(p) => postcard::experimental::serialized_size(p),
             Body::Ensemble(m) => postcard::experimental::serialized_size(m),
             Body::Stack(m, _) => postcard::experimental::serialized_size(m),
         }
         .map_err(|e| encode_error(e.to_string()))?;
-        Ok((header, body_len))
+        // One allocation of the exact size: a model of fold models can be hundreds of MiB, and a
+        // growing buffer would hold up to twice that while it is copied.
+        let cap = 16 + header.len() + body_len + SEAL.len() + 32;
+        self.write_into(&header, Vec::with_capacity(cap))
+            .map_err(|e| encode_error(e.to_string()))
     }
 
-    /// Write magic, header length, header, body and seal to `w`, hashing as it goes.
-    fn write_into<W: Write>(&self, header: &[u8], w: W) -> Result<W> {
-        let io = |e: std::io::Error| encode_error(e.to_string());
-        let mut w = Sealing {
-            inner: w,
+    /// The JSON header: the info, marked sealed.
+    fn header(&self) -> Result<Vec<u8>> {
+        let mut info = self.info.clone();
+        info.sealed = true;
+        serde_json::to_vec(&info).map_err(|e| encode_error(e.to_string()))
+    }
+
+    /// Write magic, header length, header, body and seal to `inner`, hashing what it writes
+    /// in buffered chunks (postcard writes number by number).
+    fn write_into<W: Write>(&self, header: &[u8], inner: W) -> std::io::Result<W> {
+        let sealing = Sealing {
+            inner,
             sum: sha2::Sha256::new(),
+            failed: None,
         };
-        w.write_all(MAGIC).map_err(io)?;
-        w.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
-        w.write_all(header).map_err(io)?;
-        let w = match &self.body {
-            Body::Single(p) => postcard::to_io(p, w),
-            Body::Ensemble(m) => postcard::to_io(m, w),
-            Body::Stack(m, _) => postcard::to_io(m, w),
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, sealing);
+        w.write_all(MAGIC)?;
+        w.write_all(&(header.len() as u64).to_le_bytes())?;
+        w.write_all(header)?;
+        let encoded = match &self.body {
+            Body::Single(p) => postcard::to_io(p, &mut w).map(drop),
+            Body::Ensemble(m) => postcard::to_io(m, &mut w).map(drop),
+            Body::Stack(m, _) => postcard::to_io(m, &mut w).map(drop),
+        };
+        if let Err(e) = encoded {
+            // postcard reports a failed write without its cause; the sealing writer kept it.
+            return Err(w
+                .get_mut()
+                .failed
+                .take()
+                .unwrap_or_else(|| std::io::Error::other(e.to_string())));
         }
-        .map_err(|e| encode_error(e.to_string()))?;
-        let Sealing { mut inner, sum } = w;
-        inner.write_all(SEAL).map_err(io)?;
-        inner.write_all(&sum.finalize()).map_err(io)?;
+        let Sealing { mut inner, sum, .. } = w.into_inner().map_err(|e| e.into_error())?;
+        inner.write_all(SEAL)?;
+        inner.write_all(&sum.finalize())?;
         Ok(inner)
     }
 
     /// Write atomically via a temporary file, encoding straight into it (no copy in memory).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let (header, _) = self.header()?;
+        let header = self.header()?;
         write_atomic_with(path, |f| {
-            let mut w = self.write_into(&header, std::io::BufWriter::new(f))?;
-            w.flush().map_err(|e| encode_error(e.to_string()))
+            self.write_into(&header, f)
+                .map(drop)
+                .map_err(|e| Error::io(path, e))
         })
     }
 
@@ -562,24 +572,35 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> R
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let written = fill(&mut f).and_then(|()| f.sync_all().map_err(|e| Error::io(&tmp, e)));
     drop(f);
-    if let Err(e) = written {
+    let renamed = written.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if renamed.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e);
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    renamed
 }
 
-/// A writer that hashes what passes through it (the model file's seal).
+/// A writer that hashes what passes through it (the model file's seal) and keeps the first
+/// write error (postcard drops it).
 struct Sealing<W> {
     inner: W,
     sum: sha2::Sha256,
+    failed: Option<std::io::Error>,
 }
 
 impl<W: Write> Write for Sealing<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sum.update(&buf[..n]);
-        Ok(n)
+        match self.inner.write(buf) {
+            Ok(n) => {
+                self.sum.update(&buf[..n]);
+                Ok(n)
+            }
+            Err(e) => {
+                if self.failed.is_none() {
+                    self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+                }
+                Err(e)
+            }
+        }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -69,7 +69,8 @@ impl Learner for Knn {
 
     fn cost(&self, _: &Params, s: &Shape) -> f64 {
         // The validation rows (a quarter of the training rows) against all training rows: by
-        // brute force from [`BRUTE_FROM_SPLITS`] raw columns (one f32 product per pair and
+        // brute force from [`BRUTE_FROM_SPLITS`] raw columns (about what [`splits`] counts; one
+        // f32 product per pair and
         // column, and choosing the nearest), else through a k-d tree (building and querying).
         if s.raw >= BRUTE_FROM_SPLITS as f64 {
             0.01 * s.n * s.n * s.d + 1.3 * s.n * s.n
@@ -136,35 +137,70 @@ fn splits(x: &Matrix) -> usize {
 /// one matrix product (`BLOCK` × training rows of f32, 2.5 MiB for 10k training rows).
 const BLOCK: usize = 64;
 
-/// Distances one block may hold (4 MiB of f32): blocks get fewer rows than [`BLOCK`] on large
-/// training sets (6 rows on 160k), so each thread's share stays small whatever the table.
+/// Distances one block should hold (4 MiB of f32): blocks get fewer rows than [`BLOCK`] on large
+/// training sets (6 rows on 160k training rows, at least 4 rows), so each thread's share stays
+/// small (plus 16 bytes per training row for choosing the nearest).
 const BLOCK_DISTANCES: usize = 1 << 20;
 
-/// Training rows in f32, row after row.
+/// Training rows in f32, row after row, less their column means (distances do not change, and
+/// f32 keeps its precision on columns far from zero: the search's recipes include no scaling).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rows {
     data: Vec<f32>,
+    mean: Vec<f64>,
     rows: usize,
     cols: usize,
 }
 
 impl Rows {
     fn of(m: &Matrix) -> Rows {
+        let mut mean = vec![0.0; m.cols];
+        for i in 0..m.rows {
+            for (s, v) in mean.iter_mut().zip(m.row(i)) {
+                *s += v;
+            }
+        }
+        for s in &mut mean {
+            *s /= m.rows.max(1) as f64;
+            if !s.is_finite() {
+                *s = 0.0;
+            }
+        }
+        let data = (0..m.rows)
+            .flat_map(|i| m.row(i).iter().zip(&mean).map(|(v, c)| (v - c) as f32))
+            .collect();
         Rows {
-            data: m.data.iter().map(|&v| v as f32).collect(),
+            data,
+            mean,
             rows: m.rows,
             cols: m.cols,
         }
     }
 
+    /// The rows as a matrix; an error (never a panic) when a damaged model's sizes disagree.
     fn view(&self) -> Result<ndarray::ArrayView2<'_, f32>> {
+        if self.mean.len() != self.cols {
+            return Err(Error::learner(NAME, "damaged model: column means do not match"));
+        }
         ndarray::ArrayView2::from_shape((self.rows, self.cols), &self.data)
             .map_err(|e| Error::learner(NAME, e.to_string()))
     }
+
+    /// Query row `q` less the column means, in f64.
+    fn centre(&self, q: &[f64]) -> Vec<f64> {
+        q.iter().zip(&self.mean).map(|(v, c)| v - c).collect()
+    }
+
+    /// Distance of training row `j` from a centred query row, in f64 (NaN counts as infinitely
+    /// far).
+    fn distance(&self, j: usize, centred: &[f64]) -> f64 {
+        let row = &self.data[j * self.cols..(j + 1) * self.cols];
+        finite_or_far(distance_f64(row.iter().map(|&v| f64::from(v)), centred))
+    }
 }
 
-/// The training rows of a fitted model: f64 in model files written before f32 rows (the search
-/// is chosen at each prediction), f32 with the search chosen at fit time.
+/// The training rows of a fitted model: f64 in model files written before f32 rows (predicted as
+/// they were, on the k-d tree), f32 with the search chosen at fit time.
 #[derive(Clone, Copy)]
 pub(super) enum Train<'a> {
     F64(&'a Matrix),
@@ -193,22 +229,27 @@ pub(super) fn predict(
         distance_weights,
         n_classes,
     };
-    let brute_force = match train {
-        Train::F32 { brute, .. } => brute,
-        Train::F64(m) => splits(m) >= BRUTE_FROM_SPLITS,
-    };
-    let rows = match (train, brute_force) {
-        (Train::F32 { rows: r, .. }, true) => brute(r.view()?, x, k, &vote)?,
-        (Train::F64(m), true) => brute(Rows::of(m).view()?, x, k, &vote)?,
-        (Train::F64(m), false) => kd_tree(m, x, k, &vote)?,
-        (Train::F32 { rows: r, .. }, false) => {
-            let m = Matrix {
-                data: r.data.iter().map(|&v| f64::from(v)).collect(),
-                rows: r.rows,
-                cols: r.cols,
-            };
-            kd_tree(&m, x, k, &vote)?
-        }
+    let rows = match train {
+        Train::F64(m) => kd_tree(
+            m.view(),
+            x,
+            k,
+            &vote,
+            |i| x.row(i).to_vec(),
+            |j, i| distance_f64(m.row(j).iter().copied(), x.row(i)),
+        )?,
+        Train::F32 { rows: r, brute: true } => brute(r, x, k, &vote)?,
+        Train::F32 {
+            rows: r,
+            brute: false,
+        } => kd_tree(
+            r.view()?,
+            x,
+            k,
+            &vote,
+            |i| r.centre(x.row(i)).iter().map(|&v| v as f32).collect(),
+            |j, i| r.distance(j, &r.centre(x.row(i))),
+        )?,
     };
     let width = vote.width();
     let mut data = Vec::with_capacity(x.rows * width);
@@ -262,12 +303,17 @@ impl Vote<'_> {
 }
 
 /// Euclidean distance of two rows, in f64.
-fn distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(p, q)| (p - q) * (p - q))
-        .sum::<f64>()
-        .sqrt()
+fn distance_f64(a: impl Iterator<Item = f64>, b: &[f64]) -> f64 {
+    a.zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt()
+}
+
+/// `d`, or infinity for NaN (a NaN's sign would otherwise decide where `total_cmp` puts it).
+fn finite_or_far<F: linfa::Float>(d: F) -> F {
+    if d.is_nan() {
+        F::infinity()
+    } else {
+        d
+    }
 }
 
 /// The stop reason of the trial, as an error: queries on many rows take seconds, so they stop
@@ -279,11 +325,19 @@ fn stopped(token: &crate::cancel::Token) -> Result<()> {
     }
 }
 
-/// Neighbours from linfa-nn's k-d tree (few columns).
-fn kd_tree(train: &Matrix, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<f64>>> {
-    let tv = train.view();
+/// Neighbours from linfa-nn's k-d tree (few columns) on the training rows `train`: `query(i)`
+/// gives query row `i` in the rows' form, `exact(j, i)` the f64 distance of training row `j`
+/// from query row `i` (for the weights).
+fn kd_tree<F: linfa::Float>(
+    train: ndarray::ArrayView2<F>,
+    x: &Matrix,
+    k: usize,
+    vote: &Vote,
+    query: impl Fn(usize) -> Vec<F> + Sync,
+    exact: impl Fn(usize, usize) -> f64 + Sync,
+) -> Result<Vec<Vec<f64>>> {
     let index = CommonNearestNeighbour::KdTree
-        .from_batch(&tv, L2Dist)
+        .from_batch(&train, L2Dist)
         .map_err(|e| Error::learner("knn", e.to_string()))?;
     // rayon's threads do not carry the trial's token, so it is taken here.
     let token = crate::cancel::current();
@@ -291,17 +345,12 @@ fn kd_tree(train: &Matrix, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<
         .into_par_iter()
         .map(|i| {
             stopped(&token)?;
-            let q = ArrayView1::from(x.row(i));
+            let q = query(i);
             let found = index
-                .k_nearest(q, k)
+                .k_nearest(ArrayView1::from(&q), k)
                 .map_err(|e| Error::learner("knn", e.to_string()))?;
-            let q = x.row(i);
             Ok(vote.row(found.into_iter().map(|(_, j)| {
-                let d = if vote.distance_weights {
-                    distance(train.row(j), q)
-                } else {
-                    0.0
-                };
+                let d = if vote.distance_weights { exact(j, i) } else { 0.0 };
                 (j, d)
             })))
         })
@@ -310,61 +359,52 @@ fn kd_tree(train: &Matrix, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<
 
 /// Neighbours by blocked brute force (many columns): squared distances as
 /// `|q|² + |t|² − 2 q·t` with the products of a block of query rows and all training rows as one
-/// f32 matrix product, the `k` smallest chosen per row with ties broken by the training row's
-/// index (so the result does not depend on threads or blocks), and the weights from f64
-/// distances of the chosen rows.
-fn brute(t: ndarray::ArrayView2<f32>, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<f64>>> {
-    let t_norm: Vec<f32> = t.rows().into_iter().map(|r| r.dot(&r)).collect();
+/// f32 matrix product; per query row the [`shortlist`] nearest by those are ranked again by
+/// their f64 distances, and the `k` nearest kept, ties broken by the training row's index (so the
+/// result does not depend on threads or blocks).
+fn brute(r: &Rows, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<f64>>> {
+    let t = r.view()?;
+    let t_norm: Vec<f32> = t.rows().into_iter().map(|row| row.dot(&row)).collect();
     let token = crate::cancel::current();
     let block = (BLOCK_DISTANCES / t.nrows().max(1)).clamp(4, BLOCK);
+    let m = shortlist(k).min(t.nrows());
     let blocks: Vec<Result<Vec<Vec<f64>>>> = (0..x.rows.div_ceil(block))
         .into_par_iter()
         .map(|b| {
             stopped(&token)?;
             let lo = b * block;
             let hi = (lo + block).min(x.rows);
+            let centred: Vec<Vec<f64>> = (lo..hi).map(|i| r.centre(x.row(i))).collect();
             let q = Array2::from_shape_vec(
                 (hi - lo, x.cols),
-                x.data[lo * x.cols..hi * x.cols]
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect(),
+                centred.iter().flatten().map(|&v| v as f32).collect(),
             )
             .map_err(|e| Error::learner("knn", e.to_string()))?;
             let mut dots = Array2::<f32>::zeros((hi - lo, t.nrows()));
             general_mat_mul(1.0, &q, &t.t(), 0.0, &mut dots);
             let mut cand: Vec<(f32, usize)> = Vec::with_capacity(t.nrows());
             let mut out = Vec::with_capacity(hi - lo);
-            for (r, row) in dots.rows().into_iter().enumerate() {
-                let qr = q.row(r);
+            for (row, (products, query)) in dots.rows().into_iter().zip(&centred).enumerate() {
+                let qr = q.row(row);
                 let q_norm = qr.dot(&qr);
                 cand.clear();
                 cand.extend(
-                    row.iter()
+                    products
+                        .iter()
                         .zip(&t_norm)
                         .enumerate()
-                        .map(|(j, (&p, &tn))| ((q_norm + tn - 2.0 * p).max(0.0), j)),
+                        .map(|(j, (&p, &tn))| (finite_or_far(q_norm + tn - 2.0 * p).max(0.0), j)),
                 );
-                let order = |a: &(f32, usize), b: &(f32, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-                if k < cand.len() {
-                    cand.select_nth_unstable_by(k - 1, order);
-                    cand.truncate(k);
+                let by = |a: &(f32, usize), b: &(f32, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+                if m < cand.len() {
+                    cand.select_nth_unstable_by(m - 1, by);
                 }
-                cand.sort_unstable_by(order);
-                let query = x.row(lo + r);
-                out.push(vote.row(cand.iter().map(|&(_, j)| {
-                    let d = if vote.distance_weights {
-                        t.row(j)
-                            .iter()
-                            .zip(query)
-                            .map(|(&p, q)| (f64::from(p) - q) * (f64::from(p) - q))
-                            .sum::<f64>()
-                            .sqrt()
-                    } else {
-                        0.0
-                    };
-                    (j, d)
-                })));
+                let mut near: Vec<(f64, usize)> = cand[..m]
+                    .iter()
+                    .map(|&(_, j)| (r.distance(j, query), j))
+                    .collect();
+                near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                out.push(vote.row(near[..k].iter().map(|&(d, j)| (j, d))));
             }
             Ok(out)
         })
@@ -374,6 +414,12 @@ fn brute(t: ndarray::ArrayView2<f32>, x: &Matrix, k: usize, vote: &Vote) -> Resu
         rows.extend(b?);
     }
     Ok(rows)
+}
+
+/// Candidates the f32 products choose for `k` neighbours before their f64 distances rank them:
+/// the products' rounding can swap rows whose distances are close, not rows this far apart.
+fn shortlist(k: usize) -> usize {
+    2 * k + 16
 }
 
 #[cfg(test)]
@@ -486,21 +532,41 @@ mod tests {
     fn brute_force_finds_the_k_d_trees_neighbours() {
         let (train, y, query) = breast_cancer();
         assert!(splits(&train) >= BRUTE_FROM_SPLITS, "{} columns", train.cols);
+        // The same rows moved far from zero (unscaled columns can be): f32 products of the raw
+        // values would lose the small columns, the centred rows keep them.
+        let shift = |m: &Matrix| Matrix {
+            data: m
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| if i % m.cols == 0 { v + 1e7 } else { *v })
+                .collect(),
+            ..m.clone()
+        };
         for weights in [false, true] {
             let vote = Vote {
                 y: &y,
                 distance_weights: weights,
                 n_classes: 2,
             };
-            let kd = kd_tree(&train, &query, 7, &vote).unwrap();
-            let f32_rows = Rows::of(&train);
-            let bf = brute(f32_rows.view().unwrap(), &query, 7, &vote).unwrap();
+            let kd = kd_tree(
+                train.view(),
+                &query,
+                7,
+                &vote,
+                |i| query.row(i).to_vec(),
+                |j, i| distance_f64(train.row(j).iter().copied(), query.row(i)),
+            )
+            .unwrap();
             assert_eq!(kd.len(), query.rows);
-            // Continuous columns have no ties: the same neighbours, the same shares (weights
-            // from f32 rows differ in the 7th digit at most).
-            for (a, b) in kd.iter().zip(&bf) {
-                for (p, q) in a.iter().zip(b) {
-                    assert!((p - q).abs() < 1e-5, "{a:?} vs {b:?}");
+            for (train, query) in [(train.clone(), query.clone()), (shift(&train), shift(&query))] {
+                let bf = brute(&Rows::of(&train), &query, 7, &vote).unwrap();
+                // Continuous columns have no ties: the same neighbours, the same shares (weights
+                // from f32 rows differ in the 7th digit at most).
+                for (a, b) in kd.iter().zip(&bf) {
+                    for (p, q) in a.iter().zip(b) {
+                        assert!((p - q).abs() < 1e-5, "{a:?} vs {b:?}");
+                    }
                 }
             }
         }
