@@ -310,12 +310,8 @@ impl ModelFile {
     /// Encode to bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = self.header()?;
-        let body_len = match &self.body {
-            Body::Single(p) => postcard::experimental::serialized_size(p),
-            Body::Ensemble(m) => postcard::experimental::serialized_size(m),
-            Body::Stack(m, _) => postcard::experimental::serialized_size(m),
-        }
-        .map_err(|e| encode_error(e.to_string()))?;
+        let body_len = postcard::experimental::serialized_size(&Encoded(&self.body))
+            .map_err(|e| encode_error(e.to_string()))?;
         // One allocation of the exact size: a model of fold models can be hundreds of MiB, and a
         // growing buffer would hold up to twice that while it is copied.
         let cap = 16 + header.len() + body_len + SEAL.len() + 32;
@@ -342,12 +338,7 @@ impl ModelFile {
         w.write_all(MAGIC)?;
         w.write_all(&(header.len() as u64).to_le_bytes())?;
         w.write_all(header)?;
-        let encoded = match &self.body {
-            Body::Single(p) => postcard::to_io(p, &mut w).map(drop),
-            Body::Ensemble(m) => postcard::to_io(m, &mut w).map(drop),
-            Body::Stack(m, _) => postcard::to_io(m, &mut w).map(drop),
-        };
-        if let Err(e) = encoded {
+        if let Err(e) = postcard::to_io(&Encoded(&self.body), &mut w) {
             // postcard reports a failed write without its cause; the sealing writer kept it.
             return Err(w
                 .get_mut()
@@ -577,6 +568,20 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> R
         let _ = std::fs::remove_file(&tmp);
     }
     renamed
+}
+
+/// The part of a body the file holds (a stack's meta-model is in the header): serialised as
+/// that part alone, with no wrapper of its own.
+struct Encoded<'a>(&'a Body);
+
+impl Serialize for Encoded<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Body::Single(p) => p.serialize(s),
+            Body::Ensemble(m) => m.serialize(s),
+            Body::Stack(m, _) => m.serialize(s),
+        }
+    }
 }
 
 /// A writer that hashes what passes through it (the model file's seal) and keeps the first

@@ -166,8 +166,8 @@ pub fn refit_growth(data: &Dataset, plan: &Plan, t: &TrialRecord, refit_scale: f
 }
 
 /// Most a refit's growth exceeds the rows' ratio by. The cost models also count predicting the
-/// validation rows, which a refit does not: knn's brute-force search grows as n², its fit (a
-/// k-d tree) as n log n. n log n from 10k to 160k rows is 1.3× the rows' ratio.
+/// validation rows, which a refit does not: knn's brute-force search grows as n², its fit (keeping
+/// the rows) as n. n log n from 10k to 160k rows is 1.3× the rows' ratio.
 pub const REFIT_GROWTH_CAP: f64 = 1.5;
 
 /// The share of training rows the trial with parameters `p` fits on (1 when not searched).

@@ -70,8 +70,8 @@ impl Learner for Knn {
     fn cost(&self, _: &Params, s: &Shape) -> f64 {
         // The validation rows (a quarter of the training rows) against all training rows: by
         // brute force from [`BRUTE_FROM_SPLITS`] raw columns (about what [`splits`] counts; one
-        // f32 product per pair and
-        // column, and choosing the nearest), else through a k-d tree (building and querying).
+        // f32 product per pair and column, and choosing the nearest), else through a k-d tree
+        // (building and querying).
         if s.raw >= BRUTE_FROM_SPLITS as f64 {
             0.01 * s.n * s.n * s.d + 1.3 * s.n * s.n
         } else {
@@ -236,7 +236,7 @@ pub(super) fn predict(
             k,
             &vote,
             |i| x.row(i).to_vec(),
-            |j, i| distance_f64(m.row(j).iter().copied(), x.row(i)),
+            |j, q| distance_f64(m.row(j).iter().copied(), q),
         )?,
         Train::F32 { rows: r, brute: true } => brute(r, x, k, &vote)?,
         Train::F32 {
@@ -247,8 +247,8 @@ pub(super) fn predict(
             x,
             k,
             &vote,
-            |i| r.centre(x.row(i)).iter().map(|&v| v as f32).collect(),
-            |j, i| r.distance(j, &r.centre(x.row(i))),
+            |i| r.centre(x.row(i)),
+            |j, q| r.distance(j, q),
         )?,
     };
     let width = vote.width();
@@ -326,15 +326,15 @@ fn stopped(token: &crate::cancel::Token) -> Result<()> {
 }
 
 /// Neighbours from linfa-nn's k-d tree (few columns) on the training rows `train`: `query(i)`
-/// gives query row `i` in the rows' form, `exact(j, i)` the f64 distance of training row `j`
-/// from query row `i` (for the weights).
+/// gives query row `i` in f64 as the rows are stored (centred or not), `exact(j, q)` the f64
+/// distance of training row `j` from such a row (for the weights).
 fn kd_tree<F: linfa::Float>(
     train: ndarray::ArrayView2<F>,
     x: &Matrix,
     k: usize,
     vote: &Vote,
-    query: impl Fn(usize) -> Vec<F> + Sync,
-    exact: impl Fn(usize, usize) -> f64 + Sync,
+    query: impl Fn(usize) -> Vec<f64> + Sync,
+    exact: impl Fn(usize, &[f64]) -> f64 + Sync,
 ) -> Result<Vec<Vec<f64>>> {
     let index = CommonNearestNeighbour::KdTree
         .from_batch(&train, L2Dist)
@@ -346,11 +346,12 @@ fn kd_tree<F: linfa::Float>(
         .map(|i| {
             stopped(&token)?;
             let q = query(i);
+            let point: Vec<F> = q.iter().map(|&v| F::cast(v)).collect();
             let found = index
-                .k_nearest(ArrayView1::from(&q), k)
+                .k_nearest(ArrayView1::from(&point), k)
                 .map_err(|e| Error::learner("knn", e.to_string()))?;
             Ok(vote.row(found.into_iter().map(|(_, j)| {
-                let d = if vote.distance_weights { exact(j, i) } else { 0.0 };
+                let d = if vote.distance_weights { exact(j, &q) } else { 0.0 };
                 (j, d)
             })))
         })
@@ -555,7 +556,7 @@ mod tests {
                 7,
                 &vote,
                 |i| query.row(i).to_vec(),
-                |j, i| distance_f64(train.row(j).iter().copied(), query.row(i)),
+                |j, q| distance_f64(train.row(j).iter().copied(), q),
             )
             .unwrap();
             assert_eq!(kd.len(), query.rows);
