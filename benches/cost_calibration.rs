@@ -1,4 +1,4 @@
-//! Cost-model calibration: `cargo bench --bench cost_calibration -- [--only a,b] [--learners a,b] [--point init|low_cost]`.
+//! Cost-model calibration: `cargo bench --bench cost_calibration -- [--only a,b] [--learners a,b] [--point init|low_cost] [--shapes]`.
 //!
 //! For every dataset in `datasets/` and `../shared/datasets` and every learner that fits its task,
 //! prints the search's deterministic cost estimate of one fold (`trials::cost_of` / folds, in
@@ -6,6 +6,7 @@
 //! default configuration (its space's `init` values, or its `low_cost` point) with the default
 //! preprocessing on the first fold's training rows and predicting its validation rows, on one
 //! thread of this machine. The ratio measured / estimated should stay within 3× everywhere.
+//! `--shapes` also prints each cell's `Shape` (what the estimate is computed from) on stderr.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed benchmark
 
 #[path = "common/mod.rs"]
@@ -23,12 +24,14 @@ fn main() {
     let mut only: Option<Vec<String>> = None;
     let mut learners: Option<Vec<String>> = None;
     let mut point = "init".to_string();
+    let mut shapes = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--only" => only = args.next().map(|v| v.split(',').map(str::to_string).collect()),
             "--learners" => learners = args.next().map(|v| v.split(',').map(str::to_string).collect()),
             "--point" => point = args.next().unwrap_or_default(),
+            "--shapes" => shapes = true,
             "--bench" => {}
             other => {
                 eprintln!("cost_calibration: unknown argument {other}");
@@ -83,6 +86,13 @@ fn main() {
             };
             let est = automl::trials::cost_of(&data, &plan, &config, 1.0) / plan.folds.len() as f64 * 1e-9;
             let width = automl::trials::encoded_width(&data, &config);
+            if shapes {
+                eprintln!(
+                    "shape {name} {} {:?}",
+                    sp.learner,
+                    automl::trials::shape_of(&data, &plan, &config, 1.0)
+                );
+            }
             let t0 = Instant::now();
             let ok = pool.install(|| {
                 Pipeline::fit(

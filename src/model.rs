@@ -560,8 +560,9 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> R
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.tmp{}-{n}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let written = fill(&mut f).and_then(|()| f.sync_all().map_err(|e| Error::io(&tmp, e)));
+    // Errors name the file asked for: the temp file is ours, not the user's.
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+    let written = fill(&mut f).and_then(|()| f.sync_all().map_err(|e| Error::io(path, e)));
     drop(f);
     let renamed = written.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
     if renamed.is_err() {
@@ -771,5 +772,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not an automl model file"));
+    }
+
+    #[test]
+    fn write_errors_name_the_file_asked_for_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder cannot be created under a plain file: the temp file cannot be made.
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        let asked = file.join("m.automl");
+        let e = write_atomic(&asked, b"model").unwrap_err().to_string();
+        assert!(e.starts_with(&asked.display().to_string()), "{e}");
+        assert!(!e.contains(".m.automl.tmp"), "{e}");
+        // The rename onto a folder fails: the error names it and the temp file is removed.
+        let target = dir.path().join("taken");
+        std::fs::create_dir(&target).unwrap();
+        let e = write_atomic(&target, b"model").unwrap_err().to_string();
+        assert!(e.starts_with(&target.display().to_string()), "{e}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
     }
 }

@@ -216,6 +216,13 @@ pub fn params_of(c: &TrialConfig) -> Params {
 /// Deterministic cost of validating `config` on `data` (all folds), fitting on `sample` of each
 /// fold's training rows.
 pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig, sample: f64) -> f64 {
+    let shape = shape_of(data, plan, config, sample);
+    crate::learners::cost_estimate(&config.learner, &config.params, &shape) * plan.folds.len().max(1) as f64
+}
+
+/// What the cost of one fold's fit of `config` depends on, fitting on `sample` of the fold's
+/// training rows.
+pub fn shape_of(data: &Dataset, plan: &Plan, config: &TrialConfig, sample: f64) -> crate::learners::Shape {
     let n = plan.folds.first().map_or(data.n_rows(), |f| f.train.len()) as f64 * sample;
     let levels: usize = data
         .features
@@ -226,6 +233,12 @@ pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig, sample: f64) -
             _ => 0,
         })
         .sum();
+    let numeric = data
+        .features
+        .columns
+        .iter()
+        .filter(|c| matches!(c, crate::data::FeatureColumn::Numeric(_)))
+        .count();
     let native = crate::prep::PrepConfig::native();
     let raw: usize = data.features.columns.iter().map(|c| native.column_width(c)).sum();
     let inputs: usize = data
@@ -239,15 +252,15 @@ pub fn cost_of(data: &Dataset, plan: &Plan, config: &TrialConfig, sample: f64) -
             c => native.column_width(c),
         })
         .sum();
-    let shape = crate::learners::Shape {
+    crate::learners::Shape {
         n,
         d: encoded_width(data, config) as f64,
         raw: raw as f64,
+        numeric: numeric as f64,
         levels: levels as f64,
         inputs: inputs as f64,
         k: data.schema.classes.len() as f64,
-    };
-    crate::learners::cost_estimate(&config.learner, &config.params, &shape) * plan.folds.len().max(1) as f64
+    }
 }
 
 /// Columns the learner of `config` sees: one per feature for native input and ordinal codes;

@@ -63,6 +63,8 @@ impl Learner for DecisionTree {
 
     fn cost(&self, params: &Params, s: &Shape) -> f64 {
         let depth = DecisionTreeParams::check(params).map_or(8, |p| p.max_depth) as f64;
-        6.3 * s.n * s.d * depth.min(s.n.log2().max(1.0)) + 0.5 * super::tree::setup(s)
+        4.6 * s.n * s.d * depth.min(s.n.log2().max(1.0))
+            + 1.5 * super::tree::sorted(s, depth)
+            + 0.5 * super::tree::setup(s)
     }
 }

@@ -162,6 +162,9 @@ pub struct Shape {
     pub d: f64,
     /// Columns before encoding: about the non-zeros of a one-hot encoded row.
     pub raw: f64,
+    /// Numeric columns: one encoded column each, usually of many distinct values (trees sort
+    /// their small nodes' rows by them instead of filling histograms; see `tree::work`).
+    pub numeric: f64,
     /// Category levels over all categorical columns (native input splits on them).
     pub levels: f64,
     /// Columns of the network's input encoding: one per number, one ±1 column per two-level
@@ -187,6 +190,7 @@ pub fn cost_estimate(learner: &str, params: &Params, s: &Shape) -> f64 {
         n: s.n.max(1.0),
         d: s.d.max(1.0),
         raw: s.raw.max(1.0),
+        numeric: s.numeric.clamp(0.0, s.d.max(1.0)),
         levels: s.levels.max(0.0),
         inputs: s.inputs.max(1.0),
         k: s.k.max(1.0),

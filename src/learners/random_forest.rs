@@ -70,6 +70,7 @@ impl Learner for RandomForest {
         let p = RandomForestParams::check(params).ok();
         let (trees, frac) = p.map_or((100.0, 0.5), |p| (p.n_trees as f64, p.max_features));
         let (depth, leaf) = p.map_or((32.0, 1.0), |p| (p.max_depth as f64, p.min_samples_leaf as f64));
-        trees * frac.clamp(0.05, 1.0) * super::tree::work(s, depth, leaf, 5.6, 0.56) + super::tree::setup(s)
+        trees * frac.clamp(0.05, 1.0) * super::tree::work(s, depth, leaf, 5.5, 0.17, 3.3)
+            + super::tree::setup(s)
     }
 }

@@ -40,26 +40,60 @@ impl Criterion {
     }
 }
 
-/// The fixed work of one fit of a tree learner, whatever its trees: setting up each feature's
-/// sort order and buffers. Small fits (the search's cheap first points) are mostly this.
-/// Calibrated by `cargo bench --bench cost_calibration -- --point low_cost`.
+/// The fixed work of one fit of a tree learner, whatever its trees: sorting each numeric
+/// column into bins, setting up buffers. Small fits (the search's cheap first points) are mostly
+/// this. Calibrated by `cargo bench --bench cost_calibration -- --point low_cost`.
 pub(super) fn setup(s: &super::Shape) -> f64 {
-    2e4 * s.raw + 100.0 * s.n
+    2e4 * s.raw + 100.0 * s.n + 3.1 * s.n * s.n.log2().max(1.0) * s.numeric
 }
 
 /// The work of growing one tree examining every feature, in the units of
 /// [`super::Learner::cost`]: `a` per row, feature and level (levels up to `depth`, at most
 /// log2(rows)), plus `b` per row and feature for the nodes' split searches (many small nodes in
 /// regression: every leaf holds `min_leaf` rows; in classification they stop when pure, about 8 per
-/// class). Calibrated by `cargo bench --bench cost_calibration`.
-pub(super) fn work(s: &super::Shape, depth: f64, min_leaf: f64, a: f64, b: f64) -> f64 {
+/// class), plus `c` times [`sorted`]. Calibrated by `cargo bench --bench cost_calibration` at
+/// both points.
+pub(super) fn work(s: &super::Shape, depth: f64, min_leaf: f64, a: f64, b: f64, c: f64) -> f64 {
     let levels = depth.min(s.n.log2().max(1.0));
-    let (level_factor, nodes) = if s.regression() {
-        (1.0, 64.0 / min_leaf.max(1.0))
+    let nodes = if s.regression() {
+        64.0 / min_leaf.max(1.0)
     } else {
-        ((1.0 + s.k / 4.0) / 2.5, 8.0 * s.k / min_leaf.max(1.0))
+        8.0 * s.k / min_leaf.max(1.0)
     };
-    s.n * s.d * (a * levels * level_factor + b * nodes)
+    s.n * s.d * (a * levels * level_factor(s) + b * nodes) + c * sorted(s, depth)
+}
+
+/// How much deeper than log2(rows) trees grow: regression trees split to their leaf size,
+/// classification trees stop when pure, later with more classes.
+fn level_factor(s: &super::Shape) -> f64 {
+    if s.regression() {
+        1.0
+    } else {
+        (1.0 + s.k / 4.0) / 2.5
+    }
+}
+
+/// The work of sorting small nodes' rows by numeric columns, in row × column × log2(node rows)
+/// steps: a node with fewer rows than a column's bins sorts its rows instead of filling a
+/// histogram (see `grow`), and numeric columns usually have all [`MAX_BINS`] bins. Level `l` of
+/// a tree holds nodes of about `n / 2^l` rows, so every level below `n / 2^l < 256` sorts all
+/// rows at log2 of that size. One-hot columns (two bins) always fill histograms: only the
+/// `numeric` columns count. This is why forests on small numeric tables (breast_cancer, glass,
+/// concrete) cost up to 4× what the level term alone says.
+pub(super) fn sorted(s: &super::Shape, depth: f64) -> f64 {
+    let n_log = s.n.log2().max(1.0);
+    let levels = depth.min(n_log);
+    let histogram_below = (MAX_BINS as f64 + 1.0).log2();
+    let mut steps = 0.0;
+    let mut l = 0.0;
+    while l < levels {
+        let size = n_log - l;
+        if size < histogram_below {
+            steps += (levels - l).min(1.0) * size.max(1.0);
+        }
+        l += 1.0;
+    }
+    s.n * s.numeric.min(s.d) * steps * level_factor(s)
 }
 
 /// Grow `n_trees` trees (one without `bootstrap` is a single CART tree) for learner `learner`.
