@@ -1,11 +1,9 @@
-//! Fitted pipelines (preprocessing + learner) and the versioned model file they are saved in.
+//! Fitted pipelines (preprocessing + learner) and the versioned model file they are saved in
+//! (its bytes on disk: `model/file.rs`).
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
 use crate::data::{Features, Schema, Table, Target};
 use crate::ensemble::stack::Stacker;
@@ -14,6 +12,9 @@ use crate::learners::{self, Fitted, Prediction, Y};
 use crate::metrics::argmax;
 use crate::param::Params;
 use crate::prep::{FittedPrep, PrepConfig};
+
+mod file;
+pub use file::{write_atomic, write_atomic_with};
 
 /// What one trial tries: preprocessing parameters, a learner and its hyperparameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,7 +291,8 @@ impl Body {
 /// On disk: [`MAGIC`], the header length (u64, little endian), the [`ModelInfo`] as JSON, then the
 /// fitted body in postcard's compact binary form (floats stored bit-exact): one [`Pipeline`], or
 /// for an ensemble (a header with `ensemble` members, format version 2) `(weight, Pipeline)` pairs,
-/// or for a stack (a header with a `stacker` too, format version 3) the members' pipelines.
+/// or for a stack (a header with a `stacker` too, format version 3) the members' pipelines; last
+/// [`SEAL`] and the SHA-256 of every byte before it.
 #[derive(Debug, Clone)]
 pub struct ModelFile {
     /// Metadata.
@@ -307,110 +309,6 @@ impl std::ops::Deref for ModelFile {
 }
 
 impl ModelFile {
-    /// Encode to bytes.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let header = self.header()?;
-        let body_len = postcard::experimental::serialized_size(&Encoded(&self.body))
-            .map_err(|e| encode_error(e.to_string()))?;
-        // One allocation of the exact size: a model of fold models can be hundreds of MiB, and a
-        // growing buffer would hold up to twice that while it is copied.
-        let cap = 16 + header.len() + body_len + SEAL.len() + 32;
-        self.write_into(&header, Vec::with_capacity(cap))
-            .map_err(|e| encode_error(e.to_string()))
-    }
-
-    /// The JSON header: the info, marked sealed.
-    fn header(&self) -> Result<Vec<u8>> {
-        let mut info = self.info.clone();
-        info.sealed = true;
-        serde_json::to_vec(&info).map_err(|e| encode_error(e.to_string()))
-    }
-
-    /// Write magic, header length, header, body and seal to `inner`, hashing what it writes
-    /// in buffered chunks (postcard writes number by number).
-    fn write_into<W: Write>(&self, header: &[u8], inner: W) -> std::io::Result<W> {
-        let sealing = Sealing {
-            inner,
-            sum: sha2::Sha256::new(),
-            failed: None,
-        };
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, sealing);
-        w.write_all(MAGIC)?;
-        w.write_all(&(header.len() as u64).to_le_bytes())?;
-        w.write_all(header)?;
-        if let Err(e) = postcard::to_io(&Encoded(&self.body), &mut w) {
-            // postcard reports a failed write without its cause; the sealing writer kept it.
-            return Err(w
-                .get_mut()
-                .failed
-                .take()
-                .unwrap_or_else(|| std::io::Error::other(e.to_string())));
-        }
-        let Sealing { mut inner, sum, .. } = w.into_inner().map_err(|e| e.into_error())?;
-        inner.write_all(SEAL)?;
-        inner.write_all(&sum.finalize())?;
-        Ok(inner)
-    }
-
-    /// Write atomically via a temporary file, encoding straight into it (no copy in memory).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let header = self.header()?;
-        write_atomic_with(path, |f| {
-            self.write_into(&header, f)
-                .map(drop)
-                .map_err(|e| Error::io(path, e))
-        })
-    }
-
-    /// Save to `path` and replace this model by the decoding of the bytes written, so what is
-    /// used next (test scores, predictions) is exactly what `automl predict` loads; the model in
-    /// memory is dropped before its copy is decoded, so at most two forms exist at once.
-    pub fn save_and_reload(&mut self, path: &Path) -> Result<()> {
-        let bytes = self.to_bytes()?;
-        write_atomic(path, &bytes)?;
-        self.body = Body::Ensemble(Vec::new());
-        *self = ModelFile::from_bytes(&bytes, path)?;
-        Ok(())
-    }
-
-    /// Read only the header (cheap, whatever the model's size).
-    pub fn read_info(path: &Path) -> Result<ModelInfo> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Ok(split(path, &bytes)?.0)
-    }
-
-    /// Read and check format and version.
-    pub fn load(path: &Path) -> Result<ModelFile> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        ModelFile::from_bytes(&bytes, path)
-    }
-
-    /// Decode bytes written by [`ModelFile::to_bytes`]; `path` names the source in errors.
-    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<ModelFile> {
-        let (info, body) = split(path, bytes)?;
-        let damaged = |e: postcard::Error| Error::ModelFile {
-            path: path.to_path_buf(),
-            message: format!("damaged model data ({e})"),
-        };
-        let bags: Vec<usize> = info.ensemble.iter().map(|m| m.bag).collect();
-        let body = if let Some(meta) = &info.stacker {
-            let members: Vec<Vec<Pipeline>> = postcard::from_bytes(body).map_err(damaged)?;
-            if members.len() != meta.members || members.iter().map(Vec::len).ne(bags.iter().copied()) {
-                return Err(damaged(postcard::Error::DeserializeBadEncoding));
-            }
-            Body::Stack(members, meta.clone())
-        } else if info.ensemble.is_empty() {
-            Body::Single(postcard::from_bytes(body).map_err(damaged)?)
-        } else {
-            let members: Vec<(f64, Pipeline)> = postcard::from_bytes(body).map_err(damaged)?;
-            if members.len() != bags.iter().sum::<usize>() {
-                return Err(damaged(postcard::Error::DeserializeBadEncoding));
-            }
-            Body::Ensemble(members)
-        };
-        Ok(ModelFile { info, body })
-    }
-
     /// Predict a table read from a file; `notes` collects non-fatal remarks (ignored columns...).
     pub fn predict_table(&self, table: &Table, notes: &mut Vec<String>) -> Result<Prediction> {
         let x = self.schema.features_from(table, notes)?;
@@ -490,135 +388,6 @@ impl ModelFile {
     }
 }
 
-/// Check magic, checksum, header and version; return the header and the pipeline bytes.
-fn split<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ModelInfo, &'a [u8])> {
-    let bad = |message: String| Error::ModelFile {
-        path: path.to_path_buf(),
-        message,
-    };
-    // A sealed file ends with SEAL and the SHA-256 of everything before it.
-    let n = bytes.len();
-    let seal_at = n.checked_sub(40).filter(|&i| &bytes[i..i + 8] == SEAL);
-    if let Some(i) = seal_at {
-        let sum = sha2::Sha256::digest(&bytes[..i]);
-        if sum.as_slice() != &bytes[i + 8..] {
-            return Err(bad(
-                "checksum mismatch: the file changed after it was saved (damaged or tampered with); \
-                 use the workspace's copy or train again"
-                    .into(),
-            ));
-        }
-    }
-    let bytes = &bytes[..seal_at.unwrap_or(n)];
-    if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        return Err(bad("not an automl model file".into()));
-    }
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&bytes[8..16]);
-    let len = usize::try_from(u64::from_le_bytes(len)).unwrap_or(usize::MAX);
-    let header = bytes
-        .get(16..16usize.saturating_add(len))
-        .ok_or_else(|| bad("truncated model file".into()))?;
-    let head: serde_json::Value =
-        serde_json::from_slice(header).map_err(|e| bad(format!("damaged header ({e})")))?;
-    if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(bad("not an automl model file".into()));
-    }
-    let v = head.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
-    if v > u64::from(FORMAT_VERSION) {
-        return Err(bad(format!(
-            "format version {v} is newer than this automl supports ({FORMAT_VERSION}); upgrade automl"
-        )));
-    }
-    let info: ModelInfo =
-        serde_json::from_value(head).map_err(|e| bad(format!("incompatible header ({e})")))?;
-    if info.sealed && seal_at.is_none() {
-        return Err(bad(
-            "its checksum is missing (the file was cut short or altered)".into()
-        ));
-    }
-    Ok((info, &bytes[16 + len..]))
-}
-
-/// Write bytes to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |f| f.write_all(bytes).map_err(|e| Error::io(path, e)))
-}
-
-/// Write to `path` through a temporary file in the same folder (filled by `fill`) and a rename:
-/// readers see the old file or the whole new one, never a part.
-pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    // Unique per process and call, so threads writing the same file never share a temp file.
-    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp{}-{n}", std::process::id()));
-    // Errors name the file asked for: the temp file is ours, not the user's.
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
-    let written = fill(&mut f).and_then(|()| f.sync_all().map_err(|e| Error::io(path, e)));
-    drop(f);
-    let renamed = written.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
-    if renamed.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    renamed
-}
-
-/// The part of a body the file holds (a stack's meta-model is in the header): serialised as
-/// that part alone, with no wrapper of its own.
-struct Encoded<'a>(&'a Body);
-
-impl Serialize for Encoded<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self.0 {
-            Body::Single(p) => p.serialize(s),
-            Body::Ensemble(m) => m.serialize(s),
-            Body::Stack(m, _) => m.serialize(s),
-        }
-    }
-}
-
-/// A writer that hashes what passes through it (the model file's seal) and keeps the first
-/// write error (postcard drops it).
-struct Sealing<W> {
-    inner: W,
-    sum: sha2::Sha256,
-    failed: Option<std::io::Error>,
-}
-
-impl<W: Write> Write for Sealing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.inner.write(buf) {
-            Ok(n) => {
-                self.sum.update(&buf[..n]);
-                Ok(n)
-            }
-            Err(e) => {
-                if self.failed.is_none() {
-                    self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// The error of a model that cannot be encoded or written.
-fn encode_error(m: String) -> Error {
-    Error::Config(format!("cannot encode model: {m}"))
-}
-
 /// Quote a CSV field when needed.
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -664,8 +433,9 @@ pub fn predictions_csv(schema: &Schema, pred: &Prediction) -> String {
 mod tests {
     use super::*;
     use crate::AutoML;
+    use std::path::Path;
 
-    fn penguins_model() -> (ModelFile, Table) {
+    pub(super) fn penguins_model() -> (ModelFile, Table) {
         penguins_search(10, &["random_forest", "logistic_regression"])
     }
 
@@ -721,78 +491,5 @@ mod tests {
         let (truth, pred) = back.predict_labelled(&test, &mut Vec::new()).unwrap();
         let acc = crate::Metric::Accuracy.score(&truth, &pred).unwrap();
         assert!(acc > 0.9, "penguins knn test accuracy {acc}");
-    }
-
-    #[test]
-    fn damaged_or_newer_files_are_refused() {
-        let (model, _) = penguins_model();
-        let dir = tempfile::tempdir().unwrap();
-        let bytes = model.to_bytes().unwrap();
-        let truncated = dir.path().join("t.automl");
-        std::fs::write(&truncated, &bytes[..bytes.len() - 3]).unwrap();
-        let e = ModelFile::load(&truncated).unwrap_err().to_string();
-        assert!(e.contains("checksum is missing"), "{e}");
-        // Four bytes flipped near the end (as a new user tried), in the body, or in the checksum
-        // itself: refused, never silently different predictions.
-        for at in [bytes.len() - 60, bytes.len() / 2, bytes.len() - 4] {
-            let mut flipped = bytes.clone();
-            for b in &mut flipped[at..at + 4] {
-                *b ^= 0x5a;
-            }
-            let p = dir.path().join("f.automl");
-            std::fs::write(&p, &flipped).unwrap();
-            let e = ModelFile::load(&p).unwrap_err().to_string();
-            assert!(e.contains("checksum mismatch"), "flip at {at}: {e}");
-        }
-        // A file written before files were sealed (no checksum) still loads.
-        let mut len = [0u8; 8];
-        len.copy_from_slice(&bytes[8..16]);
-        let body = &bytes[16 + u64::from_le_bytes(len) as usize..bytes.len() - 40];
-        let mut info = model.info.clone();
-        info.sealed = false;
-        let header = serde_json::to_vec(&info).unwrap();
-        let mut legacy = MAGIC.to_vec();
-        legacy.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        legacy.extend_from_slice(&header);
-        legacy.extend_from_slice(body);
-        let back = ModelFile::from_bytes(&legacy, &truncated).unwrap();
-        assert_eq!(back.config, model.config);
-        std::fs::write(&truncated, &bytes[..40]).unwrap();
-        let e = ModelFile::load(&truncated).unwrap_err().to_string();
-        assert!(e.contains("truncated model file"), "{e}");
-        let mut newer = model.clone();
-        newer.info.format_version = FORMAT_VERSION + 1;
-        let p = dir.path().join("n.automl");
-        newer.save(&p).unwrap();
-        let e = ModelFile::load(&p).unwrap_err().to_string();
-        assert!(e.contains("newer than this automl supports"), "{e}");
-        let p = dir.path().join("x.automl");
-        std::fs::write(&p, b"hello").unwrap();
-        assert!(ModelFile::load(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("not an automl model file"));
-    }
-
-    #[test]
-    fn write_errors_name_the_file_asked_for_and_leave_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        // A folder cannot be created under a plain file: the temp file cannot be made.
-        let file = dir.path().join("plain");
-        std::fs::write(&file, b"x").unwrap();
-        let asked = file.join("m.automl");
-        let e = write_atomic(&asked, b"model").unwrap_err().to_string();
-        assert!(e.starts_with(&asked.display().to_string()), "{e}");
-        assert!(!e.contains(".m.automl.tmp"), "{e}");
-        // The rename onto a folder fails: the error names it and the temp file is removed.
-        let target = dir.path().join("taken");
-        std::fs::create_dir(&target).unwrap();
-        let e = write_atomic(&target, b"model").unwrap_err().to_string();
-        assert!(e.starts_with(&target.display().to_string()), "{e}");
-        let left: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(left.len(), 2, "{left:?}");
     }
 }

@@ -1,0 +1,514 @@
+//! The model file on disk: magic, a JSON header, the postcard body and a SHA-256 seal. Written
+//! through a temporary file and a rename, encoded straight into it; read by hashing the file in
+//! chunks and decoding the body as it is read, so neither side holds the file's bytes in memory
+//! beside the model.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::Digest;
+
+use super::{Body, ModelFile, ModelInfo, Pipeline, FORMAT, FORMAT_VERSION, MAGIC, SEAL};
+use crate::error::{Error, Result};
+
+/// Bytes read or written at a time when hashing, encoding or decoding a model file.
+const CHUNK: usize = 1 << 16;
+
+/// Scratch space for one string (a column name, a category label) while a body is decoded as
+/// it is read; a body with a longer string is decoded from memory instead.
+const STRING_SCRATCH: usize = 1 << 20;
+
+impl ModelFile {
+    /// Encode to bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let header = self.header()?;
+        let body_len = postcard::experimental::serialized_size(&Encoded(&self.body))
+            .map_err(|e| encode_error(e.to_string()))?;
+        // One allocation of the exact size: a model of fold models can be hundreds of MiB, and a
+        // growing buffer would hold up to twice that while it is copied.
+        let cap = 16 + header.len() + body_len + SEAL.len() + 32;
+        self.write_into(&header, Vec::with_capacity(cap))
+            .map_err(|e| encode_error(e.to_string()))
+    }
+
+    /// The JSON header: the info, marked sealed.
+    fn header(&self) -> Result<Vec<u8>> {
+        let mut info = self.info.clone();
+        info.sealed = true;
+        serde_json::to_vec(&info).map_err(|e| encode_error(e.to_string()))
+    }
+
+    /// Write magic, header length, header, body and seal to `inner`, hashing what it writes
+    /// in buffered chunks (postcard writes number by number).
+    fn write_into<W: Write>(&self, header: &[u8], inner: W) -> std::io::Result<W> {
+        let sealing = Sealing {
+            inner,
+            sum: sha2::Sha256::new(),
+            failed: None,
+        };
+        let mut w = std::io::BufWriter::with_capacity(CHUNK, sealing);
+        w.write_all(MAGIC)?;
+        w.write_all(&(header.len() as u64).to_le_bytes())?;
+        w.write_all(header)?;
+        if let Err(e) = postcard::to_io(&Encoded(&self.body), &mut w) {
+            // postcard reports a failed write without its cause; the sealing writer kept it.
+            return Err(w
+                .get_mut()
+                .failed
+                .take()
+                .unwrap_or_else(|| std::io::Error::other(e.to_string())));
+        }
+        let Sealing { mut inner, sum, .. } = w.into_inner().map_err(|e| e.into_error())?;
+        inner.write_all(SEAL)?;
+        inner.write_all(&sum.finalize())?;
+        Ok(inner)
+    }
+
+    /// Write atomically via a temporary file, encoding straight into it (no copy in memory).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let header = self.header()?;
+        write_atomic_with(path, |f| {
+            self.write_into(&header, f)
+                .map(drop)
+                .map_err(|e| Error::io(path, e))
+        })
+    }
+
+    /// Save to `path` and replace this model by what loading the file gives, so what is used
+    /// next (test scores, predictions) is exactly what `automl predict` loads. The model in
+    /// memory is dropped before the file is read back: one form of it at a time, never the
+    /// file's bytes beside it.
+    pub fn save_and_reload(&mut self, path: &Path) -> Result<()> {
+        self.save(path)?;
+        self.body = Body::Ensemble(Vec::new());
+        *self = ModelFile::load(path)?;
+        Ok(())
+    }
+
+    /// Read only the header, after checking the seal; memory does not grow with the model.
+    pub fn read_info(path: &Path) -> Result<ModelInfo> {
+        Ok(Opened::open(path)?.info)
+    }
+
+    /// Read and check format, version and seal, decoding the body as it is read: the file is
+    /// never held in memory beside the model.
+    pub fn load(path: &Path) -> Result<ModelFile> {
+        let opened = Opened::open(path)?;
+        let body = decode_body(&opened.info, path, Streamed(&opened, STRING_SCRATCH))?;
+        Ok(ModelFile {
+            info: opened.info,
+            body,
+        })
+    }
+
+    /// Decode bytes written by [`ModelFile::to_bytes`]; `path` names the source in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<ModelFile> {
+        let (info, body) = split(path, bytes)?;
+        let body = decode_body(&info, path, body)?;
+        Ok(ModelFile { info, body })
+    }
+}
+
+/// Decode a file's body as its header describes it (one pipeline, weighted members, or a stack's
+/// members), checking the member counts against the header.
+fn decode_body(info: &ModelInfo, path: &Path, src: impl BodySource) -> Result<Body> {
+    let bags: Vec<usize> = info.ensemble.iter().map(|m| m.bag).collect();
+    let inconsistent = || damaged(path, postcard::Error::DeserializeBadEncoding);
+    Ok(if let Some(meta) = &info.stacker {
+        let members: Vec<Vec<Pipeline>> = src.decode(path)?;
+        if members.len() != meta.members || members.iter().map(Vec::len).ne(bags.iter().copied()) {
+            return Err(inconsistent());
+        }
+        Body::Stack(members, meta.clone())
+    } else if info.ensemble.is_empty() {
+        Body::Single(src.decode(path)?)
+    } else {
+        let members: Vec<(f64, Pipeline)> = src.decode(path)?;
+        if members.len() != bags.iter().sum::<usize>() {
+            return Err(inconsistent());
+        }
+        Body::Ensemble(members)
+    })
+}
+
+/// The error of a body that does not decode.
+fn damaged(path: &Path, e: postcard::Error) -> Error {
+    Error::ModelFile {
+        path: path.to_path_buf(),
+        message: format!("damaged model data ({e})"),
+    }
+}
+
+/// Where a body's postcard bytes come from.
+trait BodySource {
+    /// Decode one value of type `T`; `path` names the file in errors.
+    fn decode<T: DeserializeOwned>(self, path: &Path) -> Result<T>;
+}
+
+impl BodySource for &[u8] {
+    fn decode<T: DeserializeOwned>(self, path: &Path) -> Result<T> {
+        postcard::from_bytes(self).map_err(|e| damaged(path, e))
+    }
+}
+
+/// A checked, open model file: its header, and where its body lies.
+struct Opened {
+    file: std::fs::File,
+    info: ModelInfo,
+    body_start: u64,
+    body_len: u64,
+}
+
+impl Opened {
+    /// Open `path`, check its seal by hashing it in chunks (when it has one), and read and check
+    /// its header; the same checks, in the same order, as [`split`] on the file's bytes.
+    fn open(path: &Path) -> Result<Opened> {
+        let io = |e| Error::io(path, e);
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let mut tail = [0u8; 40];
+        let sealed = len >= 40 && {
+            file.seek(SeekFrom::Start(len - 40)).map_err(io)?;
+            file.read_exact(&mut tail).map_err(io)?;
+            &tail[..8] == SEAL
+        };
+        let end = if sealed { len - 40 } else { len };
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        if sealed {
+            let mut sum = sha2::Sha256::new();
+            let mut chunk = vec![0u8; CHUNK];
+            let mut rest = (&file).take(end);
+            loop {
+                let n = rest.read(&mut chunk).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                sum.update(&chunk[..n]);
+            }
+            if rest.limit() > 0 {
+                return Err(bad(path, "truncated model file".into()));
+            }
+            if sum.finalize().as_slice() != &tail[8..] {
+                return Err(bad(path, MISMATCH.into()));
+            }
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+        }
+        let mut first = [0u8; 16];
+        if end < 16 || file.read_exact(&mut first).is_err() {
+            return Err(bad(path, "not an automl model file".into()));
+        }
+        let header_len = header_len(path, &first)?;
+        if header_len > end - 16 {
+            return Err(bad(path, "truncated model file".into()));
+        }
+        let mut header = vec![0u8; header_len as usize];
+        file.read_exact(&mut header).map_err(io)?;
+        let info = parse_header(path, &header, sealed)?;
+        Ok(Opened {
+            file,
+            info,
+            body_start: 16 + header_len,
+            body_len: end - 16 - header_len,
+        })
+    }
+}
+
+/// An opened file's body, decoded while it is read with this much scratch space for a string.
+struct Streamed<'a>(&'a Opened, usize);
+
+impl BodySource for Streamed<'_> {
+    fn decode<T: DeserializeOwned>(self, path: &Path) -> Result<T> {
+        let io = |e| Error::io(path, e);
+        let (
+            Opened {
+                file,
+                body_start,
+                body_len,
+                ..
+            },
+            scratch_max,
+        ) = (self.0, self.1);
+        let mut file: &std::fs::File = file;
+        file.seek(SeekFrom::Start(*body_start)).map_err(io)?;
+        let reader = std::io::BufReader::with_capacity(CHUNK, file.take(*body_len));
+        let scratch_len = usize::try_from(*body_len).unwrap_or(usize::MAX).min(scratch_max);
+        let mut scratch = vec![0u8; scratch_len];
+        match postcard::from_io((reader, &mut scratch)) {
+            Ok((value, _)) => Ok(value),
+            // postcard reports a string longer than the scratch space and a failed read alike,
+            // as the end of the data: decode from memory, which tells them apart.
+            Err(postcard::Error::DeserializeUnexpectedEnd) => {
+                file.seek(SeekFrom::Start(*body_start)).map_err(io)?;
+                let mut bytes = Vec::new();
+                file.take(*body_len).read_to_end(&mut bytes).map_err(io)?;
+                bytes.as_slice().decode(path)
+            }
+            Err(e) => Err(damaged(path, e)),
+        }
+    }
+}
+
+/// Check magic, checksum, header and version; return the header and the pipeline bytes.
+fn split<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ModelInfo, &'a [u8])> {
+    // A sealed file ends with SEAL and the SHA-256 of everything before it.
+    let n = bytes.len();
+    let seal_at = n.checked_sub(40).filter(|&i| &bytes[i..i + 8] == SEAL);
+    if let Some(i) = seal_at {
+        let sum = sha2::Sha256::digest(&bytes[..i]);
+        if sum.as_slice() != &bytes[i + 8..] {
+            return Err(bad(path, MISMATCH.into()));
+        }
+    }
+    let bytes = &bytes[..seal_at.unwrap_or(n)];
+    let first = bytes
+        .get(..16)
+        .ok_or_else(|| bad(path, "not an automl model file".into()))?;
+    let len = usize::try_from(header_len(path, first)?).unwrap_or(usize::MAX);
+    let header = bytes
+        .get(16..16usize.saturating_add(len))
+        .ok_or_else(|| bad(path, "truncated model file".into()))?;
+    let info = parse_header(path, header, seal_at.is_some())?;
+    Ok((info, &bytes[16 + len..]))
+}
+
+/// The message of a file whose seal does not match its bytes.
+const MISMATCH: &str = "checksum mismatch: the file changed after it was saved (damaged or tampered \
+                        with); use the workspace's copy or train again";
+
+/// A [`Error::ModelFile`] for `path`.
+fn bad(path: &Path, message: String) -> Error {
+    Error::ModelFile {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// The header length a file's first 16 bytes give, after checking its magic.
+fn header_len(path: &Path, first: &[u8]) -> Result<u64> {
+    if first.len() < 16 || &first[..8] != MAGIC {
+        return Err(bad(path, "not an automl model file".into()));
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&first[8..16]);
+    Ok(u64::from_le_bytes(len))
+}
+
+/// Parse and check the JSON header: format, version, and a seal where it says it has one.
+fn parse_header(path: &Path, header: &[u8], sealed: bool) -> Result<ModelInfo> {
+    let head: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| bad(path, format!("damaged header ({e})")))?;
+    if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(bad(path, "not an automl model file".into()));
+    }
+    let v = head.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if v > u64::from(FORMAT_VERSION) {
+        return Err(bad(
+            path,
+            format!(
+                "format version {v} is newer than this automl supports ({FORMAT_VERSION}); upgrade automl"
+            ),
+        ));
+    }
+    let info: ModelInfo =
+        serde_json::from_value(head).map_err(|e| bad(path, format!("incompatible header ({e})")))?;
+    if info.sealed && !sealed {
+        return Err(bad(
+            path,
+            "its checksum is missing (the file was cut short or altered)".into(),
+        ));
+    }
+    Ok(info)
+}
+
+/// Write bytes to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |f| f.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
+/// Write to `path` through a temporary file in the same folder (filled by `fill`) and a rename:
+/// readers see the old file or the whole new one, never a part.
+pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    // Unique per process and call, so threads writing the same file never share a temp file.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp{}-{n}", std::process::id()));
+    // Errors name the file asked for: the temp file is ours, not the user's.
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+    let written = fill(&mut f).and_then(|()| f.sync_all().map_err(|e| Error::io(path, e)));
+    drop(f);
+    let renamed = written.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
+}
+
+/// The part of a body the file holds (a stack's meta-model is in the header): serialised as
+/// that part alone, with no wrapper of its own.
+struct Encoded<'a>(&'a Body);
+
+impl Serialize for Encoded<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Body::Single(p) => p.serialize(s),
+            Body::Ensemble(m) => m.serialize(s),
+            Body::Stack(m, _) => m.serialize(s),
+        }
+    }
+}
+
+/// A writer that hashes what passes through it (the model file's seal) and keeps the first
+/// write error (postcard drops it).
+struct Sealing<W> {
+    inner: W,
+    sum: sha2::Sha256,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> Write for Sealing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.inner.write(buf) {
+            Ok(n) => {
+                self.sum.update(&buf[..n]);
+                Ok(n)
+            }
+            Err(e) => {
+                if self.failed.is_none() {
+                    self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The error of a model that cannot be encoded or written.
+fn encode_error(m: String) -> Error {
+    Error::Config(format!("cannot encode model: {m}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::penguins_model;
+    use super::*;
+
+    #[test]
+    fn damaged_or_newer_files_are_refused() {
+        let (model, _) = penguins_model();
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = model.to_bytes().unwrap();
+        let truncated = dir.path().join("t.automl");
+        std::fs::write(&truncated, &bytes[..bytes.len() - 3]).unwrap();
+        let e = ModelFile::load(&truncated).unwrap_err().to_string();
+        assert!(e.contains("checksum is missing"), "{e}");
+        // Four bytes flipped near the end (as a new user tried), in the body, or in the checksum
+        // itself: refused, never silently different predictions.
+        for at in [bytes.len() - 60, bytes.len() / 2, bytes.len() - 4] {
+            let mut flipped = bytes.clone();
+            for b in &mut flipped[at..at + 4] {
+                *b ^= 0x5a;
+            }
+            let p = dir.path().join("f.automl");
+            std::fs::write(&p, &flipped).unwrap();
+            let e = ModelFile::load(&p).unwrap_err().to_string();
+            assert!(e.contains("checksum mismatch"), "flip at {at}: {e}");
+        }
+        // A file written before files were sealed (no checksum) still loads.
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[8..16]);
+        let body = &bytes[16 + u64::from_le_bytes(len) as usize..bytes.len() - 40];
+        let mut info = model.info.clone();
+        info.sealed = false;
+        let header = serde_json::to_vec(&info).unwrap();
+        let mut legacy = MAGIC.to_vec();
+        legacy.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        legacy.extend_from_slice(&header);
+        legacy.extend_from_slice(body);
+        let back = ModelFile::from_bytes(&legacy, &truncated).unwrap();
+        assert_eq!(back.config, model.config);
+        let p = dir.path().join("legacy.automl");
+        std::fs::write(&p, &legacy).unwrap();
+        assert_eq!(ModelFile::load(&p).unwrap().config, model.config);
+        assert!(!ModelFile::read_info(&p).unwrap().sealed);
+        std::fs::write(&truncated, &bytes[..40]).unwrap();
+        let e = ModelFile::load(&truncated).unwrap_err().to_string();
+        assert!(e.contains("truncated model file"), "{e}");
+        let mut newer = model.clone();
+        newer.info.format_version = FORMAT_VERSION + 1;
+        let p = dir.path().join("n.automl");
+        newer.save(&p).unwrap();
+        let e = ModelFile::load(&p).unwrap_err().to_string();
+        assert!(e.contains("newer than this automl supports"), "{e}");
+        let p = dir.path().join("x.automl");
+        std::fs::write(&p, b"hello").unwrap();
+        assert!(ModelFile::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("not an automl model file"));
+    }
+
+    #[test]
+    fn streamed_bodies_decode_as_in_memory_ones() {
+        let (model, _) = penguins_model();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.automl");
+        model.save(&path).unwrap();
+        let opened = Opened::open(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let start = opened.body_start as usize;
+        let body = &bytes[start..start + opened.body_len as usize];
+        let expect = postcard::to_stdvec(&Encoded(&model.body)).unwrap();
+        assert_eq!(body, expect.as_slice());
+        // Streamed with room for any string, and with a scratch space shorter than the column
+        // names (decoded from memory instead): the same body as decoding the bytes.
+        for scratch in [STRING_SCRATCH, 4] {
+            let streamed = decode_body(&opened.info, &path, Streamed(&opened, scratch)).unwrap();
+            assert_eq!(
+                postcard::to_stdvec(&Encoded(&streamed)).unwrap(),
+                expect,
+                "scratch {scratch}"
+            );
+        }
+        // A file cut inside its body has lost its seal: refused before any decoding.
+        let cut = dir.path().join("cut.automl");
+        std::fs::write(&cut, &bytes[..start + 10]).unwrap();
+        let e = ModelFile::load(&cut).unwrap_err().to_string();
+        assert!(e.contains("checksum is missing"), "{e}");
+    }
+
+    #[test]
+    fn write_errors_name_the_file_asked_for_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder cannot be created under a plain file: the temp file cannot be made.
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        let asked = file.join("m.automl");
+        let e = write_atomic(&asked, b"model").unwrap_err().to_string();
+        assert!(e.starts_with(&asked.display().to_string()), "{e}");
+        assert!(!e.contains(".m.automl.tmp"), "{e}");
+        // The rename onto a folder fails: the error names it and the temp file is removed.
+        let target = dir.path().join("taken");
+        std::fs::create_dir(&target).unwrap();
+        let e = write_atomic(&target, b"model").unwrap_err().to_string();
+        assert!(e.starts_with(&target.display().to_string()), "{e}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+    }
+}
