@@ -163,7 +163,7 @@ pub struct Shape {
     /// Columns before encoding: about the non-zeros of a one-hot encoded row.
     pub raw: f64,
     /// Numeric columns: one encoded column each, usually of many distinct values (trees sort
-    /// their small nodes' rows by them instead of filling histograms; see `tree::work`).
+    /// their small nodes' rows by them instead of filling histograms; see `tree::sorted`).
     pub numeric: f64,
     /// Category levels over all categorical columns (native input splits on them).
     pub levels: f64,

@@ -82,7 +82,8 @@ fn level_factor(s: &super::Shape) -> f64 {
 /// concrete) cost up to 4× what the level term alone says.
 pub(super) fn sorted(s: &super::Shape, depth: f64) -> f64 {
     let n_log = s.n.log2().max(1.0);
-    let levels = depth.min(n_log);
+    // At most 64 levels: the searched depths go to 40, and the cap bounds the loop.
+    let levels = depth.min(n_log).min(64.0);
     let histogram_below = (MAX_BINS as f64 + 1.0).log2();
     let mut steps = 0.0;
     let mut l = 0.0;
