@@ -272,6 +272,24 @@ fn bad_training_input_gives_clear_errors() {
     check(&f, &["--task", "clustering"], "unknown task 'clustering'");
     check(&f, &["--time-budget", "0"], "time budget must be a positive");
     check(&f, &["--time-budget", "1e20"], "at most 1e9");
+    // Destinations that cannot be written fail before the data is read or any trial runs,
+    // naming the path asked for (not the temporary file a save goes through).
+    let plain = write(d, "plain", "x");
+    let under = format!("{plain}/m.automl");
+    check(&f, &["--model-out", &under], &format!("{under}: Not a directory"));
+    let folder = d.to_str().unwrap();
+    check(
+        &f,
+        &["--report", folder],
+        &format!("{folder}: is a folder, not a file"),
+    );
+    let (_, _, err) = exec(&["run", &f, "--target", "y", "--model-out", &under], d);
+    assert!(!err.contains("guardrails"), "{err}");
+    let temps = std::fs::read_dir(d)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp"))
+        .count();
+    assert_eq!(temps, 0, "no temporary file left in {folder}");
 }
 
 #[test]

@@ -351,6 +351,11 @@ pub fn run(a: RunArgs) -> Result<()> {
             "give a TRAIN file and --target, or an AutoML job YAML (or --resume RUN)".into(),
         ));
     };
+    // Where the results go must be writable before the search spends its budget.
+    automl::model::check_writable(&a.model_out)?;
+    for file in [&a.out, &a.report].into_iter().flatten() {
+        automl::model::check_writable(file)?;
+    }
     let quiet = a.output.quiet;
     let json = a.output.json();
     let task = a.task.as_deref().map(str::parse::<Task>).transpose()?;

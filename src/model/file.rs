@@ -330,18 +330,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Write to `path` through a temporary file in the same folder (filled by `fill`) and a rename:
 /// readers see the old file or the whole new one, never a part.
 pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    // Unique per process and call, so threads writing the same file never share a temp file.
-    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp{}-{n}", std::process::id()));
+    let tmp = temp_beside(path)?;
     // Errors name the file asked for: the temp file is ours, not the user's.
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
     let written = fill(&mut f).and_then(|()| f.sync_all().map_err(|e| Error::io(path, e)));
@@ -351,6 +340,37 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> R
         let _ = std::fs::remove_file(&tmp);
     }
     renamed
+}
+
+/// Check that `path` can be written as [`write_atomic_with`] writes it (its folder made when
+/// missing, a temporary file created beside it, then removed; not a folder itself), so that a
+/// long job fails before it starts instead of when it saves its result.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder, not a file"),
+        ));
+    }
+    let tmp = temp_beside(path)?;
+    std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+    std::fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))
+}
+
+/// A temporary file's name in `path`'s folder (made when missing), unique per process and
+/// call, so threads writing the same file never share one.
+fn temp_beside(path: &Path) -> Result<std::path::PathBuf> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(dir.join(format!(".{name}.tmp{}-{n}", std::process::id())))
 }
 
 /// The part of a body the file holds (a stack's meta-model is in the header): serialised as
@@ -510,5 +530,16 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 2, "{left:?}");
+        // The check before a long job finds both, leaves nothing behind, and passes where a
+        // file can be written (a missing folder is made, as saving would).
+        for bad in [&asked, &target] {
+            let e = check_writable(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&bad.display().to_string()), "{e}");
+        }
+        let fine = dir.path().join("new/m.automl");
+        check_writable(&fine).unwrap();
+        assert!(!fine.exists());
+        assert_eq!(std::fs::read_dir(dir.path().join("new")).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 }

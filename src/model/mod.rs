@@ -14,7 +14,7 @@ use crate::param::Params;
 use crate::prep::{FittedPrep, PrepConfig};
 
 mod file;
-pub use file::{write_atomic, write_atomic_with};
+pub use file::{check_writable, write_atomic, write_atomic_with};
 
 /// What one trial tries: preprocessing parameters, a learner and its hyperparameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
