@@ -89,25 +89,42 @@ impl ModelFile {
 
     /// Read only the header, after checking the seal; memory does not grow with the model.
     pub fn read_info(path: &Path) -> Result<ModelInfo> {
-        Ok(Opened::open(path)?.info)
+        Ok(Opened::file(path)?.info)
     }
 
     /// Read and check format, version and seal, decoding the body as it is read: the file is
     /// never held in memory beside the model.
     pub fn load(path: &Path) -> Result<ModelFile> {
-        let opened = Opened::open(path)?;
-        let body = decode_body(&opened.info, path, Streamed(&opened, STRING_SCRATCH))?;
+        let Opened {
+            mut src,
+            info,
+            body_start,
+            body_len,
+        } = Opened::file(path)?;
+        let streamed = Streamed {
+            src: &mut src,
+            start: body_start,
+            len: body_len,
+            scratch: STRING_SCRATCH,
+        };
+        let body = decode_body(&info, path, streamed)?;
+        Ok(ModelFile { info, body })
+    }
+
+    /// Decode bytes written by [`ModelFile::to_bytes`] (the same checks as [`ModelFile::load`]);
+    /// `path` names the source in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<ModelFile> {
+        let opened = Opened::open(path, std::io::Cursor::new(bytes))?;
+        let start = usize::try_from(opened.body_start).unwrap_or(usize::MAX);
+        let len = usize::try_from(opened.body_len).unwrap_or(usize::MAX);
+        let body = bytes
+            .get(start..start.saturating_add(len))
+            .ok_or_else(|| bad(path, "truncated model file".into()))?;
+        let body = decode_body(&opened.info, path, body)?;
         Ok(ModelFile {
             info: opened.info,
             body,
         })
-    }
-
-    /// Decode bytes written by [`ModelFile::to_bytes`]; `path` names the source in errors.
-    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<ModelFile> {
-        let (info, body) = split(path, bytes)?;
-        let body = decode_body(&info, path, body)?;
-        Ok(ModelFile { info, body })
     }
 }
 
@@ -153,33 +170,40 @@ impl BodySource for &[u8] {
     }
 }
 
-/// A checked, open model file: its header, and where its body lies.
-struct Opened {
-    file: std::fs::File,
+/// A checked, open model file (or its bytes): its header, and where its body lies.
+struct Opened<R> {
+    src: R,
     info: ModelInfo,
     body_start: u64,
     body_len: u64,
 }
 
-impl Opened {
-    /// Open `path`, check its seal by hashing it in chunks (when it has one), and read and check
-    /// its header; the same checks, in the same order, as [`split`] on the file's bytes.
-    fn open(path: &Path) -> Result<Opened> {
+impl Opened<std::fs::File> {
+    /// Open the file at `path` and check it (see [`Opened::open`]).
+    fn file(path: &Path) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        Opened::open(path, file)
+    }
+}
+
+impl<R: Read + Seek> Opened<R> {
+    /// Check a model file read from `src` (`path` names it in errors): its seal by hashing it in
+    /// chunks (when it has one), then its magic and header, in that order; the body is not read.
+    fn open(path: &Path, mut src: R) -> Result<Opened<R>> {
         let io = |e| Error::io(path, e);
-        let mut file = std::fs::File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let len = src.seek(SeekFrom::End(0)).map_err(io)?;
         let mut tail = [0u8; 40];
         let sealed = len >= 40 && {
-            file.seek(SeekFrom::Start(len - 40)).map_err(io)?;
-            file.read_exact(&mut tail).map_err(io)?;
+            src.seek(SeekFrom::Start(len - 40)).map_err(io)?;
+            src.read_exact(&mut tail).map_err(io)?;
             &tail[..8] == SEAL
         };
         let end = if sealed { len - 40 } else { len };
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        src.seek(SeekFrom::Start(0)).map_err(io)?;
         if sealed {
             let mut sum = sha2::Sha256::new();
             let mut chunk = vec![0u8; CHUNK];
-            let mut rest = (&file).take(end);
+            let mut rest = (&mut src).take(end);
             loop {
                 let n = rest.read(&mut chunk).map_err(io)?;
                 if n == 0 {
@@ -193,21 +217,21 @@ impl Opened {
             if sum.finalize().as_slice() != &tail[8..] {
                 return Err(bad(path, MISMATCH.into()));
             }
-            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            src.seek(SeekFrom::Start(0)).map_err(io)?;
         }
         let mut first = [0u8; 16];
-        if end < 16 || file.read_exact(&mut first).is_err() {
+        if end < 16 || src.read_exact(&mut first).is_err() {
             return Err(bad(path, "not an automl model file".into()));
         }
         let header_len = header_len(path, &first)?;
         if header_len > end - 16 {
             return Err(bad(path, "truncated model file".into()));
         }
-        let mut header = vec![0u8; header_len as usize];
-        file.read_exact(&mut header).map_err(io)?;
+        let mut header = vec![0u8; usize::try_from(header_len).unwrap_or(usize::MAX)];
+        src.read_exact(&mut header).map_err(io)?;
         let info = parse_header(path, &header, sealed)?;
         Ok(Opened {
-            file,
+            src,
             info,
             body_start: 16 + header_len,
             body_len: end - 16 - header_len,
@@ -215,62 +239,41 @@ impl Opened {
     }
 }
 
-/// An opened file's body, decoded while it is read with this much scratch space for a string.
-struct Streamed<'a>(&'a Opened, usize);
+/// An opened file's body (`len` bytes from `start`), decoded while it is read with `scratch`
+/// bytes of space for one string.
+struct Streamed<'a, R> {
+    src: &'a mut R,
+    start: u64,
+    len: u64,
+    scratch: usize,
+}
 
-impl BodySource for Streamed<'_> {
+impl<R: Read + Seek> BodySource for Streamed<'_, R> {
     fn decode<T: DeserializeOwned>(self, path: &Path) -> Result<T> {
         let io = |e| Error::io(path, e);
-        let (
-            Opened {
-                file,
-                body_start,
-                body_len,
-                ..
-            },
-            scratch_max,
-        ) = (self.0, self.1);
-        let mut file: &std::fs::File = file;
-        file.seek(SeekFrom::Start(*body_start)).map_err(io)?;
-        let reader = std::io::BufReader::with_capacity(CHUNK, file.take(*body_len));
-        let scratch_len = usize::try_from(*body_len).unwrap_or(usize::MAX).min(scratch_max);
+        let Streamed {
+            src,
+            start,
+            len,
+            scratch,
+        } = self;
+        src.seek(SeekFrom::Start(start)).map_err(io)?;
+        let reader = std::io::BufReader::with_capacity(CHUNK, (&mut *src).take(len));
+        let scratch_len = usize::try_from(len).unwrap_or(usize::MAX).min(scratch);
         let mut scratch = vec![0u8; scratch_len];
         match postcard::from_io((reader, &mut scratch)) {
             Ok((value, _)) => Ok(value),
             // postcard reports a string longer than the scratch space and a failed read alike,
             // as the end of the data: decode from memory, which tells them apart.
             Err(postcard::Error::DeserializeUnexpectedEnd) => {
-                file.seek(SeekFrom::Start(*body_start)).map_err(io)?;
+                src.seek(SeekFrom::Start(start)).map_err(io)?;
                 let mut bytes = Vec::new();
-                file.take(*body_len).read_to_end(&mut bytes).map_err(io)?;
+                src.take(len).read_to_end(&mut bytes).map_err(io)?;
                 bytes.as_slice().decode(path)
             }
             Err(e) => Err(damaged(path, e)),
         }
     }
-}
-
-/// Check magic, checksum, header and version; return the header and the pipeline bytes.
-fn split<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ModelInfo, &'a [u8])> {
-    // A sealed file ends with SEAL and the SHA-256 of everything before it.
-    let n = bytes.len();
-    let seal_at = n.checked_sub(40).filter(|&i| &bytes[i..i + 8] == SEAL);
-    if let Some(i) = seal_at {
-        let sum = sha2::Sha256::digest(&bytes[..i]);
-        if sum.as_slice() != &bytes[i + 8..] {
-            return Err(bad(path, MISMATCH.into()));
-        }
-    }
-    let bytes = &bytes[..seal_at.unwrap_or(n)];
-    let first = bytes
-        .get(..16)
-        .ok_or_else(|| bad(path, "not an automl model file".into()))?;
-    let len = usize::try_from(header_len(path, first)?).unwrap_or(usize::MAX);
-    let header = bytes
-        .get(16..16usize.saturating_add(len))
-        .ok_or_else(|| bad(path, "truncated model file".into()))?;
-    let info = parse_header(path, header, seal_at.is_some())?;
-    Ok((info, &bytes[16 + len..]))
 }
 
 /// The message of a file whose seal does not match its bytes.
@@ -286,8 +289,8 @@ fn bad(path: &Path, message: String) -> Error {
 }
 
 /// The header length a file's first 16 bytes give, after checking its magic.
-fn header_len(path: &Path, first: &[u8]) -> Result<u64> {
-    if first.len() < 16 || &first[..8] != MAGIC {
+fn header_len(path: &Path, first: &[u8; 16]) -> Result<u64> {
+    if &first[..8] != MAGIC {
         return Err(bad(path, "not an automl model file".into()));
     }
     let mut len = [0u8; 8];
@@ -487,7 +490,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.automl");
         model.save(&path).unwrap();
-        let opened = Opened::open(&path).unwrap();
+        let mut opened = Opened::file(&path).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let start = opened.body_start as usize;
         let body = &bytes[start..start + opened.body_len as usize];
@@ -496,7 +499,13 @@ mod tests {
         // Streamed with room for any string, and with a scratch space shorter than the column
         // names (decoded from memory instead): the same body as decoding the bytes.
         for scratch in [STRING_SCRATCH, 4] {
-            let streamed = decode_body(&opened.info, &path, Streamed(&opened, scratch)).unwrap();
+            let source = Streamed {
+                src: &mut opened.src,
+                start: opened.body_start,
+                len: opened.body_len,
+                scratch,
+            };
+            let streamed = decode_body(&opened.info, &path, source).unwrap();
             assert_eq!(
                 postcard::to_stdvec(&Encoded(&streamed)).unwrap(),
                 expect,
