@@ -68,8 +68,13 @@ impl ModelFile {
 
     /// Write atomically via a temporary file, encoding straight into it (no copy in memory).
     pub fn save(&self, path: &Path) -> Result<()> {
+        self.save_kept(path).map(drop)
+    }
+
+    /// [`ModelFile::save`], returning the written file still open.
+    fn save_kept(&self, path: &Path) -> Result<std::fs::File> {
         let header = self.header()?;
-        write_atomic_with(path, |f| {
+        write_atomic_kept(path, |f| {
             self.write_into(&header, f)
                 .map(drop)
                 .map_err(|e| Error::io(path, e))
@@ -79,11 +84,12 @@ impl ModelFile {
     /// Save to `path` and replace this model by what loading the file gives, so what is used
     /// next (test scores, predictions) is exactly what `automl predict` loads. The model in
     /// memory is dropped before the file is read back: one form of it at a time, never the
-    /// file's bytes beside it.
+    /// file's bytes beside it. The file is read back through the handle it was written with, so
+    /// another process replacing `path` meanwhile changes nothing.
     pub fn save_and_reload(&mut self, path: &Path) -> Result<()> {
-        self.save(path)?;
+        let file = self.save_kept(path)?;
         self.body = Body::Ensemble(Vec::new());
-        *self = ModelFile::load(path)?;
+        *self = Opened::open(path, file)?.decode(path)?;
         Ok(())
     }
 
@@ -95,20 +101,7 @@ impl ModelFile {
     /// Read and check format, version and seal, decoding the body as it is read: the file is
     /// never held in memory beside the model.
     pub fn load(path: &Path) -> Result<ModelFile> {
-        let Opened {
-            mut src,
-            info,
-            body_start,
-            body_len,
-        } = Opened::file(path)?;
-        let streamed = Streamed {
-            src: &mut src,
-            start: body_start,
-            len: body_len,
-            scratch: STRING_SCRATCH,
-        };
-        let body = decode_body(&info, path, streamed)?;
-        Ok(ModelFile { info, body })
+        Opened::file(path)?.decode(path)
     }
 
     /// Decode bytes written by [`ModelFile::to_bytes`] (the same checks as [`ModelFile::load`]);
@@ -187,6 +180,24 @@ impl Opened<std::fs::File> {
 }
 
 impl<R: Read + Seek> Opened<R> {
+    /// Decode the body as it is read from the source.
+    fn decode(self, path: &Path) -> Result<ModelFile> {
+        let Opened {
+            mut src,
+            info,
+            body_start,
+            body_len,
+        } = self;
+        let streamed = Streamed {
+            src: &mut src,
+            start: body_start,
+            len: body_len,
+            scratch: STRING_SCRATCH,
+        };
+        let body = decode_body(&info, path, streamed)?;
+        Ok(ModelFile { info, body })
+    }
+
     /// Check a model file read from `src` (`path` names it in errors): its seal by hashing it in
     /// chunks (when it has one), then its magic and header, in that order; the body is not read.
     fn open(path: &Path, mut src: R) -> Result<Opened<R>> {
@@ -333,16 +344,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Write to `path` through a temporary file in the same folder (filled by `fill`) and a rename:
 /// readers see the old file or the whole new one, never a part.
 pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+    write_atomic_kept(path, fill).map(drop)
+}
+
+/// [`write_atomic_with`], returning the file it wrote, open for reading and writing: it stays
+/// the file written even if another process replaces `path` afterwards.
+fn write_atomic_kept(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<std::fs::File> {
     let tmp = temp_beside(path)?;
     // Errors name the file asked for: the temp file is ours, not the user's.
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(|e| Error::io(path, e))?;
     let written = fill(&mut f).and_then(|()| f.sync_all().map_err(|e| Error::io(path, e)));
-    drop(f);
     let renamed = written.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
     if renamed.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    renamed
+    renamed.map(|()| f)
 }
 
 /// Check that `path` can be written as [`write_atomic_with`] writes it (its folder made when
