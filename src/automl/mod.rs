@@ -350,6 +350,9 @@ impl AutoML {
         // Beats until this function returns: through the run's end too, when this worker holds it.
         let _beating = crate::store::heartbeat::Heartbeat::start(s.sharing.as_ref());
         let mut results = sweep.optimize_with(|t| trials::objective(&ctx, t), limits, &progress);
+        // The search's shared boosting input (the whole table binned, a view per fold) is not
+        // used by the final refit: freed before it, as the refit is the run's memory peak.
+        drop(ctx);
         if let (Some(sh), Some(id), Some(o)) = (&s.sharing, run_id, &opened) {
             if !sh.claim_end(id)? {
                 return Err(Error::FinishedElsewhere(format!(
@@ -411,7 +414,7 @@ impl AutoML {
             } else {
                 s.ensemble
             },
-            bank: bank.best(BANK_CAP),
+            bank: bank.into_best(BANK_CAP),
             trials: &results,
             // The final step may use the budget's 5 % allowance: members that fit in it are
             // refitted rather than dropped when the search ran to its end.

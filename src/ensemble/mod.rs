@@ -209,6 +209,13 @@ impl OofBank {
             .map(|e| e.iter().take(n).cloned().collect())
             .unwrap_or_default()
     }
+
+    /// The `n` best kept trials, best first, taken out of the bank (the rest are freed).
+    pub fn into_best(self, n: usize) -> Vec<Banked> {
+        let mut entries = self.entries.into_inner().unwrap_or_else(|p| p.into_inner());
+        entries.truncate(n);
+        entries
+    }
 }
 
 /// Fold predictions concatenated into one `f32` row-major buffer.
@@ -440,7 +447,11 @@ mod tests {
                 let learner = if *t == 4 { "knn" } else { "ridge" };
                 bank.offer(*t, learner, *s, &[vals(p)]);
             }
-            bank.best(usize::MAX).iter().map(|e| e.trial).collect::<Vec<_>>()
+            let kept = bank.best(usize::MAX).iter().map(|e| e.trial).collect::<Vec<_>>();
+            // Taking the best two out of the bank gives the same first two.
+            let taken: Vec<usize> = bank.into_best(2).iter().map(|e| e.trial).collect();
+            assert_eq!(taken, kept[..2]);
+            kept
         };
         // Two per learner: ridge keeps 3 and 1 (2 is a copy of 1); knn keeps its only trial.
         assert_eq!(ids(&[0, 1, 2, 3, 4]), vec![3, 1, 4]);

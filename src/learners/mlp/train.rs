@@ -199,12 +199,6 @@ pub fn train(
     let per_epoch = (train_rows.len() / batch).max(1);
     let total = (per_epoch * s.epochs).max(1) as f64;
     let token = crate::cancel::current();
-    let valid_idx = Tensor::from_vec(
-        valid_rows.iter().map(|&i| i as u32).collect::<Vec<u32>>(),
-        valid_rows.len(),
-        device,
-    )
-    .map_err(err)?;
     let mut best: Option<(f64, usize, Weights)> = None;
     let mut shuffled: Vec<usize> = train_rows.to_vec();
     let mut step = 0usize;
@@ -238,7 +232,7 @@ pub fn train(
         }
         epochs_run = epoch;
         let score = if n_valid > 0 {
-            validate(&net, &xt, &valid_idx, y, valid_rows, target).map_err(err)?
+            validate(&net, &xt, y, valid_rows, target).map_err(err)?
         } else {
             0.0
         };
@@ -293,41 +287,115 @@ pub fn log_softmax(z: &Tensor) -> candle_core::Result<Tensor> {
     shifted.broadcast_sub(&lse)
 }
 
-/// The held-out score: classification error, or RMSE in the target's units.
+/// Held-out rows scored per forward pass: the activations of a pass over all of them (several
+/// tensors of rows × hidden width) would otherwise be the largest allocation of a fit on many
+/// rows.
+const VALID_BATCH: usize = 4096;
+
+/// The held-out score: classification error, or RMSE in the target's units. Rows are scored
+/// [`VALID_BATCH`] at a time (each row's output does not depend on the others in its batch).
 fn validate(
     net: &Net,
     xt: &Tensor,
-    idx: &Tensor,
     y: Targets,
     rows: &[usize],
     target: (f64, f64),
 ) -> candle_core::Result<f64> {
-    let out = net.forward(&xt.index_select(idx, 0)?, None)?;
-    match y {
-        Targets::Classes(c, _) => {
-            let pred: Vec<u32> = out.argmax(1)?.to_dtype(DType::U32)?.to_vec1()?;
-            let wrong = rows
-                .iter()
-                .zip(&pred)
-                .filter(|(&i, &p)| c[i] != p as usize)
-                .count();
-            Ok(wrong as f64 / rows.len().max(1) as f64)
-        }
-        Targets::Values(v) => {
-            let pred: Vec<f32> = out.flatten_all()?.to_vec1()?;
-            let se: f64 = rows
-                .iter()
-                .zip(&pred)
-                .map(|(&i, &p)| (p as f64 * target.1 + target.0 - v[i]).powi(2))
-                .sum();
-            Ok((se / rows.len().max(1) as f64).sqrt())
+    let mut loss = 0.0f64;
+    for chunk in rows.chunks(VALID_BATCH) {
+        let idx = Tensor::from_vec(
+            chunk.iter().map(|&i| i as u32).collect::<Vec<u32>>(),
+            chunk.len(),
+            xt.device(),
+        )?;
+        let out = net.forward(&xt.index_select(&idx, 0)?, None)?;
+        // Summed row by row in one running total: the same arithmetic as one pass.
+        match y {
+            Targets::Classes(c, _) => {
+                let pred: Vec<u32> = out.argmax(1)?.to_dtype(DType::U32)?.to_vec1()?;
+                for (&i, &p) in chunk.iter().zip(&pred) {
+                    if c[i] != p as usize {
+                        loss += 1.0;
+                    }
+                }
+            }
+            Targets::Values(v) => {
+                let pred: Vec<f32> = out.flatten_all()?.to_vec1()?;
+                for (&i, &p) in chunk.iter().zip(&pred) {
+                    loss += (p as f64 * target.1 + target.0 - v[i]).powi(2);
+                }
+            }
         }
     }
+    let mean = loss / rows.len().max(1) as f64;
+    Ok(match y {
+        Targets::Classes(..) => mean,
+        Targets::Values(_) => mean.sqrt(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_out_rows_scored_in_batches_match_one_pass_over_them() {
+        let device = Device::Cpu;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (rows, inputs) = (VALID_BATCH * 2 + 123, 4);
+        let x: Vec<f32> = (0..rows * inputs)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let values: Vec<f64> = (0..rows).map(|i| (i % 13) as f64 - 6.0).collect();
+        let classes: Vec<usize> = (0..rows).map(|i| i % 3).collect();
+        let xt = Tensor::from_vec(x, (rows, inputs), &device).unwrap();
+        // Every other row, out of order, spanning more than two batches.
+        let held: Vec<usize> = (0..rows).rev().step_by(2).collect();
+        assert!(held.len() > VALID_BATCH);
+        let all = Tensor::from_vec(
+            held.iter().map(|&i| i as u32).collect::<Vec<u32>>(),
+            held.len(),
+            &device,
+        )
+        .unwrap();
+        let target = (0.5, 2.0);
+        let net = Net::new(inputs, &[16], 1, Activation::Mish, &mut rng, &device).unwrap();
+        let out: Vec<f32> = net
+            .forward(&xt.index_select(&all, 0).unwrap(), None)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let se: f64 = held
+            .iter()
+            .zip(&out)
+            .map(|(&i, &p)| (p as f64 * target.1 + target.0 - values[i]).powi(2))
+            .sum();
+        let rmse = validate(&net, &xt, Targets::Values(&values), &held, target).unwrap();
+        assert!(
+            (rmse - (se / held.len() as f64).sqrt()).abs() <= 1e-9 * rmse.max(1.0),
+            "{rmse}"
+        );
+        let net = Net::new(inputs, &[16], 3, Activation::Selu, &mut rng, &device).unwrap();
+        let pred: Vec<u32> = net
+            .forward(&xt.index_select(&all, 0).unwrap(), None)
+            .unwrap()
+            .argmax(1)
+            .unwrap()
+            .to_dtype(DType::U32)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let wrong = held
+            .iter()
+            .zip(&pred)
+            .filter(|(&i, &p)| classes[i] != p as usize)
+            .count();
+        let error = validate(&net, &xt, Targets::Classes(&classes, 3), &held, (0.0, 1.0)).unwrap();
+        assert_eq!(error, wrong as f64 / held.len() as f64);
+        assert!(error > 0.0 && error < 1.0, "{error}");
+    }
 
     #[test]
     fn coslog4_starts_at_zero_and_has_four_peaks() {
