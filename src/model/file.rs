@@ -370,9 +370,11 @@ fn write_atomic_kept(
     renamed.map(|()| f)
 }
 
-/// Check that `path` can be written as [`write_atomic_with`] writes it (its folder made when
-/// missing, a temporary file created beside it, then removed; not a folder itself), so that a
-/// long job fails before it starts instead of when it saves its result.
+/// Check that `path` can be written as [`write_atomic_with`] writes it (not a folder itself; a
+/// temporary file can be created in its folder, or, when that folder is missing, in the nearest
+/// folder above it, where saving will make the missing ones), so that a long job fails before it
+/// starts instead of when it saves its result. Nothing is left behind: the probe file is
+/// removed and no folder is made.
 pub fn check_writable(path: &Path) -> Result<()> {
     if path.is_dir() {
         return Err(Error::io(
@@ -380,25 +382,38 @@ pub fn check_writable(path: &Path) -> Result<()> {
             std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder, not a file"),
         ));
     }
-    let tmp = temp_beside(path)?;
+    let mut dir = folder_of(path);
+    while !dir.exists() {
+        dir = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    }
+    let tmp = dir.join(temp_name(path));
     std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
     std::fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))
 }
 
-/// A temporary file's name in `path`'s folder (made when missing), unique per process and
-/// call, so threads writing the same file never share one.
-fn temp_beside(path: &Path) -> Result<std::path::PathBuf> {
-    let dir = path
-        .parent()
+/// The folder `path` lies in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
+        .unwrap_or(Path::new("."))
+}
+
+/// A temporary file name for writing `path`, unique per process and call, so threads writing
+/// the same file never share one.
+fn temp_name(path: &Path) -> String {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Ok(dir.join(format!(".{name}.tmp{}-{n}", std::process::id())))
+    format!(".{name}.tmp{}-{n}", std::process::id())
+}
+
+/// A temporary file's path in `path`'s folder (made when missing).
+fn temp_beside(path: &Path) -> Result<std::path::PathBuf> {
+    let dir = folder_of(path);
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(dir.join(temp_name(path)))
 }
 
 /// The part of a body the file holds (a stack's meta-model is in the header): serialised as
@@ -564,16 +579,19 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 2, "{left:?}");
-        // The check before a long job finds both, leaves nothing behind, and passes where a
-        // file can be written (a missing folder is made, as saving would).
-        for bad in [&asked, &target] {
+        // The check before a long job finds both (and a folder missing under a plain file),
+        // leaves nothing behind, and passes where a file can be written, missing folders
+        // included (saving makes them; the check makes none).
+        let under_file = dir.path().join("plain/sub/m.automl");
+        for bad in [&asked, &target, &under_file] {
             let e = check_writable(bad).unwrap_err().to_string();
             assert!(e.starts_with(&bad.display().to_string()), "{e}");
         }
-        let fine = dir.path().join("new/m.automl");
+        let fine = dir.path().join("new/deeper/m.automl");
         check_writable(&fine).unwrap();
-        assert!(!fine.exists());
-        assert_eq!(std::fs::read_dir(dir.path().join("new")).unwrap().count(), 0);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+        assert!(!dir.path().join("new").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        write_atomic(&fine, b"model").unwrap();
+        assert_eq!(std::fs::read(&fine).unwrap(), b"model");
     }
 }
