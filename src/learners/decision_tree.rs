@@ -48,18 +48,7 @@ impl Learner for DecisionTree {
         DecisionTreeParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
-        let p = DecisionTreeParams::check(params)?;
-        let tp = TreeParams {
-            random_cuts: false,
-            max_depth: p.max_depth,
-            min_samples_leaf: p.min_samples_leaf,
-            max_features: x.cols.max(1),
-            criterion: p.criterion,
-            balanced: p.balanced,
-        };
-        tree::fit_learner(NAME, x, y, 1, false, tp, seed)
-    }
+    tree::fits_by_binning!(grow);
 
     fn cost(&self, params: &Params, s: &Shape) -> f64 {
         let depth = DecisionTreeParams::check(params).map_or(8, |p| p.max_depth) as f64;
@@ -67,4 +56,18 @@ impl Learner for DecisionTree {
             + 1.5 * super::tree::sorted(s, depth)
             + 0.5 * super::tree::setup(s)
     }
+}
+
+/// Check `params`, bin `x` and grow the tree.
+fn grow(params: &Params, x: tree::Rows, y: Y, seed: u64) -> Result<Fitted> {
+    let p = DecisionTreeParams::check(params)?;
+    let tp = TreeParams {
+        random_cuts: false,
+        max_depth: p.max_depth,
+        min_samples_leaf: p.min_samples_leaf,
+        max_features: x.cols().max(1),
+        criterion: p.criterion,
+        balanced: p.balanced,
+    };
+    tree::fit_learner(NAME, x, y, 1, false, tp, seed)
 }

@@ -55,18 +55,7 @@ impl Learner for ExtraTrees {
         ExtraTreesParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
-        let p = ExtraTreesParams::check(params)?;
-        let tp = TreeParams {
-            max_depth: p.max_depth,
-            min_samples_leaf: p.min_samples_leaf,
-            max_features: ((p.max_features * x.cols as f64).round() as usize).max(1),
-            criterion: p.criterion,
-            random_cuts: true,
-            balanced: p.balanced,
-        };
-        tree::fit_learner(NAME, x, y, p.n_trees, false, tp, seed)
-    }
+    tree::fits_by_binning!(grow);
 
     fn cost(&self, params: &Params, s: &Shape) -> f64 {
         // Its own constants, fitted on its own measurements (no bootstrap, random cuts).
@@ -76,6 +65,20 @@ impl Learner for ExtraTrees {
         trees * frac.clamp(0.05, 1.0) * super::tree::work(s, depth, leaf, 5.3, 0.26, 3.4)
             + super::tree::setup(s)
     }
+}
+
+/// Check `params`, bin `x` and grow the trees.
+fn grow(params: &Params, x: tree::Rows, y: Y, seed: u64) -> Result<Fitted> {
+    let p = ExtraTreesParams::check(params)?;
+    let tp = TreeParams {
+        max_depth: p.max_depth,
+        min_samples_leaf: p.min_samples_leaf,
+        max_features: ((p.max_features * x.cols() as f64).round() as usize).max(1),
+        criterion: p.criterion,
+        random_cuts: true,
+        balanced: p.balanced,
+    };
+    tree::fit_learner(NAME, x, y, p.n_trees, false, tp, seed)
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::param::Params;
+use crate::prep::Encoded;
 use tree::Forest;
 
 /// A learning algorithm: how to fit it, what a fit costs, and where it searches.
@@ -76,6 +77,20 @@ pub trait Learner: Sync {
         y: Y,
         seed: u64,
     ) -> Result<Fitted>;
+    /// Fit on a pipeline's encoded training rows (`x`), read as the learner needs them. By
+    /// default the whole matrix ([`Learner::fit`]); the tree learners bin them a block at a
+    /// time instead, so the encoded table is never held whole.
+    fn fit_encoded(
+        &self,
+        params: &Params,
+        task: Task,
+        x: &Encoded,
+        categorical: &[bool],
+        y: Y,
+        seed: u64,
+    ) -> Result<Fitted> {
+        self.fit(params, task, x.matrix()?, categorical, y, seed)
+    }
     /// A deterministic estimate of the work of one fit (and of predicting the validation rows)
     /// on data of shape `s`, in units of about one nanosecond on one core (calibrated by
     /// `cargo bench --bench cost_calibration` on every suite set: within 3× of the measured
@@ -210,11 +225,29 @@ pub fn fit(
     y: Y,
     seed: u64,
 ) -> Result<Fitted> {
+    with_rows(learner, x.rows)?.fit(params, task, x, categorical, y, seed)
+}
+
+/// Fit learner `learner` on a pipeline's encoded training rows ([`Learner::fit_encoded`]).
+pub fn fit_encoded(
+    learner: &str,
+    params: &Params,
+    task: Task,
+    x: &Encoded,
+    categorical: &[bool],
+    y: Y,
+    seed: u64,
+) -> Result<Fitted> {
+    with_rows(learner, x.rows())?.fit_encoded(params, task, x, categorical, y, seed)
+}
+
+/// Learner `learner`, when there are training rows to fit it on.
+fn with_rows(learner: &str, rows: usize) -> Result<&'static dyn Learner> {
     let l = get(learner)?;
-    if x.rows == 0 {
+    if rows == 0 {
         return Err(Error::learner(learner, "no training rows"));
     }
-    l.fit(params, task, x, categorical, y, seed)
+    Ok(l)
 }
 
 /// Name of the learner parameter weighting classes (`none` or `balanced`); the search offers it

@@ -53,18 +53,7 @@ impl Learner for RandomForest {
         RandomForestParams::check(params).map(drop)
     }
 
-    fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
-        let p = RandomForestParams::check(params)?;
-        let tp = TreeParams {
-            random_cuts: false,
-            max_depth: p.max_depth,
-            min_samples_leaf: p.min_samples_leaf,
-            max_features: ((p.max_features * x.cols as f64).round() as usize).max(1),
-            criterion: p.criterion,
-            balanced: p.balanced,
-        };
-        tree::fit_learner(NAME, x, y, p.n_trees, true, tp, seed)
-    }
+    tree::fits_by_binning!(grow);
 
     fn cost(&self, params: &Params, s: &Shape) -> f64 {
         let p = RandomForestParams::check(params).ok();
@@ -73,4 +62,18 @@ impl Learner for RandomForest {
         trees * frac.clamp(0.05, 1.0) * super::tree::work(s, depth, leaf, 5.5, 0.17, 3.3)
             + super::tree::setup(s)
     }
+}
+
+/// Check `params`, bin `x` and grow the trees.
+fn grow(params: &Params, x: tree::Rows, y: Y, seed: u64) -> Result<Fitted> {
+    let p = RandomForestParams::check(params)?;
+    let tp = TreeParams {
+        random_cuts: false,
+        max_depth: p.max_depth,
+        min_samples_leaf: p.min_samples_leaf,
+        max_features: ((p.max_features * x.cols() as f64).round() as usize).max(1),
+        criterion: p.criterion,
+        balanced: p.balanced,
+    };
+    tree::fit_learner(NAME, x, y, p.n_trees, true, tp, seed)
 }

@@ -13,8 +13,62 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::Matrix;
+use crate::prep::Encoded;
 
 const MAX_BINS: usize = 255;
+
+/// Encoded rows read per block when binning them from a pipeline's preprocessing.
+const BIN_BLOCK: usize = 4096;
+
+/// The training rows a tree learner bins: a whole matrix, or a pipeline's encoded rows read a
+/// block at a time (never the whole encoded table at once).
+pub(super) enum Rows<'a> {
+    /// An encoded matrix, freed once binned.
+    Dense(Matrix),
+    /// A pipeline's training rows, encoded on demand.
+    Encoded(&'a Encoded<'a>),
+}
+
+impl Rows<'_> {
+    /// Number of columns.
+    pub(super) fn cols(&self) -> usize {
+        match self {
+            Rows::Dense(m) => m.cols,
+            Rows::Encoded(e) => e.cols(),
+        }
+    }
+
+    fn bin(self) -> crate::error::Result<Binned> {
+        match self {
+            Rows::Dense(m) => Ok(Binned::new(&m)),
+            Rows::Encoded(e) => Binned::from_encoded(e, BIN_BLOCK),
+        }
+    }
+}
+
+/// The two fit entry points of a tree learner ([`super::Learner::fit`] on a matrix,
+/// [`super::Learner::fit_encoded`] on a pipeline's rows), both handing `$grow` (check the
+/// parameters, bin, grow) the rows as [`Rows`].
+macro_rules! fits_by_binning {
+    ($grow:path) => {
+        fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, seed: u64) -> Result<Fitted> {
+            $grow(params, super::tree::Rows::Dense(x), y, seed)
+        }
+
+        fn fit_encoded(
+            &self,
+            params: &Params,
+            _: Task,
+            x: &crate::prep::Encoded,
+            _: &[bool],
+            y: Y,
+            seed: u64,
+        ) -> Result<Fitted> {
+            $grow(params, super::tree::Rows::Encoded(x), y, seed)
+        }
+    };
+}
+pub(super) use fits_by_binning;
 
 /// Split criterion for classification trees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +154,7 @@ pub(super) fn sorted(s: &super::Shape, depth: f64) -> f64 {
 /// Grow `n_trees` trees (one without `bootstrap` is a single CART tree) for learner `learner`.
 pub(super) fn fit_learner(
     learner: &str,
-    x: Matrix,
+    x: Rows,
     y: super::Y,
     n_trees: usize,
     bootstrap: bool,
@@ -116,9 +170,8 @@ pub(super) fn fit_learner(
         super::Y::Classes(c, k) => (Labels::Classes(c, k), k),
         super::Y::Values(v) => (Labels::Values(v), 0),
     };
-    // The trees read only the bins: the encoded matrix goes before they grow.
-    let binned = Binned::new(&x);
-    drop(x);
+    // The trees read only the bins: an encoded matrix goes before they grow.
+    let binned = x.bin()?;
     let forest = Forest::fit_binned(&binned, labels, n_trees, bootstrap, p, seed);
     if let Some(r) = crate::cancel::current().reason() {
         return Err(crate::error::Error::learner(
@@ -213,21 +266,8 @@ impl Binned {
                 let mut vals: Vec<f64> = (0..rows).map(|i| x.get(i, f)).collect();
                 vals.sort_by(f64::total_cmp);
                 vals.dedup();
-                let edges: Vec<f64> = if vals.len() <= MAX_BINS {
-                    vals.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect()
-                } else {
-                    let mut e: Vec<f64> = (1..MAX_BINS)
-                        .map(|b| {
-                            let p = b * (vals.len() - 1) / MAX_BINS;
-                            (vals[p] + vals[p + 1]) / 2.0
-                        })
-                        .collect();
-                    e.dedup();
-                    e
-                };
-                let bins = (0..rows)
-                    .map(|i| edges.partition_point(|&t| t < x.get(i, f)) as u8)
-                    .collect();
+                let edges = edges_of(&vals);
+                let bins = (0..rows).map(|i| bin_of(&edges, x.get(i, f))).collect();
                 (edges, bins)
             })
             .collect();
@@ -240,6 +280,48 @@ impl Binned {
             edges.push(e);
         }
         Binned { bins, edges, rows }
+    }
+
+    /// The same bins as [`Binned::new`] on `x.matrix()`, reading `block` encoded rows at a time:
+    /// a first pass gathers each column's distinct values (sorted and deduplicated whenever a
+    /// column's buffer has doubled, so a column of few values stays small), a second bins them.
+    pub fn from_encoded(x: &Encoded, block: usize) -> crate::error::Result<Binned> {
+        let (rows, cols) = (x.rows(), x.cols());
+        let block = block.max(1);
+        // Per column: its values so far, and how many of them are sorted and distinct.
+        let mut seen: Vec<(Vec<f64>, usize)> = vec![(Vec::new(), 0); cols];
+        for start in (0..rows).step_by(block) {
+            let m = x.block(start, (start + block).min(rows))?;
+            seen.par_iter_mut().enumerate().for_each(|(f, (vals, sorted))| {
+                vals.extend((0..m.rows).map(|i| m.get(i, f)));
+                if vals.len() >= 2 * (*sorted).max(block) {
+                    vals.sort_by(f64::total_cmp);
+                    vals.dedup();
+                    *sorted = vals.len();
+                }
+            });
+        }
+        let edges: Vec<Vec<f64>> = seen
+            .into_par_iter()
+            .map(|(mut vals, _)| {
+                vals.sort_by(f64::total_cmp);
+                vals.dedup();
+                edges_of(&vals)
+            })
+            .collect();
+        let mut bins = vec![0u8; rows * cols];
+        for start in (0..rows).step_by(block) {
+            let m = x.block(start, (start + block).min(rows))?;
+            bins[start * cols..(start + m.rows) * cols]
+                .par_chunks_mut(cols.max(1))
+                .enumerate()
+                .for_each(|(i, row)| {
+                    for (f, b) in row.iter_mut().enumerate() {
+                        *b = bin_of(&edges[f], m.get(i, f));
+                    }
+                });
+        }
+        Ok(Binned { bins, edges, rows })
     }
 
     fn bin(&self, f: usize, i: usize) -> usize {
@@ -255,6 +337,27 @@ impl Binned {
     fn n_features(&self) -> usize {
         self.edges.len()
     }
+}
+
+/// The upper edges of at most [`MAX_BINS`] quantile bins of a column's sorted distinct values.
+fn edges_of(vals: &[f64]) -> Vec<f64> {
+    if vals.len() <= MAX_BINS {
+        vals.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect()
+    } else {
+        let mut e: Vec<f64> = (1..MAX_BINS)
+            .map(|b| {
+                let p = b * (vals.len() - 1) / MAX_BINS;
+                (vals[p] + vals[p + 1]) / 2.0
+            })
+            .collect();
+        e.dedup();
+        e
+    }
+}
+
+/// The bin of value `v` under `edges`.
+fn bin_of(edges: &[f64], v: f64) -> u8 {
+    edges.partition_point(|&t| t < v) as u8
 }
 
 /// A tree node. The right child of a split is always `left + 1`, so it is not stored.
@@ -693,6 +796,54 @@ mod tests {
                     bin == b.edges[f].len() || v <= b.edges[f][bin],
                     "row {i} feature {f}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn binning_encoded_rows_block_by_block_gives_the_bins_of_the_whole_matrix() {
+        use crate::prep::{derived::CodeKind, Encode, PrepConfig};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sets = vec![(root.join("datasets/penguins/train.csv"), "species")];
+        // Missing ages and categories; a 1,600-level category with out-of-fold target codes.
+        let shared = root.join("../shared/datasets");
+        for (set, target) in [
+            ("titanic", "survived"),
+            ("restaurant_inspections", "inspection_score"),
+        ] {
+            let path = shared.join(set).join("train.csv");
+            if path.exists() {
+                sets.push((path, target));
+            }
+        }
+        let recipes = [
+            PrepConfig::default(),
+            PrepConfig {
+                encode: Encode::Ordinal,
+                high_card: Some(CodeKind::Target),
+                ..PrepConfig::default()
+            },
+        ];
+        for (path, target) in &sets {
+            let d = crate::data::Dataset::from_path(path, target, None).unwrap();
+            // Every third row, last first: a fold's rows in no particular order.
+            let rows: Vec<usize> = (0..d.features.n_rows).rev().step_by(3).collect();
+            for recipe in &recipes {
+                let e = recipe.fit_encoded(&d.features, &d.target, Some(&rows));
+                let whole = Binned::new(&e.matrix().unwrap());
+                assert!(whole.edges.iter().any(|e| e.len() > 1), "{}", path.display());
+                for block in [1, 7, 4096, rows.len() + 1] {
+                    let b = Binned::from_encoded(&e, block).unwrap();
+                    let what = format!("{} {recipe:?} block {block}", path.display());
+                    assert_eq!(b.rows, whole.rows, "{what}");
+                    assert_eq!(b.bins, whole.bins, "{what}");
+                    let bits = |e: &[Vec<f64>]| -> Vec<Vec<u64>> {
+                        e.iter()
+                            .map(|c| c.iter().map(|v| v.to_bits()).collect())
+                            .collect()
+                    };
+                    assert_eq!(bits(&b.edges), bits(&whole.edges), "{what}");
+                }
             }
         }
     }

@@ -384,7 +384,10 @@ pub fn check_writable(path: &Path) -> Result<()> {
     }
     let mut dir = folder_of(path);
     while !dir.exists() {
-        dir = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        dir = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
     }
     let tmp = dir.join(temp_name(path));
     std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;

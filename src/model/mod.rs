@@ -79,19 +79,22 @@ impl Pipeline {
         rows: Option<&[usize]>,
         seed: u64,
     ) -> Result<Pipeline> {
-        let (prep, m) = config.recipe()?.fit_transform(x, target, rows)?;
+        let encoded = config.recipe()?.fit_encoded(x, target, rows);
         let t = subset_target(target, rows);
         let y = Y::of(&t, schema.classes.len());
-        let learner = learners::fit(
+        let learner = learners::fit_encoded(
             &config.learner,
             &config.params,
             schema.task,
-            m,
-            &prep.categorical(),
+            &encoded,
+            &encoded.prep().categorical(),
             y,
             seed,
         )?;
-        Ok(Pipeline { prep, learner })
+        Ok(Pipeline {
+            prep: encoded.into_prep(),
+            learner,
+        })
     }
 
     /// Predict the given rows of `x` (all when `None`); errors on non-finite output.

@@ -16,6 +16,9 @@ use crate::matrix::Matrix;
 use crate::param::Params;
 
 pub mod derived;
+mod encoded;
+
+pub use encoded::Encoded;
 
 use derived::{CodeKind, LevelCode, Stats, NATIVE_TEXT_DIM};
 
@@ -258,32 +261,40 @@ impl PrepConfig {
         target: &Target,
         rows: Option<&[usize]>,
     ) -> Result<(FittedPrep, Matrix)> {
+        let encoded = self.fit_encoded(x, target, rows);
+        let m = encoded.matrix()?;
+        Ok((encoded.into_prep(), m))
+    }
+
+    /// Fit on the given rows (all rows when `None`) and return them to be encoded on demand,
+    /// whole or a block at a time ([`Encoded`]): what [`PrepConfig::fit_transform`] returns as
+    /// one matrix, target codes of the training rows out of fold as there.
+    pub fn fit_encoded<'a>(
+        &self,
+        x: &'a Features,
+        target: &Target,
+        rows: Option<&'a [usize]>,
+    ) -> Encoded<'a> {
         let rows = all_rows(rows, x.n_rows);
-        let rows = rows.as_ref();
         let y = if self.high_card == Some(CodeKind::Target) && self.encode != Encode::Native {
-            derived::target_columns(target, rows)
+            derived::target_columns(target, &rows)
         } else {
             None
         };
         let y = y.as_ref().map(|(v, w)| (v.as_slice(), *w));
-        let prep = self.fit_rows(x, rows, y);
-        let mut m = prep.transform(x, Some(rows))?;
-        // Replace the training rows' target codes by out-of-fold ones.
+        let prep = self.fit_rows(x, &rows, y);
+        // The training rows' target codes are replaced by out-of-fold ones.
+        let mut oof = Vec::new();
         let mut offset = 0;
         for (step, col) in prep.steps.iter().zip(&x.columns) {
-            let w = step.width();
             if let (Step::Coded { base, code }, FeatureColumn::Categorical { codes, levels }) = (step, col) {
-                if let Some(oof) = code.out_of_fold(codes, levels.len(), rows, y) {
-                    let start = offset + base.width();
-                    for (r, chunk) in oof.chunks(code.width).enumerate() {
-                        m.data[r * prep.width + start..r * prep.width + start + code.width]
-                            .copy_from_slice(chunk);
-                    }
+                if let Some(values) = code.out_of_fold(codes, levels.len(), &rows, y) {
+                    oof.push((offset + base.width(), code.width, values));
                 }
             }
-            offset += w;
+            offset += step.width();
         }
-        Ok((prep, m))
+        Encoded::new(prep, x, rows, oof)
     }
 
     /// Fit on the given rows (all rows when `rows` is `None`), without a target: a target code
