@@ -221,3 +221,61 @@ fn parquet_date_and_timestamp_columns_are_dates_and_csv_dates_score_against_them
         assert!(test_score(&r, &test, Metric::R2) > 0.9, "{dtype:?}");
     }
 }
+
+#[test]
+fn encoded_rows_read_in_blocks_are_the_rows_of_the_whole_matrix() {
+    // Every kind of step at once: a date, a text, a 400-level category with out-of-fold target
+    // codes, a small category, a number with missing cells.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let reviews = reviews(&mut rng, 1200);
+    let rows: Vec<String> = reviews
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (d, _) = weekend_sale(&mut rng);
+            let number = if i % 7 == 0 {
+                String::new()
+            } else {
+                format!("{:.3}", rng.gen::<f64>())
+            };
+            let review = r.rsplit_once(',').map_or(r.as_str(), |(head, _)| head);
+            format!(
+                "{},shop{},{},{number},{review},{}",
+                d.format("%Y-%m-%d"),
+                i % 400,
+                ["a", "b", "c"][i % 3],
+                u8::from(rng.gen_bool(0.5))
+            )
+        })
+        .collect();
+    let train = write(
+        dir.path(),
+        "train.csv",
+        "when,shop,size,number,review,noise,bought",
+        &rows,
+    );
+    let data = Dataset::from_path(&train, "bought", None).unwrap();
+    assert_eq!(kind(&data, "review"), FeatureKind::Text);
+    assert_eq!(kind(&data, "when"), FeatureKind::Datetime);
+    let fold: Vec<usize> = (0..data.features.n_rows).filter(|i| i % 5 != 2).rev().collect();
+    for encode in [automl::prep::Encode::Onehot, automl::prep::Encode::Ordinal] {
+        let cfg = PrepConfig {
+            high_card: Some(automl::prep::derived::CodeKind::Target),
+            encode,
+            max_categories: 10,
+            ..PrepConfig::default()
+        };
+        let (_, whole) = cfg
+            .fit_transform(&data.features, &data.target, Some(&fold))
+            .unwrap();
+        let e = cfg.fit_encoded(&data.features, &data.target, Some(&fold));
+        assert_eq!((e.rows(), e.cols()), (whole.rows, whole.cols));
+        assert_eq!(e.matrix().unwrap().data, whole.data, "{encode:?}");
+        let mut joined = Vec::new();
+        for start in (0..e.rows()).step_by(97) {
+            joined.extend(e.block(start, (start + 97).min(e.rows())).unwrap().data);
+        }
+        assert_eq!(joined, whole.data, "{encode:?}");
+    }
+}
