@@ -260,6 +260,7 @@ pub fn shape_of(data: &Dataset, plan: &Plan, config: &TrialConfig, sample: f64) 
         levels: levels as f64,
         inputs: inputs as f64,
         k: data.schema.classes.len() as f64,
+        valid: plan.folds.first().map_or(n / 4.0, |f| f.valid.len() as f64),
     }
 }
 
