@@ -277,5 +277,9 @@ fn encoded_rows_read_in_blocks_are_the_rows_of_the_whole_matrix() {
             joined.extend(e.block(start, (start + 97).min(e.rows())).unwrap().data);
         }
         assert_eq!(joined, whole.data, "{encode:?}");
+        // A range beyond the rows is an error, not a panic.
+        assert!(e.block(5, 3).is_err());
+        assert!(e.block(0, e.rows() + 1).is_err());
+        assert_eq!(e.block(e.rows(), e.rows()).unwrap().rows, 0);
     }
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use super::FittedPrep;
 use crate::data::Features;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 
 /// The training rows of a fitted preprocessing, encoded when asked for.
@@ -50,8 +50,15 @@ impl<'a> Encoded<'a> {
         self.prep.width
     }
 
-    /// Training rows `start..end` (positions among the training rows), encoded.
+    /// Training rows `start..end` (positions among the training rows), encoded; a range beyond
+    /// the rows is an error.
     pub fn block(&self, start: usize, end: usize) -> Result<Matrix> {
+        if start > end || end > self.rows.len() {
+            return Err(Error::Config(format!(
+                "encoded rows {start}..{end} asked of 0..{}",
+                self.rows.len()
+            )));
+        }
         let mut m = self.prep.transform(self.x, Some(&self.rows[start..end]))?;
         let width = self.prep.width;
         for (first, w, values) in &self.oof {
