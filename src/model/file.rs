@@ -382,13 +382,13 @@ pub fn check_writable(path: &Path) -> Result<()> {
             std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder, not a file"),
         ));
     }
-    let mut dir = folder_of(path);
-    while !dir.exists() {
-        dir = dir
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-    }
+    // The nearest folder that exists (the working folder for a relative path none of whose
+    // folders exist yet).
+    let dir = folder_of(path)
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(temp_name(path));
     std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
     std::fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))
