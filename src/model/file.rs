@@ -213,16 +213,9 @@ impl<R: Read + Seek> Opened<R> {
         src.seek(SeekFrom::Start(0)).map_err(io)?;
         if sealed {
             let mut sum = sha2::Sha256::new();
-            let mut chunk = vec![0u8; CHUNK];
-            let mut rest = (&mut src).take(end);
-            loop {
-                let n = rest.read(&mut chunk).map_err(io)?;
-                if n == 0 {
-                    break;
-                }
-                sum.update(&chunk[..n]);
-            }
-            if rest.limit() > 0 {
+            let mut rest = std::io::BufReader::with_capacity(CHUNK, (&mut src).take(end));
+            std::io::copy(&mut rest, &mut sum).map_err(io)?;
+            if rest.get_ref().limit() > 0 {
                 return Err(bad(path, "truncated model file".into()));
             }
             if sum.finalize().as_slice() != &tail[8..] {
