@@ -1,5 +1,7 @@
 //! k nearest neighbours (learner `knn`): the model keeps the training rows (f32); queries use
-//! linfa-nn's k-d tree on few columns and a blocked brute-force search on many.
+//! a k-d tree ([`kd`]) where it prunes well and a blocked brute-force search where it does not.
+
+mod kd;
 
 use linfa_nn::distance::L2Dist;
 use linfa_nn::{CommonNearestNeighbour, NearestNeighbour};
@@ -53,13 +55,14 @@ impl Learner for Knn {
 
     fn fit(&self, params: &Params, _: Task, x: Matrix, _: &[bool], y: Y, _: u64) -> Result<Fitted> {
         let p = KnnParams::check(params)?;
+        let rows = Rows::of(&x);
         let (y, n_classes) = match y {
             Y::Classes(c, k) => (c.iter().map(|&c| c as f64).collect(), k),
             Y::Values(v) => (v.to_vec(), 0),
         };
         Ok(Fitted::Neighbours {
-            brute: splits(&x) >= BRUTE_FROM_SPLITS,
-            x: Rows::of(&x),
+            brute: prefer_brute(&rows, p.k),
+            x: rows,
             y,
             k: p.k,
             distance_weights: p.distance_weights,
@@ -69,12 +72,11 @@ impl Learner for Knn {
 
     fn cost(&self, _: &Params, s: &Shape) -> f64 {
         // The validation rows against all training rows: by brute force from
-        // [`BRUTE_FROM_SPLITS`] raw columns (about what [`splits`] counts; one f32 product per
-        // pair and column, and choosing the nearest), else through a k-d tree (building and
-        // querying). Calibrated with the validation rows a quarter of the training rows (as
+        // [`BRUTE_COST_FROM_RAW`] raw columns (one f32 product per pair and column, and choosing
+        // the nearest), else through a k-d tree (building and querying). Calibrated with the validation rows a quarter of the training rows (as
         // cross-validation and the holdout have them), so the constants are per query row
         // times 4: a trial fitting on a sample of a large table queries all its validation rows.
-        if s.raw >= BRUTE_FROM_SPLITS as f64 {
+        if s.raw >= BRUTE_COST_FROM_RAW {
             0.04 * s.n * s.valid * s.d + 5.2 * s.n * s.valid
         } else {
             22.4 * s.valid * s.d * s.n.log2().max(1.0)
@@ -82,57 +84,47 @@ impl Learner for Knn {
     }
 }
 
-/// From this many [`splits`] the k-d tree visits most of its leaves (the curse of
-/// dimensionality) and a blocked brute-force search is faster; below it the tree's logarithmic
-/// queries win on large tables. Measured one fold, one thread (k-d tree / brute force): caravan
-/// (85 columns, 570 one-hot) 2.36 / 0.11 s, lending_club (22 / 81) 0.74 / 0.07 s, telco_churn
-/// (19 / 40) 0.025 / 0.028 s, diamonds (9 / 26) 0.28 / 1.81 s, restaurant_inspections (4 / 24)
-/// 0.023 / 0.39 s.
-const BRUTE_FROM_SPLITS: usize = 20;
+/// The cost model's stand-in for the fit's choice ([`prefer_brute`]), which no column count can
+/// make: brute force from this many raw columns, the k-d tree below. On the suite the two agree
+/// but for small tables of few columns whose tree visits most rows (brute force, and either way
+/// under a millisecond) and a synthetic 160k-row table with three independent noise columns
+/// (brute force on a 10k-row sample, five times the k-d tree's estimate).
+const BRUTE_COST_FROM_RAW: f64 = 20.0;
 
-/// Directions a k-d tree has to split on: one per run of adjacent two-valued columns that are
-/// never at their higher value in the same row (the one-hot columns of one category, whose rows
-/// differ along one direction per category however many levels it has) and one per other
-/// non-constant column.
-fn splits(x: &Matrix) -> usize {
-    let cols = x.cols;
-    let (mut lo, mut hi) = (vec![f64::INFINITY; cols], vec![f64::NEG_INFINITY; cols]);
-    for i in 0..x.rows {
-        for (c, &v) in x.row(i).iter().enumerate() {
-            lo[c] = lo[c].min(v);
-            hi[c] = hi[c].max(v);
+/// Training rows the fit's probe queries (evenly spaced).
+const PROBES: usize = 32;
+
+/// The share of the training rows a k-d tree query may compute distances to and still beat
+/// brute force: per row visited the tree pays about eight times a brute-force pair (its own
+/// distance loop and the node boxes against one row of a matrix product). Measured one fold, one
+/// thread, per visited row / per pair: flchain 46 / 5.9 ns, diamonds 60 / 6.1, the 160k table 49
+/// / 10.1, lending_club 47 / 7.8, caravan (563 columns) 414 / 33.
+const BRUTE_ABOVE: f64 = 0.125;
+
+/// Whether brute force beats the k-d tree on `rows`: the tree's cost follows the data's
+/// intrinsic dimension, which no column count tells (a query on the 160k table's 13 columns
+/// visits 41 % of 10k rows, on movies' 12 columns 0.3 % of 38k), so the fit builds the tree and
+/// counts the rows [`PROBES`] queries (training rows, evenly spaced) visit. Deterministic: the
+/// same rows always choose the same search.
+fn prefer_brute(rows: &Rows, k: usize) -> bool {
+    let n = rows.rows;
+    if n == 0 {
+        return false;
+    }
+    let tree = kd::KdTree::new(&rows.data, rows.cols);
+    let probes = PROBES.min(n);
+    let limit = BRUTE_ABOVE * (n * probes) as f64;
+    let mut near = kd::Nearest::default();
+    let mut visited = 0;
+    for p in 0..probes {
+        let j = p * n / probes;
+        tree.nearest(&rows.data[j * rows.cols..(j + 1) * rows.cols], k, &mut near);
+        visited += near.visited;
+        if visited as f64 > limit {
+            return true;
         }
     }
-    let mut two_valued = vec![true; cols];
-    for i in 0..x.rows {
-        for (c, &v) in x.row(i).iter().enumerate() {
-            two_valued[c] &= v == lo[c] || v == hi[c];
-        }
-    }
-    // Rows at their higher value in the current run of two-valued columns.
-    let mut taken = vec![false; x.rows];
-    let mut in_run = false;
-    let mut count = 0;
-    for c in 0..cols {
-        if lo[c] >= hi[c] {
-            continue;
-        }
-        if !two_valued[c] {
-            count += 1;
-            in_run = false;
-            continue;
-        }
-        let high = |i: usize| x.data[i * cols + c] == hi[c];
-        if !(in_run && (0..x.rows).all(|i| !(taken[i] && high(i)))) {
-            count += 1;
-            in_run = true;
-            taken.iter_mut().for_each(|t| *t = false);
-        }
-        for (i, t) in taken.iter_mut().enumerate() {
-            *t |= high(i);
-        }
-    }
-    count
+    false
 }
 
 /// Query rows per block of the brute-force search: a block's distances to all training rows are
@@ -244,14 +236,10 @@ pub(super) fn predict(
         Train::F32 {
             rows: r,
             brute: false,
-        } => kd_tree(
-            r.view()?,
-            x,
-            k,
-            &vote,
-            |i| r.centre(x.row(i)),
-            |j, q| r.distance(j, q),
-        )?,
+        } => {
+            r.view()?; // a damaged model's sizes: an error, not a panic
+            tree_search(r, x, k, &vote)?
+        }
     };
     let width = vote.width();
     let mut data = Vec::with_capacity(x.rows * width);
@@ -327,7 +315,8 @@ fn stopped(token: &crate::cancel::Token) -> Result<()> {
     }
 }
 
-/// Neighbours from linfa-nn's k-d tree (few columns) on the training rows `train`: `query(i)`
+/// Neighbours from linfa-nn's k-d tree (model files with f64 rows, as they always predicted; the
+/// tests' reference) on the training rows `train`: `query(i)`
 /// gives query row `i` in f64 as the rows are stored (centred or not), `exact(j, q)` the f64
 /// distance of training row `j` from such a row (for the weights).
 fn kd_tree<F: linfa::Float>(
@@ -354,6 +343,31 @@ fn kd_tree<F: linfa::Float>(
                 .map_err(|e| Error::learner("knn", e.to_string()))?;
             Ok(vote.row(found.into_iter().map(|(_, j)| {
                 let d = if vote.distance_weights { exact(j, &q) } else { 0.0 };
+                (j, d)
+            })))
+        })
+        .collect()
+}
+
+/// Neighbours from [`kd::KdTree`] over the training rows (the tree is built again for each
+/// prediction: `n · cols · log n` work, small beside the queries).
+fn tree_search(r: &Rows, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<f64>>> {
+    let tree = kd::KdTree::new(&r.data, r.cols);
+    let token = crate::cancel::current();
+    (0..x.rows)
+        .into_par_iter()
+        .map_init(kd::Nearest::default, |near, i| {
+            stopped(&token)?;
+            let q = r.centre(x.row(i));
+            let point: Vec<f32> = q.iter().map(|&v| v as f32).collect();
+            tree.nearest(&point, k, near);
+            Ok(vote.row(near.found().iter().map(|&(_, j)| {
+                let j = j as usize;
+                let d = if vote.distance_weights {
+                    r.distance(j, &q)
+                } else {
+                    0.0
+                };
                 (j, d)
             })))
         })
@@ -488,42 +502,56 @@ mod tests {
     }
 
     #[test]
-    fn splits_count_a_one_hot_category_once() {
-        // A number, a constant, a three-level category scaled (-0.7 / 1.4), a two-level one.
-        let rows = [
-            [0.5, 1.0, 1.4, -0.7, -0.7, 0.0, 1.0],
-            [1.5, 1.0, -0.7, 1.4, -0.7, 1.0, 0.0],
-            [2.5, 1.0, -0.7, -0.7, 1.4, 0.0, 1.0],
-            [3.5, 1.0, 1.4, -0.7, -0.7, 1.0, 0.0],
-        ];
-        let x = Matrix {
-            data: rows.concat(),
-            rows: 4,
-            cols: 7,
+    fn the_fit_chooses_the_k_d_tree_where_its_queries_visit_few_rows() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut uniform = |rows: usize, cols: usize| Matrix {
+            data: (0..rows * cols).map(|_| rng.gen::<f64>()).collect(),
+            rows,
+            cols,
         };
-        assert_eq!(splits(&x), 3);
-        // Real tables, encoded as the search's default recipe does (one-hot, standardised):
-        // one direction per non-constant raw column.
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for (name, target) in [
-            ("penguins", "species"),
-            ("iris", "species"),
-            ("diabetes", "progression"),
-        ] {
-            let d =
-                Dataset::from_path(&root.join(format!("datasets/{name}/train.csv")), target, None).unwrap();
-            let x = PrepConfig::default()
-                .fit_transform(&d.features, &d.target, None)
-                .unwrap()
-                .1;
-            eprintln!(
-                "{name}: {} columns, {} raw, {} splits",
-                x.cols,
-                d.features.columns.len(),
-                splits(&x)
-            );
-            assert_eq!(splits(&x), d.features.columns.len(), "{name}");
-        }
+        // Three independent columns: a query visits a few dozen of 5000 rows.
+        assert!(!prefer_brute(&Rows::of(&uniform(5000, 3)), 5));
+        // Twenty: nearly all of them (the curse of dimensionality).
+        assert!(prefer_brute(&Rows::of(&uniform(2000, 20)), 5));
+        // The same three columns with 17 columns that are one number copied (one direction):
+        // intrinsic dimension, not the column count, decides.
+        let low = uniform(5000, 3);
+        let wide = Matrix {
+            data: (0..low.rows)
+                .flat_map(|i| {
+                    let r = low.row(i);
+                    r.iter()
+                        .copied()
+                        .chain(std::iter::repeat_n(r[0], 17))
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+            rows: low.rows,
+            cols: 20,
+        };
+        assert!(!prefer_brute(&Rows::of(&wide), 5));
+        // breast_cancer's 30 continuous columns unscaled: the area columns (hundreds to
+        // thousands) dominate every distance, so the tree prunes; standardised, all 30 count.
+        let (raw, _, _) = breast_cancer();
+        assert!(!prefer_brute(&Rows::of(&raw), 5));
+        let scaled = Matrix {
+            data: raw
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let c = i % raw.cols;
+                    let col = (0..raw.rows).map(|r| raw.data[r * raw.cols + c]);
+                    let (lo, hi) = col.fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(x), h.max(x)));
+                    (v - lo) / (hi - lo).max(1e-12)
+                })
+                .collect(),
+            ..raw.clone()
+        };
+        assert!(prefer_brute(&Rows::of(&scaled), 5));
+        // No training rows: nothing to probe, no panic.
+        assert!(!prefer_brute(&Rows::of(&uniform(0, 3)), 5));
     }
 
     #[test]
@@ -571,7 +599,6 @@ mod tests {
     #[test]
     fn brute_force_finds_the_k_d_trees_neighbours() {
         let (train, y, query) = breast_cancer();
-        assert!(splits(&train) >= BRUTE_FROM_SPLITS, "{} columns", train.cols);
         // The same rows moved far from zero (unscaled columns can be): f32 products of the raw
         // values would lose the small columns, the centred rows keep them.
         let shift = |m: &Matrix| Matrix {
@@ -589,7 +616,8 @@ mod tests {
                 distance_weights: weights,
                 n_classes: 2,
             };
-            let kd = kd_tree(
+            // linfa-nn's tree on the f64 rows (old model files) is the reference.
+            let reference = kd_tree(
                 train.view(),
                 &query,
                 7,
@@ -598,14 +626,18 @@ mod tests {
                 |j, q| distance_f64(train.row(j).iter().copied(), q),
             )
             .unwrap();
-            assert_eq!(kd.len(), query.rows);
+            assert_eq!(reference.len(), query.rows);
             for (train, query) in [(train.clone(), query.clone()), (shift(&train), shift(&query))] {
-                let bf = brute(&Rows::of(&train), &query, 7, &vote).unwrap();
+                let rows = Rows::of(&train);
+                let bf = brute(&rows, &query, 7, &vote).unwrap();
+                let kd = tree_search(&rows, &query, 7, &vote).unwrap();
                 // Continuous columns have no ties: the same neighbours, the same shares (weights
                 // from f32 rows differ in the 7th digit at most).
-                for (a, b) in kd.iter().zip(&bf) {
-                    for (p, q) in a.iter().zip(b) {
-                        assert!((p - q).abs() < 1e-5, "{a:?} vs {b:?}");
+                for found in [&bf, &kd] {
+                    for (a, b) in reference.iter().zip(found) {
+                        for (p, q) in a.iter().zip(b) {
+                            assert!((p - q).abs() < 1e-5, "{a:?} vs {b:?}");
+                        }
                     }
                 }
             }

@@ -447,7 +447,8 @@ pub enum Fitted {
         distance_weights: bool,
         /// Number of classes (0 for regression).
         n_classes: usize,
-        /// Search by brute force (many columns) rather than a k-d tree.
+        /// Search by brute force rather than a k-d tree (chosen when fitting: where the tree's
+        /// queries would visit most rows).
         brute: bool,
     },
 }
