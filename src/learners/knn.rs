@@ -399,23 +399,19 @@ fn brute(r: &Rows, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<f64>>> {
             .map_err(|e| Error::learner("knn", e.to_string()))?;
             let mut dots = Array2::<f32>::zeros((hi - lo, t.nrows()));
             general_mat_mul(1.0, &q, &t.t(), 0.0, &mut dots);
-            let mut cand: Vec<(f32, usize)> = Vec::with_capacity(t.nrows());
+            let mut cand: Vec<(f32, usize)> = Vec::with_capacity(2 * m);
             let mut out = Vec::with_capacity(hi - lo);
             for (row, (products, query)) in dots.rows().into_iter().zip(&centred).enumerate() {
                 let qr = q.row(row);
                 let q_norm = qr.dot(&qr);
-                cand.clear();
-                cand.extend(
+                smallest(
                     products
                         .iter()
                         .zip(&t_norm)
-                        .enumerate()
-                        .map(|(j, (&p, &tn))| (finite_or_far(q_norm + tn - 2.0 * p).max(0.0), j)),
+                        .map(|(&p, &tn)| finite_or_far(q_norm + tn - 2.0 * p).max(0.0)),
+                    m,
+                    &mut cand,
                 );
-                let by = |a: &(f32, usize), b: &(f32, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-                if m < cand.len() {
-                    cand.select_nth_unstable_by(m - 1, by);
-                }
                 let mut near: Vec<(f64, usize)> = cand[..m]
                     .iter()
                     .map(|&(_, j)| (r.distance(j, query), j))
@@ -431,6 +427,33 @@ fn brute(r: &Rows, x: &Matrix, k: usize, vote: &Vote) -> Result<Vec<Vec<f64>>> {
         rows.extend(b?);
     }
     Ok(rows)
+}
+
+/// Into `cand`, the `m` smallest of `dist` by (value, position), in no order. A running threshold
+/// (the `m`-th smallest so far) turns most values away with one comparison, where choosing among
+/// all of them took half of a brute-force search's time; positions come in order, so a value
+/// equal to the threshold is never nearer than it, and the result is the one choosing among all
+/// would give.
+fn smallest(dist: impl Iterator<Item = f32>, m: usize, cand: &mut Vec<(f32, usize)>) {
+    let by = |a: &(f32, usize), b: &(f32, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    let m = m.max(1);
+    cand.clear();
+    let mut threshold: Option<f32> = None;
+    for (j, d) in dist.enumerate() {
+        if threshold.is_some_and(|t| !d.total_cmp(&t).is_lt()) {
+            continue;
+        }
+        cand.push((d, j));
+        if cand.len() >= 2 * m {
+            cand.select_nth_unstable_by(m - 1, by);
+            cand.truncate(m);
+            threshold = Some(cand[m - 1].0);
+        }
+    }
+    if cand.len() > m {
+        cand.select_nth_unstable_by(m - 1, by);
+        cand.truncate(m);
+    }
 }
 
 /// Candidates the f32 products choose for `k` neighbours before their f64 distances rank them:
@@ -589,6 +612,35 @@ mod tests {
             assert!((sampled / quarter - 12.8).abs() < 1e-9, "{shape:?}");
         }
         assert_eq!(Knn.cost(&p, &s), 5.6 * s.n * s.d * s.n.log2());
+    }
+
+    #[test]
+    fn the_running_threshold_keeps_what_choosing_among_all_keeps() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let by = |a: &(f32, usize), b: &(f32, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        // Continuous values, many ties (few distinct values), descending (every value passes
+        // the threshold), infinities, fewer values than asked for.
+        let cases: Vec<Vec<f32>> = vec![
+            (0..5000).map(|_| rng.gen::<f32>()).collect(),
+            (0..5000).map(|_| rng.gen_range(0..4) as f32).collect(),
+            (0..3000).rev().map(|v| v as f32).collect(),
+            (0..800)
+                .map(|i| if i % 3 == 0 { f32::INFINITY } else { rng.gen() })
+                .collect(),
+            vec![2.0, 1.0, 2.0],
+        ];
+        let mut cand = Vec::new();
+        for dist in cases {
+            for m in [1, 7, 26, 116] {
+                let mut all: Vec<(f32, usize)> = dist.iter().copied().zip(0..).collect();
+                all.sort_by(by);
+                all.truncate(m);
+                smallest(dist.iter().copied(), m, &mut cand);
+                cand.sort_by(by);
+                assert_eq!(cand, all, "m {m}, {} values", dist.len());
+            }
+        }
     }
 
     fn proba(p: Prediction) -> Matrix {

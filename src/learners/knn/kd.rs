@@ -307,6 +307,34 @@ mod tests {
     }
 
     #[test]
+    fn a_column_where_one_value_dominates_does_not_stop_the_other_columns_splitting() {
+        // As movies' budget, imputed (by the median) on most rows: one value on 90 % of the
+        // rows, in the middle of a huge spread on the rest (the widest column at every node that
+        // holds both), and two columns that locate the rows. Median cuts alone put that value on
+        // both sides of every cut on it, and queries visited a tenth of the rows.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+        let n = 20_000;
+        let data: Vec<f32> = (0..n)
+            .flat_map(|_| {
+                let gap = if rng.gen::<f32>() < 0.9 {
+                    5e7
+                } else {
+                    rng.gen_range(1e6..1e8)
+                };
+                [gap, rng.gen::<f32>(), rng.gen::<f32>()]
+            })
+            .collect();
+        let tree = KdTree::new(&data, 3);
+        let mut out = Nearest::default();
+        let mut visited = 0;
+        for i in 0..100 {
+            tree.nearest(&[5e7, i as f32 / 100.0, 0.5], 5, &mut out);
+            visited += out.visited;
+        }
+        assert!(visited / 100 < n / 100, "{} rows per query", visited / 100);
+    }
+
+    #[test]
     fn queries_on_low_dimensional_data_visit_few_rows_and_nan_or_empty_do_not_panic() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let data: Vec<f32> = (0..3 * 20_000).map(|_| rng.gen::<f32>()).collect();
