@@ -73,9 +73,10 @@ impl Learner for Knn {
     fn cost(&self, _: &Params, s: &Shape) -> f64 {
         // The validation rows against all training rows: by brute force from
         // [`BRUTE_COST_FROM_RAW`] raw columns (one f32 product per pair and column, and choosing
-        // the nearest), else through a k-d tree (building and querying). Calibrated with the validation rows a quarter of the training rows (as
-        // cross-validation and the holdout have them), so the constants are per query row
-        // times 4: a trial fitting on a sample of a large table queries all its validation rows.
+        // the nearest), else through a k-d tree (building and querying). Calibrated with the
+        // validation rows a quarter of the training rows (as cross-validation and the holdout
+        // have them), so the constants are per query row times 4: a trial fitting on a sample
+        // of a large table queries all its validation rows.
         if s.raw >= BRUTE_COST_FROM_RAW {
             0.04 * s.n * s.valid * s.d + 5.2 * s.n * s.valid
         } else {
