@@ -1,10 +1,11 @@
 //! knn's own k-d tree over f32 rows: points stored leaf by leaf (one contiguous run per leaf),
-//! nodes split at the median of their widest column (as scikit-learn's `KDTree`), and each node
-//! keeps the tight bounding box of its rows, so a query skips every node whose box is farther
-//! than the k-th nearest found so far (tight boxes matter on skewed, unscaled columns, where a
-//! split's region is far larger than the rows in it). The k nearest are the `k` smallest by
-//! (squared distance, training row), whatever order the leaves are visited in, so results never
-//! depend on threads.
+//! nodes cut on their widest column at the median moved to the nearest boundary between distinct
+//! values (scikit-learn's `KDTree` cuts at the median itself, which on a column where one value
+//! dominates puts that value on both sides of every cut), and each node keeps the tight bounding
+//! box of its rows, so a query skips every node whose box is farther than the k-th nearest found
+//! so far (tight boxes matter on skewed, unscaled columns, where a cut's region is far larger
+//! than the rows in it). The k nearest are the `k` smallest by (squared distance, training row),
+//! whatever order the leaves are visited in, so results never depend on threads.
 
 /// Rows per leaf: enough to amortise a node visit, few enough that a query's leaves stay small.
 const LEAF: usize = 24;
