@@ -89,7 +89,7 @@ impl Learner for Knn {
 /// make: brute force from this many raw columns, the k-d tree below. On the suite the two agree
 /// but for small tables of few columns whose tree visits most rows (brute force, and either way
 /// under a millisecond) and a synthetic 160k-row table with three independent noise columns
-/// (brute force on a 10k-row sample, five times the k-d tree's estimate).
+/// (brute force on a 10k-row sample, 3.5 times the k-d tree's estimate).
 const BRUTE_COST_FROM_RAW: f64 = 20.0;
 
 /// Training rows the fit's probe queries (evenly spaced).
