@@ -134,16 +134,31 @@ pub const SAMPLE: &str = "sample";
 pub const SAMPLE_START: usize = 10_000;
 
 /// Estimated seconds to fit trial `t` for the final model: with `bagged`, its fold models again
-/// (the fit time it took); else once on all rows of `data`: its fit time per fold of `plan` times
-/// how much longer a fit on all rows takes than one of its fold fits ([`refit_growth`]).
+/// (the fit time it took, grown to the folds' whole training parts when the trial fitted a
+/// sample of them); else once on all rows of `data` ([`fit_secs_on`] a share of 1).
 pub fn refit_secs(data: &Dataset, plan: &Plan, t: &TrialRecord, bagged: bool) -> f64 {
     if bagged {
-        return t.fit_time();
+        return t.fit_time() * refit_growth(data, plan, t, 1.0);
     }
+    fit_secs_on(data, plan, t, 1.0)
+}
+
+/// Estimated seconds to fit trial `t` once on `share` of all rows of `data`: its fit time per
+/// fold of `plan` times how much longer a fit on those rows takes than one of its fold fits
+/// ([`refit_growth`]).
+pub fn fit_secs_on(data: &Dataset, plan: &Plan, t: &TrialRecord, share: f64) -> f64 {
     let rows = data.n_rows() as f64;
     let fold_train = plan.folds.first().map_or(rows, |f| f.train.len().max(1) as f64);
-    let growth = refit_growth(data, plan, t, rows / fold_train);
+    let growth = refit_growth(data, plan, t, share * rows / fold_train);
     t.fit_time() / plan.folds.len().max(1) as f64 * growth
+}
+
+/// The share of all rows of `data` trial `t` was validated on: its sample of a fold's training
+/// rows. A refit on fewer rows than that would not be the model the search scored.
+pub fn validated_share(data: &Dataset, plan: &Plan, t: &TrialRecord) -> f64 {
+    let rows = data.n_rows().max(1) as f64;
+    let fold_train = plan.folds.first().map_or(rows, |f| f.train.len() as f64);
+    (sample_of(&t.params) * fold_train / rows).clamp(0.0, 1.0)
 }
 
 /// How many times longer trial `t`'s learner takes to fit all rows than one of its fold fits
@@ -274,7 +289,7 @@ pub fn encoded_width(data: &Dataset, config: &TrialConfig) -> usize {
 
 /// `frac` of `rows`, spread over classes (every class keeps at least one row when it has one),
 /// in a seeded order.
-fn subset(rows: &[usize], target: &Target, frac: f64, seed: u64) -> Vec<usize> {
+pub(crate) fn subset(rows: &[usize], target: &Target, frac: f64, seed: u64) -> Vec<usize> {
     if frac >= 1.0 {
         return rows.to_vec();
     }
@@ -725,6 +740,19 @@ mod tests {
         let all_rows = data.n_rows() as f64 / plan.folds[0].train.len() as f64;
         let growth = refit_growth(&data, &plan, &t, all_rows);
         assert_eq!(refit_secs(&data, &plan, &t, false), 2.0 / folds * growth);
-        assert_eq!(refit_secs(&data, &plan, &t, true), 2.0);
+        // Bagged: the fold fits again, on the folds' whole training parts (4 times the sample).
+        let bagged = refit_secs(&data, &plan, &t, true);
+        assert!((8.0..=8.0 * REFIT_GROWTH_CAP).contains(&bagged), "{bagged}");
+        let mut whole = record("extra_trees", 1.0);
+        whole.params.0.remove(SAMPLE);
+        assert_eq!(refit_secs(&data, &plan, &whole, true), 2.0);
+        // A refit on fewer rows takes less, down to the rows the trial was validated on: a
+        // quarter of a fold's training part, where the estimate is one fold fit.
+        let least = validated_share(&data, &plan, &t);
+        assert!((least - 0.25 / all_rows).abs() < 1e-12, "{least}");
+        assert!((fit_secs_on(&data, &plan, &t, least) - 2.0 / folds).abs() < 1e-9);
+        let half = fit_secs_on(&data, &plan, &t, 0.5);
+        assert!(half > 2.0 / folds && half < refit_secs(&data, &plan, &t, false));
+        assert_eq!(validated_share(&data, &plan, &whole), 1.0 / all_rows);
     }
 }

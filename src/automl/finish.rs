@@ -16,6 +16,11 @@ use crate::sweep::TrialRecord;
 use crate::trials::{self, PipelineTrial};
 use crate::validation::{Fold, Plan};
 
+use super::refit_rows;
+
+/// Mixed into a member's seed for the rows of a refit on fewer than all rows.
+const REFIT_SUBSET: u64 = 0x5EED_0F5A_B5E7;
+
 /// What the final step decided about ensembling, for the leaderboard and `--json`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnsembleReport {
@@ -66,6 +71,8 @@ pub(super) struct Finished {
     pub report: Option<EnsembleReport>,
     /// Calibration of the ensemble's probabilities, fitted on its out-of-fold predictions.
     pub calibration: Option<ensemble::calibrate::Calibration>,
+    /// A line for each member refitted on fewer than all rows to finish in time.
+    pub fewer_rows: Vec<String>,
 }
 
 impl Finish<'_> {
@@ -82,9 +89,48 @@ impl Finish<'_> {
     /// Seconds to schedule for fitting trial `id`'s final pipelines on the run's folds (or all
     /// rows): the estimate plus the search's 25 % margin, as fit times grow a little faster than
     /// the rows.
-    fn refit_estimate(&self, id: usize) -> f64 {
+    fn refit_estimate(&self, id: usize, share: f64) -> f64 {
         self.record(id).map_or(0.0, |t| {
-            1.25 * trials::refit_secs(self.data, self.plan, t, self.bagged)
+            1.25 * if self.bagged {
+                trials::refit_secs(self.data, self.plan, t, true)
+            } else {
+                trials::fit_secs_on(self.data, self.plan, t, share)
+            }
+        })
+    }
+
+    /// The smallest share of all rows trial `id`'s refit may use: the rows it was scored on (1
+    /// when bagged: fold models are refitted on their folds' whole training parts).
+    fn least_share(&self, id: usize) -> f64 {
+        match self.record(id) {
+            Some(t) if !self.bagged => trials::validated_share(self.data, self.plan, t),
+            _ => 1.0,
+        }
+    }
+
+    /// Seconds until the deadline (`None`: no deadline).
+    fn left(&self) -> Option<f64> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64())
+    }
+
+    /// The share of rows each of `ids` is refitted on (see [`refit_rows::plan`]), `jobs` refits
+    /// at a time; `None`: left out.
+    fn shares(&self, ids: &[usize], jobs: usize) -> Vec<Option<f64>> {
+        let least: Vec<f64> = ids.iter().map(|&id| self.least_share(id)).collect();
+        refit_rows::plan(&least, |i, s| self.refit_estimate(ids[i], s), self.left(), jobs)
+    }
+
+    /// A line saying trial `id` is refitted on `share` of the rows, when that is not all of them.
+    fn fewer_rows(&self, id: usize, share: f64) -> Option<String> {
+        let rows = self.data.n_rows();
+        let used = (rows as f64 * share).ceil() as usize;
+        (!self.bagged && used < rows).then(|| {
+            format!(
+                "trial {id} ({}) refitted on {used} of {rows} rows to finish within the time \
+                 budget (a longer --time-budget refits it on all rows)",
+                self.record(id).map_or("?", |t| t.learner())
+            )
         })
     }
 
@@ -128,9 +174,10 @@ impl Finish<'_> {
     }
 
     /// Trial `id`'s final pipelines: its cross-validation fold models (when bagging; also those
-    /// of the second split when `twice`), else one refitted on all rows. Folds are fitted in
-    /// parallel on the current thread pool.
-    fn fit_member(&self, id: usize, twice: bool) -> Result<Vec<Pipeline>> {
+    /// of the second split when `twice`), else one refitted on `share` of all rows (a seeded,
+    /// class-stratified subset when less than 1). Folds are fitted in parallel on the current
+    /// thread pool.
+    fn fit_member(&self, id: usize, twice: bool, share: f64) -> Result<Vec<Pipeline>> {
         let t = self.trial(id)?;
         let config = t.config();
         let data = self.data;
@@ -151,6 +198,10 @@ impl Finish<'_> {
             let extra = if twice { self.second.as_slice() } else { &[] };
             let folds: Vec<&Fold> = self.plan.folds.iter().chain(extra).collect();
             folds.par_iter().map(|f| fit(Some(&f.train))).collect()
+        } else if share < 1.0 {
+            let all: Vec<usize> = (0..data.n_rows()).collect();
+            let rows = trials::subset(&all, &data.target, share, seed ^ REFIT_SUBSET);
+            fit(Some(&rows)).map(|p| vec![p])
         } else {
             fit(None).map(|p| vec![p])
         }
@@ -162,16 +213,22 @@ impl Finish<'_> {
         if !self.bagged || self.second.is_empty() {
             return false;
         }
-        let left = self
-            .deadline
-            .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
-        twice_fits(secs, left, self.jobs, self.plan.folds.len())
+        twice_fits(secs, self.left(), self.jobs, self.plan.folds.len())
     }
 
     /// A one-trial model: its pipeline, or its fold models averaged.
-    fn single_body(&self, id: usize, pool: &rayon::ThreadPool) -> Result<(Body, Vec<EnsembleMember>)> {
-        let twice = self.both_splits_fit(&[self.refit_estimate(id)]);
-        let mut bag = pool.install(|| self.fit_member(id, twice))?;
+    /// Refitted on as many rows as the time left allows, not fewer than it was scored on (its
+    /// line in `fewer` when that is not all rows).
+    fn single_body(
+        &self,
+        id: usize,
+        pool: &rayon::ThreadPool,
+        fewer: &mut Vec<String>,
+    ) -> Result<(Body, Vec<EnsembleMember>)> {
+        let twice = self.both_splits_fit(&[self.refit_estimate(id, 1.0)]);
+        let share = self.shares(&[id], 1)[0].unwrap_or_else(|| self.least_share(id));
+        fewer.extend(self.fewer_rows(id, share));
+        let mut bag = pool.install(|| self.fit_member(id, twice, share))?;
         if bag.len() == 1 {
             if let Some(p) = bag.pop() {
                 return Ok((Body::Single(p), Vec::new()));
@@ -199,7 +256,8 @@ impl Finish<'_> {
             .build()
             .map_err(|e| Error::Config(format!("cannot start refit threads: {e}")))?;
         let single = |report| -> Result<Finished> {
-            let (body, members) = self.single_body(best.id, &pool)?;
+            let mut fewer = Vec::new();
+            let (body, members) = self.single_body(best.id, &pool, &mut fewer)?;
             Ok(Finished {
                 body,
                 members,
@@ -207,6 +265,7 @@ impl Finish<'_> {
                 metrics: Default::default(),
                 report,
                 calibration: None,
+                fewer_rows: fewer,
             })
         };
         let valid = self.validation();
@@ -250,57 +309,59 @@ impl Finish<'_> {
             ));
             return single(Some(report));
         }
-        // Members by weight, as many as the time left allows (refits run `jobs` at a time).
+        // Members by weight, as many as the time left allows (refits run `jobs` at a time, each
+        // taken by the first free thread; estimates with their 25 % margin): those that would not
+        // finish even on the rows they were scored on are left out, heaviest weight first (a
+        // cheaper one after them may still fit); the others see as many rows as fit.
         let mut combo = combo;
-        if let Some(deadline) = self.deadline {
-            let members = combo.members();
-            let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-            // Refits run `jobs` at a time, each taken by the first free thread: the estimated
-            // finish is the busiest thread's load (estimates with their 25 % margin). Members
-            // that would not finish in time are left out, heaviest weight first; a cheaper one
-            // after them may still fit.
-            let mut load = vec![0.0f64; self.jobs.max(1)];
-            let mut kept: Vec<usize> = Vec::new();
-            for (id, _) in &members {
-                let secs = self.refit_estimate(*id);
-                let mut next = load.clone();
-                if let Some(free) = next.iter_mut().min_by(|a, b| a.total_cmp(b)) {
-                    *free += secs;
-                }
-                if next.iter().copied().fold(0.0, f64::max) > left {
-                    continue;
-                }
-                load = next;
-                kept.push(*id);
-            }
-            if kept.len() < members.len() {
-                let cut = members.len() - kept.len();
-                if kept.len() < 2 {
-                    report.note = Some(format!(
-                        "{cut} member(s) left out to finish within the time budget, too few left"
-                    ));
-                    return single(Some(report));
-                }
-                combo = combo.without_others(&kept, &self.bank, &valid, self.metric)?;
+        let members = combo.members();
+        let ids: Vec<usize> = members.iter().map(|m| m.0).collect();
+        let planned = self.shares(&ids, self.jobs);
+        let kept: Vec<usize> = ids
+            .iter()
+            .zip(&planned)
+            .filter_map(|(id, s)| s.map(|_| *id))
+            .collect();
+        if kept.len() < members.len() {
+            let cut = members.len() - kept.len();
+            if kept.len() < 2 {
                 report.note = Some(format!(
-                    "{cut} member(s) left out to finish within the time budget ({} {:.4})",
-                    combo.noun(),
-                    combo.score()
+                    "{cut} member(s) left out to finish within the time budget, too few left"
                 ));
-                report.weights = combo.members();
-                if !enough(&combo) || self.gain(combo.score(), best_valid) <= margin {
-                    return single(Some(report));
-                }
-                report.score = combo.score();
+                return single(Some(report));
             }
+            combo = combo.without_others(&kept, &self.bank, &valid, self.metric)?;
+            report.note = Some(format!(
+                "{cut} member(s) left out to finish within the time budget ({} {:.4})",
+                combo.noun(),
+                combo.score()
+            ));
+            report.weights = combo.members();
+            if !enough(&combo) || self.gain(combo.score(), best_valid) <= margin {
+                return single(Some(report));
+            }
+            report.score = combo.score();
         }
+        let share: std::collections::BTreeMap<usize, f64> = ids
+            .iter()
+            .zip(&planned)
+            .filter_map(|(id, s)| s.map(|s| (*id, s)))
+            .collect();
         let order = combo.members();
-        let estimates: Vec<f64> = order.iter().map(|(id, _)| self.refit_estimate(*id)).collect();
+        let share_of = |id: usize| share.get(&id).copied().unwrap_or(1.0);
+        let fewer_rows: Vec<String> = order
+            .iter()
+            .filter_map(|&(id, _)| self.fewer_rows(id, share_of(id)))
+            .collect();
+        let estimates: Vec<f64> = order
+            .iter()
+            .map(|(id, _)| self.refit_estimate(*id, 1.0))
+            .collect();
         let twice = self.both_splits_fit(&estimates);
         let fitted: Vec<(usize, Result<Vec<Pipeline>>)> = pool.install(|| {
             order
                 .par_iter()
-                .map(|&(id, _)| (id, self.fit_member(id, twice)))
+                .map(|&(id, _)| (id, self.fit_member(id, twice, share_of(id))))
                 .collect()
         });
         let mut pipelines = std::collections::BTreeMap::new();
@@ -379,6 +440,7 @@ impl Finish<'_> {
             metrics,
             report: Some(report),
             calibration,
+            fewer_rows,
         })
     }
 }

@@ -33,6 +33,7 @@ mod artifacts;
 mod builder;
 mod finish;
 mod recording;
+mod refit_rows;
 
 pub use crate::store::claims::hostname;
 pub use artifacts::{
@@ -442,6 +443,7 @@ impl AutoML {
             (f, _, _) => f?,
         };
         let refit_secs = t1.elapsed().as_secs_f64();
+        warnings.extend(finished.fewer_rows.iter().cloned());
         let config = finished
             .members
             .first()
