@@ -144,6 +144,9 @@ fn same_seed_gives_same_leaderboard() {
     let b = json_run(&args, tmp.path());
     assert_eq!(strip(&a), strip(&b));
     assert!(strip(&a).len() >= 10);
+    // A small set: no row sampling; without a time budget every member sees all rows.
+    assert!(strip(&a).iter().all(|t| t["sample"] == 1.0), "{a}");
+    assert_eq!(a["refit_fewer_rows"], serde_json::json!([]));
     let mut c_args = args.to_vec();
     c_args[7] = "8";
     let c = json_run(&c_args, tmp.path());

@@ -71,8 +71,8 @@ pub(super) struct Finished {
     pub report: Option<EnsembleReport>,
     /// Calibration of the ensemble's probabilities, fitted on its out-of-fold predictions.
     pub calibration: Option<ensemble::calibrate::Calibration>,
-    /// A line for each member refitted on fewer than all rows to finish in time.
-    pub fewer_rows: Vec<String>,
+    /// `(trial, rows)` of each member refitted on fewer than all rows to finish in time.
+    pub fewer_rows: Vec<(usize, usize)>,
 }
 
 impl Finish<'_> {
@@ -121,17 +121,12 @@ impl Finish<'_> {
         refit_rows::plan(&least, |i, s| self.refit_estimate(ids[i], s), self.left(), jobs)
     }
 
-    /// A line saying trial `id` is refitted on `share` of the rows, when that is not all of them.
-    fn fewer_rows(&self, id: usize, share: f64) -> Option<String> {
+    /// `(id, rows)` when trial `id` is refitted on `share` of the rows and that is not all of
+    /// them.
+    fn fewer_rows(&self, id: usize, share: f64) -> Option<(usize, usize)> {
         let rows = self.data.n_rows();
         let used = (rows as f64 * share).ceil() as usize;
-        (!self.bagged && used < rows).then(|| {
-            format!(
-                "trial {id} ({}) refitted on {used} of {rows} rows to finish within the time \
-                 budget (a longer --time-budget refits it on all rows)",
-                self.record(id).map_or("?", |t| t.learner())
-            )
-        })
+        (!self.bagged && used < rows).then_some((id, used))
     }
 
     /// The validation rows as the bank lays out predictions: fold after fold.
@@ -217,13 +212,13 @@ impl Finish<'_> {
     }
 
     /// A one-trial model: its pipeline, or its fold models averaged.
-    /// Refitted on as many rows as the time left allows, not fewer than it was scored on (its
-    /// line in `fewer` when that is not all rows).
+    /// Refitted on as many rows as the time left allows, not fewer than it was scored on (`(id,
+    /// rows)` pushed to `fewer` when that is not all rows).
     fn single_body(
         &self,
         id: usize,
         pool: &rayon::ThreadPool,
-        fewer: &mut Vec<String>,
+        fewer: &mut Vec<(usize, usize)>,
     ) -> Result<(Body, Vec<EnsembleMember>)> {
         let twice = self.both_splits_fit(&[self.refit_estimate(id, 1.0)]);
         let share = self.shares(&[id], 1)[0].unwrap_or_else(|| self.least_share(id));
@@ -349,7 +344,7 @@ impl Finish<'_> {
             .collect();
         let order = combo.members();
         let share_of = |id: usize| share.get(&id).copied().unwrap_or(1.0);
-        let fewer_rows: Vec<String> = order
+        let fewer_rows: Vec<(usize, usize)> = order
             .iter()
             .filter_map(|&(id, _)| self.fewer_rows(id, share_of(id)))
             .collect();
@@ -545,6 +540,74 @@ mod tests {
         // Nothing left: never.
         assert!(!twice_fits(&[0.5], Some(0.0), 2, 5));
         assert!(twice_fits(&[], Some(0.0), 2, 5));
+    }
+
+    /// A holdout run's final step on diabetes whose best trial (ridge, scored on a tenth of the
+    /// training rows in 1 s) would need over 12 s to refit on all rows, with `left` seconds to go.
+    fn finish_single(left: f64) -> Finished {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/diabetes/train.csv");
+        let data = Dataset::from_path(&p, "progression", None).unwrap();
+        let plan = crate::validation::plan_with(
+            &data.target,
+            1,
+            crate::validation::Scheme::Holdout(0.2),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        let mut params = crate::param::Params::default();
+        params.set(trials::LEARNER, crate::param::Value::Str("ridge".into()));
+        params.set(trials::SAMPLE, crate::param::Value::Float(0.1));
+        let best = std::sync::Arc::new(TrialRecord {
+            id: 3,
+            params,
+            state: crate::sweep::TrialState::Completed,
+            value: Some(0.4),
+            steps: Vec::new(),
+            cost: 0.0,
+            metrics: Default::default(),
+            folds: vec![0.4],
+            fit_secs: Some(1.0),
+            predict_secs: None,
+            started_secs: 0.0,
+            secs: 1.0,
+            error: None,
+            device: None,
+        });
+        let trials = [best.clone()];
+        let finish = Finish {
+            data: &data,
+            plan: &plan,
+            metric: Metric::R2,
+            seed: 1,
+            jobs: 2,
+            kind: EnsembleKind::Greedy,
+            bank: Vec::new(),
+            trials: &trials,
+            deadline: Some(Instant::now() + std::time::Duration::from_secs_f64(left)),
+            bagged: false,
+            second: Vec::new(),
+        };
+        finish.run(&best).unwrap()
+    }
+
+    #[test]
+    fn a_refit_too_slow_for_all_rows_uses_as_many_as_the_time_left_allows() {
+        let rows = 353.0; // diabetes' training rows
+                          // Scored on a tenth of 80 %: 1 s (1.25 s with the margin) for 8 % of the rows; 4 s left
+                          // hold 3.2 times that (ridge grows as the rows), about 26 % of them.
+        let f = finish_single(4.0);
+        assert_eq!(f.fewer_rows.len(), 1, "{:?}", f.fewer_rows);
+        let (trial, used) = f.fewer_rows[0];
+        assert_eq!(trial, 3);
+        let share = used as f64 / rows;
+        assert!(share > 0.2 && share < 0.27, "{used} rows");
+        assert!(matches!(f.body, Body::Single(_)));
+        // Not even the scored rows fit: refitted on those anyway (the only model there is).
+        let f = finish_single(0.5);
+        let (_, used) = f.fewer_rows[0];
+        assert!((used as f64 - 0.08 * rows).abs() <= 1.0, "{used} rows");
+        // Time enough: all rows, nothing reported.
+        assert!(finish_single(60.0).fewer_rows.is_empty());
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct RunSummary {
     pub search_secs: f64,
     /// Seconds spent choosing the final model and refitting it on all rows.
     pub refit_secs: f64,
+    /// `(trial, rows)` of each final member refitted on fewer than all rows to finish within the
+    /// time budget (never fewer than it was scored on); empty when every member saw all rows.
+    pub fewer_rows: Vec<(usize, usize)>,
     /// What the final step found about ensembling (none with `--ensemble none`).
     pub ensemble: Option<EnsembleReport>,
     /// The data guardrails checked before the run (empty when none were given).
@@ -443,7 +446,14 @@ impl AutoML {
             (f, _, _) => f?,
         };
         let refit_secs = t1.elapsed().as_secs_f64();
-        warnings.extend(finished.fewer_rows.iter().cloned());
+        let rows = data.n_rows();
+        warnings.extend(finished.fewer_rows.iter().map(|&(id, used)| {
+            format!(
+                "trial {id} ({}) refitted on {used} of {rows} rows to finish within the time \
+                 budget (a longer --time-budget refits it on all rows)",
+                results.iter().find(|t| t.id == id).map_or("?", |t| t.learner())
+            )
+        }));
         let config = finished
             .members
             .first()
@@ -528,6 +538,7 @@ impl AutoML {
             best_trial,
             search_secs,
             refit_secs,
+            fewer_rows: finished.fewer_rows,
             ensemble: finished.report,
             guardrails: s.guardrails.clone(),
             warnings,

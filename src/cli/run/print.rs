@@ -100,11 +100,17 @@ pub(super) fn print_summary(
     }
     let how = if run.best.ensemble.iter().any(|m| m.bag > 1) {
         "fold models fitted"
-    } else {
+    } else if run.fewer_rows.is_empty() {
         "refit on all rows"
+    } else {
+        "refit"
+    };
+    let fewer = match run.fewer_rows.len() {
+        0 => String::new(),
+        n => format!("; {n} member(s) on fewer rows to finish in time, see the warnings"),
     };
     println!(
-        "model saved to {} ({how} in {:.2}s)",
+        "model saved to {} ({how} in {:.2}s{fewer})",
         a.model_out.display(),
         run.refit_secs
     );
@@ -155,6 +161,8 @@ pub(super) fn print_run_json(
             "learner": config.learner,
             "preprocessing": config.prep_params(),
             "params": config.params,
+            // Share of each fold's training rows the trial fitted on (large data; else 1).
+            "sample": automl::trials::sample_of(&r.params),
             "status": r.state,
             "score": r.score(),
             "std": r.fold_std(),
@@ -181,6 +189,11 @@ pub(super) fn print_run_json(
         "sampler": run.sampler,
         "early_termination": run.policy,
         "search_secs": run.search_secs,
+        "refit_fewer_rows": run
+            .fewer_rows
+            .iter()
+            .map(|(trial, rows)| serde_json::json!({"trial": trial, "rows": rows}))
+            .collect::<Vec<_>>(),
         "best": {
             "trial": run.best_trial,
             "learner": run.best.config.learner,
