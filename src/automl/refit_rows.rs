@@ -6,9 +6,9 @@
 //! leave such a member out (or run past the budget), it is refitted on as many rows as the time
 //! left allows, never fewer than it was scored on, as FLAML's `retrain_full="budget"` does for
 //! its one model. Members are planned heaviest weight first, in two passes: those that finish on
-//! all rows keep all rows (as before this module); then each of the others, in order, gets as
-//! many rows as the least loaded thread still has time for, or is left out when that is fewer
-//! than it was scored on. A heavy member never gives up rows to a light one.
+//! all rows keep all rows (the earlier keep-or-drop rule); then each of the others, in order,
+//! gets as many rows as the least loaded thread still has time for, or is left out when that is
+//! fewer than it was scored on. A heavy member never gives up rows to a light one.
 
 /// The share of all rows each member is refitted on (`None`: left out, it cannot finish in time
 /// even on the rows it was scored on), in the order given (heaviest weight first).
@@ -62,6 +62,7 @@ pub(super) fn plan(
     out
 }
 
+/// The thread with the least work planned (the first of equals).
 fn least_loaded(load: &mut [f64]) -> &mut f64 {
     let i = (0..load.len())
         .min_by(|&a, &b| load[a].total_cmp(&load[b]))
