@@ -74,7 +74,8 @@ pub struct RunSummary {
     pub best_trial: usize,
     /// Seconds spent searching.
     pub search_secs: f64,
-    /// Seconds spent choosing the final model and refitting it on all rows.
+    /// Seconds spent choosing the final model and refitting it (on all rows, or on as many as
+    /// the time left allows: see `fewer_rows`).
     pub refit_secs: f64,
     /// `(trial, rows)` of each final member refitted on fewer than all rows to finish within the
     /// time budget (never fewer than it was scored on); empty when every member saw all rows.
