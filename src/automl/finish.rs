@@ -86,9 +86,9 @@ impl Finish<'_> {
             .ok_or_else(|| Error::Config(format!("trial {id} is not among the run's trials")))
     }
 
-    /// Seconds to schedule for fitting trial `id`'s final pipelines on the run's folds (or all
-    /// rows): the estimate plus the search's 25 % margin, as fit times grow a little faster than
-    /// the rows.
+    /// Seconds to schedule for fitting trial `id`'s final pipelines on the run's folds (or on
+    /// `share` of all rows): the estimate plus the search's 25 % margin, as fit times grow a
+    /// little faster than the rows.
     fn refit_estimate(&self, id: usize, share: f64) -> f64 {
         self.record(id).map_or(0.0, |t| {
             1.25 * if self.bagged {
@@ -121,12 +121,16 @@ impl Finish<'_> {
         refit_rows::plan(&least, |i, s| self.refit_estimate(ids[i], s), self.left(), jobs)
     }
 
-    /// `(id, rows)` when trial `id` is refitted on `share` of the rows and that is not all of
-    /// them.
-    fn fewer_rows(&self, id: usize, share: f64) -> Option<(usize, usize)> {
-        let rows = self.data.n_rows();
-        let used = (rows as f64 * share).ceil() as usize;
-        (!self.bagged && used < rows).then_some((id, used))
+    /// The rows trial `id` is refitted on for `share` of all rows: a seeded, class-stratified
+    /// subset, or `None` for all rows (and when bagged: fold models see their whole folds).
+    fn refit_rows(&self, id: usize, share: f64) -> Option<Vec<usize>> {
+        let n = self.data.n_rows();
+        if self.bagged || share >= 1.0 {
+            return None;
+        }
+        let all: Vec<usize> = (0..n).collect();
+        let seed = trials::trial_seed(self.seed, id) ^ REFIT_SUBSET;
+        Some(trials::subset(&all, &self.data.target, share, seed)).filter(|rows| rows.len() < n)
     }
 
     /// The validation rows as the bank lays out predictions: fold after fold.
@@ -169,10 +173,9 @@ impl Finish<'_> {
     }
 
     /// Trial `id`'s final pipelines: its cross-validation fold models (when bagging; also those
-    /// of the second split when `twice`), else one refitted on `share` of all rows (a seeded,
-    /// class-stratified subset when less than 1). Folds are fitted in parallel on the current
-    /// thread pool.
-    fn fit_member(&self, id: usize, twice: bool, share: f64) -> Result<Vec<Pipeline>> {
+    /// of the second split when `twice`), else one refitted on `rows` (`None`: all rows, see
+    /// [`Self::refit_rows`]). Folds are fitted in parallel on the current thread pool.
+    fn fit_member(&self, id: usize, twice: bool, rows: Option<&[usize]>) -> Result<Vec<Pipeline>> {
         let t = self.trial(id)?;
         let config = t.config();
         let data = self.data;
@@ -193,12 +196,8 @@ impl Finish<'_> {
             let extra = if twice { self.second.as_slice() } else { &[] };
             let folds: Vec<&Fold> = self.plan.folds.iter().chain(extra).collect();
             folds.par_iter().map(|f| fit(Some(&f.train))).collect()
-        } else if share < 1.0 {
-            let all: Vec<usize> = (0..data.n_rows()).collect();
-            let rows = trials::subset(&all, &data.target, share, seed ^ REFIT_SUBSET);
-            fit(Some(&rows)).map(|p| vec![p])
         } else {
-            fit(None).map(|p| vec![p])
+            fit(rows).map(|p| vec![p])
         }
     }
 
@@ -222,8 +221,9 @@ impl Finish<'_> {
     ) -> Result<(Body, Vec<EnsembleMember>)> {
         let twice = self.both_splits_fit(&[self.refit_estimate(id, 1.0)]);
         let share = self.shares(&[id], 1)[0].unwrap_or_else(|| self.least_share(id));
-        fewer.extend(self.fewer_rows(id, share));
-        let mut bag = pool.install(|| self.fit_member(id, twice, share))?;
+        let rows = self.refit_rows(id, share);
+        fewer.extend(rows.as_ref().map(|r| (id, r.len())));
+        let mut bag = pool.install(|| self.fit_member(id, twice, rows.as_deref()))?;
         if bag.len() == 1 {
             if let Some(p) = bag.pop() {
                 return Ok((Body::Single(p), Vec::new()));
@@ -311,11 +311,15 @@ impl Finish<'_> {
         let mut combo = combo;
         let members = combo.members();
         let ids: Vec<usize> = members.iter().map(|m| m.0).collect();
-        let planned = self.shares(&ids, self.jobs);
+        let planned: std::collections::BTreeMap<usize, f64> = ids
+            .iter()
+            .zip(self.shares(&ids, self.jobs))
+            .filter_map(|(id, s)| s.map(|s| (*id, s)))
+            .collect();
         let kept: Vec<usize> = ids
             .iter()
-            .zip(&planned)
-            .filter_map(|(id, s)| s.map(|_| *id))
+            .copied()
+            .filter(|id| planned.contains_key(id))
             .collect();
         if kept.len() < members.len() {
             let cut = members.len() - kept.len();
@@ -337,16 +341,17 @@ impl Finish<'_> {
             }
             report.score = combo.score();
         }
-        let share: std::collections::BTreeMap<usize, f64> = ids
-            .iter()
-            .zip(&planned)
-            .filter_map(|(id, s)| s.map(|s| (*id, s)))
-            .collect();
         let order = combo.members();
-        let share_of = |id: usize| share.get(&id).copied().unwrap_or(1.0);
+        let subsets: std::collections::BTreeMap<usize, Vec<usize>> = order
+            .iter()
+            .filter_map(|&(id, _)| {
+                let share = planned.get(&id).copied().unwrap_or(1.0);
+                self.refit_rows(id, share).map(|rows| (id, rows))
+            })
+            .collect();
         let fewer_rows: Vec<(usize, usize)> = order
             .iter()
-            .filter_map(|&(id, _)| self.fewer_rows(id, share_of(id)))
+            .filter_map(|&(id, _)| subsets.get(&id).map(|rows| (id, rows.len())))
             .collect();
         let estimates: Vec<f64> = order
             .iter()
@@ -356,7 +361,10 @@ impl Finish<'_> {
         let fitted: Vec<(usize, Result<Vec<Pipeline>>)> = pool.install(|| {
             order
                 .par_iter()
-                .map(|&(id, _)| (id, self.fit_member(id, twice, share_of(id))))
+                .map(|&(id, _)| {
+                    let rows = subsets.get(&id).map(Vec::as_slice);
+                    (id, self.fit_member(id, twice, rows))
+                })
                 .collect()
         });
         let mut pipelines = std::collections::BTreeMap::new();

@@ -30,9 +30,9 @@ pub(super) fn plan(
     let mut out: Vec<Option<f64>> = vec![None; least.len()];
     // All rows for those that finish on them, each onto the least loaded thread.
     for (i, slot) in out.iter_mut().enumerate() {
-        let free = least_loaded(&mut load);
-        if *free + secs(i, 1.0) <= left {
-            *free += secs(i, 1.0);
+        let (free, all) = (least_loaded(&mut load), secs(i, 1.0));
+        if *free + all <= left {
+            *free += all;
             *slot = Some(1.0);
         }
     }
