@@ -218,7 +218,11 @@ impl AutoML {
             .collect();
         if !encoded.is_empty() {
             for (name, spec) in &prep.params {
-                if !crate::prep::applies(name, &data.features) {
+                let values = match &spec.dist {
+                    crate::space::Dist::Choice { values } => Some(values.as_slice()),
+                    _ => None,
+                };
+                if !crate::prep::applies(name, values, &data.features) {
                     continue;
                 }
                 let spec = spec.clone().when(trials::LEARNER, encoded.iter().copied());

@@ -81,15 +81,46 @@ pub struct PrepConfig {
 /// (the smallest `max_categories` of the built-in space).
 pub const HIGH_CARD_LEVELS: usize = 10;
 
-/// Whether a preprocessing parameter can change anything on these features: `text_dim` needs a
-/// text column, `high_card` a categorical one with more than [`HIGH_CARD_LEVELS`] levels. The
-/// search leaves out parameters that cannot.
-pub fn applies(param: &str, x: &Features) -> bool {
+/// Whether a preprocessing parameter can change anything on these features, whose values the
+/// search may give it (`values`: a choice's values, `None` for a range). The search leaves out
+/// parameters that cannot (their trials would repeat others): `impute` needs a missing numeric
+/// or date value, `encode` a categorical column, `max_categories` one with more levels than the
+/// smallest value, `text_dim` a text column, `high_card` a categorical one with more than
+/// [`HIGH_CARD_LEVELS`] levels.
+pub fn applies(param: &str, values: Option<&[crate::param::Value]>, x: &Features) -> bool {
+    let most_levels = x
+        .columns
+        .iter()
+        .map(|c| match c {
+            FeatureColumn::Categorical { levels, .. } => levels.len(),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0);
     match param {
+        "impute" => x.columns.iter().any(|c| match c {
+            FeatureColumn::Numeric(v) => v.iter().any(|x| !x.is_finite()),
+            FeatureColumn::Datetime { secs, .. } => secs.iter().any(|x| !x.is_finite()),
+            _ => false,
+        }),
+        "encode" => x
+            .columns
+            .iter()
+            .any(|c| matches!(c, FeatureColumn::Categorical { .. })),
+        "max_categories" => {
+            let smallest = values.and_then(|vals| {
+                vals.iter()
+                    .map(|v| match v {
+                        crate::param::Value::Int(i) => Some(*i),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<i64>>>()
+                    .and_then(|v| v.into_iter().min())
+            });
+            smallest.is_none_or(|m| most_levels as i64 > m.max(1))
+        }
         "text_dim" => x.columns.iter().any(|c| matches!(c, FeatureColumn::Text(_))),
-        "high_card" => x.columns.iter().any(
-            |c| matches!(c, FeatureColumn::Categorical { levels, .. } if levels.len() > HIGH_CARD_LEVELS),
-        ),
+        "high_card" => most_levels > HIGH_CARD_LEVELS,
         _ => true,
     }
 }
@@ -765,6 +796,41 @@ mod tests {
                     levels: vec!["b".into(), "a".into()],
                 },
             ],
+        }
+    }
+
+    #[test]
+    fn only_parameters_that_can_change_the_encoding_are_searched() {
+        use crate::param::Value;
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let load = |dir: &std::path::Path, target: &str| {
+            crate::data::Dataset::from_path(&dir.join("train.csv"), target, None)
+                .unwrap()
+                .features
+        };
+        let caps: Vec<Value> = [10i64, 20, 50].into_iter().map(Value::Int).collect();
+        let all = |x: &Features| {
+            ["impute", "encode", "max_categories", "scale", "text_dim", "high_card"]
+                .into_iter()
+                .filter(|p| applies(p, Some(&caps), x))
+                .collect::<Vec<_>>()
+        };
+        // Diabetes: numeric, nothing missing: only scaling can change anything.
+        assert_eq!(all(&load(&root.join("datasets/diabetes"), "progression")), ["scale"]);
+        // Penguins: missing measurements and three-level categories (fewer than any cap).
+        let penguins = load(&root.join("datasets/penguins"), "species");
+        assert_eq!(all(&penguins), ["impute", "encode", "scale"]);
+        // A cap below the levels of a column makes the cap count.
+        let small: Vec<Value> = vec![Value::Int(2), Value::Int(5)];
+        assert!(applies("max_categories", Some(&small), &penguins));
+        assert!(applies("max_categories", None, &penguins), "a range is kept");
+        let sacramento = root.join("../shared/datasets/sacramento");
+        if sacramento.join("train.csv").exists() {
+            // Nothing missing; zip codes with 68 levels.
+            assert_eq!(
+                all(&load(&sacramento, "price")),
+                ["encode", "max_categories", "scale", "high_card"]
+            );
         }
     }
 
