@@ -76,25 +76,6 @@ impl Params {
         }
     }
 
-    /// An exact identity of the values (reals by their bits): two configurations with the same key
-    /// train the same model, so a search can tell a repeat before running it.
-    pub fn key(&self) -> String {
-        let mut k = String::new();
-        for (name, v) in &self.0 {
-            let v = match v {
-                Value::Float(x) => format!("f{:x}", x.to_bits()),
-                Value::Int(i) => format!("i{i}"),
-                Value::Bool(b) => format!("b{b}"),
-                Value::Str(s) => format!("s{s}"),
-            };
-            k.push_str(name);
-            k.push('=');
-            k.push_str(&v);
-            k.push('\u{1f}');
-        }
-        k
-    }
-
     /// A short `k=v, …` rendering for tables.
     pub fn short(&self) -> String {
         self.0

@@ -12,17 +12,10 @@
 //!   improvement (ECI): the cost the branch needed for its last improvement, or — for branches
 //!   behind the best — the cost to close the gap at the branch's observed rate of improvement.
 //!
-//! A configuration is never proposed twice (FLAML's search skips repeats too): a move onto one
-//! tried before (a choice or integer parameter that rounds back, a corner of the box) is
-//! replaced by another direction; when every direction repeats, the move counts as failed without
-//! a trial (so the step shrinks and the search restarts as it would have after running the
-//! repeats), and a branch in which not even a random point is new (only choices, all tried) is
-//! left out from then on.
-//!
 //! Costs are the ones trials report ([`crate::sweep::Trial::set_cost`]), so the search is
 //! deterministic when those are.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -48,8 +41,6 @@ struct Thread {
     patience: usize,
     opposite: Vec<(u64, Vec<f64>)>,
     init_asked: bool,
-    /// No untried configuration was found in the branch: it is not chosen again.
-    exhausted: bool,
     // Estimated-cost-for-improvement statistics.
     told: usize,
     ok: usize,
@@ -79,15 +70,12 @@ impl Thread {
     }
 }
 
-/// A local move: its unit direction, its sign, and the incumbent version it moved from.
-type Move = (Vec<f64>, bool, u64);
-
 #[derive(Debug, Clone)]
 struct Pending {
     thread: usize,
     x: Vec<f64>,
     /// Direction and sign of a local move (`None` for start / restart points).
-    mv: Option<Move>,
+    mv: Option<(Vec<f64>, bool, u64)>,
 }
 
 /// The cost-frugal sampler.
@@ -96,21 +84,6 @@ pub struct CfoSampler {
     branch: Option<usize>,
     threads: Vec<Thread>,
     pending: HashMap<usize, Pending>,
-    /// Keys ([`Params::key`]) of every configuration proposed so far.
-    seen: HashSet<String>,
-}
-
-/// Directions (or random points) tried before a proposal is given up as a repeat.
-const TRIES: usize = 8;
-
-/// What a branch can propose next.
-enum Candidate {
-    /// A point not proposed before, with its local move (`None`: a start or restart point).
-    Point(Vec<f64>, Option<Move>),
-    /// Every move around the incumbent repeats a configuration (counted as a failed move).
-    Repeat,
-    /// Not even a random point of the branch is untried.
-    UsedUp,
 }
 
 impl CfoSampler {
@@ -157,7 +130,6 @@ impl CfoSampler {
                         .clamp(2, 2 * dims.len().max(1)),
                     opposite: Vec::new(),
                     init_asked: false,
-                    exhausted: false,
                     told: 0,
                     ok: 0,
                     k0: 0.0,
@@ -174,7 +146,6 @@ impl CfoSampler {
             branch,
             threads,
             pending: HashMap::new(),
-            seen: HashSet::new(),
         }
     }
 
@@ -201,73 +172,11 @@ impl CfoSampler {
         id: usize,
         t: usize,
         x: Vec<f64>,
-        mv: Option<Move>,
+        mv: Option<(Vec<f64>, bool, u64)>,
     ) -> Params {
         let p = self.decode(space, t, &x);
-        self.seen.insert(p.key());
         self.pending.insert(id, Pending { thread: t, x, mv });
         p
-    }
-
-    /// Whether `x` decodes, in thread `t`, to a configuration not proposed before.
-    fn fresh(&self, space: &SearchSpace, t: usize, x: &[f64]) -> bool {
-        !self.seen.contains(&self.decode(space, t, x).key())
-    }
-
-    /// A random point of thread `t` not proposed before (`None` after [`TRIES`] repeats).
-    fn fresh_random(&self, space: &SearchSpace, t: usize, rng: &mut ChaCha8Rng) -> Option<Vec<f64>> {
-        let d = self.threads[t].dims.len();
-        (0..TRIES)
-            .map(|_| (0..d).map(|_| rng.gen()).collect::<Vec<f64>>())
-            .find(|x| self.fresh(space, t, x))
-    }
-
-    /// Thread `t`'s next point, never one proposed before: a local move around the incumbent (its
-    /// direction and sign), or a start / restart point (no move).
-    fn candidate(&mut self, space: &SearchSpace, t: usize, rng: &mut ChaCha8Rng) -> Candidate {
-        let d = self.threads[t].dims.len();
-        if !self.threads[t].loss.is_finite() {
-            // No incumbent yet (start point still running, failed, or a restart): a step away
-            // from the start while it runs, else a random point.
-            if self.threads[t].told == 0 {
-                for _ in 0..TRIES {
-                    let th = &self.threads[t];
-                    let x = moved(&th.start, &direction(rng, d), th.step, true);
-                    if self.fresh(space, t, &x) {
-                        return Candidate::Point(x, None);
-                    }
-                }
-            }
-            return match self.fresh_random(space, t, rng) {
-                Some(x) => Candidate::Point(x, None),
-                None => Candidate::UsedUp,
-            };
-        }
-        let th = &mut self.threads[t];
-        let version = th.version;
-        th.opposite.retain(|(v, _)| *v == version);
-        let (mut x, mut mv) = match th.opposite.pop() {
-            Some((_, dir)) => (moved(&th.x, &dir, th.step, false), (dir, false, version)),
-            None => {
-                let dir = direction(rng, d);
-                (moved(&th.x, &dir, th.step, true), (dir, true, version))
-            }
-        };
-        // A move too small to change any parameter, or onto a configuration tried before, is
-        // wasted: try other directions.
-        for _ in 0..TRIES {
-            if self.fresh(space, t, &x) {
-                return Candidate::Point(x, Some(mv));
-            }
-            let th = &self.threads[t];
-            let dir = direction(rng, d);
-            x = moved(&th.x, &dir, th.step, true);
-            mv = (dir, true, version);
-        }
-        // Every move at this step repeats a configuration: a failed move, as the repeat would be
-        // had it run (after enough of them the step shrinks, and the search restarts).
-        self.threads[t].count_failure();
-        Candidate::Repeat
     }
 
     /// Estimated cost for improvement of each thread.
@@ -276,7 +185,7 @@ impl CfoSampler {
         self.threads
             .iter()
             .map(|t| {
-                if t.exhausted || t.told >= 3 && t.ok == 0 || t.dims.is_empty() {
+                if t.told >= 3 && t.ok == 0 || t.dims.is_empty() {
                     return f64::INFINITY;
                 }
                 let eci1 = (t.k0 - t.k1).max(t.k1 - t.k2).max(t.incumbent_cost).max(1e-12);
@@ -298,13 +207,9 @@ impl CfoSampler {
             .collect()
     }
 
-    /// A branch by estimated cost for improvement (`None`: all are used up).
-    fn choose_thread(&self, rng: &mut ChaCha8Rng) -> Option<usize> {
-        let open: Vec<usize> = (0..self.threads.len())
-            .filter(|&i| !self.threads[i].exhausted)
-            .collect();
-        if open.len() <= 1 {
-            return open.first().copied();
+    fn choose_thread(&self, rng: &mut ChaCha8Rng) -> usize {
+        if self.threads.len() == 1 {
+            return 0;
         }
         let w: Vec<f64> = self
             .eci()
@@ -313,16 +218,16 @@ impl CfoSampler {
             .collect();
         let total: f64 = w.iter().sum();
         if total <= 0.0 || !total.is_finite() {
-            return Some(open[rng.gen_range(0..open.len())]);
+            return rng.gen_range(0..self.threads.len());
         }
         let mut u = rng.gen::<f64>() * total;
         for (i, wi) in w.iter().enumerate() {
             if u < *wi {
-                return Some(i);
+                return i;
             }
             u -= wi;
         }
-        w.iter().rposition(|x| *x > 0.0).or(open.first().copied())
+        w.iter().rposition(|x| *x > 0.0).unwrap_or(0)
     }
 }
 
@@ -361,16 +266,40 @@ impl Sampler for CfoSampler {
             let x = self.threads[t].start.clone();
             return Some(self.propose(space, id, t, x, None));
         }
-        loop {
-            let t = self.choose_thread(rng)?;
-            match self.candidate(space, t, rng) {
-                Candidate::Point(x, mv) => return Some(self.propose(space, id, t, x, mv)),
-                // Counted as a failed move: choose again.
-                Candidate::Repeat => {}
-                // Nothing untried found in the branch (only choices, all seen): leave it out.
-                Candidate::UsedUp => self.threads[t].exhausted = true,
-            }
+        let t = self.choose_thread(rng);
+        let d = self.threads[t].dims.len();
+        if !self.threads[t].loss.is_finite() {
+            // No incumbent yet (start point still running or failed): a random point.
+            let x: Vec<f64> = if self.threads[t].told == 0 {
+                let dir = direction(rng, d);
+                moved(&self.threads[t].start, &dir, self.threads[t].step, true)
+            } else {
+                (0..d).map(|_| rng.gen()).collect()
+            };
+            return Some(self.propose(space, id, t, x, None));
         }
+        let current = self.decode(space, t, &self.threads[t].x);
+        let th = &mut self.threads[t];
+        let version = th.version;
+        th.opposite.retain(|(v, _)| *v == version);
+        let (mut x, mut mv) = match th.opposite.pop() {
+            Some((_, dir)) => (moved(&th.x, &dir, th.step, false), (dir, false, version)),
+            None => {
+                let dir = direction(rng, d);
+                (moved(&th.x, &dir, th.step, true), (dir, true, version))
+            }
+        };
+        // A move too small to change any parameter is wasted: try other directions.
+        for _ in 0..8 {
+            if self.decode(space, t, &x) != current {
+                break;
+            }
+            let th = &self.threads[t];
+            let dir = direction(rng, d);
+            x = moved(&th.x, &dir, th.step, true);
+            mv = (dir, true, version);
+        }
+        Some(self.propose(space, id, t, x, Some(mv)))
     }
 
     fn tell(&mut self, _space: &SearchSpace, obs: &Observation) {

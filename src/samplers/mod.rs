@@ -373,69 +373,6 @@ mod tests {
         assert!(c < r * 0.8, "cfo {c} vs random {r}");
     }
 
-    /// Every configuration CFO proposes in `n` asks on `space` (stops when it has none left),
-    /// told `f`'s value and `cost`'s cost.
-    fn cfo_run(space: &SearchSpace, f: fn(&Params) -> f64, cost: fn(&Params) -> f64, n: usize) -> Vec<Params> {
-        let mut s = SamplerKind::Cfo.build(space).unwrap();
-        let mut asked = Vec::new();
-        for id in 0..n {
-            let mut rng = ChaCha8Rng::seed_from_u64(11);
-            rng.set_stream(id as u64 + 1);
-            let Some(p) = s.ask(id, space, &mut rng) else {
-                break;
-            };
-            let obs = Observation {
-                id,
-                params: &p,
-                loss: Some(f(&p)),
-                complete: true,
-                cost: cost(&p),
-            };
-            s.tell(space, &obs);
-            asked.push(p);
-        }
-        asked
-    }
-
-    #[test]
-    fn cfo_never_repeats_a_configuration_and_leaves_out_a_used_up_branch() {
-        // Branch "a" (2 × 3 configurations) is the best and a hundred times cheaper than "b":
-        // its estimated cost for improvement would have it chosen nearly always.
-        let space = SearchSpace::new()
-            .add("model", ParamSpec::choice(["a", "b"]))
-            .add("k", ParamSpec::choice([1i64, 2, 3]).when("model", ["a"]))
-            .add("w", ParamSpec::choice(["x", "y"]).when("model", ["a"]))
-            .add("lr", ParamSpec::loguniform(1e-3, 1.0).when("model", ["b"]));
-        fn f(p: &Params) -> f64 {
-            match p.str_or("model", "").unwrap_or("") {
-                "a" => 0.1 * p.int_or("k", 1).unwrap_or(1) as f64,
-                _ => 1.0 + p.f64_or("lr", 1.0).unwrap_or(1.0),
-            }
-        }
-        fn cost(p: &Params) -> f64 {
-            if p.str_or("model", "").unwrap_or("") == "a" {
-                0.01
-            } else {
-                1.0
-            }
-        }
-        let asked = cfo_run(&space, f, cost, 120);
-        assert_eq!(asked.len(), 120, "branch b always has untried points");
-        let keys: std::collections::HashSet<String> = asked.iter().map(Params::key).collect();
-        assert_eq!(keys.len(), asked.len(), "a configuration was proposed twice");
-        let a = asked.iter().filter(|p| p.str_or("model", "").unwrap_or("") == "a").count();
-        assert!((1..=6).contains(&a), "branch a proposed {a} times");
-
-        // Only choices: once all 6 are tried there is nothing left to ask.
-        let small = SearchSpace::new()
-            .add("k", ParamSpec::choice([1i64, 2, 3]))
-            .add("w", ParamSpec::choice(["x", "y"]));
-        let asked = cfo_run(&small, |p| p.int_or("k", 1).unwrap_or(1) as f64, |_| 1.0, 50);
-        assert!((4..=6).contains(&asked.len()), "{} asked", asked.len());
-        let keys: std::collections::HashSet<String> = asked.iter().map(Params::key).collect();
-        assert_eq!(keys.len(), asked.len());
-    }
-
     #[test]
     fn samplers_are_deterministic_per_seed() {
         let (space, f) = conditional();
