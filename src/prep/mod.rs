@@ -810,13 +810,23 @@ mod tests {
         };
         let caps: Vec<Value> = [10i64, 20, 50].into_iter().map(Value::Int).collect();
         let all = |x: &Features| {
-            ["impute", "encode", "max_categories", "scale", "text_dim", "high_card"]
-                .into_iter()
-                .filter(|p| applies(p, Some(&caps), x))
-                .collect::<Vec<_>>()
+            [
+                "impute",
+                "encode",
+                "max_categories",
+                "scale",
+                "text_dim",
+                "high_card",
+            ]
+            .into_iter()
+            .filter(|p| applies(p, Some(&caps), x))
+            .collect::<Vec<_>>()
         };
         // Diabetes: numeric, nothing missing: only scaling can change anything.
-        assert_eq!(all(&load(&root.join("datasets/diabetes"), "progression")), ["scale"]);
+        assert_eq!(
+            all(&load(&root.join("datasets/diabetes"), "progression")),
+            ["scale"]
+        );
         // Penguins: missing measurements and three-level categories (fewer than any cap).
         let penguins = load(&root.join("datasets/penguins"), "species");
         assert_eq!(all(&penguins), ["impute", "encode", "scale"]);
