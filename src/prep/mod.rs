@@ -84,9 +84,10 @@ pub const HIGH_CARD_LEVELS: usize = 10;
 /// Whether a preprocessing parameter can change anything on these features, whose values the
 /// search may give it (`values`: a choice's values, `None` for a range). The search leaves out
 /// parameters that cannot (their trials would repeat others): `impute` needs a missing numeric
-/// or date value, `encode` a categorical column, `max_categories` one with more levels than the
-/// smallest value, `text_dim` a text column, `high_card` a categorical one with more than
-/// [`HIGH_CARD_LEVELS`] levels.
+/// or date value (or values without the default, median, which new data would get otherwise),
+/// `encode` a categorical column, `max_categories` one with more levels than the smallest value,
+/// `text_dim` a text column, `high_card` a categorical one with more than [`HIGH_CARD_LEVELS`]
+/// levels.
 pub fn applies(param: &str, values: Option<&[crate::param::Value]>, x: &Features) -> bool {
     let most_levels = x
         .columns
@@ -98,11 +99,17 @@ pub fn applies(param: &str, values: Option<&[crate::param::Value]>, x: &Features
         .max()
         .unwrap_or(0);
     match param {
-        "impute" => x.columns.iter().any(|c| match c {
-            FeatureColumn::Numeric(v) => v.iter().any(|x| !x.is_finite()),
-            FeatureColumn::Datetime { secs, .. } => secs.iter().any(|x| !x.is_finite()),
-            _ => false,
-        }),
+        // Without missing values in training, imputation acts only on new data, with the default
+        // (median) when the parameter is left out: kept when the values given exclude it.
+        "impute" => {
+            let default = crate::param::Value::Str("median".into());
+            values.is_some_and(|vals| !vals.contains(&default))
+                || x.columns.iter().any(|c| match c {
+                    FeatureColumn::Numeric(v) => v.iter().any(|x| !x.is_finite()),
+                    FeatureColumn::Datetime { secs, .. } => secs.iter().any(|x| !x.is_finite()),
+                    _ => false,
+                })
+        }
         "encode" => x
             .columns
             .iter()
@@ -808,7 +815,9 @@ mod tests {
                 .unwrap()
                 .features
         };
+        // The built-in choices (`search/preprocessing.toml`).
         let caps: Vec<Value> = [10i64, 20, 50].into_iter().map(Value::Int).collect();
+        let imputes: Vec<Value> = vec![Value::Str("median".into()), Value::Str("mean".into())];
         let all = |x: &Features| {
             [
                 "impute",
@@ -819,7 +828,11 @@ mod tests {
                 "high_card",
             ]
             .into_iter()
-            .filter(|p| applies(p, Some(&caps), x))
+            .filter(|p| match *p {
+                "impute" => applies(p, Some(&imputes), x),
+                "max_categories" => applies(p, Some(&caps), x),
+                _ => applies(p, None, x),
+            })
             .collect::<Vec<_>>()
         };
         // Diabetes: numeric, nothing missing: only scaling can change anything.
@@ -834,6 +847,10 @@ mod tests {
         let small: Vec<Value> = vec![Value::Int(2), Value::Int(5)];
         assert!(applies("max_categories", Some(&small), &penguins));
         assert!(applies("max_categories", None, &penguins), "a range is kept");
+        // A search space without the default imputation keeps its choice for new data.
+        let mean = vec![Value::Str("mean".into())];
+        let diabetes = load(&root.join("datasets/diabetes"), "progression");
+        assert!(applies("impute", Some(&mean), &diabetes));
         let sacramento = root.join("../shared/datasets/sacramento");
         if sacramento.join("train.csv").exists() {
             // Nothing missing; zip codes with 68 levels.
