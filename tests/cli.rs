@@ -135,7 +135,18 @@ fn same_seed_gives_same_leaderboard() {
             .iter()
             .map(|t| {
                 let mut t = t.clone();
-                t.as_object_mut().unwrap().remove("fit_secs");
+                let o = t.as_object_mut().unwrap();
+                // Times differ between runs; they must be there and add up.
+                let secs = |k: &str| o.get(k).and_then(Value::as_f64).unwrap_or(-1.0);
+                let (fit, predict, wall) = (secs("fit_secs"), secs("predict_secs"), secs("secs"));
+                assert!(fit >= 0.0 && predict >= 0.0, "fit {fit} predict {predict}");
+                assert!(
+                    fit + predict <= wall + 1e-3,
+                    "fit {fit} + predict {predict} > wall {wall}"
+                );
+                for k in ["fit_secs", "predict_secs", "secs"] {
+                    o.remove(k);
+                }
                 t
             })
             .collect()

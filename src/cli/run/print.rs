@@ -168,6 +168,10 @@ pub(super) fn print_run_json(
             "std": r.fold_std(),
             "metrics": r.metrics,
             "fit_secs": r.fit_time(),
+            // Predicting the validation rows (null when not recorded) and the trial's wall time:
+            // with `fit_secs`, where a trial's time went.
+            "predict_secs": r.predict_secs,
+            "secs": r.secs,
             "error": r.error,
         })
     };
