@@ -147,8 +147,7 @@ pub fn refit_secs(data: &Dataset, plan: &Plan, t: &TrialRecord, bagged: bool) ->
 /// fold of `plan` times how much longer a fit on those rows takes than one of its fold fits
 /// ([`refit_growth`]).
 pub fn fit_secs_on(data: &Dataset, plan: &Plan, t: &TrialRecord, share: f64) -> f64 {
-    let rows = data.n_rows() as f64;
-    let fold_train = plan.folds.first().map_or(rows, |f| f.train.len().max(1) as f64);
+    let (rows, fold_train) = rows_and_fold_train(data, plan);
     let growth = refit_growth(data, plan, t, share * rows / fold_train);
     t.fit_time() / plan.folds.len().max(1) as f64 * growth
 }
@@ -156,9 +155,16 @@ pub fn fit_secs_on(data: &Dataset, plan: &Plan, t: &TrialRecord, share: f64) -> 
 /// The share of all rows of `data` trial `t` was validated on: its sample of a fold's training
 /// rows. A refit on fewer rows than that would not be the model the search scored.
 pub fn validated_share(data: &Dataset, plan: &Plan, t: &TrialRecord) -> f64 {
-    let rows = data.n_rows().max(1) as f64;
-    let fold_train = plan.folds.first().map_or(rows, |f| f.train.len() as f64);
+    let (rows, fold_train) = rows_and_fold_train(data, plan);
     (sample_of(&t.params) * fold_train / rows).clamp(0.0, 1.0)
+}
+
+/// All rows of `data` and the rows of a fold's training part under `plan` (all rows without
+/// folds), at least one each.
+fn rows_and_fold_train(data: &Dataset, plan: &Plan) -> (f64, f64) {
+    let rows = data.n_rows().max(1) as f64;
+    let fold_train = plan.folds.first().map_or(rows, |f| f.train.len().max(1) as f64);
+    (rows, fold_train)
 }
 
 /// How many times longer trial `t`'s learner takes to fit all rows than one of its fold fits

@@ -600,9 +600,9 @@ mod tests {
 
     #[test]
     fn a_refit_too_slow_for_all_rows_uses_as_many_as_the_time_left_allows() {
-        let rows = 353.0; // diabetes' training rows
-                          // Scored on a tenth of 80 %: 1 s (1.25 s with the margin) for 8 % of the rows; 4 s left
-                          // hold 3.2 times that (ridge grows as the rows), about 26 % of them.
+        // Diabetes' training rows. Scored on a tenth of 80 %: 1 s (1.25 s with the margin) for
+        // 8 % of the rows; 4 s left hold 3.2 times that (ridge grows as the rows), about 26 %.
+        let rows = 353.0;
         let f = finish_single(4.0);
         assert_eq!(f.fewer_rows.len(), 1, "{:?}", f.fewer_rows);
         let (trial, used) = f.fewer_rows[0];
