@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -14,16 +13,18 @@ use crate::data::{Dataset, Target};
 use crate::ensemble::OofBank;
 use crate::error::{Error, Result};
 pub use crate::guard::{guarded, in_trial};
-use crate::learners::gbdt::{self, GbdtData, GbdtParams};
-use crate::learners::{Prediction, Y};
+use crate::learners::gbdt::GbdtData;
 use crate::metrics::Metric;
-use crate::model::{subset_target, Pipeline, TrialConfig};
+use crate::model::TrialConfig;
 use crate::prep::PrepConfig;
 use crate::space::{Params, Value};
 pub use crate::state::TrialState;
 pub use crate::sweep::trial_seed;
 use crate::sweep::{Trial, TrialError, TrialRecord};
 use crate::validation::Plan;
+
+mod folds;
+use folds::fold_scores;
 
 /// How `automl run` reads a trial's record: the pipeline it tried and its score.
 pub trait PipelineTrial {
@@ -328,139 +329,6 @@ pub(crate) fn subset(rows: &[usize], target: &Target, frac: f64, seed: u64) -> V
             shuffled
         }
     }
-}
-
-struct StepScores {
-    folds: Vec<f64>,
-    sums: BTreeMap<String, f64>,
-    fit_secs: f64,
-    predict_secs: f64,
-    /// Each fold's validation predictions (kept only for a bank, on the full-data step).
-    preds: Vec<Prediction>,
-}
-
-/// A failure that coincides with a fired token is the stop, not a learner error.
-fn stop_or(trial: &Trial, e: Error) -> TrialError {
-    match trial.check() {
-        Err(s) => TrialError::Stopped(s),
-        Ok(()) => TrialError::from(e),
-    }
-}
-
-fn fold_scores(
-    ctx: &EvalContext,
-    trial: &mut Trial,
-    config: &TrialConfig,
-    frac: f64,
-    sample: f64,
-) -> std::result::Result<StepScores, TrialError> {
-    let data = ctx.data;
-    let report = Metric::report_set(data.schema.task);
-    let mut out = StepScores {
-        folds: Vec::new(),
-        sums: BTreeMap::new(),
-        fit_secs: 0.0,
-        predict_secs: 0.0,
-        preds: Vec::new(),
-    };
-    let keep = ctx.bank.is_some() && frac >= 1.0;
-    for (i, fold) in ctx.plan.folds.iter().enumerate() {
-        trial.check()?;
-        let rows = subset(
-            &fold.train,
-            &data.target,
-            frac * sample,
-            trial.seed() ^ (i as u64 + 1),
-        );
-        let pred = if config.learner == "gbdt" {
-            shared_gbdt(ctx, trial, config, i, &rows, &mut out)?
-        } else {
-            let t0 = Instant::now();
-            let pipe = Pipeline::fit(
-                &data.schema,
-                &data.features,
-                &data.target,
-                config,
-                Some(&rows),
-                trial.seed(),
-            )
-            .map_err(|e| stop_or(trial, e))?;
-            out.fit_secs += t0.elapsed().as_secs_f64();
-            let t1 = Instant::now();
-            let pred = pipe
-                .predict(&data.features, Some(&fold.valid))
-                .map_err(|e| stop_or(trial, e))?;
-            out.predict_secs += t1.elapsed().as_secs_f64();
-            pred
-        };
-        let truth = subset_target(&data.target, Some(&fold.valid));
-        let s = ctx.metric.score(&truth, &pred)?;
-        if !s.is_finite() {
-            return Err(
-                Error::learner(&config.learner, format!("{} is not finite", ctx.metric.name())).into(),
-            );
-        }
-        out.folds.push(s);
-        for m in report {
-            let v = if *m == ctx.metric {
-                s
-            } else {
-                m.score(&truth, &pred)?
-            };
-            *out.sums.entry(m.name().to_string()).or_insert(0.0) += v;
-        }
-        if !report.contains(&ctx.metric) {
-            *out.sums.entry(ctx.metric.name().to_string()).or_insert(0.0) += s;
-        }
-        if keep {
-            out.preds.push(pred);
-        }
-        let k = out.folds.len();
-        let mean = out.folds.iter().sum::<f64>() / k as f64;
-        if ctx.fold_steps && k < ctx.plan.folds.len() {
-            trial.report(k as i64, mean)?;
-        } else if ctx.fold_steps {
-            trial.record_step(k as i64, mean);
-        }
-    }
-    Ok(out)
-}
-
-/// Fit and predict fold `i` of a gbdt trial on the run's shared binned data.
-fn shared_gbdt(
-    ctx: &EvalContext,
-    trial: &Trial,
-    config: &TrialConfig,
-    i: usize,
-    rows: &[usize],
-    out: &mut StepScores,
-) -> std::result::Result<Prediction, TrialError> {
-    let data = ctx.data;
-    let shared = ctx.gbdt.get(data, ctx.plan)?;
-    let t0 = Instant::now();
-    let params = GbdtParams::from_params(&config.params)?;
-    let view;
-    let train = if rows == ctx.plan.folds[i].train.as_slice() {
-        &shared.train[i]
-    } else {
-        view = shared.all.rows(rows)?;
-        &view
-    };
-    let target = subset_target(&data.target, Some(rows));
-    let fit = gbdt::Fit {
-        data: train,
-        y: Y::of(&target, data.schema.classes.len()),
-        valid: None,
-    };
-    let model = gbdt::train(&params, fit, trial.seed(), &mut |_| true).map_err(|e| stop_or(trial, e))?;
-    out.fit_secs += t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    let pred = model
-        .predict_data(&shared.valid[i])
-        .and_then(|p| p.checked("gbdt"))
-        .map_err(|e| stop_or(trial, e))?;
-    out.predict_secs += t1.elapsed().as_secs_f64();
-    Ok(pred)
 }
 
 /// The objective of `automl run`: validate the trial's pipeline over all folds and return the

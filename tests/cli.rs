@@ -136,12 +136,13 @@ fn same_seed_gives_same_leaderboard() {
             .map(|t| {
                 let mut t = t.clone();
                 let o = t.as_object_mut().unwrap();
-                // Times differ between runs; they must be there and add up.
+                // Times differ between runs; they must be there and add up (a trial's folds may
+                // run on both threads: at most twice its wall time).
                 let secs = |k: &str| o.get(k).and_then(Value::as_f64).unwrap_or(-1.0);
                 let (fit, predict, wall) = (secs("fit_secs"), secs("predict_secs"), secs("secs"));
                 assert!(fit >= 0.0 && predict >= 0.0, "fit {fit} predict {predict}");
                 assert!(
-                    fit + predict <= wall + 1e-3,
+                    fit + predict <= 2.0 * wall + 1e-3,
                     "fit {fit} + predict {predict} > wall {wall}"
                 );
                 for k in ["fit_secs", "predict_secs", "secs"] {

@@ -595,6 +595,7 @@ impl Sweep {
             .build()
             .map_err(|e| Error::Config(format!("cannot start {workers} worker threads: {e}")))?;
         self.lock().started = Instant::now();
+        let poll = Duration::from_millis(if self.store.shared() { 200 } else { 5 });
         let objective = &objective;
         // One worker loop per pool thread (a broadcast): each trial runs on a thread of the pool,
         // so a learner's own parallel work shares the `jobs` threads, with no hop between threads
@@ -614,10 +615,20 @@ impl Sweep {
                             return;
                         }
                         Next::Wait => {
+                            // Rather than idle, run a job a running trial left on the pool
+                            // (a fold of its validation); else look again soon, since a trial
+                            // that starts leaves its jobs without waking this thread (a shared
+                            // store is asked less often: each look may read it).
+                            drop(st);
+                            let helped = matches!(rayon::yield_now(), Some(rayon::Yield::Executed));
+                            st = self.lock();
+                            if helped {
+                                continue;
+                            }
                             st.waiting += 1;
                             st = self
                                 .wake
-                                .wait_timeout(st, Duration::from_millis(200))
+                                .wait_timeout(st, poll)
                                 .map(|(g, _)| g)
                                 .unwrap_or_else(|p| p.into_inner().0);
                             st.waiting -= 1;
@@ -1237,5 +1248,55 @@ mod tests {
         let res = mine.result();
         assert!(res.trials.is_empty());
         assert!(res.store_error.unwrap().contains("was not asked from this sweep"));
+    }
+}
+
+#[cfg(test)]
+mod helping {
+    use super::*;
+    use crate::space::ParamSpec;
+    use rayon::prelude::*;
+    use std::collections::HashSet;
+
+    /// A worker held back by the window runs jobs of the running trial instead of idling.
+    #[test]
+    fn a_waiting_worker_takes_jobs_of_the_running_trial() {
+        let space = SearchSpace::new().add("x", ParamSpec::uniform(0.0, 1.0));
+        // Window 2: the worker that ends quick trial 1 cannot start trial 2 before trial 0 is
+        // told, so it has nothing of its own while trial 0 runs (and nothing after trial 2).
+        let sweep = Sweep::builder(space)
+            .sampler(SamplerKind::Random)
+            .jobs(2)
+            .max_concurrent(2)
+            .build()
+            .unwrap();
+        let threads = Mutex::new(Vec::new());
+        let r = sweep
+            .optimize(
+                |t: &mut Trial| {
+                    if t.id() % 2 == 1 {
+                        return Ok(t.float("x")?);
+                    }
+                    let seen: HashSet<String> = (0..8)
+                        .into_par_iter()
+                        .with_max_len(1)
+                        .map(|_| {
+                            std::thread::sleep(Duration::from_millis(40));
+                            std::thread::current().name().unwrap_or("").to_string()
+                        })
+                        .collect();
+                    threads.lock().unwrap().push((t.id(), seen.len()));
+                    Ok(t.float("x")?)
+                },
+                Limits {
+                    max_trials: Some(3),
+                    ..Limits::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(r.count(TrialState::Completed), 3);
+        let mut threads = threads.into_inner().unwrap();
+        threads.sort();
+        assert_eq!(threads, [(0, 2), (2, 2)], "each long trial's jobs ran on both workers");
     }
 }
