@@ -1275,7 +1275,7 @@ mod helping {
             .optimize(
                 |t: &mut Trial| {
                     if t.id() % 2 == 1 {
-                        return Ok(t.float("x")?);
+                        return t.float("x");
                     }
                     let seen: HashSet<String> = (0..8)
                         .into_par_iter()
@@ -1286,7 +1286,7 @@ mod helping {
                         })
                         .collect();
                     threads.lock().unwrap().push((t.id(), seen.len()));
-                    Ok(t.float("x")?)
+                    t.float("x")
                 },
                 Limits {
                     max_trials: Some(3),
@@ -1297,6 +1297,10 @@ mod helping {
         assert_eq!(r.count(TrialState::Completed), 3);
         let mut threads = threads.into_inner().unwrap();
         threads.sort();
-        assert_eq!(threads, [(0, 2), (2, 2)], "each long trial's jobs ran on both workers");
+        assert_eq!(
+            threads,
+            [(0, 2), (2, 2)],
+            "each long trial's jobs ran on both workers"
+        );
     }
 }

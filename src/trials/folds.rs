@@ -154,7 +154,11 @@ fn fold_score(
     let report = Metric::report_set(data.schema.task);
     let mut metrics = Vec::with_capacity(report.len() + 1);
     for m in report {
-        let v = if *m == ctx.metric { score } else { m.score(&truth, &pred)? };
+        let v = if *m == ctx.metric {
+            score
+        } else {
+            m.score(&truth, &pred)?
+        };
         metrics.push((m.name(), v));
     }
     if !report.contains(&ctx.metric) {
