@@ -3,6 +3,7 @@
 //! that would otherwise wait (on the reproducibility window, or at the end of the budget) takes
 //! some of a running trial's folds; each fold's result is the same on whichever thread it runs.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -35,6 +36,30 @@ struct FoldScore {
     fit_secs: f64,
     predict_secs: f64,
     pred: Option<Prediction>,
+}
+
+thread_local! {
+    /// Seconds of fold jobs this thread ran inside the innermost open [`timed`] section.
+    static NESTED: Cell<f64> = const { Cell::new(0.0) };
+}
+
+/// Run `f` and time it on this thread, less the fold jobs (of any trial) it ran meanwhile: a
+/// learner waiting on its own parallel work may take another fold, whose time counts there.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let outer = NESTED.with(|n| n.replace(0.0));
+    let t0 = Instant::now();
+    let out = f();
+    let total = t0.elapsed().as_secs_f64();
+    let inner = NESTED.with(|n| n.replace(outer));
+    (out, (total - inner).max(0.0))
+}
+
+/// Run `f` as a fold job: its time is left out of the [`timed`] section it may run inside.
+fn as_job<T>(f: impl FnOnce() -> T) -> T {
+    let t0 = Instant::now();
+    let out = f();
+    NESTED.with(|n| n.set(n.get() + t0.elapsed().as_secs_f64()));
+    out
 }
 
 /// A failure that coincides with a fired token is the stop, not a learner error.
@@ -87,8 +112,10 @@ pub(super) fn fold_scores(
         .into_par_iter()
         .with_max_len(1)
         .map(|i| {
-            guarded(|| cancel::with(token.clone(), || crate::device::with(device, || fold(i))))
-                .unwrap_or_else(|panic| Err(TrialError::Failed(format!("panicked: {panic}"))))
+            as_job(|| {
+                guarded(|| cancel::with(token.clone(), || crate::device::with(device, || fold(i))))
+                    .unwrap_or_else(|panic| Err(TrialError::Failed(format!("panicked: {panic}"))))
+            })
         })
         .collect();
     for s in scores {
@@ -129,22 +156,19 @@ fn fold_score(
     let (pred, fit_secs, predict_secs) = if config.learner == "gbdt" {
         shared_gbdt(ctx, token, seed, config, i, &rows)?
     } else {
-        let t0 = Instant::now();
-        let pipe = Pipeline::fit(
-            &data.schema,
-            &data.features,
-            &data.target,
-            config,
-            Some(&rows),
-            seed,
-        )
-        .map_err(|e| stop_or(token, e))?;
-        let fit = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let pred = pipe
-            .predict(&data.features, Some(&fold.valid))
-            .map_err(|e| stop_or(token, e))?;
-        (pred, fit, t1.elapsed().as_secs_f64())
+        let (pipe, fit) = timed(|| {
+            Pipeline::fit(
+                &data.schema,
+                &data.features,
+                &data.target,
+                config,
+                Some(&rows),
+                seed,
+            )
+        });
+        let pipe = pipe.map_err(|e| stop_or(token, e))?;
+        let (pred, predict) = timed(|| pipe.predict(&data.features, Some(&fold.valid)));
+        (pred.map_err(|e| stop_or(token, e))?, fit, predict)
     };
     let truth = subset_target(&data.target, Some(&fold.valid));
     let score = ctx.metric.score(&truth, &pred)?;
@@ -185,29 +209,31 @@ fn shared_gbdt(
 ) -> std::result::Result<(Prediction, f64, f64), TrialError> {
     let data = ctx.data;
     let shared = ctx.gbdt.get(data, ctx.plan)?;
-    let t0 = Instant::now();
-    let params = GbdtParams::from_params(&config.params)?;
-    let view;
-    let train = if rows == ctx.plan.folds[i].train.as_slice() {
-        &shared.train[i]
-    } else {
-        view = shared.all.rows(rows)?;
-        &view
-    };
-    let target = subset_target(&data.target, Some(rows));
-    let fit = gbdt::Fit {
-        data: train,
-        y: Y::of(&target, data.schema.classes.len()),
-        valid: None,
-    };
-    let model = gbdt::train(&params, fit, seed, &mut |_| true).map_err(|e| stop_or(token, e))?;
-    let fit_secs = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    let pred = model
-        .predict_data(&shared.valid[i])
-        .and_then(|p| p.checked("gbdt"))
-        .map_err(|e| stop_or(token, e))?;
-    Ok((pred, fit_secs, t1.elapsed().as_secs_f64()))
+    // Fit time includes taking the fold's rows, as a pipeline's encoding counts in its fit.
+    let (model, fit_secs) = timed(|| -> std::result::Result<_, TrialError> {
+        let params = GbdtParams::from_params(&config.params)?;
+        let view;
+        let train = if rows == ctx.plan.folds[i].train.as_slice() {
+            &shared.train[i]
+        } else {
+            view = shared.all.rows(rows)?;
+            &view
+        };
+        let target = subset_target(&data.target, Some(rows));
+        let fit = gbdt::Fit {
+            data: train,
+            y: Y::of(&target, data.schema.classes.len()),
+            valid: None,
+        };
+        gbdt::train(&params, fit, seed, &mut |_| true).map_err(|e| stop_or(token, e))
+    });
+    let model = model?;
+    let (pred, predict_secs) = timed(|| {
+        model
+            .predict_data(&shared.valid[i])
+            .and_then(|p| p.checked("gbdt"))
+    });
+    Ok((pred.map_err(|e| stop_or(token, e))?, fit_secs, predict_secs))
 }
 
 #[cfg(test)]
@@ -219,6 +245,20 @@ mod tests {
     use crate::state::TrialState;
     use crate::sweep::{Limits, Sweep};
     use crate::validation;
+
+    /// A fold job run inside another fold's fit (rayon's work stealing) counts in its own time
+    /// only, so a trial's summed fold times stay within its threads' wall time.
+    #[test]
+    fn a_nested_fold_job_is_timed_once() {
+        let sleep = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
+        let mut inner = 0.0;
+        let ((), outer) = timed(|| {
+            sleep(10);
+            ((), inner) = as_job(|| timed(|| sleep(60)));
+        });
+        assert!(inner >= 0.06, "{inner}");
+        assert!((0.01..0.05).contains(&outer), "{outer}");
+    }
 
     /// Folds run as parallel jobs give exactly what they give one after the other.
     #[test]
