@@ -218,11 +218,7 @@ impl AutoML {
             .collect();
         if !encoded.is_empty() {
             for (name, spec) in &prep.params {
-                let values = match &spec.dist {
-                    crate::space::Dist::Choice { values } => Some(values.as_slice()),
-                    _ => None,
-                };
-                if !crate::prep::applies(name, values, &data.features) {
+                if !crate::prep::applies(name, spec.dist.choices(), &data.features) {
                     continue;
                 }
                 let spec = spec.clone().when(trials::LEARNER, encoded.iter().copied());

@@ -90,11 +90,10 @@ impl CfoSampler {
     /// A sampler for `space` (one local search per branch value).
     pub fn new(space: &SearchSpace) -> CfoSampler {
         let branch = space.branch_param();
-        let values: Vec<Option<Value>> =
-            match branch.and_then(|b| super::is_choice(&space.params[b].spec.dist)) {
-                Some(vals) => vals.iter().cloned().map(Some).collect(),
-                None => vec![None],
-            };
+        let values: Vec<Option<Value>> = match branch.and_then(|b| space.params[b].spec.dist.choices()) {
+            Some(vals) => vals.iter().cloned().map(Some).collect(),
+            None => vec![None],
+        };
         let threads = values
             .into_iter()
             .map(|value| {

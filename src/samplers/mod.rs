@@ -15,7 +15,7 @@ pub use tpe::TpeSampler;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
-use crate::space::{Dist, Params, SearchSpace, Value};
+use crate::space::{Dist, Params, SearchSpace};
 
 /// A finished trial, as samplers see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,14 +187,6 @@ impl Sampler for GridSampler {
 fn unit_of(space: &SearchSpace, name: &str, params: &Params) -> Option<f64> {
     let spec = space.get(name)?;
     spec.to_unit(params.0.get(name)?)
-}
-
-/// Whether a value is a choice among `values`.
-fn is_choice(v: &Dist) -> Option<&[Value]> {
-    match v {
-        Dist::Choice { values } => Some(values),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

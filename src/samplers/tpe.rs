@@ -7,7 +7,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{is_choice, unit_of, Observation, Sampler};
+use super::{unit_of, Observation, Sampler};
 use crate::space::{Params, SearchSpace, SpaceParam, Value};
 
 /// The TPE sampler.
@@ -238,7 +238,7 @@ impl Sampler for TpeSampler {
         for &o in &good {
             in_good[o] = true;
         }
-        Some(space.build(|i, p, _| match is_choice(&p.spec.dist) {
+        Some(space.build(|i, p, _| match p.spec.dist.choices() {
             Some(values) => self.pick_choice(i, values, &good, &in_good, rng),
             None => self.pick_numeric(i, p, &good, &in_good, rng),
         }))

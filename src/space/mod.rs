@@ -100,6 +100,14 @@ pub enum Dist {
 }
 
 impl Dist {
+    /// The values of a choice (`None` for a range).
+    pub fn choices(&self) -> Option<&[Value]> {
+        match self {
+            Dist::Choice { values } => Some(values),
+            _ => None,
+        }
+    }
+
     // Negated comparisons on purpose: a NaN bound must fail every check.
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
     /// Check the bounds; errors name parameter `name`.
