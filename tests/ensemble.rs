@@ -78,6 +78,21 @@ fn a_greedy_ensemble_is_chosen_saved_and_the_same_on_any_number_of_jobs() {
 }
 
 #[test]
+fn an_ensemble_that_ties_on_accuracy_is_used_when_its_log_loss_is_lower() {
+    // On wine many trials validate at accuracy 1: the blend cannot score higher, so it takes
+    // the best trial's place only on its lower log loss over the same folds.
+    let (train, _) = data("wine", "cultivar");
+    let r = run_trials(&train, 2, EnsembleKind::Greedy, 300);
+    let report = r.ensemble.clone().expect("an ensemble report");
+    assert_eq!((report.score, report.single), (1.0, 1.0), "{report:?}");
+    assert!(report.used && report.weights.len() >= 2, "{report:?}");
+    let best = r.trials.iter().find(|t| t.id == r.leaderboard()[0].id).unwrap();
+    let single = best.metrics["log_loss"];
+    let blend = r.best.metrics["log_loss"];
+    assert!(blend < single, "blend log loss {blend} vs best trial's {single}");
+}
+
+#[test]
 fn without_ensembling_the_model_is_the_best_trial_as_its_fold_models_or_refitted() {
     let (train, test) = data("penguins", "species");
     // By default the best trial's fold models of two 5-fold splits are averaged (bagging): a

@@ -172,6 +172,31 @@ impl Finish<'_> {
         }
     }
 
+    /// Whether `combo` replaces the best trial `best` (validation score `single`): it gains more
+    /// than `margin`, or — a blend on a coarse classification metric — it ties exactly and
+    /// has the lower log loss on the same folds ([`Validation::tiebreak`]).
+    fn beats(&self, combo: &Combo, best: usize, single: f64, margin: f64, valid: &Validation) -> bool {
+        if self.gain(combo.score(), single) > margin {
+            return true;
+        }
+        let Combo::Blend(members, score) = combo else {
+            return false;
+        };
+        if *score != single {
+            return false;
+        }
+        let tiebreak = |m: &[(usize, f64)]| {
+            ensemble::blend_validation(&self.bank, m, valid.truth.len(), valid.width)
+                .and_then(|p| valid.tiebreak(self.metric, &p))
+                .ok()
+                .flatten()
+        };
+        match (tiebreak(members), tiebreak(&[(best, 1.0)])) {
+            (Some(blend), Some(alone)) => blend < alone,
+            _ => false,
+        }
+    }
+
     /// Trial `id`'s final pipelines: its cross-validation fold models (when bagging; also those
     /// of the second split when `twice`), else one refitted on `rows` (`None`: all rows, see
     /// [`Self::refit_rows`]). Folds are fitted in parallel on the current thread pool.
@@ -297,7 +322,7 @@ impl Finish<'_> {
             Combo::Blend(w, _) => w.len() >= 2,
             Combo::Stack(_) => true,
         };
-        if !enough(&combo) || self.gain(combo.score(), best_valid) <= margin {
+        if !enough(&combo) || !self.beats(&combo, best.id, best_valid, margin, &valid) {
             report.note = Some(format!(
                 "the {} does not beat the best trial by more than {margin:.4}",
                 combo.noun()
@@ -336,7 +361,7 @@ impl Finish<'_> {
                 combo.score()
             ));
             report.weights = combo.members();
-            if !enough(&combo) || self.gain(combo.score(), best_valid) <= margin {
+            if !enough(&combo) || !self.beats(&combo, best.id, best_valid, margin, &valid) {
                 return single(Some(report));
             }
             report.score = combo.score();

@@ -277,6 +277,19 @@ impl Validation {
         }
         Ok(total / self.folds.len().max(1) as f64)
     }
+
+    /// What breaks a tie of `metric` between two blends: their log loss (mean over folds) when
+    /// `metric` is a classification metric other than log loss itself — accuracy, F1 and
+    /// balanced accuracy move in whole rows, so on a small table many blends tie, and the
+    /// one with the better probabilities is the safer pick; `None` otherwise (regression
+    /// metrics are fine-grained).
+    pub fn tiebreak(&self, metric: Metric, pred: &Prediction) -> Result<Option<f64>> {
+        if self.width == 0 || metric == Metric::LogLoss {
+            return Ok(None);
+        }
+        let loss = self.score(Metric::LogLoss, pred)?;
+        Ok(loss.is_finite().then_some(loss))
+    }
 }
 
 /// The outcome of greedy ensemble selection.
@@ -295,8 +308,10 @@ pub struct Selection {
 /// Greedy ensemble selection with replacement (Caruana et al. 2004): start empty; each round add
 /// the candidate (repeats allowed) whose addition gives the best `metric` of the averaged
 /// predictions on `valid` (mean over folds); after `rounds` rounds keep the best round seen.
-/// Weights are the counts. Ties go to the earlier candidate (candidates come best first), so the
-/// outcome is a function of the candidates alone.
+/// Weights are the counts. A tie on a coarse classification metric (accuracy on a small table:
+/// most blends score the same) goes to the lower log loss ([`Validation::tiebreak`]), so the
+/// rounds still move towards better probabilities; remaining ties go to the earlier candidate
+/// (candidates come best first), so the outcome is a function of the candidates alone.
 pub fn select(candidates: &[Banked], valid: &Validation, metric: Metric, rounds: usize) -> Result<Selection> {
     let width = valid.width;
     let n = valid.truth.len() * width.max(1);
@@ -306,24 +321,53 @@ pub fn select(candidates: &[Banked], valid: &Validation, metric: Metric, rounds:
     }
     let mut sum = vec![0.0f64; n];
     let mut counts = vec![0usize; usable.len()];
-    let mut best: Option<(f64, Vec<usize>)> = None;
+    // (score, its tie-break, counts) of the best round so far.
+    let mut best: Option<(f64, Option<f64>, Vec<usize>)> = None;
     let mut single = None;
     let mut buf = vec![0.0f64; n];
     for round in 1..=rounds.max(1) {
-        let mut pick: Option<(usize, f64)> = None;
+        // (candidate, score, tie-break once a tie needed it).
+        let mut pick: Option<(usize, f64, Option<f64>)> = None;
         for (ci, c) in usable.iter().enumerate() {
             for ((b, s), v) in buf.iter_mut().zip(&sum).zip(c.preds.iter()) {
                 *b = (s + f64::from(*v)) / round as f64;
             }
-            let score = valid.score(metric, &as_prediction(&buf, width))?;
+            let pred = as_prediction(&buf, width);
+            let score = valid.score(metric, &pred)?;
             if !score.is_finite() {
                 continue;
             }
-            if pick.is_none_or(|(_, s)| metric.better(score, s)) {
-                pick = Some((ci, score));
+            match &mut pick {
+                Some((_, s, _)) if metric.better(*s, score) => {}
+                Some((pi, s, tb)) if *s == score => {
+                    let Some(mine) = valid.tiebreak(metric, &pred)? else {
+                        continue;
+                    };
+                    let theirs = match *tb {
+                        Some(t) => t,
+                        None => {
+                            // The pick's blend, rebuilt once for its tie-break.
+                            let picked = &usable[*pi].preds;
+                            let again: Vec<f64> = sum
+                                .iter()
+                                .zip(picked.iter())
+                                .map(|(s, v)| (s + f64::from(*v)) / round as f64)
+                                .collect();
+                            let t = valid
+                                .tiebreak(metric, &as_prediction(&again, width))?
+                                .unwrap_or(f64::INFINITY);
+                            *tb = Some(t);
+                            t
+                        }
+                    };
+                    if mine < theirs {
+                        pick = Some((ci, score, Some(mine)));
+                    }
+                }
+                _ => pick = Some((ci, score, None)),
             }
         }
-        let Some((ci, score)) = pick else {
+        let Some((ci, score, tb)) = pick else {
             break;
         };
         if round == 1 {
@@ -333,11 +377,26 @@ pub fn select(candidates: &[Banked], valid: &Validation, metric: Metric, rounds:
             *s += f64::from(*v);
         }
         counts[ci] += 1;
-        if best.as_ref().is_none_or(|(b, _)| metric.better(score, *b)) {
-            best = Some((score, counts.clone()));
+        // The tie-break of this round's blend, needed when it ties the best round or becomes it.
+        let tb = match tb {
+            Some(t) => Some(t),
+            None if best.as_ref().is_none_or(|(b, _, _)| !metric.better(*b, score)) => {
+                let blended: Vec<f64> = sum.iter().map(|s| s / round as f64).collect();
+                valid.tiebreak(metric, &as_prediction(&blended, width))?
+            }
+            None => None,
+        };
+        let better = match &best {
+            None => true,
+            Some((b, _, _)) if metric.better(score, *b) => true,
+            Some((b, Some(before), _)) if *b == score => tb.is_some_and(|now| now < *before),
+            Some(_) => false,
+        };
+        if better {
+            best = Some((score, tb, counts.clone()));
         }
     }
-    let (Some((score, counts)), Some((single_trial, single))) = (best, single) else {
+    let (Some((score, _, counts)), Some((single_trial, single))) = (best, single) else {
         return Err(Error::Config(
             "no candidate gave a finite validation score".into(),
         ));
@@ -496,6 +555,40 @@ mod tests {
                     .collect::<Vec<_>>()
             )
         );
+    }
+
+    #[test]
+    fn an_accuracy_tie_goes_to_the_blend_with_the_lower_log_loss() {
+        // Both models classify every row right (accuracy 1 alone and blended), each sure on
+        // one fold only: the even blend has the lower log loss, so selection keeps it.
+        let proba = |p1: &[f64]| {
+            Prediction::Proba(Matrix {
+                rows: p1.len(),
+                cols: 2,
+                data: p1.iter().flat_map(|p| [1.0 - p, *p]).collect(),
+            })
+        };
+        let a = [0.1, 0.9, 0.45, 0.55];
+        let b = [0.45, 0.55, 0.1, 0.9];
+        let bank = OofBank::new(Metric::Accuracy, 8);
+        for (id, p) in [(0, &a), (1, &b)] {
+            bank.offer(id, "mlp", 1.0, &[proba(&p[..2]), proba(&p[2..])]);
+        }
+        let v = Validation {
+            truth: Target::Classes(vec![0, 1, 0, 1]),
+            folds: vec![2, 2],
+            width: 2,
+        };
+        let sel = select(&bank.best(BANK_CAP), &v, Metric::Accuracy, ROUNDS).unwrap();
+        assert_eq!(sel.weights, vec![(0, 0.5), (1, 0.5)], "{sel:?}");
+        assert_eq!((sel.score, sel.single), (1.0, 1.0));
+        let loss = |w: &[(usize, f64)]| {
+            let p = blend_validation(&bank.best(BANK_CAP), w, 4, 2).unwrap();
+            v.tiebreak(Metric::Accuracy, &p).unwrap().unwrap()
+        };
+        assert!(loss(&sel.weights) < loss(&[(0, 1.0)]) - 0.02);
+        // Log loss is its own tie-break: none; regression metrics have none either.
+        assert_eq!(v.tiebreak(Metric::LogLoss, &proba(&a)).unwrap(), None);
     }
 
     #[test]
