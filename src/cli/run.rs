@@ -161,8 +161,9 @@ pub struct RunArgs {
     /// The final model: greedy (an ensemble of the best trials, chosen greedily with replacement
     /// on their validation predictions), stack (a linear meta-model over the best trial of each
     /// learner, cross-validated on the same predictions) or none (the best trial). An ensemble is
-    /// used only when it validates better than the best single trial; its members are fitted
-    /// in parallel within the time budget.
+    /// used only when it validates better than the best single trial (or, on accuracy-like
+    /// metrics, ties it with a lower log loss); its members are fitted in parallel within the
+    /// time budget.
     /// Default greedy (for an AutoML job YAML: from its enable_vote_ensemble /
     /// enable_stack_ensemble).
     #[arg(long, value_name = "KIND", help_heading = "Search")]
