@@ -326,6 +326,15 @@ pub fn select(candidates: &[Banked], valid: &Validation, metric: Metric, rounds:
     let mut single = None;
     let mut buf = vec![0.0f64; n];
     for round in 1..=rounds.max(1) {
+        // The tie-break of this round's blend with candidate `ci` added (only when a tie needs it).
+        let tiebreak_with = |sum: &[f64], ci: usize| {
+            let blend: Vec<f64> = sum
+                .iter()
+                .zip(usable[ci].preds.iter())
+                .map(|(s, v)| (s + f64::from(*v)) / round as f64)
+                .collect();
+            valid.tiebreak(metric, &as_prediction(&blend, width))
+        };
         // (candidate, score, tie-break once a tie needed it).
         let mut pick: Option<(usize, f64, Option<f64>)> = None;
         for (ci, c) in usable.iter().enumerate() {
@@ -345,21 +354,9 @@ pub fn select(candidates: &[Banked], valid: &Validation, metric: Metric, rounds:
                     };
                     let theirs = match *tb {
                         Some(t) => t,
-                        None => {
-                            // The pick's blend, rebuilt once for its tie-break.
-                            let picked = &usable[*pi].preds;
-                            let again: Vec<f64> = sum
-                                .iter()
-                                .zip(picked.iter())
-                                .map(|(s, v)| (s + f64::from(*v)) / round as f64)
-                                .collect();
-                            let t = valid
-                                .tiebreak(metric, &as_prediction(&again, width))?
-                                .unwrap_or(f64::INFINITY);
-                            *tb = Some(t);
-                            t
-                        }
+                        None => tiebreak_with(&sum, *pi)?.unwrap_or(f64::INFINITY),
                     };
+                    *tb = Some(theirs);
                     if mine < theirs {
                         pick = Some((ci, score, Some(mine)));
                     }
@@ -373,19 +370,18 @@ pub fn select(candidates: &[Banked], valid: &Validation, metric: Metric, rounds:
         if round == 1 {
             single = Some((usable[ci].trial, score));
         }
-        for (s, v) in sum.iter_mut().zip(usable[ci].preds.iter()) {
-            *s += f64::from(*v);
-        }
-        counts[ci] += 1;
         // The tie-break of this round's blend, needed when it ties the best round or becomes it.
         let tb = match tb {
             Some(t) => Some(t),
             None if best.as_ref().is_none_or(|(b, _, _)| !metric.better(*b, score)) => {
-                let blended: Vec<f64> = sum.iter().map(|s| s / round as f64).collect();
-                valid.tiebreak(metric, &as_prediction(&blended, width))?
+                tiebreak_with(&sum, ci)?
             }
             None => None,
         };
+        for (s, v) in sum.iter_mut().zip(usable[ci].preds.iter()) {
+            *s += f64::from(*v);
+        }
+        counts[ci] += 1;
         let better = match &best {
             None => true,
             Some((b, _, _)) if metric.better(score, *b) => true,
