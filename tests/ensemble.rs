@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use automl::ensemble::calibrate::Calibration;
 use automl::ensemble::{EnsembleKind, FinalFit};
 use automl::{AutoML, Dataset, Metric, ModelFile, Table};
 
@@ -90,6 +91,16 @@ fn an_ensemble_that_ties_on_accuracy_is_used_when_its_log_loss_is_lower() {
     let single = best.metrics["log_loss"];
     let blend = r.best.metrics["log_loss"];
     assert!(blend < single, "blend log loss {blend} vs best trial's {single}");
+    // Every out-of-fold label is right: the calibration may sharpen the blend, but not to the
+    // temperature's floor (0.05, probabilities p^20), where hard 0/1 targets put it and a test
+    // row the blend gets wrong cost ~40 nats.
+    match r.best.calibration {
+        Some(Calibration::Temperature { t }) => {
+            assert!(t > 0.2, "temperature {t}")
+        }
+        None => {}
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

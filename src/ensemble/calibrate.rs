@@ -3,7 +3,8 @@
 //! badly calibrated member with a large weight), so its labels at 0.5 are wrong. Binary: Platt
 //! scaling `sigmoid(a·logit(p) + b)` with `a > 0`, which keeps the order of rows (AUC unchanged).
 //! Multiclass: temperature `p_k^(1/T)` renormalised, which keeps each row's most likely class
-//! (accuracy unchanged).
+//! (accuracy unchanged). Both are fitted against slightly smoothed targets (Platt's), so a blend
+//! whose out-of-fold labels are all right is not made near-certain.
 
 use serde::{Deserialize, Serialize};
 
@@ -114,21 +115,37 @@ fn platt(y: &[usize], s: &[f64]) -> Option<Calibration> {
     (cur < start).then_some(Calibration::Platt { a, b })
 }
 
-/// The log loss of temperature `t` on the rows.
-fn nll(y: &[usize], p: &crate::matrix::Matrix, t: f64) -> f64 {
+/// Soft targets for `n` rows of `k` classes, in the spirit of Platt's out-of-sample targets: a
+/// row's own class gets `(n + 1) / (n + 2)`, the rest is spread evenly over the other classes
+/// (one pseudo-row of doubt for the whole set). With hard 0/1 targets, rows the blend separates
+/// perfectly (every out-of-fold label right, as on a small clean table) drive the temperature to
+/// its floor and the calibrated model is near-certain of every label, right or wrong. Per-class
+/// counts (Platt's binary rule) put a much larger doubt on small classes and measured worse.
+fn smoothed(n: usize, k: usize) -> (f64, f64) {
+    let off = 1.0 / (n as f64 + 2.0);
+    (1.0 - off, off / (k.max(2) - 1) as f64)
+}
+
+/// The cross-entropy of temperature `t` on the rows against soft targets `(own, other)`: the
+/// weight on a row's own class and on each other class.
+fn nll(y: &[usize], p: &crate::matrix::Matrix, t: f64, (own, other): (f64, f64)) -> f64 {
     let mut total = 0.0;
     for (i, &c) in y.iter().enumerate() {
         let logs: Vec<f64> = p.row(i).iter().map(|v| v.clamp(1e-12, 1.0).ln() / t).collect();
         let m = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let z: f64 = logs.iter().map(|l| (l - m).exp()).sum::<f64>().ln() + m;
-        total -= logs.get(c).copied().unwrap_or(m) - z;
+        for (k, l) in logs.iter().enumerate() {
+            total -= if k == c { own } else { other } * (l - z);
+        }
     }
     total
 }
 
-/// Temperature by golden-section search of the log loss over log T in [ln 0.05, ln 20].
+/// Temperature by golden-section search of the cross-entropy against soft targets
+/// ([`smoothed`]) over log T in [ln 0.05, ln 20].
 fn temperature(y: &[usize], p: &crate::matrix::Matrix) -> Option<Calibration> {
-    let f = |u: f64| nll(y, p, u.exp());
+    let targets = smoothed(y.len(), p.cols);
+    let f = |u: f64| nll(y, p, u.exp(), targets);
     let (mut lo, mut hi) = ((0.05f64).ln(), (20.0f64).ln());
     let g = (5f64.sqrt() - 1.0) / 2.0;
     let (mut c, mut d) = (hi - g * (hi - lo), lo + g * (hi - lo));
@@ -149,7 +166,7 @@ fn temperature(y: &[usize], p: &crate::matrix::Matrix) -> Option<Calibration> {
         }
     }
     let t = ((lo + hi) / 2.0).exp();
-    (nll(y, p, t) < nll(y, p, 1.0)).then_some(Calibration::Temperature { t })
+    (nll(y, p, t, targets) < nll(y, p, 1.0, targets)).then_some(Calibration::Temperature { t })
 }
 
 impl Calibration {
@@ -259,5 +276,36 @@ mod tests {
         let ll = |p: &Prediction| crate::Metric::LogLoss.score(&truth, p).unwrap();
         assert!(ll(&fixed) < ll(&pred) - 0.3);
         assert!(fit(&truth, &Prediction::Values(vec![0.0; n])).is_none());
+    }
+
+    #[test]
+    fn a_blend_right_on_every_row_is_not_made_certain() {
+        // Every out-of-fold label right, at probability 0.8: against hard 0/1 targets the best
+        // temperature is the floor (0.05, p^20), and a test row the blend gets wrong would then
+        // cost ~40 nats. Against soft targets (150 rows: 151/152 on the own class) the
+        // calibrated probability of the label stays below 0.995.
+        let n = 150;
+        let y: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let data: Vec<f64> = y
+            .iter()
+            .flat_map(|&c| (0..3).map(move |k| if k == c { 0.8 } else { 0.1 }))
+            .collect();
+        let pred = Prediction::Proba(Matrix {
+            data,
+            rows: n,
+            cols: 3,
+        });
+        let c = fit(&Target::Classes(y), &pred).unwrap();
+        let Calibration::Temperature { t } = c else {
+            panic!("{c:?}")
+        };
+        assert!(t > 0.25 && t < 1.0, "sharpened, not to the floor: {t}");
+        let mut fixed = pred.clone();
+        c.apply(&mut fixed);
+        let Prediction::Proba(m) = &fixed else {
+            unreachable!()
+        };
+        let own = m.get(0, 0);
+        assert!(own > 0.98 && own < 0.995, "{own}");
     }
 }
