@@ -93,7 +93,7 @@ fn an_ensemble_that_ties_on_accuracy_is_used_when_its_log_loss_is_lower() {
     assert!(blend < single, "blend log loss {blend} vs best trial's {single}");
     // Every out-of-fold label is right: the calibration may sharpen the blend, but not to the
     // temperature's floor (0.05, probabilities p^20), where hard 0/1 targets put it and a test
-    // row the blend gets wrong cost ~40 nats.
+    // row the blend got wrong cost 9–14 nats (1500 trials, seeds 42 and 2: log loss 0.49, 0.76).
     match r.best.calibration {
         Some(Calibration::Temperature { t }) => {
             assert!(t > 0.2, "temperature {t}")
