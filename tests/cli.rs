@@ -209,6 +209,39 @@ fn regression_and_binary_reach_sane_scores() {
 }
 
 #[test]
+fn a_used_ensemble_reports_its_calibration_in_json() {
+    // penguins, 20 trials, seed 7: a blend of several trials is the model, and `--json` shows
+    // the temperature its probabilities get (fitted on the out-of-fold predictions; the fit
+    // itself is tested in tests/ensemble.rs and src/ensemble/calibrate.rs). The test rows keep
+    // a sane log loss.
+    let tmp = tempfile::tempdir().unwrap();
+    let (tr, te) = (data("penguins", "train.csv"), data("penguins", "test.csv"));
+    let v = json_run(
+        &[
+            "run",
+            tr.to_str().unwrap(),
+            "--target",
+            "species",
+            "--max-trials",
+            "20",
+            "--seed",
+            "7",
+            "--test",
+            te.to_str().unwrap(),
+            "--json",
+        ],
+        tmp.path(),
+    );
+    let e = &v["ensemble"];
+    assert_eq!(e["used"], true, "{e}");
+    assert_eq!(e["calibration"]["kind"], "temperature", "{e}");
+    let t = e["calibration"]["t"].as_f64().unwrap();
+    assert!(t > 0.1 && t < 20.0, "temperature {t}");
+    let ll = v["test"]["log_loss"].as_f64().unwrap();
+    assert!(ll < 0.3, "penguins test log loss {ll}");
+}
+
+#[test]
 fn learners_flag_restricts_search_and_rejects_unknown() {
     let tmp = tempfile::tempdir().unwrap();
     let tr = data("wine", "train.csv");

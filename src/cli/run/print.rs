@@ -220,6 +220,7 @@ pub(super) fn print_run_json(
             "best_single": e.single,
             "used": e.used,
             "note": e.note,
+            "calibration": if e.used { run.best.calibration } else { None },
         })),
         "test": test.map(|t| t.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
         "model": a.model_out,
