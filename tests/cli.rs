@@ -43,6 +43,17 @@ fn json_run(args: &[&str], dir: &Path) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad json ({e}): {out}"))
 }
 
+/// `automl run --json` on a bundled set's train.csv with `--max-trials trials` (and `extra`),
+/// scored on its test.csv.
+fn json_run_scored(set: &str, target: &str, trials: &str, extra: &[&str], dir: &Path) -> Value {
+    let (tr, te) = (data(set, "train.csv"), data(set, "test.csv"));
+    let (tr, te) = (tr.to_str().unwrap(), te.to_str().unwrap());
+    let mut args = vec!["run", tr, "--target", target, "--max-trials", trials];
+    args.extend_from_slice(extra);
+    args.extend(["--test", te, "--json"]);
+    json_run(&args, dir)
+}
+
 #[test]
 fn run_then_predict_gives_identical_files_and_good_scores() {
     let tmp = tempfile::tempdir().unwrap();
@@ -168,42 +179,11 @@ fn same_seed_gives_same_leaderboard() {
 #[test]
 fn regression_and_binary_reach_sane_scores() {
     let tmp = tempfile::tempdir().unwrap();
-    let (tr, te) = (data("diabetes", "train.csv"), data("diabetes", "test.csv"));
-    let v = json_run(
-        &[
-            "run",
-            tr.to_str().unwrap(),
-            "--target",
-            "progression",
-            "--max-trials",
-            "20",
-            "--test",
-            te.to_str().unwrap(),
-            "--json",
-        ],
-        tmp.path(),
-    );
+    let v = json_run_scored("diabetes", "progression", "20", &[], tmp.path());
     assert_eq!(v["task"], "regression");
     let r2 = v["test"]["r2"].as_f64().unwrap();
     assert!(r2 > 0.3, "diabetes test r2 {r2}");
-    let (tr, te) = (
-        data("breast_cancer", "train.csv"),
-        data("breast_cancer", "test.csv"),
-    );
-    let v = json_run(
-        &[
-            "run",
-            tr.to_str().unwrap(),
-            "--target",
-            "diagnosis",
-            "--max-trials",
-            "12",
-            "--test",
-            te.to_str().unwrap(),
-            "--json",
-        ],
-        tmp.path(),
-    );
+    let v = json_run_scored("breast_cancer", "diagnosis", "12", &[], tmp.path());
     let auc = v["test"]["roc_auc"].as_f64().unwrap();
     assert!(auc > 0.97, "breast cancer test auc {auc}");
 }
@@ -215,23 +195,7 @@ fn a_used_ensemble_reports_its_calibration_in_json() {
     // itself is tested in tests/ensemble.rs and src/ensemble/calibrate.rs). The test rows keep
     // a sane log loss.
     let tmp = tempfile::tempdir().unwrap();
-    let (tr, te) = (data("penguins", "train.csv"), data("penguins", "test.csv"));
-    let v = json_run(
-        &[
-            "run",
-            tr.to_str().unwrap(),
-            "--target",
-            "species",
-            "--max-trials",
-            "20",
-            "--seed",
-            "7",
-            "--test",
-            te.to_str().unwrap(),
-            "--json",
-        ],
-        tmp.path(),
-    );
+    let v = json_run_scored("penguins", "species", "20", &["--seed", "7"], tmp.path());
     let e = &v["ensemble"];
     assert_eq!(e["used"], true, "{e}");
     assert_eq!(e["calibration"]["kind"], "temperature", "{e}");
