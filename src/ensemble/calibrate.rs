@@ -3,8 +3,9 @@
 //! badly calibrated member with a large weight), so its labels at 0.5 are wrong. Binary: Platt
 //! scaling `sigmoid(a·logit(p) + b)` with `a > 0`, which keeps the order of rows (AUC unchanged).
 //! Multiclass: temperature `p_k^(1/T)` renormalised, which keeps each row's most likely class
-//! (accuracy unchanged). Both are fitted against slightly smoothed targets (Platt's), so a blend
-//! whose out-of-fold labels are all right is not made near-certain.
+//! (accuracy unchanged). Both are fitted against slightly smoothed targets (Platt's per class
+//! for binary, one pseudo-row of doubt for the temperature), so a blend whose
+//! out-of-fold labels are all right is not made near-certain.
 
 use serde::{Deserialize, Serialize};
 

@@ -305,6 +305,14 @@ pub struct Selection {
     pub single_trial: usize,
 }
 
+/// The blend of round `round` of [`select`]: the running `sum` of the earlier rounds' picks with
+/// `preds` added, divided by the round.
+fn added<'a>(sum: &'a [f64], preds: &'a [f32], round: usize) -> impl Iterator<Item = f64> + 'a {
+    sum.iter()
+        .zip(preds)
+        .map(move |(s, v)| (s + f64::from(*v)) / round as f64)
+}
+
 /// Greedy ensemble selection with replacement (Caruana et al. 2004): start empty; each round add
 /// the candidate (repeats allowed) whose addition gives the best `metric` of the averaged
 /// predictions on `valid` (mean over folds); after `rounds` rounds keep the best round seen.
@@ -328,18 +336,14 @@ pub fn select(candidates: &[Banked], valid: &Validation, metric: Metric, rounds:
     for round in 1..=rounds.max(1) {
         // The tie-break of this round's blend with candidate `ci` added (only when a tie needs it).
         let tiebreak_with = |sum: &[f64], ci: usize| {
-            let blend: Vec<f64> = sum
-                .iter()
-                .zip(usable[ci].preds.iter())
-                .map(|(s, v)| (s + f64::from(*v)) / round as f64)
-                .collect();
+            let blend: Vec<f64> = added(sum, &usable[ci].preds, round).collect();
             valid.tiebreak(metric, &as_prediction(&blend, width))
         };
         // (candidate, score, tie-break once a tie needed it).
         let mut pick: Option<(usize, f64, Option<f64>)> = None;
         for (ci, c) in usable.iter().enumerate() {
-            for ((b, s), v) in buf.iter_mut().zip(&sum).zip(c.preds.iter()) {
-                *b = (s + f64::from(*v)) / round as f64;
+            for (b, v) in buf.iter_mut().zip(added(&sum, &c.preds, round)) {
+                *b = v;
             }
             let pred = as_prediction(&buf, width);
             let score = valid.score(metric, &pred)?;

@@ -220,7 +220,8 @@ pub(super) fn print_run_json(
             "best_single": e.single,
             "used": e.used,
             "note": e.note,
-            "calibration": if e.used { run.best.calibration } else { None },
+            // Only an ensemble that is the model has one (a single trial is never calibrated).
+            "calibration": run.best.calibration,
         })),
         "test": test.map(|t| t.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
         "model": a.model_out,
