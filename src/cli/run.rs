@@ -148,7 +148,9 @@ pub struct RunArgs {
     sampler: String,
     /// TOML file narrowing or overriding the built-in search spaces: `learners = [...]` and
     /// `[LEARNER.PARAM]` tables (type = choice|uniform|loguniform|quniform|qloguniform|randint|
-    /// normal|lognormal, with low/high/q/values/mu/sigma, init, low_cost).
+    /// normal|lognormal, with low/high/q/values/mu/sigma, init, low_cost). A table may also set
+    /// (one-value choice) or search a parameter the learner holds fixed (`automl learners NAME`
+    /// lists them under [fixed], e.g. gbdt's max_bin).
     #[arg(long, value_name = "FILE", help_heading = "Search")]
     search_space: Option<PathBuf>,
     /// Stop a trial after this many seconds (recorded as timed_out).

@@ -8,28 +8,29 @@ use std::sync::OnceLock;
 use crate::error::{Error, Result};
 use crate::param::{Params, Value};
 
-/// The `init` values of a search-space file's `[params.*]` tables.
+/// The defaults a search-space file gives: the `init` values of its `[params.*]` tables and the
+/// values of its `[fixed]` table (parameters it does not search).
 pub fn init_values(space_toml: &str) -> Result<Params> {
     let doc: toml::Table = toml::from_str(space_toml).map_err(|e| Error::Config(e.to_string()))?;
     let mut out = Params::default();
-    let Some(params) = doc.get("params").and_then(toml::Value::as_table) else {
-        return Ok(out);
+    let value = |name: &str, v: &toml::Value| match v {
+        toml::Value::Integer(i) => Ok(Value::Int(*i)),
+        toml::Value::Float(x) => Ok(Value::Float(*x)),
+        toml::Value::Boolean(b) => Ok(Value::Bool(*b)),
+        toml::Value::String(s) => Ok(Value::Str(s.clone())),
+        other => Err(Error::param(
+            name,
+            format!("a default must be a number, boolean or string, not {other}"),
+        )),
     };
-    for (name, spec) in params {
-        let value = match spec.get("init") {
-            None => continue,
-            Some(toml::Value::Integer(i)) => Value::Int(*i),
-            Some(toml::Value::Float(x)) => Value::Float(*x),
-            Some(toml::Value::Boolean(b)) => Value::Bool(*b),
-            Some(toml::Value::String(s)) => Value::Str(s.clone()),
-            Some(other) => {
-                return Err(Error::param(
-                    name,
-                    format!("init must be a number, boolean or string, not {other}"),
-                ))
-            }
-        };
-        out.set(name, value);
+    let table = |key: &str| doc.get(key).and_then(toml::Value::as_table);
+    for (name, spec) in table("params").into_iter().flatten() {
+        if let Some(init) = spec.get("init") {
+            out.set(name, value(name, init)?);
+        }
+    }
+    for (name, v) in table("fixed").into_iter().flatten() {
+        out.set(name, value(name, v)?);
     }
     Ok(out)
 }
@@ -189,6 +190,27 @@ mod tests {
         let g = super::super::gbdt::GbdtParams::default();
         assert_eq!(Value::Float(g.min_child_weight), init.0["min_child_weight"]);
         assert_eq!(Value::Int(g.num_leaves as i64), init.0["num_leaves"]);
+        // Its unsearched parameters take the values of the space's [fixed] table, which are
+        // LightGBM's but for the row-count limit (1: none).
+        assert_eq!(init.0["max_bin"], Value::Int(255));
+        let lgb = super::super::gbdt::GbdtParams::lightgbm();
+        assert_eq!(
+            (
+                g.max_depth,
+                g.min_child_samples,
+                g.min_split_gain,
+                g.subsample,
+                g.max_bin
+            ),
+            (
+                lgb.max_depth,
+                lgb.min_child_samples,
+                lgb.min_split_gain,
+                lgb.subsample,
+                lgb.max_bin
+            )
+        );
+        assert_eq!((g.loss, g.early_stopping_rounds), (lgb.loss, 0));
         let mut p = Params::default();
         p.set("max_depth", Value::Int(0));
         let e = Checked::new("decision_tree", &p)

@@ -26,6 +26,10 @@ pub struct LearnerSpace {
     /// Parameters by name.
     #[serde(default)]
     pub params: BTreeMap<String, ParamSpec>,
+    /// Parameters the learner takes but does not search, at these values, unless a
+    /// `--search-space` file sets or searches them.
+    #[serde(default)]
+    pub fixed: BTreeMap<String, Value>,
 }
 
 impl LearnerSpace {
@@ -108,6 +112,9 @@ pub struct LearnerEntry {
     pub gpu: bool,
     /// Its searched parameters, by name.
     pub params: Vec<String>,
+    /// The parameters it takes at fixed values (its space's `[fixed]` table), which a
+    /// `--search-space` file may set or search, by name.
+    pub fixed: Vec<String>,
     /// Where its space lives in the source tree (embedded in the binary).
     pub space_file: String,
     /// The text of that space file.
@@ -131,6 +138,7 @@ pub fn learner_entries() -> Result<Vec<LearnerEntry>> {
                 native_input: l.native_input(),
                 gpu: l.gpu(),
                 params: space.params.into_keys().collect(),
+                fixed: space.fixed.into_keys().collect(),
                 space_file: file,
                 space_text: l.space(),
             })
@@ -265,8 +273,9 @@ impl SpaceFile {
         SpaceFile::from_toml(&text, &path.display().to_string())
     }
 
-    /// Replace the parameters of `spaces` named in the file; an error names a learner or parameter
-    /// the spaces do not have.
+    /// Replace the parameters of `spaces` named in the file, or add one a space holds fixed (it is
+    /// then searched, or set where the file gives one value); an error names a learner or
+    /// parameter the spaces do not have.
     pub fn apply(&self, spaces: &mut [LearnerSpace]) -> Result<()> {
         for (learner, params) in &self.params {
             let Some(space) = spaces.iter_mut().find(|s| &s.learner == learner) else {
@@ -279,17 +288,20 @@ impl SpaceFile {
                 )));
             };
             for (name, spec) in params {
-                if !space.params.contains_key(name) {
-                    let known: Vec<&str> = space.params.keys().map(String::as_str).collect();
+                if !space.params.contains_key(name) && !space.fixed.contains_key(name) {
+                    let list = |names: Vec<&String>| match names.is_empty() {
+                        true => "none".to_string(),
+                        false => names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "),
+                    };
+                    let fixed = match space.fixed.is_empty() {
+                        true => String::new(),
+                        false => format!("; fixed, settable: {}", list(space.fixed.keys().collect())),
+                    };
                     return Err(Error::Config(format!(
-                        "{}{}: {learner} has no parameter '{name}' (it has: {})",
+                        "{}{}: {learner} has no parameter '{name}' (searched: {}{fixed})",
                         self.origin,
                         line_suffix(&self.text, &format!("{learner}.{name}")),
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
+                        list(space.params.keys().collect()),
                     )));
                 }
                 space.params.insert(name.clone(), spec.clone());

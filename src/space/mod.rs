@@ -638,6 +638,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2") && e.contains("n_tres"), "{e}");
+        // A parameter gbdt holds fixed is searched once a file gives it a range.
+        let gbdt = |l: &[LearnerSpace]| l.iter().find(|s| s.learner == "gbdt").unwrap().clone();
+        assert!(!gbdt(&learners).params.contains_key("subsample"));
+        assert_eq!(gbdt(&learners).fixed["subsample"], Value::Float(1.0));
+        let text = "[gbdt.subsample]\ntype = \"uniform\"\nlow = 0.5\nhigh = 1.0\n";
+        SpaceFile::from_toml(text, "s.toml")
+            .unwrap()
+            .apply(&mut learners)
+            .unwrap();
+        let dist = &gbdt(&learners).params["subsample"].dist;
+        assert_eq!(dist, &Dist::Uniform { low: 0.5, high: 1.0 });
         let bad = "[knn.k]\ntype = \"loguniform\"\nlow = 0\nhigh = 2\n";
         let e = SpaceFile::from_toml(bad, "s.toml").unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("0 < low"), "{e}");
