@@ -891,6 +891,19 @@ fn a_search_space_file_can_search_a_parameter_the_learner_holds_fixed() {
             && err.contains("; fixed, settable: early_stopping_rounds, huber_delta, max_bin, max_depth"),
         "{err}"
     );
+    // A value gbdt refuses stops the run before its first trial, naming the file's line.
+    std::fs::write(
+        &space,
+        "learners = [\"gbdt\"]\n[gbdt.max_bin]\ntype = \"choice\"\nvalues = [63, 1000]\n",
+    )
+    .unwrap();
+    let (ok, out, err) = exec(&base, d);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(
+        err.contains("space.toml, line 2: parameter gbdt.max_bin: must be in [2, 255], got 1000")
+            && !err.contains("trial"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{ParamSpec, Params, Value};
+use super::{Dist, ParamSpec, Params, Value};
 use crate::data::Task;
 use crate::error::{Error, Result};
 
@@ -304,8 +304,38 @@ impl SpaceFile {
                         list(space.params.keys().collect()),
                     )));
                 }
+                self.check_values(learner, name, spec)?;
                 space.params.insert(name.clone(), spec.clone());
             }
+        }
+        Ok(())
+    }
+
+    /// Refuse, before any trial runs, a value the learner would refuse in every trial that draws
+    /// it: each value of a choice, and both ends of a bounded range, checked alone (the other
+    /// parameters at their defaults) by the learner's parameter type.
+    fn check_values(&self, learner: &str, name: &str, spec: &ParamSpec) -> Result<()> {
+        let Ok(l) = crate::learners::get(learner) else {
+            return Ok(()); // preprocessing: its recipe checks its own values
+        };
+        let values: Vec<Value> = match &spec.dist {
+            Dist::Choice { values } => values.clone(),
+            Dist::Normal { .. } | Dist::Lognormal { .. } | Dist::Qnormal { .. } | Dist::Qlognormal { .. } => {
+                Vec::new() // unbounded: values are checked as trials draw them
+            }
+            _ => vec![spec.from_unit(0.0), spec.from_unit(1.0)],
+        };
+        for v in values {
+            let mut p = Params::default();
+            p.set(name, v);
+            l.check(&p).map_err(|e| {
+                Error::Config(format!(
+                    "{}{}: {}",
+                    self.origin,
+                    line_suffix(&self.text, &format!("{learner}.{name}")),
+                    e.detail()
+                ))
+            })?;
         }
         Ok(())
     }

@@ -649,6 +649,25 @@ mod tests {
             .unwrap();
         let dist = &gbdt(&learners).params["subsample"].dist;
         assert_eq!(dist, &Dist::Uniform { low: 0.5, high: 1.0 });
+        // A value the learner refuses is reported with its line before any trial runs: a choice
+        // value, or either end of a range.
+        for (bad, want) in [
+            (
+                "\n[gbdt.max_bin]\ntype = \"choice\"\nvalues = [63, 1000]\n",
+                "gbdt.max_bin: must be in [2, 255], got 1000",
+            ),
+            (
+                "[gbdt.num_leaves]\ntype = \"randint\"\nlow = 1\nhigh = 8\n",
+                "gbdt.num_leaves: must be in [2, 131072], got 1",
+            ),
+        ] {
+            let e = SpaceFile::from_toml(bad, "s.toml")
+                .unwrap()
+                .apply(&mut learners)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("s.toml, line") && e.contains(want), "{e}");
+        }
         let bad = "[knn.k]\ntype = \"loguniform\"\nlow = 0\nhigh = 2\n";
         let e = SpaceFile::from_toml(bad, "s.toml").unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("0 < low"), "{e}");
