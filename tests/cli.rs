@@ -836,7 +836,7 @@ fn args(v: &[String]) -> Vec<&str> {
 
 /// A parameter gbdt holds fixed (its space's `[fixed]` table) can be searched from a
 /// `--search-space` file, and each trial trains with its own value: two bin counts in one sweep
-/// (hessboost keeps a binning of the run's shared data per `max_bin`) score apart.
+/// (both binnings of the run's shared data, which hessboost keys by `max_bin`) score apart.
 #[test]
 fn a_search_space_file_can_search_a_parameter_the_learner_holds_fixed() {
     let tmp = tempfile::tempdir().unwrap();
