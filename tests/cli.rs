@@ -588,14 +588,22 @@ fn kill_nine_then_resume_loses_no_completed_trial() {
     let mut finished = false;
     // Kill the first run, then each resume, until one finishes by itself; check the store each time.
     let mut child = start(&first);
-    // While the first run is alive, a resume is refused.
+    // While the first run is alive, a resume is refused. The workspace file exists a moment
+    // before the run is recorded in it; until then a resume is refused as an unknown run.
     std::thread::sleep(std::time::Duration::from_millis(700));
-    if child.try_wait().unwrap().is_none() && d.join("automl-workspace/automl.db").exists() {
-        fails_with(
-            &["run", "--resume", "1", "-q"],
-            d,
-            "is still being run by process",
-        );
+    for _ in 0..50 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        let (ok, _, err) = exec(&["run", "--resume", "1", "-q"], d);
+        assert!(!ok, "a resume of a live run must be refused");
+        if err.contains("no run 1 in this workspace") {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            continue;
+        }
+        assert!(err.contains("is still being run by process"), "{err}");
+        assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "{err}");
+        break;
     }
     for delay_ms in [900u64, 900, 900, 900, 900] {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
