@@ -39,6 +39,8 @@ pub struct Curve {
     pub values: BTreeMap<i64, f64>,
     /// Whether the trial ended (completed or stopped).
     pub finished: bool,
+    /// Its place in the order the sweep told trials (`None`: its id stands for it).
+    pub told: Option<usize>,
 }
 
 /// Every trial's reported step values.
@@ -67,6 +69,13 @@ impl History {
     /// Mark a trial ended.
     pub fn finish(&mut self, trial: usize) {
         self.trials.entry(trial).or_default().finished = true;
+    }
+
+    /// Mark a trial ended, the `told`-th trial told by the sweep.
+    pub fn finish_at(&mut self, trial: usize, told: usize) {
+        let c = self.trials.entry(trial).or_default();
+        c.finished = true;
+        c.told = Some(told);
     }
 }
 
@@ -263,8 +272,8 @@ impl Policy {
     }
 }
 
-/// What a decision may look at: the trials of `told` with id below `limit` (other than the
-/// deciding trial), plus the deciding trial's own curve.
+/// What a decision may look at: the first `limit` trials told of `told` (by their place in the
+/// told order, else their id; other than the deciding trial), plus the deciding trial's own curve.
 struct View<'a> {
     goal: Goal,
     told: &'a History,
@@ -276,10 +285,11 @@ struct View<'a> {
 impl<'a> View<'a> {
     fn curves(&self) -> impl Iterator<Item = (usize, &'a Curve)> + '_ {
         let own = self.own;
+        let limit = self.limit;
         self.told
             .trials
-            .range(..self.limit)
-            .filter(move |(&t, _)| t != own)
+            .iter()
+            .filter(move |(&t, c)| t != own && c.told.unwrap_or(t) < limit)
             .map(|(&t, c)| (t, c))
             .chain(std::iter::once((self.own, self.curve)))
     }
@@ -298,7 +308,7 @@ impl Policy {
     }
 
     /// Whether `trial` (its reports so far in `curve`) should stop at `step`, comparing it with the
-    /// trials of `told` whose id is below `limit` only. The sweep passes the trials its sampler saw,
+    /// first `limit` trials told of `told` only. The sweep passes the trials its sampler saw,
     /// so decisions do not depend on timing.
     pub fn decide(&self, told: &History, limit: usize, trial: usize, curve: &Curve, step: i64) -> bool {
         let v = View {
@@ -563,6 +573,26 @@ mod tests {
         assert!(!p.should_stop(&h, 1, 3), "step 3 is off the interval");
         assert!(p.should_stop(&h, 1, 4));
         assert!(!p.should_stop(&h, 2, 4));
+    }
+
+    #[test]
+    fn a_decision_sees_the_first_trials_told_not_the_lowest_ids() {
+        // Trial 0 (best, 0.9) was told third, after trials 1 (0.5) and 2 (0.6): a decision
+        // limited to the first two told trials does not see it.
+        let mut h = history(Goal::Maximize, &[&[0.9], &[0.5], &[0.6]]);
+        for (t, at) in [(1, 0), (2, 1), (0, 2)] {
+            h.finish_at(t, at);
+        }
+        let p = Policy::Bandit {
+            slack: Slack::Amount(0.1),
+            schedule: Schedule::default(),
+        };
+        let own = Curve {
+            values: [(1, 0.55)].into(),
+            ..Curve::default()
+        };
+        assert!(!p.decide(&h, 2, 3, &own, 1), "0.55 is within 0.1 of 0.6");
+        assert!(p.decide(&h, 3, 3, &own, 1), "0.55 is not within 0.1 of 0.9");
     }
 
     #[test]

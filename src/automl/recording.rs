@@ -334,4 +334,14 @@ impl Monitor for Progress<'_> {
             // cannot hold: a quarter more than one refit, plus selection.
             .map_or(0.0, |secs| if self.ensemble { 1.25 * secs + 0.2 } else { secs })
     }
+
+    fn cost(&self, params: &crate::space::Params) -> Option<f64> {
+        let config = crate::trials::config_of(params).ok()?;
+        Some(crate::trials::cost_of(
+            self.data,
+            self.plan,
+            &config,
+            crate::trials::sample_of(params),
+        ))
+    }
 }

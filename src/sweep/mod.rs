@@ -19,16 +19,25 @@
 //! # Ok(()) }
 //! ```
 //!
-//! **Reproducibility rule.** Trial `i`'s configuration is decided from the trials `0..=i−W` only,
-//! where `W` is `max_concurrent` (a search setting, default 8, not the number of worker threads):
-//! those trials have always finished when trial `i` starts, and the sampler is told them in id
-//! order. Early-termination decisions for trial `i` compare it with the same trials. So with a
-//! seed, the sequence of configurations and of pruning decisions depends neither on the number of
-//! workers nor on timing. What timing can change: which trials a time budget leaves time for
-//! (the trials run are a prefix of the same sequence), per-trial timeouts, and the wall times
-//! recorded.
+//! **Reproducibility rule.** Each trial has a *tell slot*: its id, or its id + `2·W` when it is
+//! *deferred* (below). Trial `i`'s configuration is decided from the trials whose slot is at most
+//! `i−W` only, where `W` is `max_concurrent` (a search setting, default 8, not the number of worker
+//! threads): those trials have always finished when trial `i` starts, and the sampler is told them
+//! in slot order (ties: the deferred trial first). Early-termination decisions for trial `i`
+//! compare it with the same trials. So with a seed, the sequence of configurations and of pruning
+//! decisions depends neither on the number of workers nor on timing. What timing can change: which
+//! trials a time budget leaves time for (the trials run are a prefix of the same sequence),
+//! per-trial timeouts, and the wall times recorded.
+//!
+//! **Deferred trials.** Without a cost estimate ([`Monitor::cost`]), or with `W` = 1, no trial is
+//! deferred and the slots are the ids: the sampler hears of trials in id order. With one, a trial
+//! estimated at more than [`SLOW_FACTOR`] times the median of the [`RECENT`] trials asked before
+//! it is deferred: the `3·W − 1` trials after it can be asked before it is told, not `W − 1`, so
+//! while a long trial runs the other workers go on with cheaper ones instead of waiting for it. The
+//! estimate depends on the parameters only, so which trials are deferred is the same on any number
+//! of workers.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -46,8 +55,12 @@ use crate::space::{Params, SearchSpace};
 /// How a trial ended (the crate's one state enum).
 pub use crate::state::TrialState;
 
+mod slots;
 mod storage;
 mod trial;
+
+use slots::Slots;
+pub use slots::{RECENT, SLOW_FACTOR};
 
 pub use storage::{MemoryStore, Ownership, TrialStore};
 use trial::Pruning;
@@ -128,9 +141,8 @@ impl SweepBuilder {
             store,
             state: Mutex::new(State {
                 sampler,
-                next: 0,
-                told: 0,
-                pending: VecDeque::new(),
+                slots: Slots::new(self.max_concurrent),
+                pending: BTreeMap::new(),
                 unstored: BTreeMap::new(),
                 told_records: Vec::new(),
                 earlier,
@@ -147,15 +159,15 @@ impl SweepBuilder {
 
 struct State {
     sampler: Box<dyn Sampler>,
-    next: usize,
-    told: usize,
-    /// Finished in this session, not yet told to the sampler, by id − `told` (what was written,
-    /// used only when the store cannot give the trial back).
-    pending: VecDeque<Option<Arc<TrialRecord>>>,
+    /// Which trials are asked and told, and in which order they are told.
+    slots: Slots,
+    /// Finished in this session, not yet told to the sampler (what was written, used only when
+    /// the store cannot give the trial back).
+    pending: BTreeMap<usize, Arc<TrialRecord>>,
     /// Trials the store refused to write: kept here for the result.
     unstored: BTreeMap<usize, Arc<TrialRecord>>,
-    /// Every trial told so far, in id order (shared with the store): the result when the store
-    /// cannot list its trials.
+    /// Every trial told so far, in the order told (shared with the store): the result when the
+    /// store cannot list its trials.
     told_records: Vec<Arc<TrialRecord>>,
     /// Trials the store held as finished when the sweep opened it, not yet replayed.
     earlier: BTreeSet<usize>,
@@ -177,16 +189,12 @@ impl State {
 
     /// Keep finished trial `rec` until it is told.
     fn hold(&mut self, rec: Arc<TrialRecord>) {
-        let at = rec.id - self.told;
-        if self.pending.len() <= at {
-            self.pending.resize(at + 1, None);
-        }
-        self.pending[at] = Some(rec);
+        self.pending.insert(rec.id, rec);
     }
 
-    /// Whether the next trial to tell has finished.
-    fn next_finished(&self) -> bool {
-        self.pending.front().is_some_and(Option::is_some) || self.unstored.contains_key(&self.told)
+    /// Whether trial `id` has finished here (and is not told yet).
+    fn finished(&self, id: usize) -> bool {
+        self.pending.contains_key(&id) || self.unstored.contains_key(&id)
     }
 }
 
@@ -307,7 +315,7 @@ impl Sweep {
     /// The finished trial `id` as the store gives it back (the copy kept meanwhile when it
     /// cannot, noting the error).
     fn read_back(&self, st: &mut State, id: usize) -> Option<Arc<TrialRecord>> {
-        let kept = st.pending.pop_front().flatten();
+        let kept = st.pending.remove(&id);
         if let Some(r) = st.unstored.get(&id) {
             return Some(r.clone());
         }
@@ -328,13 +336,13 @@ impl Sweep {
         }
     }
 
-    /// Tell the sampler, in id order, every finished trial before `upto`, stopping at the first
-    /// one not finished yet. A trial of another process (shared store) is looked up in the store;
-    /// one whose worker was lost is claimed again and returned to run here.
-    fn tell_finished(&self, st: &mut State, upto: usize) -> Option<(usize, Params)> {
-        while st.told < upto {
-            let id = st.told;
-            if !st.next_finished() {
+    /// Tell the sampler, in slot order, every finished trial whose slot is before `upto` (`None`:
+    /// every trial asked), stopping at the first one not finished yet. A trial of another process (shared store) is
+    /// looked up in the store; one whose worker was lost is claimed again and returned to run here.
+    fn tell_finished(&self, st: &mut State, upto: Option<usize>) -> Option<(usize, Params)> {
+        st.slots.queue(upto);
+        while let Some(id) = st.slots.front() {
+            if !st.finished(id) {
                 let Some(params) = st.foreign.get(&id).cloned() else {
                     break;
                 };
@@ -369,10 +377,10 @@ impl Sweep {
                     for (s, v) in &rec.steps {
                         h.report(rec.id, *s, *v);
                     }
-                    h.finish(rec.id);
+                    h.finish_at(rec.id, st.slots.told());
                 }
             }
-            st.told += 1;
+            st.slots.tell_front();
         }
         None
     }
@@ -384,29 +392,35 @@ impl Sweep {
         if !self.store.shared() || self.cancel.load(Ordering::Relaxed) {
             return Next::Done;
         }
-        let upto = st.next;
-        if let Some((id, params)) = self.tell_finished(st, upto) {
+        if let Some((id, params)) = self.tell_finished(st, None) {
             return Next::Run(id, params);
         }
-        if st.told < st.next {
+        if st.slots.told() < st.slots.asked() {
             Next::Wait
         } else {
             Next::Done
         }
     }
 
-    /// Tell the sampler every finished trial it may see before asking for `st.next`; then ask.
-    fn next_trial(&self, st: &mut State, limits: &Limits, reserve: f64) -> Next {
+    /// Tell the sampler every finished trial it may see before asking the next trial; then ask
+    /// (`cost`: the trial's estimated cost, which decides whether it is deferred).
+    fn next_trial(
+        &self,
+        st: &mut State,
+        limits: &Limits,
+        reserve: f64,
+        cost: &dyn Fn(&Params) -> Option<f64>,
+    ) -> Next {
         loop {
             if self.cancel.load(Ordering::Relaxed) || st.exhausted {
                 return self.drain(st);
             }
-            if limits.max_trials.is_some_and(|m| st.next >= m) {
+            if limits.max_trials.is_some_and(|m| st.slots.asked() >= m) {
                 return self.drain(st);
             }
             // A trial of an earlier session costs no time: it is replayed even when the time
             // budget is already spent, so a resumed run always keeps what it had.
-            let replay = st.earlier.contains(&st.next);
+            let replay = st.earlier.contains(&st.slots.asked());
             let out_of_time = |st: &State| {
                 limits.time.is_some_and(|t| {
                     let t = t.as_secs_f64();
@@ -416,10 +430,11 @@ impl Sweep {
             if !replay && out_of_time(st) {
                 return self.drain(st);
             }
-            // Trials 0..=next−W must be told before trial `next` is asked: each is read back
-            // from the store, told to the sampler and given to the policy's history, in id order.
-            let upto = (st.next + 1).saturating_sub(self.window);
-            if let Some((id, params)) = self.tell_finished(st, upto) {
+            // Trials of slots 0..=next−W must be told before trial `next` is asked: each is read
+            // back from the store, told to the sampler and given to the policy's history, in
+            // slot order.
+            let upto = (st.slots.asked() + 1).saturating_sub(self.window);
+            if let Some((id, params)) = self.tell_finished(st, Some(upto)) {
                 return Next::Run(id, params);
             }
             if let Some(target) = limits.exit_score {
@@ -437,17 +452,17 @@ impl Sweep {
                     return self.drain(st);
                 }
             }
-            if st.told + self.window <= st.next {
+            if st.slots.front().is_some() {
                 return Next::Wait;
             }
-            let id = st.next;
+            let id = st.slots.asked();
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(id as u64 + 1);
             let Some(params) = st.sampler.ask(id, &self.space, &mut rng) else {
                 st.exhausted = true;
                 return self.drain(st);
             };
-            st.next += 1;
+            st.slots.ask(cost(&params));
             if replay {
                 // A trial of an earlier session: not run again; told from the store in turn.
                 st.earlier.remove(&id);
@@ -499,9 +514,7 @@ impl Sweep {
         let rec = Arc::new(rec);
         {
             let mut st = self.lock();
-            let at = rec.id.checked_sub(st.told);
-            let free = at.is_some_and(|a| st.pending.get(a).is_none_or(Option::is_none));
-            if rec.id >= st.next || !free || st.unstored.contains_key(&rec.id) {
+            if !st.slots.untold(rec.id) || st.finished(rec.id) {
                 let e = Error::Config(format!(
                     "trial {} was not asked from this sweep, or was told already",
                     rec.id
@@ -522,11 +535,7 @@ impl Sweep {
             st.foreign.insert(rec.id, rec.params.clone());
         } else if let Err(e) = written {
             st.note(&e);
-            // Keeps its slot in `pending` empty: read back from here.
-            let at = rec.id - st.told;
-            if st.pending.len() <= at {
-                st.pending.resize(at + 1, None);
-            }
+            // Read back from here.
             st.unstored.insert(rec.id, rec);
         } else {
             st.hold(rec);
@@ -536,11 +545,11 @@ impl Sweep {
 
     /// A trial's token fires at its own timeout or when the time budget (less `reserve`, the time
     /// kept for the caller's final step) runs out, whichever comes first: a trial that would
-    /// overrun the budget is stopped and recorded as timed out, not waited for.
+    /// overrun the budget is stopped and recorded as timed out, not waited for. Its pruning
+    /// compares it with the first `told_before` trials told.
     fn make_trial(
         &self,
-        id: usize,
-        params: Params,
+        (id, params, told_before): (usize, Params, usize),
         limits: &Limits,
         started: Instant,
         reserve: f64,
@@ -549,7 +558,7 @@ impl Sweep {
             Arc::new(Pruning {
                 policy: self.policy.clone(),
                 history: self.history.clone(),
-                limit: (id + 1).saturating_sub(self.window),
+                limit: told_before,
             })
         });
         let own = limits.trial_timeout.map(|t| Instant::now() + t);
@@ -603,11 +612,11 @@ impl Sweep {
         // any other work (the pool is new and has none), so one worker loop can never start
         // nested inside another's trial while that trial waits for stolen work.
         pool.broadcast(|_| loop {
-            let (id, params, sweep_started) = {
+            let (id, params, told_before, sweep_started) = {
                 let mut st = self.lock();
                 loop {
-                    match self.next_trial(&mut st, &limits, monitor.reserve_secs()) {
-                        Next::Run(id, p) => break (id, p, st.started),
+                    match self.next_trial(&mut st, &limits, monitor.reserve_secs(), &|p| monitor.cost(p)) {
+                        Next::Run(id, p) => break (id, p, st.slots.told_before(id), st.started),
                         Next::Done => {
                             if st.waiting > 0 {
                                 self.wake.notify_all();
@@ -639,7 +648,12 @@ impl Sweep {
             self.start(id, &params);
             // A panicking monitor must not leave the trial unrecorded (others wait on it).
             let _ = guarded(|| monitor.started(id, &params));
-            let mut trial = self.make_trial(id, params, &limits, sweep_started, monitor.reserve_secs());
+            let mut trial = self.make_trial(
+                (id, params, told_before),
+                &limits,
+                sweep_started,
+                monitor.reserve_secs(),
+            );
             let token = trial.token().clone();
             let outcome = guarded(|| cancel::with(token, || objective(&mut trial)));
             let started_secs = trial
@@ -664,7 +678,7 @@ impl Sweep {
                 st.note(&e);
                 st.told_records
                     .iter()
-                    .chain(st.pending.iter().flatten())
+                    .chain(st.pending.values())
                     .cloned()
                     .collect()
             }
@@ -687,17 +701,18 @@ impl Sweep {
     /// `limits` reached). An error when `max_concurrent` trials are already out: tell one first.
     pub fn ask(&self, limits: &Limits) -> Result<Option<Trial>> {
         let mut st = self.lock();
-        match self.next_trial(&mut st, limits, 0.0) {
+        match self.next_trial(&mut st, limits, 0.0, &|_| None) {
             Next::Run(id, p) => {
-                let started = st.started;
+                let (started, told_before) = (st.started, st.slots.told_before(id));
                 drop(st);
                 self.start(id, &p);
-                Ok(Some(self.make_trial(id, p, limits, started, 0.0)))
+                Ok(Some(self.make_trial((id, p, told_before), limits, started, 0.0)))
             }
             Next::Done => Ok(None),
             Next::Wait => Err(Error::Config(format!(
                 "trial {} must be told before more trials are asked ({} may be in flight: max_concurrent)",
-                st.told, self.window
+                st.slots.front().unwrap_or(st.slots.told()),
+                self.window
             ))),
         }
     }

@@ -386,6 +386,12 @@ pub trait Monitor: Sync {
     fn reserve_secs(&self) -> f64 {
         0.0
     }
+    /// An estimate of what a trial with `params` costs (any unit, `None`: unknown). A trial far
+    /// costlier than those asked before it is told to the sampler later (the module's "Deferred
+    /// trials"). It must depend on `params` only, or runs stop being reproducible.
+    fn cost(&self, _params: &Params) -> Option<f64> {
+        None
+    }
 }
 
 /// A monitor that does nothing.
