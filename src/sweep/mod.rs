@@ -337,8 +337,9 @@ impl Sweep {
     }
 
     /// Tell the sampler, in slot order, every finished trial whose slot is before `upto` (`None`:
-    /// every trial asked), stopping at the first one not finished yet. A trial of another process (shared store) is
-    /// looked up in the store; one whose worker was lost is claimed again and returned to run here.
+    /// every trial asked), stopping at the first one not finished yet. A trial of another process
+    /// (shared store) is looked up in the store; one whose worker was lost is claimed again and
+    /// returned to run here.
     fn tell_finished(&self, st: &mut State, upto: Option<usize>) -> Option<(usize, Params)> {
         st.slots.queue(upto);
         while let Some(id) = st.slots.front() {
