@@ -21,10 +21,20 @@ fn run(data: &Dataset, jobs: usize, kind: EnsembleKind) -> automl::RunSummary {
 }
 
 fn run_trials(data: &Dataset, jobs: usize, kind: EnsembleKind, trials: usize) -> automl::RunSummary {
+    run_seeded(data, jobs, kind, trials, 7)
+}
+
+fn run_seeded(
+    data: &Dataset,
+    jobs: usize,
+    kind: EnsembleKind,
+    trials: usize,
+    seed: u64,
+) -> automl::RunSummary {
     AutoML::builder()
         .max_trials(trials)
         .jobs(jobs)
-        .seed(7)
+        .seed(seed)
         .ensemble(kind)
         .build()
         .unwrap()
@@ -80,10 +90,12 @@ fn a_greedy_ensemble_is_chosen_saved_and_the_same_on_any_number_of_jobs() {
 
 #[test]
 fn an_ensemble_that_ties_on_accuracy_is_used_when_its_log_loss_is_lower() {
-    // On wine many trials validate at accuracy 1: the blend cannot score higher, so it takes
-    // the best trial's place only on its lower log loss over the same folds.
+    // On wine some trials validate at accuracy 1: the blend cannot score higher, so it takes
+    // the best trial's place only on its lower log loss over the same folds. Which seeds reach
+    // accuracy 1 within 300 trials depends on the search's path (1 of 33 seeds tried with long
+    // trials told later, seed 7 before): the first assertion checks that premise.
     let (train, _) = data("wine", "cultivar");
-    let r = run_trials(&train, 2, EnsembleKind::Greedy, 300);
+    let r = run_seeded(&train, 2, EnsembleKind::Greedy, 300, 27);
     let report = r.ensemble.clone().expect("an ensemble report");
     assert_eq!((report.score, report.single), (1.0, 1.0), "{report:?}");
     assert!(report.used && report.weights.len() >= 2, "{report:?}");
