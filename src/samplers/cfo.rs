@@ -76,6 +76,8 @@ struct Pending {
     x: Vec<f64>,
     /// Direction and sign of a local move (`None` for start / restart points).
     mv: Option<(Vec<f64>, bool, u64)>,
+    /// Its estimated cost, counted in its thread's spending since it was asked.
+    estimate: f64,
 }
 
 /// The cost-frugal sampler.
@@ -174,7 +176,15 @@ impl CfoSampler {
         mv: Option<(Vec<f64>, bool, u64)>,
     ) -> Params {
         let p = self.decode(space, t, &x);
-        self.pending.insert(id, Pending { thread: t, x, mv });
+        self.pending.insert(
+            id,
+            Pending {
+                thread: t,
+                x,
+                mv,
+                estimate: 0.0,
+            },
+        );
         p
     }
 
@@ -301,13 +311,25 @@ impl Sampler for CfoSampler {
         Some(self.propose(space, id, t, x, Some(mv)))
     }
 
+    /// A branch's spending counts its trials in flight at their estimated cost: else a branch
+    /// whose long trials are still running (or told late: the sweep defers them) looks cheaper
+    /// than it is, and is chosen more.
+    fn asked_cost(&mut self, id: usize, cost: f64) {
+        if let Some(p) = self.pending.get_mut(&id) {
+            let add = cost.max(0.0) - p.estimate;
+            p.estimate = cost.max(0.0);
+            self.threads[p.thread].k0 += add;
+        }
+    }
+
     fn tell(&mut self, _space: &SearchSpace, obs: &Observation) {
         let Some(pend) = self.pending.remove(&obs.id) else {
             return;
         };
         let th = &mut self.threads[pend.thread];
         th.told += 1;
-        th.k0 += obs.cost.max(0.0);
+        // The trial's cost replaces the estimate counted when it was asked.
+        th.k0 += obs.cost.max(0.0) - pend.estimate;
         let loss = obs.final_loss();
         if loss.is_some() {
             th.ok += 1;
@@ -346,5 +368,64 @@ impl Sampler for CfoSampler {
             Some((_, false, v)) if v == th.version => th.count_failure(),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samplers::testfns;
+    use rand::SeedableRng;
+
+    /// Branch `model` of trial `id`'s configuration.
+    fn branch(p: &Params) -> String {
+        p.str_or("model", "").unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn a_branch_with_a_costly_trial_in_flight_weighs_less_before_it_is_told() {
+        let (space, f) = testfns::conditional();
+        let mut s = CfoSampler::new(&space);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        // The three start points, told at cost 1 each.
+        for id in 0..3 {
+            let p = s.ask(id, &space, &mut rng).unwrap();
+            let y = f(&p);
+            s.tell(
+                &space,
+                &Observation {
+                    id,
+                    params: &p,
+                    loss: Some(y),
+                    complete: true,
+                    cost: 1.0,
+                },
+            );
+        }
+        let before = s.eci();
+        let p = s.ask(3, &space, &mut rng).unwrap();
+        let t = s
+            .threads
+            .iter()
+            .position(|th| th.value.as_ref().is_some_and(|v| v.to_string() == branch(&p)));
+        let t = t.unwrap();
+        s.asked_cost(3, 1000.0);
+        let during = s.eci();
+        assert!(
+            during[t] >= 1000.0 && during[t] > before[t],
+            "{before:?} -> {during:?}"
+        );
+        // Told at its cost: counted once, not twice.
+        s.tell(
+            &space,
+            &Observation {
+                id: 3,
+                params: &p,
+                loss: None,
+                complete: false,
+                cost: 1000.0,
+            },
+        );
+        assert!((s.threads[t].k0 - 1001.0).abs() < 1e-9, "{}", s.threads[t].k0);
     }
 }

@@ -48,8 +48,12 @@ impl Observation<'_> {
 pub trait Sampler: Send {
     /// Configuration for trial `id`, or `None` when there is nothing left to try (a finished grid).
     fn ask(&mut self, id: usize, space: &SearchSpace, rng: &mut ChaCha8Rng) -> Option<Params>;
-    /// Learn from a finished trial; called in trial-id order.
+    /// Learn from a finished trial; called in the sweep's tell order (trial-id order unless the
+    /// sweep defers long trials: see [`crate::sweep`]).
     fn tell(&mut self, space: &SearchSpace, obs: &Observation);
+    /// The estimated cost of trial `id`, just asked, when the sweep has an estimate: a sampler
+    /// that weighs what it spent may count it before the trial is told.
+    fn asked_cost(&mut self, _id: usize, _cost: f64) {}
 }
 
 /// Which sampler to use.

@@ -463,7 +463,11 @@ impl Sweep {
                 st.exhausted = true;
                 return self.drain(st);
             };
-            st.slots.ask(cost(&params));
+            let estimate = cost(&params).filter(|c| c.is_finite() && *c > 0.0);
+            if let Some(c) = estimate {
+                st.sampler.asked_cost(id, c);
+            }
+            st.slots.ask(estimate);
             if replay {
                 // A trial of an earlier session: not run again; told from the store in turn.
                 st.earlier.remove(&id);
