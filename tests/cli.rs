@@ -190,12 +190,14 @@ fn regression_and_binary_reach_sane_scores() {
 
 #[test]
 fn a_used_ensemble_reports_its_calibration_in_json() {
-    // penguins, 20 trials, seed 7: a blend of several trials is the model, and `--json` shows
+    // penguins, 20 trials, seed 1: a blend of several trials is the model, and `--json` shows
     // the temperature its probabilities get (fitted on the out-of-fold predictions; the fit
     // itself is tested in tests/ensemble.rs and src/ensemble/calibrate.rs). The test rows keep
     // a sane log loss.
     let tmp = tempfile::tempdir().unwrap();
-    let v = json_run_scored("penguins", "species", "20", &["--seed", "7"], tmp.path());
+    // Whether the blend beats the best trial depends on the search's path (6 of seeds 1–10 with
+    // in-flight costs counted; seed 7 before): that premise is the first assertion.
+    let v = json_run_scored("penguins", "species", "20", &["--seed", "1"], tmp.path());
     let e = &v["ensemble"];
     assert_eq!(e["used"], true, "{e}");
     assert_eq!(e["calibration"]["kind"], "temperature", "{e}");

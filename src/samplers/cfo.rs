@@ -390,17 +390,7 @@ mod tests {
         // The three start points, told at cost 1 each.
         for id in 0..3 {
             let p = s.ask(id, &space, &mut rng).unwrap();
-            let y = f(&p);
-            s.tell(
-                &space,
-                &Observation {
-                    id,
-                    params: &p,
-                    loss: Some(y),
-                    complete: true,
-                    cost: 1.0,
-                },
-            );
+            testfns::tell(&mut s, &space, id, &p, Some(f(&p)), 1.0);
         }
         let before = s.eci();
         let p = s.ask(3, &space, &mut rng).unwrap();
@@ -416,16 +406,7 @@ mod tests {
             "{before:?} -> {during:?}"
         );
         // Told at its cost: counted once, not twice.
-        s.tell(
-            &space,
-            &Observation {
-                id: 3,
-                params: &p,
-                loss: None,
-                complete: false,
-                cost: 1000.0,
-            },
-        );
+        testfns::tell(&mut s, &space, 3, &p, None, 1000.0);
         assert!((s.threads[t].k0 - 1001.0).abs() < 1e-9, "{}", s.threads[t].k0);
     }
 }

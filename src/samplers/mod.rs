@@ -280,18 +280,30 @@ pub(crate) mod testfns {
             };
             let y = f(&p);
             best = best.min(y);
-            s.tell(
-                space,
-                &Observation {
-                    id,
-                    params: &p,
-                    loss: Some(y),
-                    complete: true,
-                    cost: 1.0,
-                },
-            );
+            tell(&mut *s, space, id, &p, Some(y), 1.0);
         }
         best
+    }
+
+    /// Tell `s` that trial `id` (`p`) ended with `loss` at `cost` (complete when it has a loss).
+    pub fn tell(
+        s: &mut dyn Sampler,
+        space: &SearchSpace,
+        id: usize,
+        p: &Params,
+        loss: Option<f64>,
+        cost: f64,
+    ) {
+        s.tell(
+            space,
+            &Observation {
+                id,
+                params: p,
+                loss,
+                complete: loss.is_some(),
+                cost,
+            },
+        );
     }
 
     /// Mean best value over seeds 0..10.
