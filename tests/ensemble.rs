@@ -91,13 +91,23 @@ fn a_greedy_ensemble_is_chosen_saved_and_the_same_on_any_number_of_jobs() {
 #[test]
 fn an_ensemble_that_ties_on_accuracy_is_used_when_its_log_loss_is_lower() {
     // On wine some trials validate at accuracy 1: the blend cannot score higher, so it takes
-    // the best trial's place only on its lower log loss over the same folds. Which seeds reach
-    // accuracy 1 within 300 trials depends on the search's path (1 of 33 seeds tried with long
-    // trials told later, seed 7 before): the first assertion checks that premise.
+    // the best trial's place only on its lower log loss over the same folds. Whether a seed
+    // reaches accuracy 1 within 300 trials depends on the search's path (3 of seeds 1–40 on the
+    // search of this commit; seed 7 and then 27 on earlier ones), so the test takes the first of
+    // these seeds that does, and fails if none does.
     let (train, _) = data("wine", "cultivar");
-    let r = run_seeded(&train, 2, EnsembleKind::Greedy, 300, 27);
+    let mut reports = Vec::new();
+    let r = [16, 22, 30, 7, 27]
+        .into_iter()
+        .map(|seed| run_seeded(&train, 2, EnsembleKind::Greedy, 300, seed))
+        .find(|r| {
+            reports.push(r.ensemble.clone());
+            r.ensemble
+                .as_ref()
+                .is_some_and(|e| (e.score, e.single) == (1.0, 1.0))
+        })
+        .unwrap_or_else(|| panic!("no seed reached validation accuracy 1: {reports:?}"));
     let report = r.ensemble.clone().expect("an ensemble report");
-    assert_eq!((report.score, report.single), (1.0, 1.0), "{report:?}");
     assert!(report.used && report.weights.len() >= 2, "{report:?}");
     let best = r.trials.iter().find(|t| t.id == r.leaderboard()[0].id).unwrap();
     let single = best.metrics["log_loss"];
