@@ -388,7 +388,9 @@ pub trait Monitor: Sync {
     }
     /// An estimate of what a trial with `params` costs (any unit, `None`: unknown). A trial far
     /// costlier than those asked before it is told to the sampler later (the module's "Deferred
-    /// trials"). It must depend on `params` only, or runs stop being reproducible.
+    /// trials"), and the sampler hears of the estimate when the trial is asked
+    /// ([`crate::samplers::Sampler::asked_cost`]). It must depend on `params` only, or runs stop
+    /// being reproducible.
     fn cost(&self, _params: &Params) -> Option<f64> {
         None
     }
