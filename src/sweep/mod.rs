@@ -463,6 +463,7 @@ impl Sweep {
                 st.exhausted = true;
                 return self.drain(st);
             };
+            // One validity rule for both uses: a positive, finite estimate, or none.
             let estimate = cost(&params).filter(|c| c.is_finite() && *c > 0.0);
             if let Some(c) = estimate {
                 st.sampler.asked_cost(id, c);

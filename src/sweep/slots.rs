@@ -113,7 +113,8 @@ impl Slots {
         self.asked.get(id).map_or(self.told, |a| a.told_before)
     }
 
-    /// Ask the next trial, whose estimated cost is `cost`; returns its id.
+    /// Ask the next trial, whose estimated cost is `cost` (positive and finite; `None`: no
+    /// estimate); returns its id.
     pub(super) fn ask(&mut self, cost: Option<f64>) -> usize {
         let id = self.asked();
         let deferred = self.defers(cost);
@@ -132,12 +133,9 @@ impl Slots {
 
     /// Whether a trial estimated at `cost` is deferred, remembering its cost.
     fn defers(&mut self, cost: Option<f64>) -> bool {
-        let Some(c) = cost.filter(|c| c.is_finite() && *c > 0.0) else {
+        let (Some(c), true) = (cost, self.defer > 0) else {
             return false;
         };
-        if self.defer == 0 {
-            return false;
-        }
         let slow = self.recent.len() >= self.window && {
             let mut r: Vec<f64> = self.recent.iter().copied().collect();
             r.sort_by(f64::total_cmp);
