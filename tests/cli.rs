@@ -122,6 +122,30 @@ fn run_then_predict_gives_identical_files_and_good_scores() {
     }
 }
 
+/// `--json` output goes to a reader that has gone (`automl run --json | head -1` after `head`
+/// exits): an `error:` line naming stdout and a failed exit, not a panic.
+#[test]
+fn json_to_a_closed_pipe_is_an_error_not_a_panic() {
+    use assert_cmd::cargo::CommandCargoExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let train = data("iris", "train.csv");
+    let mut child = std::process::Command::cargo_bin("automl")
+        .unwrap()
+        .args(["run", train.to_str().unwrap(), "--target", "species"])
+        .args(["--max-trials", "3", "--quiet", "--json"])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exit 0 writing to a closed pipe: {err}");
+    assert!(err.contains("error: stdout:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn same_seed_gives_same_leaderboard() {
     let tmp = tempfile::tempdir().unwrap();

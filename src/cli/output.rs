@@ -26,11 +26,22 @@ pub fn warn(quiet: bool, msg: &str) {
 /// Print `v` as pretty JSON on stdout, through [`serde_json::Value`] (so objects print as `json!`
 /// builds them); a value that cannot be serialised is an error.
 pub fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
-    let text = serde_json::to_value(v)
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .map_err(|e| Error::Config(e.to_string()))?;
-    println!("{text}");
-    Ok(())
+    let v = serde_json::to_value(v).map_err(|e| Error::Config(e.to_string()))?;
+    write_json(&v)
+}
+
+/// Write `v` as pretty JSON and a newline to stdout as it serialises, without building the text
+/// or a [`serde_json::Value`] of it first (a run's leaderboard can hold tens of thousands of
+/// trials). A closed or failing stdout is an error naming it, not a panic.
+pub fn write_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let io = |e: std::io::Error| Error::io("stdout", e);
+    serde_json::to_writer_pretty(&mut out, v).map_err(|e| match e.io_error_kind() {
+        Some(kind) => io(std::io::Error::new(kind, e.to_string())),
+        None => Error::Config(e.to_string()),
+    })?;
+    out.write_all(b"\n").and_then(|()| out.flush()).map_err(io)
 }
 
 /// A progress bar over trials: a bar to `max_trials` when known, else a spinner; hidden when asked.
