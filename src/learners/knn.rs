@@ -1,5 +1,5 @@
 //! k nearest neighbours (learner `knn`): the model keeps the training rows (f32); queries use
-//! a k-d tree ([`kd`]) where it prunes well and a blocked brute-force search where it does not.
+//! a k-d tree (module `kd`) where it prunes well and a blocked brute-force search where it does not.
 
 mod kd;
 

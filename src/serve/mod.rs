@@ -1,6 +1,6 @@
 //! Online endpoints: `automl serve` answers scoring requests for every online endpoint of a
 //! workspace (or the ones named) on one port, in the formats clients already speak
-//! ([`formats`]): Azure ML `/endpoints/NAME/score`, MLflow `/endpoints/NAME/invocations` and
+//! (module `formats`): Azure ML `/endpoints/NAME/score`, MLflow `/endpoints/NAME/invocations` and
 //! KServe v2 `/v2/models/NAME/infer`, plus `/health`, `/ready`, `/metrics` and `/openapi.json`.
 //!
 //! Each endpoint splits its traffic between deployments by percent (a request may pin one with

@@ -1,6 +1,6 @@
 //! The MLflow tracking REST API over a workspace, so MLflow clients read and write automl runs.
 //!
-//! Two scopes share one implementation ([`api`]):
+//! Two scopes share one implementation (module `api`):
 //! - [`Scope::Sweep`]: while `automl sweep` runs, a loopback endpoint with a random token. Each
 //!   trial's program gets `MLFLOW_TRACKING_URI`, `MLFLOW_TRACKING_TOKEN`, `MLFLOW_RUN_ID` (its
 //!   child run) and `MLFLOW_EXPERIMENT_ID`; what it logs lands on its trial, and the primary metric
