@@ -358,6 +358,16 @@ fn train_from(
     init: Option<&GbdtModel>,
     on_round: &mut (dyn FnMut(Round) -> bool + Send),
 ) -> Result<GbdtModel> {
+    if matches!(fit.y, Y::Classes(..)) && params.loss != RegressionLoss::L2 {
+        let name = match params.loss {
+            RegressionLoss::L1 => "l1",
+            _ => "huber",
+        };
+        return Err(Error::param(
+            "objective",
+            format!("{name} is a regression loss; classification always minimises log loss (leave objective at l2)"),
+        ));
+    }
     let kind = Kind::of(&fit.y, params.loss);
     if let Some(m) = init {
         if m.kind != kind {
@@ -826,6 +836,42 @@ mod tests {
             .score(&Target::Values(big.clone()), &m.predict(&x).unwrap())
             .unwrap();
         assert!(r2 > 0.7, "R² {r2}");
+    }
+
+    #[test]
+    fn a_regression_loss_on_classes_is_refused_naming_objective() {
+        let (x, y) = planted(200, |_, r| r.gen::<f64>());
+        let data = GbdtData::new(&x, &[false; 3]).unwrap();
+        for (loss, name) in [(RegressionLoss::L1, "l1"), (RegressionLoss::Huber(1.0), "huber")] {
+            let p = GbdtParams {
+                n_estimators: 2,
+                loss,
+                ..GbdtParams::lightgbm()
+            };
+            let fit = Fit {
+                data: &data,
+                y: Y::Classes(&y, 2),
+                valid: None,
+            };
+            let e = train(&p, fit, 1, &mut |_| true).unwrap_err().to_string();
+            assert!(e.contains("objective") && e.contains(name), "{e}");
+        }
+        // The default (l2, what [fixed] sets) is the classification default.
+        let p = GbdtParams {
+            n_estimators: 2,
+            ..GbdtParams::lightgbm()
+        };
+        assert!(train(
+            &p,
+            Fit {
+                data: &data,
+                y: Y::Classes(&y, 2),
+                valid: None
+            },
+            1,
+            &mut |_| true
+        )
+        .is_ok());
     }
 
     #[test]
