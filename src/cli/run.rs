@@ -118,7 +118,8 @@ pub struct RunArgs {
     /// again later from the workspace.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
-    /// Leaderboard rows to print.
+    /// Leaderboard rows to print in the table (--json lists every trial, ranked, one at a time as
+    /// it writes, so memory does not grow with the count).
     #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
     #[command(flatten)]
