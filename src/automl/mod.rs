@@ -221,7 +221,16 @@ impl AutoML {
                 if !crate::prep::applies(name, spec.dist.choices(), &data.features) {
                     continue;
                 }
-                let spec = spec.clone().when(trials::LEARNER, encoded.iter().copied());
+                // Scaling changes nothing for the trees (they split on value order): not theirs.
+                let takers: Vec<&str> = encoded
+                    .iter()
+                    .copied()
+                    .filter(|l| name != "scale" || !crate::learners::scale_free(l))
+                    .collect();
+                if takers.is_empty() {
+                    continue;
+                }
+                let spec = spec.clone().when(trials::LEARNER, takers);
                 space = space.add(&format!("{}{name}", trials::PREP), spec);
             }
         }
@@ -239,7 +248,7 @@ impl AutoML {
             );
         for sp in &spaces {
             for (name, spec) in &sp.params {
-                if name == crate::learners::CLASS_WEIGHT && !imbalanced {
+                if (name == crate::learners::CLASS_WEIGHT && !imbalanced) || !spec.serves(task) {
                     continue;
                 }
                 let spec = spec.clone().when(trials::LEARNER, [sp.learner.as_str()]);

@@ -47,6 +47,10 @@ impl Learner for ExtraTrees {
         NAME
     }
 
+    fn scale_free(&self) -> bool {
+        true
+    }
+
     fn space(&self) -> &'static str {
         include_str!("../../search/extra_trees.toml")
     }
