@@ -634,8 +634,9 @@ mod tests {
         .unwrap()
     }
 
-    /// The premise of [`Learner::scale_free`]: each such learner fits and predicts the same
-    /// on columns rescaled by different increasing affine maps, where knn does not.
+    /// The premise of [`Learner::scale_free`]: each such learner fits the same trees on columns
+    /// rescaled by different increasing affine maps (its training rows get the same predictions;
+    /// a new value exactly on a threshold may round the other way), where knn does not.
     #[test]
     fn scale_free_learners_fit_the_same_on_rescaled_columns() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets");

@@ -123,18 +123,11 @@ fn primary(run: &RunRecord) -> (String, bool) {
     (m, max)
 }
 
-/// The preprocessing of a pipeline as leaderboards show it: `native`, or the searched
-/// `impute+scale+encode` values as they were sampled.
+/// The preprocessing of a pipeline as leaderboards show it: `native`, or the recipe it ran as
+/// `impute+scale+encode` (a value the search left out at its default: `noscale` for the trees,
+/// which are not scaled), as `automl run`'s own table shows it.
 fn preprocessing(c: &crate::model::TrialConfig) -> String {
-    if c.prep.0.is_empty() {
-        return if crate::learners::native_input(&c.learner) {
-            "native".into()
-        } else {
-            String::new()
-        };
-    }
-    let text = |k: &str| c.prep.0.get(k).map_or("?".into(), ToString::to_string);
-    format!("{}+{}+{}", text("impute"), text("scale"), text("encode"))
+    c.prep_label()
 }
 
 /// The row of trial `t` of run `run`: `pipeline` trials (of `automl run`) show their learner,
