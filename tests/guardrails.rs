@@ -180,55 +180,6 @@ fn run_json_carries_the_schema_and_the_guardrails() {
     assert_eq!(leak["status"], "alerted");
 }
 
-/// Parameters a task or a learner ignores are not searched: the trees' class-impurity criterion
-/// on a regression target, and column scaling for the trees (they split on value order). Such
-/// trials would differ from earlier ones in name only.
-#[test]
-fn parameters_a_task_or_learner_ignores_are_not_searched() {
-    let run = |set: &str, target: &str| {
-        let data = Dataset::from_path(&bundled(set), target, None).unwrap();
-        automl::AutoML::builder()
-            .max_trials(40)
-            .seed(3)
-            .learners(["random_forest", "extra_trees", "decision_tree", "knn"])
-            .build()
-            .unwrap()
-            .fit(&data)
-            .unwrap()
-    };
-    let count = |r: &automl::RunSummary, learner: &str, param: &str| {
-        r.trials
-            .iter()
-            .map(|t| t.config())
-            .filter(|c| {
-                c.learner == learner && (c.params.0.contains_key(param) || c.prep.0.contains_key(param))
-            })
-            .count()
-    };
-    let trees = ["random_forest", "extra_trees", "decision_tree"];
-    let (regression, classes) = (run("diabetes", "progression"), run("iris", "species"));
-    for l in trees {
-        assert_eq!(
-            count(&regression, l, "criterion"),
-            0,
-            "{l} criterion on regression"
-        );
-        assert_eq!(
-            count(&regression, l, "scale") + count(&classes, l, "scale"),
-            0,
-            "{l} scale"
-        );
-    }
-    assert!(
-        trees.iter().any(|l| count(&classes, l, "criterion") > 0),
-        "criterion never searched"
-    );
-    assert!(
-        count(&classes, "knn", "scale") > 0,
-        "knn's scaling never searched"
-    );
-}
-
 #[test]
 fn class_weights_are_searched_on_imbalanced_classes_only_and_lift_the_minority() {
     use automl::learners::{fit, Prediction, Y};

@@ -221,16 +221,7 @@ impl AutoML {
                 if !crate::prep::applies(name, spec.dist.choices(), &data.features) {
                     continue;
                 }
-                // Scaling changes nothing for the trees (they split on value order): not theirs.
-                let takers: Vec<&str> = encoded
-                    .iter()
-                    .copied()
-                    .filter(|l| name != "scale" || !crate::learners::scale_free(l))
-                    .collect();
-                if takers.is_empty() {
-                    continue;
-                }
-                let spec = spec.clone().when(trials::LEARNER, takers);
+                let spec = spec.clone().when(trials::LEARNER, encoded.iter().copied());
                 space = space.add(&format!("{}{name}", trials::PREP), spec);
             }
         }
@@ -248,7 +239,7 @@ impl AutoML {
             );
         for sp in &spaces {
             for (name, spec) in &sp.params {
-                if (name == crate::learners::CLASS_WEIGHT && !imbalanced) || !spec.serves(task) {
+                if name == crate::learners::CLASS_WEIGHT && !imbalanced {
                     continue;
                 }
                 let spec = spec.clone().when(trials::LEARNER, [sp.learner.as_str()]);

@@ -40,10 +40,6 @@ impl Learner for DecisionTree {
         NAME
     }
 
-    fn scale_free(&self) -> bool {
-        true
-    }
-
     fn space(&self) -> &'static str {
         include_str!("../../search/decision_tree.toml")
     }

@@ -47,10 +47,6 @@ impl Learner for ExtraTrees {
         NAME
     }
 
-    fn scale_free(&self) -> bool {
-        true
-    }
-
     fn space(&self) -> &'static str {
         include_str!("../../search/extra_trees.toml")
     }

@@ -53,12 +53,6 @@ pub trait Learner: Sync {
     fn native_input(&self) -> bool {
         false
     }
-    /// Whether its fits split columns only by the order of their values (trees on quantile
-    /// bins), so an increasing affine rescaling of a column changes nothing: preprocessing's
-    /// `scale` is then neither searched nor applied (the recipe's default is no scaling).
-    fn scale_free(&self) -> bool {
-        false
-    }
     /// Whether its trials run on a GPU slot when the run has a free one ([`crate::device`]).
     fn gpu(&self) -> bool {
         false
@@ -146,12 +140,6 @@ pub fn get(name: &str) -> Result<&'static dyn Learner> {
 /// Whether `learner` takes raw input (see [`Learner::native_input`]); false for unknown names.
 pub fn native_input(learner: &str) -> bool {
     get(learner).is_ok_and(|l| l.native_input())
-}
-
-/// Whether `learner` ignores column scaling (see [`Learner::scale_free`]); false for unknown
-/// names.
-pub fn scale_free(learner: &str) -> bool {
-    get(learner).is_ok_and(|l| l.scale_free())
 }
 
 /// Whether a run searches `learner` when no learner list is given (see
@@ -632,51 +620,6 @@ mod tests {
         .unwrap()
         .predict(q)
         .unwrap()
-    }
-
-    /// The premise of [`Learner::scale_free`]: each such learner fits the same trees on columns
-    /// rescaled by different increasing affine maps (its training rows get the same predictions;
-    /// a new value exactly on a threshold may round the other way), where knn does not.
-    #[test]
-    fn scale_free_learners_fit_the_same_on_rescaled_columns() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets");
-        for (set, target) in [("diabetes", "progression"), ("iris", "species")] {
-            let data = crate::Dataset::from_path(&dir.join(set).join("train.csv"), target, None).unwrap();
-            let x = crate::prep::PrepConfig::native()
-                .fit(&data.features, None)
-                .transform(&data.features, None)
-                .unwrap();
-            let mut scaled = x.clone();
-            for (k, v) in scaled.data.iter_mut().enumerate() {
-                let j = (k % x.cols) as f64;
-                *v = (*v - 3.0 * j) * (0.05 + 7.0 * j);
-            }
-            let (task, k) = (data.schema.task, data.schema.classes.len());
-            let y = Y::of(&data.target, k);
-            let run = |l: &str, m: &Matrix| {
-                let fitted = fit(l, &Params::default(), task, m.clone(), &vec![false; m.cols], y, 1);
-                fitted.and_then(|f| f.predict(m))
-            };
-            for l in REGISTRY.iter().filter(|l| l.scale_free() || l.name() == "knn") {
-                let (Ok(a), Ok(b)) = (run(l.name(), &x), run(l.name(), &scaled)) else {
-                    assert!(!l.scale_free(), "{set} {}: failed", l.name());
-                    continue; // a learner for other tasks
-                };
-                let (a, b) = match (a, b) {
-                    (Prediction::Values(a), Prediction::Values(b)) => (a, b),
-                    (Prediction::Proba(a), Prediction::Proba(b)) => (a.data, b.data),
-                    _ => panic!("{set} {}: prediction kinds differ", l.name()),
-                };
-                let diff = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
-                match l.name() {
-                    n if l.scale_free() => {
-                        assert!(diff < 1e-9, "{set} {n}: rescaling moved predictions by {diff}")
-                    }
-                    "knn" => assert!(diff > 1e-3, "{set} knn: the rescaling should matter ({diff})"),
-                    _ => {}
-                }
-            }
-        }
     }
 
     #[test]

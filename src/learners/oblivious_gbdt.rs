@@ -85,10 +85,6 @@ impl Learner for ObliviousGbdt {
         NAME
     }
 
-    fn scale_free(&self) -> bool {
-        true
-    }
-
     fn space(&self) -> &'static str {
         include_str!("../../search/oblivious_gbdt.toml")
     }

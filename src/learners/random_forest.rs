@@ -45,10 +45,6 @@ impl Learner for RandomForest {
         NAME
     }
 
-    fn scale_free(&self) -> bool {
-        true
-    }
-
     fn space(&self) -> &'static str {
         include_str!("../../search/random_forest.toml")
     }

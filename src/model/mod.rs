@@ -29,17 +29,13 @@ pub struct TrialConfig {
 
 impl TrialConfig {
     /// The preprocessing recipe this trial runs: the raw-input one for native learners (gbdt),
-    /// else the one its parameters describe; a learner that ignores column scaling (the trees,
-    /// [`learners::Learner::scale_free`]) is not scaled unless its parameters say so.
+    /// else the one its parameters describe.
     pub fn recipe(&self) -> Result<PrepConfig> {
         if learners::native_input(&self.learner) {
-            return Ok(PrepConfig::native());
+            Ok(PrepConfig::native())
+        } else {
+            PrepConfig::from_params(&self.prep)
         }
-        let mut recipe = PrepConfig::from_params(&self.prep)?;
-        if learners::scale_free(&self.learner) && !self.prep.0.contains_key("scale") {
-            recipe.scale = crate::prep::Scale::None;
-        }
-        Ok(recipe)
     }
 
     /// The preprocessing parameters as reported: `{encode: native}` for native learners.

@@ -220,11 +220,6 @@ pub struct ParamSpec {
     /// values (`when = { solver = ["saga"] }`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<BTreeMap<String, Vec<Value>>>,
-    /// The tasks whose runs search the parameter (`tasks = ["binary", "multiclass"]`; absent:
-    /// every task the learner does). A parameter with no effect on a task (a classification
-    /// split criterion in a regression tree) would only spend trials on identical models.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tasks: Option<Vec<crate::data::Task>>,
 }
 
 impl ParamSpec {
@@ -236,7 +231,6 @@ impl ParamSpec {
             low_cost: None,
             integer: false,
             when: None,
-            tasks: None,
         }
     }
 
@@ -286,11 +280,6 @@ impl ParamSpec {
         m.insert(on.to_string(), values.into_iter().map(Into::into).collect());
         self.when = Some(m);
         self
-    }
-
-    /// Whether a run on `task` searches the parameter (see [`ParamSpec::tasks`]).
-    pub fn serves(&self, task: crate::data::Task) -> bool {
-        self.tasks.as_ref().is_none_or(|t| t.contains(&task))
     }
 
     /// Round to whole numbers when the parameter is an integer one.
@@ -607,29 +596,6 @@ mod tests {
                     }
                 }
             }
-        }
-    }
-
-    #[test]
-    fn a_parameter_limited_to_tasks_serves_only_those() {
-        use crate::data::Task;
-        let text = "learner = \"x\"\ntasks = [\"binary\", \"regression\"]\n[params.a]\ntype = \"choice\"\n\
-                    values = [\"p\", \"q\"]\ntasks = [\"binary\"]\n[params.b]\ntype = \"uniform\"\nlow = 0.0\nhigh = 1.0\n";
-        let s = LearnerSpace::from_toml(text, "t.toml").unwrap();
-        assert!(s.params["a"].serves(Task::Binary) && !s.params["a"].serves(Task::Regression));
-        assert!(s.params["b"].serves(Task::Binary) && s.params["b"].serves(Task::Regression));
-        let bad = text.replace(
-            "tasks = [\"binary\"]\n[params.b]",
-            "tasks = [\"binray\"]\n[params.b]",
-        );
-        let err = LearnerSpace::from_toml(&bad, "t.toml").unwrap_err().to_string();
-        assert!(err.contains("t.toml") && err.contains("binray"), "{err}");
-        // A tree's class-impurity criterion does nothing in a regression tree.
-        let (_, learners) = builtin_spaces().unwrap();
-        for l in ["random_forest", "extra_trees", "decision_tree"] {
-            let sp = learners.iter().find(|s| s.learner == l).unwrap();
-            let c = &sp.params["criterion"];
-            assert!(c.serves(Task::Binary) && c.serves(Task::Multiclass) && !c.serves(Task::Regression));
         }
     }
 
