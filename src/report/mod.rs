@@ -124,8 +124,8 @@ fn primary(run: &RunRecord) -> (String, bool) {
 }
 
 /// The preprocessing of a pipeline as leaderboards show it: `native`, or the recipe it ran as
-/// `impute+scale+encode` (a value the search left out at its default: `noscale` for the trees,
-/// which are not scaled), as `automl run`'s own table shows it.
+/// `impute+scale+encode`, with a value the search left out at its default (`median` on data
+/// without missing values, where `?` was shown before), as `automl run`'s own table shows it.
 fn preprocessing(c: &crate::model::TrialConfig) -> String {
     c.prep_label()
 }
