@@ -269,6 +269,57 @@ impl Finish<'_> {
         ))
     }
 
+    /// The share of rows each of `members` is refitted on, for those whose refits fit the time
+    /// left (see [`Self::shares`]).
+    fn planned(&self, members: &[(usize, f64)]) -> std::collections::BTreeMap<usize, f64> {
+        let ids: Vec<usize> = members.iter().map(|m| m.0).collect();
+        ids.iter()
+            .zip(self.shares(&ids, self.jobs))
+            .filter_map(|(id, s)| s.map(|s| (*id, s)))
+            .collect()
+    }
+
+    /// Greedy selection again over the bank less the trials whose refits did not fit (those of
+    /// `members` missing from `planned`), then less those of the new blend that do not fit
+    /// either, a few times: a blend of at least two members that all fit, with its refit plan,
+    /// or `None`.
+    fn blend_that_fits(
+        &self,
+        members: &[(usize, f64)],
+        planned: &std::collections::BTreeMap<usize, f64>,
+        valid: &Validation,
+    ) -> Option<(Combo, std::collections::BTreeMap<usize, f64>)> {
+        let mut out: std::collections::BTreeSet<usize> = members
+            .iter()
+            .map(|m| m.0)
+            .filter(|id| !planned.contains_key(id))
+            .collect();
+        for _ in 0..4 {
+            let pool: Vec<Banked> = self
+                .bank
+                .iter()
+                .filter(|b| !out.contains(&b.trial))
+                .cloned()
+                .collect();
+            if pool.len() < 2 {
+                return None;
+            }
+            let sel = ensemble::select(&pool, valid, self.metric, ensemble::ROUNDS).ok()?;
+            let plan = self.planned(&sel.weights);
+            let cut: Vec<usize> = sel
+                .weights
+                .iter()
+                .map(|m| m.0)
+                .filter(|id| !plan.contains_key(id))
+                .collect();
+            if cut.is_empty() {
+                return (sel.weights.len() >= 2).then_some((Combo::Blend(sel.weights, sel.score), plan));
+            }
+            out.extend(cut);
+        }
+        None
+    }
+
     /// Choose and refit the final model; `best` is the leaderboard's first trial.
     pub fn run(self, best: &TrialRecord) -> Result<Finished> {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -335,17 +386,40 @@ impl Finish<'_> {
         // cheaper one after them may still fit); the others see as many rows as fit.
         let mut combo = combo;
         let members = combo.members();
-        let ids: Vec<usize> = members.iter().map(|m| m.0).collect();
-        let planned: std::collections::BTreeMap<usize, f64> = ids
+        let mut planned = self.planned(&members);
+        let kept: Vec<usize> = members
             .iter()
-            .zip(self.shares(&ids, self.jobs))
-            .filter_map(|(id, s)| s.map(|s| (*id, s)))
-            .collect();
-        let kept: Vec<usize> = ids
-            .iter()
-            .copied()
+            .map(|m| m.0)
             .filter(|id| planned.contains_key(id))
             .collect();
+        // A blend with members the time cannot refit is chosen again among the trials whose
+        // refits fit, instead of reweighting what is left of it: the members left would often
+        // be the cheap, weaker ones, and a blend of those can fall below the best trial, whose
+        // single refit (on fewer rows, when it is costly) then becomes the model.
+        if kept.len() < members.len() && matches!(combo, Combo::Blend(..)) {
+            if let Some((again, plan)) = self.blend_that_fits(&members, &planned, &valid) {
+                report.note = Some(format!(
+                    "{} member(s) left out to finish within the time budget; blend chosen again \
+                     among the trials that fit ({:.4})",
+                    members.len() - kept.len(),
+                    again.score()
+                ));
+                report.weights = again.members();
+                if !enough(&again) || !self.beats(&again, best.id, best_valid, margin, &valid) {
+                    return single(Some(report));
+                }
+                report.score = again.score();
+                combo = again;
+                planned = plan;
+            }
+        }
+        let kept: Vec<usize> = combo
+            .members()
+            .iter()
+            .map(|m| m.0)
+            .filter(|id| planned.contains_key(id))
+            .collect();
+        let members = combo.members();
         if kept.len() < members.len() {
             let cut = members.len() - kept.len();
             if kept.len() < 2 {
@@ -575,9 +649,8 @@ mod tests {
         assert!(twice_fits(&[], Some(0.0), 2, 5));
     }
 
-    /// A holdout run's final step on diabetes whose best trial (ridge, scored on a tenth of the
-    /// training rows in 1 s) would need over 12 s to refit on all rows, with `left` seconds to go.
-    fn finish_single(left: f64) -> Finished {
+    /// Diabetes' training rows with a seeded 80 / 20 holdout.
+    fn diabetes_holdout() -> (Dataset, Plan) {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/diabetes/train.csv");
         let data = Dataset::from_path(&p, "progression", None).unwrap();
         let plan = crate::validation::plan_with(
@@ -587,6 +660,36 @@ mod tests {
             &mut Vec::new(),
         )
         .unwrap();
+        (data, plan)
+    }
+
+    /// The final step of a greedy-ensemble R² run (2 jobs, not bagged) with `left` seconds to go.
+    fn greedy_r2<'a>(
+        data: &'a Dataset,
+        plan: &'a Plan,
+        bank: Vec<Banked>,
+        trials: &'a [std::sync::Arc<TrialRecord>],
+        left: f64,
+    ) -> Finish<'a> {
+        Finish {
+            data,
+            plan,
+            metric: Metric::R2,
+            seed: 1,
+            jobs: 2,
+            kind: EnsembleKind::Greedy,
+            bank,
+            trials,
+            deadline: Some(Instant::now() + std::time::Duration::from_secs_f64(left)),
+            bagged: false,
+            second: Vec::new(),
+        }
+    }
+
+    /// A holdout run's final step on diabetes whose best trial (ridge, scored on a tenth of the
+    /// training rows in 1 s) would need over 12 s to refit on all rows, with `left` seconds to go.
+    fn finish_single(left: f64) -> Finished {
+        let (data, plan) = diabetes_holdout();
         let mut params = crate::param::Params::default();
         params.set(trials::LEARNER, crate::param::Value::Str("ridge".into()));
         params.set(trials::SAMPLE, crate::param::Value::Float(0.1));
@@ -607,20 +710,9 @@ mod tests {
             device: None,
         });
         let trials = [best.clone()];
-        let finish = Finish {
-            data: &data,
-            plan: &plan,
-            metric: Metric::R2,
-            seed: 1,
-            jobs: 2,
-            kind: EnsembleKind::Greedy,
-            bank: Vec::new(),
-            trials: &trials,
-            deadline: Some(Instant::now() + std::time::Duration::from_secs_f64(left)),
-            bagged: false,
-            second: Vec::new(),
-        };
-        finish.run(&best).unwrap()
+        greedy_r2(&data, &plan, Vec::new(), &trials, left)
+            .run(&best)
+            .unwrap()
     }
 
     #[test]
@@ -641,6 +733,82 @@ mod tests {
         assert!((used as f64 - 0.08 * rows).abs() <= 1.0, "{used} rows");
         // Time enough: all rows, nothing reported.
         assert!(finish_single(60.0).fewer_rows.is_empty());
+    }
+
+    /// A blend whose best member cannot be refitted in time is chosen again among the trials
+    /// that can, rather than cut down to what is left or given up for the best trial alone.
+    #[test]
+    fn a_blend_with_a_member_too_slow_to_refit_is_chosen_again_among_those_that_fit() {
+        use rand::{Rng, SeedableRng};
+        let (data, plan) = diabetes_holdout();
+        let crate::data::Target::Values(y) = &data.target else {
+            panic!("regression")
+        };
+        let truth: Vec<f64> = plan.folds[0].valid.iter().map(|&i| y[i]).collect();
+        // Trial 1: truth + noise of sd 40. Trials 2 and 3: truth ± a shared error of sd 60, each
+        // + noise of sd 40, so each alone is worse than trial 1, their average better, and the
+        // average of all three best.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut noise = |sd: f64| -> Vec<f64> {
+            (0..truth.len())
+                .map(|_| sd * (rng.gen::<f64>() - 0.5) * 12f64.sqrt())
+                .collect()
+        };
+        let (e1, e2, e3, a) = (noise(40.0), noise(40.0), noise(40.0), noise(60.0));
+        let preds = [
+            truth.iter().zip(&e1).map(|(t, e)| t + e).collect::<Vec<_>>(),
+            (0..truth.len()).map(|i| truth[i] + a[i] + e2[i]).collect(),
+            (0..truth.len()).map(|i| truth[i] - a[i] + e3[i]).collect(),
+        ];
+        let target = crate::data::Target::Values(truth.clone());
+        let bank = ensemble::OofBank::new(Metric::R2, 8);
+        let mut trials = Vec::new();
+        for (k, pred) in preds.iter().enumerate() {
+            let id = k + 1;
+            let score = Metric::R2
+                .score(&target, &crate::learners::Prediction::Values(pred.clone()))
+                .unwrap();
+            bank.offer(
+                id,
+                &format!("l{id}"),
+                score,
+                &[crate::learners::Prediction::Values(pred.clone())],
+            );
+            let mut params = crate::param::Params::default();
+            params.set(trials::LEARNER, crate::param::Value::Str("ridge".into()));
+            trials.push(std::sync::Arc::new(TrialRecord {
+                id,
+                params,
+                state: crate::sweep::TrialState::Completed,
+                value: Some(score),
+                steps: Vec::new(),
+                cost: 0.0,
+                metrics: Default::default(),
+                folds: vec![score],
+                // Trial 1 took a minute on its training rows: 5 s left cannot refit it.
+                fit_secs: Some(if id == 1 { 60.0 } else { 0.01 }),
+                predict_secs: None,
+                started_secs: 0.0,
+                secs: 1.0,
+                error: None,
+                device: None,
+            }));
+        }
+        let scores: Vec<f64> = trials.iter().map(|t| t.value.unwrap()).collect();
+        assert!(scores[0] > scores[1] && scores[0] > scores[2], "{scores:?}");
+        let f = greedy_r2(&data, &plan, bank.into_best(8), &trials, 5.0)
+            .run(&trials[0])
+            .unwrap();
+        let report = f.report.unwrap();
+        assert!(report.used, "{report:?}");
+        assert!(
+            report.note.as_deref().unwrap_or("").contains("chosen again"),
+            "{report:?}"
+        );
+        let mut ids: Vec<usize> = f.members.iter().map(|m| m.trial).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [2, 3], "{report:?}");
+        assert!(report.score > report.single, "{report:?}");
     }
 
     #[test]
