@@ -279,21 +279,15 @@ impl Finish<'_> {
             .collect()
     }
 
-    /// Greedy selection again over the bank less the trials whose refits did not fit (those of
-    /// `members` missing from `planned`), then less those of the new blend that do not fit
-    /// either, a few times: a blend of at least two members that all fit, with its refit plan,
-    /// or `None`.
+    /// Greedy selection again over the bank less the trials whose refits did not fit (`unfit`),
+    /// then less those of the new blend that do not fit either, a few times: a blend of at least
+    /// two members that all fit, with its refit plan, or `None`.
     fn blend_that_fits(
         &self,
-        members: &[(usize, f64)],
-        planned: &std::collections::BTreeMap<usize, f64>,
+        unfit: &[usize],
         valid: &Validation,
     ) -> Option<(Combo, std::collections::BTreeMap<usize, f64>)> {
-        let mut out: std::collections::BTreeSet<usize> = members
-            .iter()
-            .map(|m| m.0)
-            .filter(|id| !planned.contains_key(id))
-            .collect();
+        let mut out: std::collections::BTreeSet<usize> = unfit.iter().copied().collect();
         for _ in 0..4 {
             let pool: Vec<Banked> = self
                 .bank
@@ -385,23 +379,23 @@ impl Finish<'_> {
         // finish even on the rows they were scored on are left out, heaviest weight first (a
         // cheaper one after them may still fit); the others see as many rows as fit.
         let mut combo = combo;
-        let members = combo.members();
-        let mut planned = self.planned(&members);
-        let kept: Vec<usize> = members
+        let mut planned = self.planned(&combo.members());
+        let unfit: Vec<usize> = combo
+            .members()
             .iter()
             .map(|m| m.0)
-            .filter(|id| planned.contains_key(id))
+            .filter(|id| !planned.contains_key(id))
             .collect();
         // A blend with members the time cannot refit is chosen again among the trials whose
         // refits fit, instead of reweighting what is left of it: the members left would often
         // be the cheap, weaker ones, and a blend of those can fall below the best trial, whose
         // single refit (on fewer rows, when it is costly) then becomes the model.
-        if kept.len() < members.len() && matches!(combo, Combo::Blend(..)) {
-            if let Some((again, plan)) = self.blend_that_fits(&members, &planned, &valid) {
+        if !unfit.is_empty() && matches!(combo, Combo::Blend(..)) {
+            if let Some((again, plan)) = self.blend_that_fits(&unfit, &valid) {
                 report.note = Some(format!(
                     "{} member(s) left out to finish within the time budget; blend chosen again \
                      among the trials that fit ({:.4})",
-                    members.len() - kept.len(),
+                    unfit.len(),
                     again.score()
                 ));
                 report.weights = again.members();
@@ -413,13 +407,12 @@ impl Finish<'_> {
                 planned = plan;
             }
         }
-        let kept: Vec<usize> = combo
-            .members()
+        let members = combo.members();
+        let kept: Vec<usize> = members
             .iter()
             .map(|m| m.0)
             .filter(|id| planned.contains_key(id))
             .collect();
-        let members = combo.members();
         if kept.len() < members.len() {
             let cut = members.len() - kept.len();
             if kept.len() < 2 {

@@ -123,13 +123,6 @@ fn primary(run: &RunRecord) -> (String, bool) {
     (m, max)
 }
 
-/// The preprocessing of a pipeline as leaderboards show it: `native`, or the recipe it ran as
-/// `impute+scale+encode`, with a value the search left out at its default (`median` on data
-/// without missing values, where `?` was shown before), as `automl run`'s own table shows it.
-fn preprocessing(c: &crate::model::TrialConfig) -> String {
-    c.prep_label()
-}
-
 /// The row of trial `t` of run `run`: `pipeline` trials (of `automl run`) show their learner,
 /// preprocessing and the learner's own parameters; a program sweep's show every parameter and its
 /// value whatever the state.
@@ -153,7 +146,11 @@ fn row(run: RunId, t: &TrialRecord, pipeline: bool, metric: &str, times: [Option
         run,
         trial: i64::try_from(t.id).unwrap_or(-1),
         learner: config.as_ref().map(|c| c.learner.clone()),
-        preprocessing: config.as_ref().map_or(String::new(), preprocessing),
+        // The recipe the trial ran, as `automl run`'s table shows it (a value the search left
+        // out at its default, e.g. `median` on data without missing values).
+        preprocessing: config
+            .as_ref()
+            .map_or(String::new(), crate::model::TrialConfig::prep_label),
         params: config
             .as_ref()
             .map_or_else(|| json(&t.params), |c| json(&c.params)),
