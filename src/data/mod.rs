@@ -17,6 +17,8 @@ pub mod text;
 pub use datetime::DatePart;
 #[cfg(test)]
 use table::ragged_row;
+#[cfg(test)]
+use table::repeated_header_name;
 pub use table::{format_number, RawColumn, RawType, Table, Values, MISSING_MARKERS};
 
 /// The learning task.
@@ -259,15 +261,24 @@ fn feature_column(f: &FeatureSchema, col: &RawColumn, notes: &mut Vec<String>) -
         FeatureKind::Numeric => match &col.values {
             Values::Numeric(v) => Ok(FeatureColumn::Numeric(v.clone())),
             Values::Text(t) => {
-                // A column with no values at all is read as text; it is simply all missing.
-                if let Some(example) = t.iter().flatten().next() {
-                    Err(Error::Schema(format!(
-                        "column '{}' should be numeric but contains text (e.g. '{}')",
-                        f.name, example
-                    )))
-                } else {
-                    Ok(FeatureColumn::Numeric(vec![f64::NAN; t.len()]))
+                // Text that all reads as numbers (a column with no values at all, or numbers
+                // padded with spaces) is numeric; otherwise name the first cell that is not.
+                let mut v = Vec::with_capacity(t.len());
+                for (row, cell) in t.iter().enumerate() {
+                    match cell.as_deref().map(|c| c.trim().parse::<f64>()) {
+                        None => v.push(f64::NAN),
+                        Some(Ok(x)) => v.push(x),
+                        Some(Err(_)) => {
+                            return Err(Error::Schema(format!(
+                                "column '{}' should be numeric but data row {} holds '{}'",
+                                f.name,
+                                row + 1,
+                                cell.as_deref().unwrap_or_default()
+                            )))
+                        }
+                    }
                 }
+                Ok(FeatureColumn::Numeric(v))
             }
         },
         FeatureKind::Categorical => {
@@ -434,8 +445,23 @@ impl Dataset {
         let mut warnings = Vec::new();
         let tcol = table.column(target).ok_or_else(|| {
             let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+            // One column whose name holds another separator: the file is not comma-separated.
+            let hint = match names.as_slice() {
+                [only] => [';', '\t', '|']
+                    .into_iter()
+                    .find(|s| only.contains(*s))
+                    .map(|s| {
+                        format!(
+                            " (the header reads as one column: the file looks separated by {:?}, \
+                             and automl reads comma-separated CSV or Parquet)",
+                            s
+                        )
+                    })
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
             Error::Data(format!(
-                "target column '{target}' not found; columns are: {}",
+                "target column '{target}' not found; columns are: {}{hint}",
                 names.join(", ")
             ))
         })?;
@@ -933,6 +959,53 @@ mod tests {
             msg.contains("'nope' not found") && msg.contains("species"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_repeated_header_name_is_an_error_not_a_renamed_column() {
+        assert_eq!(repeated_header_name(b"a,b,a\n1,2,3\n"), Some("a".into()));
+        assert_eq!(
+            repeated_header_name(b"\xef\xbb\xbf\"x,y\",b,\"x,y\"\r\n1,2,3\r\n"),
+            Some("x,y".into())
+        );
+        assert_eq!(repeated_header_name(b"a,b\r\n1,1\r\n"), None);
+        assert_eq!(repeated_header_name(b"a,b"), None);
+        let err = Table::from_csv_bytes(b"a,a,y\n1,2,0\n3,4,1\n".to_vec(), Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'a' appears twice in the header"), "{err}");
+    }
+
+    #[test]
+    fn a_semicolon_file_is_named_as_such_when_the_target_is_missing() {
+        let bytes = b"a;b;y\n1;2;0\n3;4;1\n".to_vec();
+        let table = Table::from_csv_bytes(bytes, Path::new("semi.csv")).unwrap();
+        let err = Dataset::from_table(table, "y", None).unwrap_err().to_string();
+        assert!(err.contains("separated by ';'"), "{err}");
+    }
+
+    #[test]
+    fn a_text_cell_in_a_numeric_column_is_named_and_padded_numbers_are_read() {
+        let train = Table::from_csv_bytes(
+            b"x,y\n1.5,0\n2.5,1\n1.5,0\n2.5,1\n0.5,1\n".to_vec(),
+            Path::new("train.csv"),
+        )
+        .unwrap();
+        let ds = Dataset::from_table(train, "y", None).unwrap();
+        let features = |csv: &[u8]| {
+            let t = Table::from_csv_bytes(csv.to_vec(), Path::new("new.csv")).unwrap();
+            ds.schema.features_from(&t, &mut Vec::new())
+        };
+        let err = features(b"x\n1.5\nabc\n").unwrap_err().to_string();
+        assert!(err.contains("data row 2 holds 'abc'"), "{err}");
+        let ok = features(b"x\n\" 1.5\"\n\n").unwrap();
+        match &ok.columns[0] {
+            FeatureColumn::Numeric(v) => {
+                assert_eq!(v[0], 1.5);
+                assert!(v[1].is_nan());
+            }
+            _ => panic!("x should stay numeric"),
+        }
     }
 
     #[test]

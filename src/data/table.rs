@@ -162,6 +162,12 @@ impl Table {
 
     /// Read CSV text (a header line, then rows); `origin` names the source in errors.
     pub fn from_csv_bytes(bytes: Vec<u8>, origin: &Path) -> Result<Table> {
+        if let Some(name) = repeated_header_name(&bytes) {
+            return Err(Error::Data(format!(
+                "{}: column name '{name}' appears twice in the header",
+                origin.display()
+            )));
+        }
         if let Some((line, found, expected)) = ragged_row(&bytes) {
             return Err(Error::Parse {
                 path: origin.to_path_buf(),
@@ -222,6 +228,33 @@ fn parse_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
 
 /// Cell texts read as missing in CSV files, besides the empty cell.
 pub const MISSING_MARKERS: &[&str] = &["NA", "N/A", "NaN", "nan", "null", "NULL", "None"];
+
+/// The first column name the CSV header (its first line) repeats. Polars would rename the second
+/// copy (`a_duplicated_0`), so a model would train on a column no file of the user's names.
+/// Quote-aware; a byte-order mark and surrounding quotes are not part of a name.
+pub(super) fn repeated_header_name(bytes: &[u8]) -> Option<String> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut names = BTreeSet::new();
+    let mut field = Vec::new();
+    let mut in_quotes = false;
+    for &b in bytes.iter().chain(std::iter::once(&b'\n')) {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b',' | b'\n' if !in_quotes => {
+                let name = String::from_utf8_lossy(&field).trim_end_matches('\r').to_string();
+                if !names.insert(name.clone()) {
+                    return Some(name);
+                }
+                if b == b'\n' {
+                    return None;
+                }
+                field.clear();
+            }
+            _ => field.push(b),
+        }
+    }
+    None
+}
 
 /// First data row whose field count differs from the header's, as (line number, found, expected).
 /// Quote-aware: separators and newlines inside double quotes do not count; blank lines are skipped.
