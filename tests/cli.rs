@@ -147,6 +147,46 @@ fn json_to_a_closed_pipe_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn failed_trials_are_listed_unranked_with_their_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // A regression loss on a classification task fails every gbdt trial; the others go on.
+    let space = write(
+        d,
+        "space.toml",
+        "[gbdt.objective]\ntype = \"choice\"\nvalues = [\"huber\"]\n",
+    );
+    let v = json_run_scored(
+        "iris",
+        "species",
+        "30",
+        &["--seed", "1", "--no-store", "--search-space", &space],
+        d,
+    );
+    let unranked = v["unranked"].as_array().unwrap();
+    assert_eq!(
+        unranked.len() as u64,
+        v["failed"].as_u64().unwrap(),
+        "{unranked:?}"
+    );
+    assert!(!unranked.is_empty(), "no failed trial: {v}");
+    for t in unranked {
+        assert_eq!(t["learner"], "gbdt", "{t}");
+        assert_eq!(t["status"], "failed", "{t}");
+        assert!(t["score"].is_null(), "{t}");
+        assert!(t["error"].as_str().unwrap().contains("objective"), "{t}");
+    }
+    let board = v["leaderboard"].as_array().unwrap();
+    assert_eq!(
+        board.len() + unranked.len(),
+        v["trials"].as_u64().unwrap() as usize
+    );
+    assert!(board
+        .iter()
+        .all(|t| t["learner"] != "gbdt" && t["error"].is_null()));
+}
+
+#[test]
 fn same_seed_gives_same_leaderboard() {
     let tmp = tempfile::tempdir().unwrap();
     let train = data("penguins", "train.csv");

@@ -98,6 +98,16 @@ impl RunSummary {
         trials::ranked(&self.trials, self.metric)
     }
 
+    /// Trials without a score (failed, or stopped before their first fold scored), in id order:
+    /// what [`RunSummary::leaderboard`] leaves out.
+    pub fn unranked(&self) -> Vec<&TrialRecord> {
+        self.trials
+            .iter()
+            .map(|r| &**r)
+            .filter(|r| r.score().is_none())
+            .collect()
+    }
+
     /// The model in one phrase: `trial 12 gbdt r2 = 0.9123 ± 0.0100`, or for an ensemble its
     /// size and validation score.
     pub fn best_label(&self) -> String {

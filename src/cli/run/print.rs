@@ -231,6 +231,9 @@ pub(super) fn print_run_json(
         "predictions": a.out,
         // Written row by row by `WithBoard`: one trial's object at a time, not all of them.
         "leaderboard": serde_json::Value::Null,
+        // Trials without a score (failed, timed out or pruned before their first fold), id
+        // order, with their `error`; also written row by row.
+        "unranked": serde_json::Value::Null,
         "warnings": run.warnings,
         "job": job.map(|j| json!({
             "file": j.origin,
@@ -241,18 +244,21 @@ pub(super) fn print_run_json(
     write_json(&WithBoard {
         head: &v,
         board: run.leaderboard(),
+        unranked: run.unranked(),
         row: &trial,
     })
 }
 
-/// The run's JSON object with its `leaderboard` entry written one trial at a time: a 30 s run on
+/// The run's JSON object with its `leaderboard` and `unranked` entries written one trial at a time: a 30 s run on
 /// a small table ranks tens of thousands of trials, and their objects built all at once held
 /// three quarters of the process's peak memory (iris: 255 MiB with `--json`, 60 without).
 struct WithBoard<'a, F> {
-    /// Every other entry, and `leaderboard` (null) where the rows go.
+    /// Every other entry, and `leaderboard` and `unranked` (null) where the rows go.
     head: &'a serde_json::Value,
     /// The ranked trials.
     board: Vec<&'a TrialRecord>,
+    /// The trials without a score, written under `unranked` the same way.
+    unranked: Vec<&'a TrialRecord>,
     /// One leaderboard row.
     row: &'a F,
 }
@@ -277,6 +283,7 @@ impl<F: Fn(&TrialRecord) -> serde_json::Value> serde::Serialize for WithBoard<'_
         for (k, v) in head {
             match k.as_str() {
                 "leaderboard" => map.serialize_entry(k, &Rows(&self.board, self.row))?,
+                "unranked" => map.serialize_entry(k, &Rows(&self.unranked, self.row))?,
                 _ => map.serialize_entry(k, v)?,
             }
         }
