@@ -150,16 +150,21 @@ impl Finish<'_> {
 
     /// The ensemble of the kind asked for, when there is something to combine.
     fn combine(&self, valid: &Validation) -> Option<Result<Combo>> {
-        if self.bank.len() < 2 {
+        self.combine_over(&self.bank, valid)
+    }
+
+    /// The ensemble of the kind asked for over `pool` (the bank, or part of it).
+    fn combine_over(&self, pool: &[Banked], valid: &Validation) -> Option<Result<Combo>> {
+        if pool.len() < 2 {
             return None;
         }
         match self.kind {
             EnsembleKind::None => None,
             EnsembleKind::Greedy => Some(
-                ensemble::select(&self.bank, valid, self.metric, ensemble::ROUNDS)
+                ensemble::select(pool, valid, self.metric, ensemble::ROUNDS)
                     .map(|sel| Combo::Blend(sel.weights, sel.score)),
             ),
-            EnsembleKind::Stack => Some(stack::build(&self.bank, valid, self.metric).map(Combo::Stack)),
+            EnsembleKind::Stack => Some(stack::build(pool, valid, self.metric).map(Combo::Stack)),
         }
     }
 
@@ -279,10 +284,11 @@ impl Finish<'_> {
             .collect()
     }
 
-    /// Greedy selection again over the bank less the trials whose refits did not fit (`unfit`),
-    /// then less those of the new blend that do not fit either, a few times: a blend of at least
-    /// two members that all fit, with its refit plan, or `None`.
-    fn blend_that_fits(
+    /// The ensemble chosen again (greedy selection, or the stack's best trial of each learner)
+    /// over the bank less the trials whose refits did not fit (`unfit`), then less those of the
+    /// new ensemble that do not fit either, a few times: an ensemble of at least two members
+    /// that all fit, with its refit plan, or `None`.
+    fn combo_that_fits(
         &self,
         unfit: &[usize],
         valid: &Validation,
@@ -295,19 +301,16 @@ impl Finish<'_> {
                 .filter(|b| !out.contains(&b.trial))
                 .cloned()
                 .collect();
-            if pool.len() < 2 {
-                return None;
-            }
-            let sel = ensemble::select(&pool, valid, self.metric, ensemble::ROUNDS).ok()?;
-            let plan = self.planned(&sel.weights);
-            let cut: Vec<usize> = sel
-                .weights
+            let combo = self.combine_over(&pool, valid)?.ok()?;
+            let members = combo.members();
+            let plan = self.planned(&members);
+            let cut: Vec<usize> = members
                 .iter()
                 .map(|m| m.0)
                 .filter(|id| !plan.contains_key(id))
                 .collect();
             if cut.is_empty() {
-                return (sel.weights.len() >= 2).then_some((Combo::Blend(sel.weights, sel.score), plan));
+                return (members.len() >= 2).then_some((combo, plan));
             }
             out.extend(cut);
         }
@@ -386,16 +389,18 @@ impl Finish<'_> {
             .map(|m| m.0)
             .filter(|id| !planned.contains_key(id))
             .collect();
-        // A blend with members the time cannot refit is chosen again among the trials whose
+        // An ensemble with members the time cannot refit is chosen again among the trials whose
         // refits fit, instead of reweighting what is left of it: the members left would often
         // be the cheap, weaker ones, and a blend of those can fall below the best trial, whose
-        // single refit (on fewer rows, when it is costly) then becomes the model.
-        if !unfit.is_empty() && matches!(combo, Combo::Blend(..)) {
-            if let Some((again, plan)) = self.blend_that_fits(&unfit, &valid) {
+        // single refit (on fewer rows, when it is costly) then becomes the model; a stack would
+        // lose the unfit member's learner instead of taking its next best trial that fits.
+        if !unfit.is_empty() {
+            if let Some((again, plan)) = self.combo_that_fits(&unfit, &valid) {
                 report.note = Some(format!(
-                    "{} member(s) left out to finish within the time budget; blend chosen again \
+                    "{} member(s) left out to finish within the time budget; {} chosen again \
                      among the trials that fit ({:.4})",
                     unfit.len(),
+                    again.noun(),
                     again.score()
                 ));
                 report.weights = again.members();
@@ -728,48 +733,49 @@ mod tests {
         assert!(finish_single(60.0).fewer_rows.is_empty());
     }
 
-    /// A blend whose best member cannot be refitted in time is chosen again among the trials
-    /// that can, rather than cut down to what is left or given up for the best trial alone.
-    #[test]
-    fn a_blend_with_a_member_too_slow_to_refit_is_chosen_again_among_those_that_fit() {
+    /// Validation predictions on diabetes' holdout rows, made of its truth and seeded noise:
+    /// `[t + e1, t + a + e2, t - a + e3, t + e4]` with the `e` of sd 40 and `a` a shared error
+    /// of sd 60. The second and third are each worse than the first, their average better, the
+    /// average of the first three best; the fourth is like the first, a little worse (seed 5).
+    fn four_predictions(data: &Dataset, plan: &Plan) -> Vec<Vec<f64>> {
         use rand::{Rng, SeedableRng};
-        let (data, plan) = diabetes_holdout();
         let crate::data::Target::Values(y) = &data.target else {
             panic!("regression")
         };
         let truth: Vec<f64> = plan.folds[0].valid.iter().map(|&i| y[i]).collect();
-        // Trial 1: truth + noise of sd 40. Trials 2 and 3: truth ± a shared error of sd 60, each
-        // + noise of sd 40, so each alone is worse than trial 1, their average better, and the
-        // average of all three best.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let mut noise = |sd: f64| -> Vec<f64> {
             (0..truth.len())
                 .map(|_| sd * (rng.gen::<f64>() - 0.5) * 12f64.sqrt())
                 .collect()
         };
-        let (e1, e2, e3, a) = (noise(40.0), noise(40.0), noise(40.0), noise(60.0));
-        let preds = [
-            truth.iter().zip(&e1).map(|(t, e)| t + e).collect::<Vec<_>>(),
+        let (e1, e2, e3, a, e4) = (noise(40.0), noise(40.0), noise(40.0), noise(60.0), noise(40.0));
+        vec![
+            truth.iter().zip(&e1).map(|(t, e)| t + e).collect(),
             (0..truth.len()).map(|i| truth[i] + a[i] + e2[i]).collect(),
             (0..truth.len()).map(|i| truth[i] - a[i] + e3[i]).collect(),
-        ];
-        let target = crate::data::Target::Values(truth.clone());
+            truth.iter().zip(&e4).map(|(t, e)| t + e).collect(),
+        ]
+    }
+
+    /// Banked trials 1, 2, … with these validation predictions, bank learner names and fit
+    /// times, and their records.
+    fn banked(
+        data: &Dataset,
+        plan: &Plan,
+        trials: &[(&[f64], &str, f64)],
+    ) -> (Vec<Banked>, Vec<std::sync::Arc<TrialRecord>>) {
+        let truth = subset_target(&data.target, Some(&plan.folds[0].valid));
         let bank = ensemble::OofBank::new(Metric::R2, 8);
-        let mut trials = Vec::new();
-        for (k, pred) in preds.iter().enumerate() {
+        let mut records = Vec::new();
+        for (k, (pred, learner, fit)) in trials.iter().enumerate() {
             let id = k + 1;
-            let score = Metric::R2
-                .score(&target, &crate::learners::Prediction::Values(pred.clone()))
-                .unwrap();
-            bank.offer(
-                id,
-                &format!("l{id}"),
-                score,
-                &[crate::learners::Prediction::Values(pred.clone())],
-            );
+            let pred = crate::learners::Prediction::Values(pred.to_vec());
+            let score = Metric::R2.score(&truth, &pred).unwrap();
+            bank.offer(id, learner, score, &[pred]);
             let mut params = crate::param::Params::default();
             params.set(trials::LEARNER, crate::param::Value::Str("ridge".into()));
-            trials.push(std::sync::Arc::new(TrialRecord {
+            records.push(std::sync::Arc::new(TrialRecord {
                 id,
                 params,
                 state: crate::sweep::TrialState::Completed,
@@ -778,8 +784,7 @@ mod tests {
                 cost: 0.0,
                 metrics: Default::default(),
                 folds: vec![score],
-                // Trial 1 took a minute on its training rows: 5 s left cannot refit it.
-                fit_secs: Some(if id == 1 { 60.0 } else { 0.01 }),
+                fit_secs: Some(*fit),
                 predict_secs: None,
                 started_secs: 0.0,
                 secs: 1.0,
@@ -787,21 +792,74 @@ mod tests {
                 device: None,
             }));
         }
+        (bank.into_best(8), records)
+    }
+
+    /// A blend whose best member cannot be refitted in time is chosen again among the trials
+    /// that can, rather than cut down to what is left or given up for the best trial alone.
+    #[test]
+    fn a_blend_with_a_member_too_slow_to_refit_is_chosen_again_among_those_that_fit() {
+        let (data, plan) = diabetes_holdout();
+        let p = four_predictions(&data, &plan);
+        // Trial 1 took a minute on its training rows: 5 s left cannot refit it.
+        let (bank, trials) = banked(
+            &data,
+            &plan,
+            &[(&p[0], "l1", 60.0), (&p[1], "l2", 0.01), (&p[2], "l3", 0.01)],
+        );
         let scores: Vec<f64> = trials.iter().map(|t| t.value.unwrap()).collect();
         assert!(scores[0] > scores[1] && scores[0] > scores[2], "{scores:?}");
-        let f = greedy_r2(&data, &plan, bank.into_best(8), &trials, 5.0)
+        let f = greedy_r2(&data, &plan, bank, &trials, 5.0)
             .run(&trials[0])
             .unwrap();
         let report = f.report.unwrap();
         assert!(report.used, "{report:?}");
         assert!(
-            report.note.as_deref().unwrap_or("").contains("chosen again"),
+            report
+                .note
+                .as_deref()
+                .unwrap_or("")
+                .contains("blend chosen again"),
             "{report:?}"
         );
         let mut ids: Vec<usize> = f.members.iter().map(|m| m.trial).collect();
         ids.sort_unstable();
         assert_eq!(ids, [2, 3], "{report:?}");
         assert!(report.score > report.single, "{report:?}");
+    }
+
+    /// A stack (the best trial of each learner) whose member cannot be refitted in time takes
+    /// that learner's next best trial that can, instead of losing the learner.
+    #[test]
+    fn a_stack_with_a_member_too_slow_to_refit_takes_the_next_trial_of_its_learner() {
+        let (data, plan) = diabetes_holdout();
+        let p = four_predictions(&data, &plan);
+        let (bank, trials) = banked(
+            &data,
+            &plan,
+            &[
+                (&p[0], "l1", 60.0),
+                (&p[1], "l2", 0.01),
+                (&p[2], "l3", 0.01),
+                (&p[3], "l1", 0.01),
+            ],
+        );
+        let scores: Vec<f64> = trials.iter().map(|t| t.value.unwrap()).collect();
+        assert!(scores[0] > scores[3], "{scores:?}");
+        let mut fin = greedy_r2(&data, &plan, bank, &trials, 5.0);
+        fin.kind = EnsembleKind::Stack;
+        let f = fin.run(&trials[0]).unwrap();
+        let report = f.report.unwrap();
+        assert!(
+            report
+                .note
+                .as_deref()
+                .unwrap_or("")
+                .contains("stack chosen again"),
+            "{report:?}"
+        );
+        let ids: std::collections::BTreeSet<usize> = report.weights.iter().map(|m| m.0).collect();
+        assert!(ids.contains(&4) && !ids.contains(&1), "{report:?}");
     }
 
     #[test]
