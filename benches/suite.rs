@@ -235,6 +235,7 @@ fn child(o: &Opts, name: &str, dir: &Path) {
         let mut b = AutoML::builder()
             .seed(o.seed)
             .time_budget_secs(o.budget)
+            .started_at(t0)
             .sampler(o.sampler)
             .ensemble(o.ensemble)
             .final_fit(o.final_fit)

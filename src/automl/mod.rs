@@ -162,8 +162,8 @@ impl AutoML {
 
     /// Search for the best pipeline on `data`, then refit it on all rows.
     pub fn fit(&self, data: &Dataset) -> Result<RunSummary> {
-        let run_started = Instant::now();
         let s = &self.s;
+        let run_started = s.started.unwrap_or_else(Instant::now);
         let task = data.schema.task;
         let metric = s.metric.unwrap_or(Metric::default_for(task));
         if !metric.fits(task) {
@@ -314,12 +314,15 @@ impl AutoML {
                 note.push_str("; the time budget is already spent: no new trial runs, the best kept trial is refitted and saved");
             }
         }
+        // The budget left for this run; the search gets what is left of it after reading the
+        // data (when the caller's clock started before) and preparing the search.
+        let total = match (s.time_budget, s.max_trials) {
+            (Some(t), _) => Some(Duration::from_secs_f64((t - spent).max(0.0))),
+            (None, Some(_)) => None,
+            (None, None) => Some(Duration::from_secs_f64((60.0 - spent).max(0.0))),
+        };
         let limits = Limits {
-            time: match (s.time_budget, s.max_trials) {
-                (Some(t), _) => Some(Duration::from_secs_f64((t - spent).max(0.0))),
-                (None, Some(_)) => None,
-                (None, None) => Some(Duration::from_secs_f64((60.0 - spent).max(0.0))),
-            },
+            time: total.map(|t| t.saturating_sub(run_started.elapsed())),
             max_trials: s.max_trials,
             trial_timeout: s.trial_timeout.map(Duration::from_secs_f64),
             exit_score: s.exit_score,
@@ -361,7 +364,6 @@ impl AutoML {
             }
         }
         let t0 = Instant::now();
-        let search_time = limits.time;
         // Beats until this function returns: through the run's end too, when this worker holds it.
         let _beating = crate::store::heartbeat::Heartbeat::start(s.sharing.as_ref());
         let mut results = sweep.optimize_with(|t| trials::objective(&ctx, t), limits, &progress);
@@ -433,7 +435,7 @@ impl AutoML {
             trials: &results,
             // The final step may use the budget's 5 % allowance: members that fit in it are
             // refitted rather than dropped when the search ran to its end.
-            deadline: search_time.map(|t| run_started + t.mul_f64(1.05)),
+            deadline: total.map(|t| run_started + t.mul_f64(1.05)),
             bagged,
             second: if bagged {
                 let scheme = validation::Scheme::Folds(plan.folds.len());

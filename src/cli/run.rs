@@ -341,6 +341,8 @@ type Best = (Option<f64>, String, usize);
 
 /// `automl run`.
 pub fn run(a: RunArgs) -> Result<()> {
+    // The time budget counts from here: reading and checking the data are inside it.
+    let started = std::time::Instant::now();
     let a = resumed_args(a)?;
     let job = match &a.train {
         Some(p) if is_automl_job(p) => Some(AutoMLJob::load(p)?),
@@ -414,6 +416,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         None => AutoML::builder(),
     }
     .seed(a.seed)
+    .started_at(started)
     .validation(scheme)
     .guardrails(guardrails.clone());
     if let Some(m) = metric {
