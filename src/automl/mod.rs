@@ -321,8 +321,9 @@ impl AutoML {
             (None, Some(_)) => None,
             (None, None) => Some(Duration::from_secs_f64((60.0 - spent).max(0.0))),
         };
+        let before_search = run_started.elapsed();
         let limits = Limits {
-            time: total.map(|t| t.saturating_sub(run_started.elapsed())),
+            time: total.map(|t| t.saturating_sub(before_search)),
             max_trials: s.max_trials,
             trial_timeout: s.trial_timeout.map(Duration::from_secs_f64),
             exit_score: s.exit_score,
@@ -403,7 +404,15 @@ impl AutoML {
                 .take(3)
                 .collect();
             if reasons.is_empty() {
-                reasons.push("the budget allowed no trial to finish".into());
+                reasons.push(match total {
+                    Some(t) if before_search >= t => format!(
+                        "the time budget ({:.1} s) was spent before the search started: reading and \
+                         preparing the data took {:.1} s; give a longer --time-budget",
+                        t.as_secs_f64(),
+                        before_search.as_secs_f64()
+                    ),
+                    _ => "the budget allowed no trial to finish".into(),
+                });
             }
             return Err(Error::NoModel(format!(
                 "{} trial(s) ran; {}",
@@ -558,5 +567,39 @@ impl AutoML {
             run_id,
             resumed,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The budget counts from `started_at`: a budget spent before `fit` leaves the search no
+    /// time, and the error says where the time went.
+    #[test]
+    fn a_budget_spent_before_the_search_is_named_in_the_error() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/iris/train.csv");
+        let data = Dataset::from_path(&p, "species", None).unwrap();
+        let long_ago = Instant::now()
+            .checked_sub(Duration::from_secs(5))
+            .unwrap_or_else(Instant::now);
+        let err = AutoML::builder()
+            .time_budget_secs(1.0)
+            .started_at(long_ago)
+            .jobs(1)
+            .build()
+            .and_then(|a| a.fit(&data))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("was spent before the search started"), "{err}");
+        // The same budget from the call itself finds a model.
+        let run = AutoML::builder()
+            .time_budget_secs(1.0)
+            .jobs(1)
+            .build()
+            .and_then(|a| a.fit(&data))
+            .unwrap();
+        assert!(!run.trials.is_empty());
     }
 }
