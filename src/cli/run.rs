@@ -79,8 +79,9 @@ pub struct RunArgs {
     /// for regression).
     #[arg(long)]
     metric: Option<String>,
-    /// Seconds from the start to the model saved, search, ensemble and refit included; a trial
-    /// that would run past it is stopped (default 60, or unlimited when only --max-trials is given).
+    /// Seconds from the command's start to the model saved: reading the data, search, ensemble
+    /// and refit included; a trial that would run past it is stopped (default 60, or unlimited
+    /// when only --max-trials is given).
     #[arg(long, value_name = "SECONDS")]
     time_budget: Option<f64>,
     /// Most trials to run.
