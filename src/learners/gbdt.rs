@@ -842,7 +842,7 @@ mod tests {
     fn a_regression_loss_on_classes_is_refused_naming_objective() {
         let (x, y) = planted(200, |_, r| r.gen::<f64>());
         let data = GbdtData::new(&x, &[false; 3]).unwrap();
-        for (loss, name) in [(RegressionLoss::L1, "l1"), (RegressionLoss::Huber(1.0), "huber")] {
+        let train_on_classes = |loss| {
             let p = GbdtParams {
                 n_estimators: 2,
                 loss,
@@ -853,25 +853,14 @@ mod tests {
                 y: Y::Classes(&y, 2),
                 valid: None,
             };
-            let e = train(&p, fit, 1, &mut |_| true).unwrap_err().to_string();
+            train(&p, fit, 1, &mut |_| true)
+        };
+        for (loss, name) in [(RegressionLoss::L1, "l1"), (RegressionLoss::Huber(1.0), "huber")] {
+            let e = train_on_classes(loss).unwrap_err().to_string();
             assert!(e.contains("objective") && e.contains(name), "{e}");
         }
         // The default (l2, what [fixed] sets) is the classification default.
-        let p = GbdtParams {
-            n_estimators: 2,
-            ..GbdtParams::lightgbm()
-        };
-        assert!(train(
-            &p,
-            Fit {
-                data: &data,
-                y: Y::Classes(&y, 2),
-                valid: None
-            },
-            1,
-            &mut |_| true
-        )
-        .is_ok());
+        assert!(train_on_classes(GbdtParams::lightgbm().loss).is_ok());
     }
 
     #[test]
