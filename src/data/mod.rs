@@ -974,6 +974,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("'a' appears twice in the header"), "{err}");
+        let err = Table::from_csv_bytes(b",,y\n1,2,0\n3,4,1\n".to_vec(), Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("two columns have no name"), "{err}");
     }
 
     #[test]

@@ -163,10 +163,12 @@ impl Table {
     /// Read CSV text (a header line, then rows); `origin` names the source in errors.
     pub fn from_csv_bytes(bytes: Vec<u8>, origin: &Path) -> Result<Table> {
         if let Some(name) = repeated_header_name(&bytes) {
-            return Err(Error::Data(format!(
-                "{}: column name '{name}' appears twice in the header",
-                origin.display()
-            )));
+            let what = if name.trim().is_empty() {
+                "two columns have no name in the header".to_string()
+            } else {
+                format!("column name '{name}' appears twice in the header")
+            };
+            return Err(Error::Data(format!("{}: {what}", origin.display())));
         }
         if let Some((line, found, expected)) = ragged_row(&bytes) {
             return Err(Error::Parse {

@@ -249,9 +249,10 @@ pub(super) fn print_run_json(
     })
 }
 
-/// The run's JSON object with its `leaderboard` and `unranked` entries written one trial at a time: a 30 s run on
-/// a small table ranks tens of thousands of trials, and their objects built all at once held
-/// three quarters of the process's peak memory (iris: 255 MiB with `--json`, 60 without).
+/// The run's JSON object with its `leaderboard` and `unranked` entries written one trial at a
+/// time: a 30 s run on a small table ranks tens of thousands of trials, and their objects built
+/// all at once held three quarters of the process's peak memory (iris: 255 MiB with `--json`, 60
+/// without).
 struct WithBoard<'a, F> {
     /// Every other entry, and `leaderboard` and `unranked` (null) where the rows go.
     head: &'a serde_json::Value,
