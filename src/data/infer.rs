@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{datetime, text, FeatureKind, FeatureSchema, RawColumn, RawType, Task, Values};
+use super::{datetime, text, text_as_numbers, FeatureKind, FeatureSchema, RawColumn, RawType, Task, Values};
 use crate::error::{Error, Result};
 
 /// Task rule: two values → binary; text → multiclass; whole numbers with few distinct values → multiclass;
@@ -66,7 +66,7 @@ pub(super) fn forced_feature(col: &RawColumn, n: usize, kind: FeatureKind) -> Re
     };
     match kind {
         FeatureKind::Numeric => {
-            if let Some(example) = text.iter().flatten().find(|v| v.trim().parse::<f64>().is_err()) {
+            if let Err((_, example)) = text_as_numbers(text) {
                 return Err(Error::Schema(format!(
                     "column '{}' is set to numeric but holds text (e.g. '{example}')",
                     col.name

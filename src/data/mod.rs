@@ -263,26 +263,17 @@ fn feature_column(f: &FeatureSchema, col: &RawColumn, notes: &mut Vec<String>) -
         )),
         FeatureKind::Numeric => match &col.values {
             Values::Numeric(v) => Ok(FeatureColumn::Numeric(v.clone())),
-            Values::Text(t) => {
-                // Text that all reads as numbers (a column with no values at all, or numbers
-                // padded with spaces) is numeric; otherwise name the first cell that is not.
-                let mut v = Vec::with_capacity(t.len());
-                for (row, cell) in t.iter().enumerate() {
-                    match cell.as_deref().map(|c| c.trim().parse::<f64>()) {
-                        None => v.push(f64::NAN),
-                        Some(Ok(x)) => v.push(x),
-                        Some(Err(_)) => {
-                            return Err(Error::Schema(format!(
-                                "column '{}' should be numeric but data row {} holds '{}'",
-                                f.name,
-                                row + 1,
-                                cell.as_deref().unwrap_or_default()
-                            )))
-                        }
-                    }
-                }
-                Ok(FeatureColumn::Numeric(v))
-            }
+            // Text that all reads as numbers (a column with no values at all, or numbers padded
+            // with spaces) is numeric; otherwise name the first cell that is not.
+            Values::Text(t) => text_as_numbers(t)
+                .map(FeatureColumn::Numeric)
+                .map_err(|(row, cell)| {
+                    Error::Schema(format!(
+                        "column '{}' should be numeric but data row {} holds '{cell}'",
+                        f.name,
+                        row + 1
+                    ))
+                }),
         },
         FeatureKind::Categorical => {
             let mut index: HashMap<String, u32> = HashMap::new();
@@ -722,6 +713,18 @@ fn select_rows(table: &Table, rows: &[usize]) -> Table {
         columns,
         n_rows: rows.len(),
     }
+}
+
+/// Text cells as numbers (surrounding spaces ignored; a missing cell is NaN), or the first cell
+/// that is not a number, with its row.
+fn text_as_numbers(text: &[Option<String>]) -> std::result::Result<Vec<f64>, (usize, &str)> {
+    text.iter()
+        .enumerate()
+        .map(|(row, cell)| match cell.as_deref() {
+            None => Ok(f64::NAN),
+            Some(c) => c.trim().parse::<f64>().map_err(|_| (row, c)),
+        })
+        .collect()
 }
 
 /// Sort labels numerically when they are all numbers (so "2" < "10"), else as text.

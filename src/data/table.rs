@@ -204,16 +204,6 @@ impl Table {
         for col in df.columns() {
             columns.push(convert_column(col).map_err(parse_err(path))?);
         }
-        let mut seen = BTreeSet::new();
-        for c in &columns {
-            if !seen.insert(c.name.as_str()) {
-                return Err(Error::Data(format!(
-                    "{}: column name '{}' appears twice in the header",
-                    path.display(),
-                    c.name
-                )));
-            }
-        }
         Ok(Table {
             columns,
             n_rows: df.height(),
