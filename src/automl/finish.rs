@@ -304,11 +304,7 @@ impl Finish<'_> {
             let combo = self.combine_over(&pool, valid)?.ok()?;
             let members = combo.members();
             let plan = self.planned(&members);
-            let cut: Vec<usize> = members
-                .iter()
-                .map(|m| m.0)
-                .filter(|id| !plan.contains_key(id))
-                .collect();
+            let cut = left_out(&members, &plan);
             if cut.is_empty() {
                 return (members.len() >= 2).then_some((combo, plan));
             }
@@ -366,11 +362,12 @@ impl Finish<'_> {
             used: false,
             note: None,
         };
-        let enough = |c: &Combo| match c {
-            Combo::Blend(w, _) => w.len() >= 2,
-            Combo::Stack(_) => true,
+        // A blend of one trial, or an ensemble not better than the best trial by the margin.
+        let falls_short = |c: &Combo| {
+            matches!(c, Combo::Blend(w, _) if w.len() < 2)
+                || !self.beats(c, best.id, best_valid, margin, &valid)
         };
-        if !enough(&combo) || !self.beats(&combo, best.id, best_valid, margin, &valid) {
+        if falls_short(&combo) {
             report.note = Some(format!(
                 "the {} does not beat the best trial by more than {margin:.4}",
                 combo.noun()
@@ -383,12 +380,7 @@ impl Finish<'_> {
         // cheaper one after them may still fit); the others see as many rows as fit.
         let mut combo = combo;
         let mut planned = self.planned(&combo.members());
-        let unfit: Vec<usize> = combo
-            .members()
-            .iter()
-            .map(|m| m.0)
-            .filter(|id| !planned.contains_key(id))
-            .collect();
+        let unfit = left_out(&combo.members(), &planned);
         // An ensemble with members the time cannot refit is chosen again among the trials whose
         // refits fit, instead of reweighting what is left of it: the members left would often
         // be the cheap, weaker ones, and a blend of those can fall below the best trial, whose
@@ -404,7 +396,7 @@ impl Finish<'_> {
                     again.score()
                 ));
                 report.weights = again.members();
-                if !enough(&again) || !self.beats(&again, best.id, best_valid, margin, &valid) {
+                if falls_short(&again) {
                     return single(Some(report));
                 }
                 report.score = again.score();
@@ -433,7 +425,7 @@ impl Finish<'_> {
                 combo.score()
             ));
             report.weights = combo.members();
-            if !enough(&combo) || !self.beats(&combo, best.id, best_valid, margin, &valid) {
+            if falls_short(&combo) {
                 return single(Some(report));
             }
             report.score = combo.score();
@@ -608,6 +600,15 @@ impl Combo {
             }
         }
     }
+}
+
+/// The trials among `members` that the refit `plan` leaves out (their refits do not fit).
+fn left_out(members: &[(usize, f64)], plan: &std::collections::BTreeMap<usize, f64>) -> Vec<usize> {
+    members
+        .iter()
+        .map(|m| m.0)
+        .filter(|id| !plan.contains_key(id))
+        .collect()
 }
 
 /// The seed of the second k-fold split that bagged members are also fitted on: derived from the

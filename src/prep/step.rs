@@ -126,13 +126,23 @@ pub(super) fn write(
                 }
             }
         }
-        (Step::Ordinal { levels }, FeatureColumn::Categorical { codes, levels: input }) => {
+        // A level's index among the fitted levels; a missing or unseen level is -1 for ordinal
+        // codes and NaN (missing) for the raw input of native learners.
+        (
+            Step::Ordinal { levels } | Step::Category { levels },
+            FeatureColumn::Categorical { codes, levels: input },
+        ) => {
+            let unseen = if matches!(step, Step::Ordinal { .. }) {
+                -1.0
+            } else {
+                f64::NAN
+            };
             let map = remap(levels, input);
             for r in 0..n {
                 let c = codes[row_at(r)];
                 let v = match map.get(c as usize) {
                     Some(Some(slot)) => *slot as f64,
-                    _ => -1.0,
+                    _ => unseen,
                 };
                 out.set(r, 0, v);
             }
@@ -140,17 +150,6 @@ pub(super) fn write(
         (Step::Raw, FeatureColumn::Numeric(v)) => {
             for r in 0..n {
                 out.set(r, 0, v[row_at(r)]);
-            }
-        }
-        (Step::Category { levels }, FeatureColumn::Categorical { codes, levels: input }) => {
-            let map = remap(levels, input);
-            for r in 0..n {
-                let c = codes[row_at(r)];
-                let v = match map.get(c as usize) {
-                    Some(Some(slot)) => *slot as f64,
-                    _ => f64::NAN,
-                };
-                out.set(r, 0, v);
             }
         }
         (Step::Date { parts, stats }, FeatureColumn::Datetime { secs, .. }) => {
